@@ -1,0 +1,1 @@
+//! Training, data pipelines, optimizers, tasks and metrics for ALBERT.

@@ -1,0 +1,1 @@
+//! ALBERT ("A Lite BERT") in Rust: configuration, model, checkpoints and tokenizer.
