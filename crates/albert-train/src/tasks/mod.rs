@@ -1,0 +1,1 @@
+//! Dataset readers for the original formats and scoring of predictions files.
