@@ -39,13 +39,28 @@ pub struct EvaluateArgs {
 
 /// Runs `albert evaluate`.
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
-    let predictions = args.predictions.as_deref().context("--predictions is required")?;
-    let options = EvalOptions { na_prob_file: args.na_prob_file.clone(), na_prob_thresh: args.na_prob_thresh };
-    let report = evaluate_predictions(args.task, &args.data, predictions, &options)
-        .with_context(|| format!("evaluating {} predictions {}", args.task, predictions.display()))?;
+    let predictions = args
+        .predictions
+        .as_deref()
+        .context("--predictions is required")?;
+    let options = EvalOptions {
+        na_prob_file: args.na_prob_file.clone(),
+        na_prob_thresh: args.na_prob_thresh,
+    };
+    let report =
+        evaluate_predictions(args.task, &args.data, predictions, &options).with_context(|| {
+            format!(
+                "evaluating {} predictions {}",
+                args.task,
+                predictions.display()
+            )
+        })?;
     if let EvaluationReport::SquadV1(scores) = &report {
         if let Some(first) = scores.unanswered.first() {
-            eprintln!("warning: {} unanswered question(s) receive score 0 (first: {first})", scores.unanswered.len());
+            eprintln!(
+                "warning: {} unanswered question(s) receive score 0 (first: {first})",
+                scores.unanswered.len()
+            );
         }
     }
     if args.json {

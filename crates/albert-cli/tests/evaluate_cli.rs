@@ -5,11 +5,16 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(rel)
 }
 
 fn albert(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_albert")).args(args).output().expect("run albert")
+    Command::new(env!("CARGO_BIN_EXE_albert"))
+        .args(args)
+        .output()
+        .expect("run albert")
 }
 
 #[test]
@@ -18,23 +23,63 @@ fn squad_v2_json_output_has_official_keys_order_and_values() {
     let preds = fixture("metrics/squad_v2/predictions.json");
     let na = fixture("metrics/squad_v2/na_probs.json");
     let out = albert(&[
-        "evaluate", "--task", "squad-v2", "--data", data.to_str().unwrap(), "--predictions", preds.to_str().unwrap(),
-        "--na-prob-file", na.to_str().unwrap(), "--json",
+        "evaluate",
+        "--task",
+        "squad-v2",
+        "--data",
+        data.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+        "--na-prob-file",
+        na.to_str().unwrap(),
+        "--json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let keys = [
-        "exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1", "NoAns_total",
-        "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh",
+        "exact",
+        "f1",
+        "total",
+        "HasAns_exact",
+        "HasAns_f1",
+        "HasAns_total",
+        "NoAns_exact",
+        "NoAns_f1",
+        "NoAns_total",
+        "best_exact",
+        "best_exact_thresh",
+        "best_f1",
+        "best_f1_thresh",
     ];
-    let positions: Vec<usize> = keys.iter().map(|k| text.find(&format!("\"{k}\"")).unwrap_or_else(|| panic!("{k} missing in {text}"))).collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "keys out of the official order: {text}");
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            text.find(&format!("\"{k}\""))
+                .unwrap_or_else(|| panic!("{k} missing in {text}"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "keys out of the official order: {text}"
+    );
     let got: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("metrics/squad_v2/expected.json")).unwrap()).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("metrics/squad_v2/expected.json")).unwrap(),
+    )
+    .unwrap();
     for key in keys {
-        let (g, e) = (got[key].as_f64().unwrap(), expected["na_probs_thresh_1.0"][key].as_f64().unwrap());
-        assert!((g - e).abs() <= 1e-12 * e.abs().max(1.0), "{key}: {g} vs {e}");
+        let (g, e) = (
+            got[key].as_f64().unwrap(),
+            expected["na_probs_thresh_1.0"][key].as_f64().unwrap(),
+        );
+        assert!(
+            (g - e).abs() <= 1e-12 * e.abs().max(1.0),
+            "{key}: {g} vs {e}"
+        );
     }
 }
 
@@ -42,30 +87,73 @@ fn squad_v2_json_output_has_official_keys_order_and_values() {
 fn unlabeled_data_is_a_clear_error() {
     let data = fixture("tasks/mnli_test_matched.tsv");
     let preds = std::env::temp_dir().join(format!("albert-cli-preds-{}.tsv", std::process::id()));
-    std::fs::write(&preds, "index\tprediction\n0\tentailment\n1\tneutral\n2\tcontradiction\n").unwrap();
-    let out = albert(&["evaluate", "--task", "mnli", "--data", data.to_str().unwrap(), "--predictions", preds.to_str().unwrap()]);
+    std::fs::write(
+        &preds,
+        "index\tprediction\n0\tentailment\n1\tneutral\n2\tcontradiction\n",
+    )
+    .unwrap();
+    let out = albert(&[
+        "evaluate",
+        "--task",
+        "mnli",
+        "--data",
+        data.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("mnli_test_matched.tsv") && err.contains("has no labels"), "{err}");
+    assert!(
+        err.contains("mnli_test_matched.tsv") && err.contains("has no labels"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_arguments_are_refused() {
-    let out = albert(&["evaluate", "--task", "imdb", "--data", "x", "--predictions", "y"]);
+    let out = albert(&[
+        "evaluate",
+        "--task",
+        "imdb",
+        "--data",
+        "x",
+        "--predictions",
+        "y",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("known tasks: cola"));
     let out = albert(&["evaluate", "--task", "rte", "--data", "x"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--predictions"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--predictions"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn text_output_for_race() {
     let preds = std::env::temp_dir().join(format!("albert-cli-race-{}.json", std::process::id()));
-    std::fs::write(&preds, r#"{"high1.txt-0": "B", "high1.txt-1": "D", "middle7.txt-0": "C"}"#).unwrap();
+    std::fs::write(
+        &preds,
+        r#"{"high1.txt-0": "B", "high1.txt-1": "D", "middle7.txt-0": "C"}"#,
+    )
+    .unwrap();
     let data = fixture("tasks/race");
-    let out = albert(&["evaluate", "--task", "race", "--data", data.to_str().unwrap(), "--predictions", preds.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = albert(&[
+        "evaluate",
+        "--task",
+        "race",
+        "--data",
+        data.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Two of three correct, hand-counted.
     let text = String::from_utf8(out.stdout).unwrap();
     let value: f64 = text.trim().strip_prefix("acc: ").unwrap().parse().unwrap();

@@ -20,7 +20,11 @@ impl ConfusionMatrix {
     /// let cm = ConfusionMatrix::new(&[0, 1, 1], &[0, 1, 0], 2).unwrap();
     /// assert_eq!(cm.get(0, 1), 1); // one reference-0 example predicted as 1
     /// ```
-    pub fn new(predictions: &[usize], references: &[usize], num_classes: usize) -> Result<Self, MetricError> {
+    pub fn new(
+        predictions: &[usize],
+        references: &[usize],
+        num_classes: usize,
+    ) -> Result<Self, MetricError> {
         check_lengths(predictions, references)?;
         let mut counts = vec![0u64; num_classes * num_classes];
         for (&p, &r) in predictions.iter().zip(references) {
@@ -31,7 +35,10 @@ impl ConfusionMatrix {
             }
             counts[r * num_classes + p] += 1;
         }
-        Ok(Self { num_classes, counts })
+        Ok(Self {
+            num_classes,
+            counts,
+        })
     }
 
     /// Number of examples with this reference class predicted as `prediction`.
@@ -49,14 +56,12 @@ impl ConfusionMatrix {
 
     /// Per-class totals of references (row sums) and predictions (column sums).
     fn marginals(&self) -> (Vec<f64>, Vec<f64>) {
-        let n = self.num_classes;
-        let mut t = vec![0.0; n];
-        let mut p = vec![0.0; n];
-        for r in 0..n {
-            for c in 0..n {
-                let v = self.get(r, c) as f64;
-                t[r] += v;
-                p[c] += v;
+        let mut t = vec![0.0; self.num_classes];
+        let mut p = vec![0.0; self.num_classes];
+        for (row, t) in self.counts.chunks(self.num_classes).zip(&mut t) {
+            for (&v, p) in row.iter().zip(&mut p) {
+                *t += v as f64;
+                *p += v as f64;
             }
         }
         (t, p)
@@ -104,7 +109,11 @@ impl ConfusionMatrix {
 /// ```
 pub fn accuracy<T: PartialEq>(predictions: &[T], references: &[T]) -> Result<f64, MetricError> {
     check_lengths(predictions, references)?;
-    let correct = predictions.iter().zip(references).filter(|(p, r)| p == r).count();
+    let correct = predictions
+        .iter()
+        .zip(references)
+        .filter(|(p, r)| p == r)
+        .count();
     Ok(correct as f64 / predictions.len() as f64)
 }
 
@@ -115,8 +124,19 @@ pub fn accuracy<T: PartialEq>(predictions: &[T], references: &[T]) -> Result<f64
 /// // tp = 1, fp = 1, fn = 1: F1 = 2 / (2 + 1 + 1)
 /// assert_eq!(f1_binary(&[1, 1, 0, 0], &[1, 0, 1, 0], 1).unwrap(), 0.5);
 /// ```
-pub fn f1_binary(predictions: &[usize], references: &[usize], positive: usize) -> Result<f64, MetricError> {
-    let num_classes = predictions.iter().chain(references).copied().max().unwrap_or(0).max(positive) + 1;
+pub fn f1_binary(
+    predictions: &[usize],
+    references: &[usize],
+    positive: usize,
+) -> Result<f64, MetricError> {
+    let num_classes = predictions
+        .iter()
+        .chain(references)
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(positive)
+        + 1;
     Ok(ConfusionMatrix::new(predictions, references, num_classes)?.f1(positive))
 }
 
@@ -129,6 +149,12 @@ pub fn f1_binary(predictions: &[usize], references: &[usize], positive: usize) -
 /// assert_eq!(matthews_corrcoef(&[1, 0, 1], &[1, 0, 1]).unwrap(), 1.0);
 /// ```
 pub fn matthews_corrcoef(predictions: &[usize], references: &[usize]) -> Result<f64, MetricError> {
-    let num_classes = predictions.iter().chain(references).copied().max().unwrap_or(0) + 1;
+    let num_classes = predictions
+        .iter()
+        .chain(references)
+        .copied()
+        .max()
+        .unwrap_or(0)
+        + 1;
     Ok(ConfusionMatrix::new(predictions, references, num_classes)?.matthews_corrcoef())
 }

@@ -34,10 +34,29 @@ pub struct ChunkScores {
 
 impl ChunkScores {
     fn new(phrases: usize, found: usize, correct: usize) -> Self {
-        let precision = if found > 0 { 100.0 * correct as f64 / found as f64 } else { 0.0 };
-        let recall = if phrases > 0 { 100.0 * correct as f64 / phrases as f64 } else { 0.0 };
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-        Self { precision, recall, f1, phrases, found, correct }
+        let precision = if found > 0 {
+            100.0 * correct as f64 / found as f64
+        } else {
+            0.0
+        };
+        let recall = if phrases > 0 {
+            100.0 * correct as f64 / phrases as f64
+        } else {
+            0.0
+        };
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        Self {
+            precision,
+            recall,
+            f1,
+            phrases,
+            found,
+            correct,
+        }
     }
 }
 
@@ -63,12 +82,18 @@ struct Tag<'a> {
 }
 
 impl<'a> Tag<'a> {
-    const OUTSIDE: Tag<'static> = Tag { chunk: "O", kind: "" };
+    const OUTSIDE: Tag<'static> = Tag {
+        chunk: "O",
+        kind: "",
+    };
 
     fn parse(tag: &'a str) -> Self {
         match tag.split_once('-') {
             Some((chunk, kind)) => Tag { chunk, kind },
-            None => Tag { chunk: tag, kind: "" },
+            None => Tag {
+                chunk: tag,
+                kind: "",
+            },
         }
     }
 }
@@ -113,7 +138,10 @@ struct Counts {
 /// assert_eq!(report.overall.f1, 50.0);
 /// assert_eq!(report.per_type["PER"].f1, 100.0);
 /// ```
-pub fn conlleval<S: AsRef<str>>(references: &[Vec<S>], predictions: &[Vec<S>]) -> Result<ConllevalReport, MetricError> {
+pub fn conlleval<S: AsRef<str>>(
+    references: &[Vec<S>],
+    predictions: &[Vec<S>],
+) -> Result<ConllevalReport, MetricError> {
     super::check_lengths(predictions, references)?;
     let mut overall = Counts::default();
     let mut per_type: BTreeMap<String, Counts> = BTreeMap::new();
@@ -129,7 +157,10 @@ pub fn conlleval<S: AsRef<str>>(references: &[Vec<S>], predictions: &[Vec<S>]) -
                 references: gold_tags.len(),
             });
         }
-        let pairs = gold_tags.iter().zip(guess_tags).map(|(g, p)| (Tag::parse(g.as_ref()), Tag::parse(p.as_ref()), false));
+        let pairs = gold_tags
+            .iter()
+            .zip(guess_tags)
+            .map(|(g, p)| (Tag::parse(g.as_ref()), Tag::parse(p.as_ref()), false));
         // A sentence break is conlleval's boundary line, read as two `O` tags.
         let boundary = (sentence > 0).then_some((Tag::OUTSIDE, Tag::OUTSIDE, true));
         for (gold, guess, is_boundary) in boundary.into_iter().chain(pairs) {
@@ -139,7 +170,10 @@ pub fn conlleval<S: AsRef<str>>(references: &[Vec<S>], predictions: &[Vec<S>]) -
                 if gold_end && guess_end && last_guess.kind == last_gold.kind {
                     in_correct = false;
                     overall.correct += 1;
-                    per_type.entry(last_gold.kind.to_owned()).or_default().correct += 1;
+                    per_type
+                        .entry(last_gold.kind.to_owned())
+                        .or_default()
+                        .correct += 1;
                 } else if gold_end != guess_end || guess.kind != gold.kind {
                     in_correct = false;
                 }
@@ -169,12 +203,22 @@ pub fn conlleval<S: AsRef<str>>(references: &[Vec<S>], predictions: &[Vec<S>]) -
     }
     if in_correct {
         overall.correct += 1;
-        per_type.entry(last_gold.kind.to_owned()).or_default().correct += 1;
+        per_type
+            .entry(last_gold.kind.to_owned())
+            .or_default()
+            .correct += 1;
     }
     Ok(ConllevalReport {
         processed_tokens: tokens,
-        accuracy: if tokens > 0 { 100.0 * correct_tags as f64 / tokens as f64 } else { 0.0 },
+        accuracy: if tokens > 0 {
+            100.0 * correct_tags as f64 / tokens as f64
+        } else {
+            0.0
+        },
         overall: ChunkScores::new(overall.phrases, overall.found, overall.correct),
-        per_type: per_type.into_iter().map(|(k, c)| (k, ChunkScores::new(c.phrases, c.found, c.correct))).collect(),
+        per_type: per_type
+            .into_iter()
+            .map(|(k, c)| (k, ChunkScores::new(c.phrases, c.found, c.correct)))
+            .collect(),
     })
 }

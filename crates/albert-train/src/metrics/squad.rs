@@ -40,24 +40,42 @@ fn is_word_char(c: char) -> bool {
 /// assert_eq!(normalize_answer("an apple, a theory"), "apple theory");
 /// ```
 pub fn normalize_answer(text: &str) -> String {
-    let no_punctuation: String = text.to_lowercase().chars().filter(|c| !c.is_ascii_punctuation()).collect();
+    let no_punctuation: String = text
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_ascii_punctuation())
+        .collect();
     // `re.sub(r'\b(a|an|the)\b', ' ', text)` replaces exactly the maximal word runs equal to an
     // article, so split into word runs and the characters between them.
     let mut without_articles = String::with_capacity(no_punctuation.len());
     let mut rest = no_punctuation.as_str();
     while let Some(start) = rest.find(is_word_char) {
         without_articles.push_str(&rest[..start]);
-        let word_len = rest[start..].find(|c| !is_word_char(c)).unwrap_or(rest.len() - start);
+        let word_len = rest[start..]
+            .find(|c| !is_word_char(c))
+            .unwrap_or(rest.len() - start);
         let word = &rest[start..start + word_len];
-        without_articles.push_str(if matches!(word, "a" | "an" | "the") { " " } else { word });
+        without_articles.push_str(if matches!(word, "a" | "an" | "the") {
+            " "
+        } else {
+            word
+        });
         rest = &rest[start + word_len..];
     }
     without_articles.push_str(rest);
-    without_articles.split(is_python_space).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+    without_articles
+        .split(is_python_space)
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn tokens(text: &str) -> Vec<String> {
-    normalize_answer(text).split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect()
+    normalize_answer(text)
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Size of the multiset intersection (`Counter(a) & Counter(b)`).
@@ -109,7 +127,9 @@ pub fn f1_v1(prediction: &str, ground_truth: &str) -> f64 {
 
 /// v2.0 `compute_exact`: 1 when the normalized strings are equal, else 0.
 pub fn compute_exact(gold: &str, prediction: &str) -> f64 {
-    f64::from(u8::from(normalize_answer(gold) == normalize_answer(prediction)))
+    f64::from(u8::from(
+        normalize_answer(gold) == normalize_answer(prediction),
+    ))
 }
 
 /// v2.0 `compute_f1`: like [`f1_v1`], except that an empty answer on either side scores 1 when
@@ -160,7 +180,10 @@ pub struct SquadV1Scores {
 /// assert_eq!((scores.exact_match, scores.f1), (50.0, 50.0));
 /// assert_eq!(scores.unanswered, vec!["q2".to_string()]);
 /// ```
-pub fn evaluate_v1(references: &[SquadReference], predictions: &HashMap<String, String>) -> Result<SquadV1Scores, MetricError> {
+pub fn evaluate_v1(
+    references: &[SquadReference],
+    predictions: &HashMap<String, String>,
+) -> Result<SquadV1Scores, MetricError> {
     if references.is_empty() {
         return Err(MetricError::Empty);
     }
@@ -174,11 +197,24 @@ pub fn evaluate_v1(references: &[SquadReference], predictions: &HashMap<String, 
         if reference.answers.is_empty() {
             return Err(MetricError::NoGroundTruth(reference.id.clone()));
         }
-        exact_match += usize::from(reference.answers.iter().any(|g| exact_match_v1(prediction, g)));
-        f1 += reference.answers.iter().map(|g| f1_v1(prediction, g)).fold(f64::NEG_INFINITY, f64::max);
+        exact_match += usize::from(
+            reference
+                .answers
+                .iter()
+                .any(|g| exact_match_v1(prediction, g)),
+        );
+        f1 += reference
+            .answers
+            .iter()
+            .map(|g| f1_v1(prediction, g))
+            .fold(f64::NEG_INFINITY, f64::max);
     }
     let total = references.len() as f64;
-    Ok(SquadV1Scores { exact_match: 100.0 * exact_match as f64 / total, f1: 100.0 * f1 / total, unanswered })
+    Ok(SquadV1Scores {
+        exact_match: 100.0 * exact_match as f64 / total,
+        f1: 100.0 * f1 / total,
+        unanswered,
+    })
 }
 
 /// Model estimates of the probability that a question has no answer (the v2.0 script's
@@ -232,7 +268,10 @@ impl<'de> serde::Deserialize<'de> for NaProbs {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object mapping question ids to no-answer probabilities")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NaProbs, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<NaProbs, A::Error> {
                 let mut probs = NaProbs::default();
                 while let Some((id, prob)) = map.next_entry::<String, f64>()? {
                     probs.insert(id, prob);
@@ -292,7 +331,10 @@ fn find_best_thresh(
     scores: &HashMap<&str, f64>,
     na_probs: &NaProbs,
 ) -> (f64, f64) {
-    let has_ans: HashMap<&str, bool> = references.iter().map(|r| (r.id.as_str(), !r.answers.is_empty())).collect();
+    let has_ans: HashMap<&str, bool> = references
+        .iter()
+        .map(|r| (r.id.as_str(), !r.answers.is_empty()))
+        .collect();
     let num_no_ans = has_ans.values().filter(|&&h| !h).count();
     let mut cur_score = num_no_ans as f64;
     let mut best_score = cur_score;
@@ -302,7 +344,9 @@ fn find_best_thresh(
     order.sort_by(|&a, &b| na_probs.probs[a].total_cmp(&na_probs.probs[b]));
     for i in order {
         let id = na_probs.ids[i].as_str();
-        let Some(&score) = scores.get(id) else { continue };
+        let Some(&score) = scores.get(id) else {
+            continue;
+        };
         let diff = if has_ans[id] {
             score
         } else if predictions[id].is_empty() {
@@ -346,9 +390,15 @@ pub fn evaluate_v2(
     if references.is_empty() {
         return Err(MetricError::Empty);
     }
-    let missing: Vec<&SquadReference> = references.iter().filter(|r| !predictions.contains_key(&r.id)).collect();
+    let missing: Vec<&SquadReference> = references
+        .iter()
+        .filter(|r| !predictions.contains_key(&r.id))
+        .collect();
     if let Some(first) = missing.first() {
-        return Err(MetricError::MissingPredictions { count: missing.len(), first: first.id.clone() });
+        return Err(MetricError::MissingPredictions {
+            count: missing.len(),
+            first: first.id.clone(),
+        });
     }
     let mut exact_raw: HashMap<&str, f64> = HashMap::new();
     let mut f1_raw: HashMap<&str, f64> = HashMap::new();
@@ -356,18 +406,30 @@ pub fn evaluate_v2(
     let mut f1_thresh = Vec::with_capacity(references.len());
     for reference in references {
         let prediction = &predictions[&reference.id];
-        let mut gold: Vec<&str> =
-            reference.answers.iter().map(String::as_str).filter(|a| !normalize_answer(a).is_empty()).collect();
+        let mut gold: Vec<&str> = reference
+            .answers
+            .iter()
+            .map(String::as_str)
+            .filter(|a| !normalize_answer(a).is_empty())
+            .collect();
         if gold.is_empty() {
             gold.push("");
         }
-        let exact = gold.iter().map(|g| compute_exact(g, prediction)).fold(f64::NEG_INFINITY, f64::max);
-        let f1 = gold.iter().map(|g| compute_f1(g, prediction)).fold(f64::NEG_INFINITY, f64::max);
+        let exact = gold
+            .iter()
+            .map(|g| compute_exact(g, prediction))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let f1 = gold
+            .iter()
+            .map(|g| compute_f1(g, prediction))
+            .fold(f64::NEG_INFINITY, f64::max);
         exact_raw.insert(&reference.id, exact);
         f1_raw.insert(&reference.id, f1);
         // `apply_no_ans_threshold`; without a file every probability is 0.0.
         let prob = match na_probs {
-            Some(p) => p.get(&reference.id).ok_or_else(|| MetricError::MissingNaProb(reference.id.clone()))?,
+            Some(p) => p
+                .get(&reference.id)
+                .ok_or_else(|| MetricError::MissingNaProb(reference.id.clone()))?,
             None => 0.0,
         };
         if prob > na_prob_thresh {
@@ -390,7 +452,13 @@ pub fn evaluate_v2(
                 f1 += f1_thresh[i];
             }
         }
-        (total > 0).then(|| (100.0 * exact / total as f64, 100.0 * f1 / total as f64, total))
+        (total > 0).then(|| {
+            (
+                100.0 * exact / total as f64,
+                100.0 * f1 / total as f64,
+                total,
+            )
+        })
     };
     let (exact, f1, total) = subset(&|_| true).expect("references are not empty");
     let has_ans = subset(&|r| !r.answers.is_empty());

@@ -84,12 +84,24 @@ struct Record {
     label: Option<String>,
 }
 
-fn read_delimited(task: &CustomTask, path: &Path, delimiter: u8) -> Result<(Vec<Record>, bool), TaskError> {
+fn read_delimited(
+    task: &CustomTask,
+    path: &Path,
+    delimiter: u8,
+) -> Result<(Vec<Record>, bool), TaskError> {
     let text = read_text(path)?;
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| TaskError::parse(path, 1, e.to_string()))?.clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| TaskError::parse(path, 1, e.to_string()))?
+        .clone();
     let column = |name: &str| headers.iter().position(|h| h == name);
-    let required = |name: &str| column(name).ok_or_else(|| TaskError::parse(path, 1, format!("header has no {name:?} column")));
+    let required = |name: &str| {
+        column(name)
+            .ok_or_else(|| TaskError::parse(path, 1, format!("header has no {name:?} column")))
+    };
     let a = required(&task.text_column)?;
     let b = task.text_pair_column.as_deref().map(required).transpose()?;
     let label = column(&task.label_column);
@@ -100,8 +112,17 @@ fn read_delimited(task: &CustomTask, path: &Path, delimiter: u8) -> Result<(Vec<
             TaskError::parse(path, line, e.to_string())
         })?;
         let line = row.position().map_or(0, |p| p.line() as usize);
-        let field = |i: usize| row.get(i).map(str::to_owned).ok_or_else(|| TaskError::parse(path, line, format!("missing field {}", i + 1)));
-        records.push(Record { line, text_a: field(a)?, text_b: b.map(field).transpose()?, label: label.map(field).transpose()? });
+        let field = |i: usize| {
+            row.get(i)
+                .map(str::to_owned)
+                .ok_or_else(|| TaskError::parse(path, line, format!("missing field {}", i + 1)))
+        };
+        records.push(Record {
+            line,
+            text_a: field(a)?,
+            text_b: b.map(field).transpose()?,
+            label: label.map(field).transpose()?,
+        });
     }
     Ok((records, label.is_some()))
 }
@@ -111,16 +132,25 @@ fn read_jsonl(task: &CustomTask, path: &Path) -> Result<(Vec<Record>, bool), Tas
     let mut records = Vec::new();
     let mut any_label = false;
     for (line, row) in numbered_lines(&text).filter(|(_, l)| !l.trim().is_empty()) {
-        let value: serde_json::Value = serde_json::from_str(row).map_err(|e| TaskError::parse(path, line, e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(row).map_err(|e| TaskError::parse(path, line, e.to_string()))?;
         let string = |key: &str| -> Result<Option<String>, TaskError> {
             match value.get(key) {
                 None | Some(serde_json::Value::Null) => Ok(None),
                 Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-                Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => Ok(Some(v.to_string())),
-                Some(_) => Err(TaskError::parse(path, line, format!("{key:?} must be a string, number or boolean"))),
+                Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                    Ok(Some(v.to_string()))
+                }
+                Some(_) => Err(TaskError::parse(
+                    path,
+                    line,
+                    format!("{key:?} must be a string, number or boolean"),
+                )),
             }
         };
-        let required = |key: &str| string(key)?.ok_or_else(|| TaskError::parse(path, line, format!("missing key {key:?}")));
+        let required = |key: &str| {
+            string(key)?.ok_or_else(|| TaskError::parse(path, line, format!("missing key {key:?}")))
+        };
         let label = string(&task.label_column)?;
         any_label |= label.is_some();
         records.push(Record {
@@ -132,7 +162,11 @@ fn read_jsonl(task: &CustomTask, path: &Path) -> Result<(Vec<Record>, bool), Tas
     }
     if any_label {
         if let Some(r) = records.iter().find(|r| r.label.is_none()) {
-            return Err(TaskError::parse(path, r.line, format!("missing key {:?} (other lines have it)", task.label_column)));
+            return Err(TaskError::parse(
+                path,
+                r.line,
+                format!("missing key {:?} (other lines have it)", task.label_column),
+            ));
         }
     }
     Ok((records, any_label))
@@ -172,7 +206,9 @@ pub fn read_custom(task: &CustomTask, path: &Path) -> Result<CustomDataset, Task
     }
     let labels: Vec<String> = match &task.kind {
         LabelKind::Regression => Vec::new(),
-        LabelKind::Classification { labels: Some(labels) } => labels.clone(),
+        LabelKind::Classification {
+            labels: Some(labels),
+        } => labels.clone(),
         LabelKind::Classification { labels: None } => {
             let mut found: Vec<String> = records.iter().filter_map(|r| r.label.clone()).collect();
             found.sort();
@@ -188,13 +224,35 @@ pub fn read_custom(task: &CustomTask, path: &Path) -> Result<CustomDataset, Task
         let label = match (&r.label, &task.kind) {
             (None, _) => None,
             (Some(raw), LabelKind::Regression) => Some(Target::Score(
-                raw.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| TaskError::parse(path, r.line, format!("label {raw:?} is not a number")))?,
+                raw.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| {
+                        TaskError::parse(path, r.line, format!("label {raw:?} is not a number"))
+                    })?,
             )),
             (Some(raw), LabelKind::Classification { .. }) => Some(Target::Class(
-                labels.iter().position(|l| l == raw).ok_or_else(|| TaskError::parse(path, r.line, format!("label {raw:?} is not one of {labels:?}")))?,
+                labels.iter().position(|l| l == raw).ok_or_else(|| {
+                    TaskError::parse(
+                        path,
+                        r.line,
+                        format!("label {raw:?} is not one of {labels:?}"),
+                    )
+                })?,
             )),
         };
-        examples.push(TextExample { guid: r.line.to_string(), text_a: r.text_a, text_b: r.text_b, label });
+        examples.push(TextExample {
+            guid: r.line.to_string(),
+            text_a: r.text_a,
+            text_b: r.text_b,
+            label,
+        });
     }
-    Ok(CustomDataset { path: path.to_owned(), examples, labels, labeled })
+    Ok(CustomDataset {
+        path: path.to_owned(),
+        examples,
+        labels,
+        labeled,
+    })
 }

@@ -139,7 +139,9 @@ impl GlueTask {
             GlueTask::Mrpc => &["not_equivalent", "equivalent"],
             GlueTask::Qqp => &["not_duplicate", "duplicate"],
             GlueTask::Stsb => &[],
-            GlueTask::Mnli | GlueTask::MnliMismatched | GlueTask::Ax => &["entailment", "neutral", "contradiction"],
+            GlueTask::Mnli | GlueTask::MnliMismatched | GlueTask::Ax => {
+                &["entailment", "neutral", "contradiction"]
+            }
             GlueTask::Qnli | GlueTask::Rte => &["entailment", "not_entailment"],
             GlueTask::Wnli => &["not_entailment", "entailment"],
         }
@@ -148,7 +150,9 @@ impl GlueTask {
     /// Labels as the TSV files write them, indexed by class id.
     fn file_labels(self) -> &'static [&'static str] {
         match self {
-            GlueTask::Cola | GlueTask::Sst2 | GlueTask::Mrpc | GlueTask::Qqp | GlueTask::Wnli => &["0", "1"],
+            GlueTask::Cola | GlueTask::Sst2 | GlueTask::Mrpc | GlueTask::Qqp | GlueTask::Wnli => {
+                &["0", "1"]
+            }
             other => other.label_names(),
         }
     }
@@ -159,16 +163,32 @@ impl GlueTask {
     }
 
     fn layout(self) -> Layout {
-        let pair = |a, b, label| Layout { text_a: a, text_b: Some(b), label };
+        let pair = |a, b, label| Layout {
+            text_a: a,
+            text_b: Some(b),
+            label,
+        };
         match self {
-            GlueTask::Cola => Layout { text_a: "sentence", text_b: None, label: "label" },
-            GlueTask::Sst2 => Layout { text_a: "sentence", text_b: None, label: "label" },
+            GlueTask::Cola => Layout {
+                text_a: "sentence",
+                text_b: None,
+                label: "label",
+            },
+            GlueTask::Sst2 => Layout {
+                text_a: "sentence",
+                text_b: None,
+                label: "label",
+            },
             GlueTask::Mrpc => pair("#1 String", "#2 String", "Quality"),
             GlueTask::Stsb => pair("sentence1", "sentence2", "score"),
             GlueTask::Qqp => pair("question1", "question2", "is_duplicate"),
-            GlueTask::Mnli | GlueTask::MnliMismatched => pair("sentence1", "sentence2", "gold_label"),
+            GlueTask::Mnli | GlueTask::MnliMismatched => {
+                pair("sentence1", "sentence2", "gold_label")
+            }
             GlueTask::Qnli => pair("question", "sentence", "label"),
-            GlueTask::Rte | GlueTask::Wnli | GlueTask::Ax => pair("sentence1", "sentence2", "label"),
+            GlueTask::Rte | GlueTask::Wnli | GlueTask::Ax => {
+                pair("sentence1", "sentence2", "label")
+            }
         }
     }
 
@@ -186,12 +206,20 @@ impl GlueTask {
     pub fn parse_label(self, text: &str) -> Option<Target> {
         let text = text.trim();
         if self.is_regression() {
-            return text.parse::<f64>().ok().filter(|v| v.is_finite()).map(Target::Score);
+            return text
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Target::Score);
         }
         let position = |names: &[&str]| names.iter().position(|n| *n == text);
         position(self.file_labels())
             .or_else(|| position(self.label_names()))
-            .or_else(|| text.parse::<usize>().ok().filter(|&i| i < self.label_names().len()))
+            .or_else(|| {
+                text.parse::<usize>()
+                    .ok()
+                    .filter(|&i| i < self.label_names().len())
+            })
             .map(Target::Class)
     }
 
@@ -199,7 +227,11 @@ impl GlueTask {
         if self.is_regression() {
             "a real number".to_owned()
         } else {
-            format!("one of {:?} or {:?}", self.file_labels(), self.label_names())
+            format!(
+                "one of {:?} or {:?}",
+                self.file_labels(),
+                self.label_names()
+            )
         }
     }
 }
@@ -223,7 +255,10 @@ impl GlueDataset {
         if self.labeled {
             Ok(())
         } else {
-            Err(TaskError::Unlabeled { path: self.path.clone(), task: self.task.name().to_owned() })
+            Err(TaskError::Unlabeled {
+                path: self.path.clone(),
+                task: self.task.name().to_owned(),
+            })
         }
     }
 }
@@ -238,34 +273,73 @@ impl GlueDataset {
 /// ```
 pub fn read_glue(task: GlueTask, path: &Path) -> Result<GlueDataset, TaskError> {
     let text = read_text(path)?;
-    let mut lines = numbered_lines(&text).filter(|(_, l)| !l.is_empty()).peekable();
+    let mut lines = numbered_lines(&text)
+        .filter(|(_, l)| !l.is_empty())
+        .peekable();
     let layout = task.layout();
-    let first: Vec<&str> = lines.peek().map(|(_, l)| l.split('\t').collect()).unwrap_or_default();
+    let first: Vec<&str> = lines
+        .peek()
+        .map(|(_, l)| l.split('\t').collect())
+        .unwrap_or_default();
     // (text_a, text_b, label, id) column indices.
     let (a, b, label, id) = if task == GlueTask::Cola && first.first() != Some(&"index") {
         (3, None, Some(1), None)
     } else {
         let Some((line, _)) = lines.next() else {
-            return Err(TaskError::invalid(path, "empty file: expected a header line"));
+            return Err(TaskError::invalid(
+                path,
+                "empty file: expected a header line",
+            ));
         };
         let column = |name: &str| first.iter().position(|c| *c == name);
         let required = |name: &str| {
-            column(name).ok_or_else(|| TaskError::parse(path, line, format!("header has no {name:?} column ({} file?)", task.name())))
+            column(name).ok_or_else(|| {
+                TaskError::parse(
+                    path,
+                    line,
+                    format!("header has no {name:?} column ({} file?)", task.name()),
+                )
+            })
         };
         let a = required(layout.text_a)?;
-        (a, layout.text_b.map(required).transpose()?, column(layout.label), column("index").or_else(|| column("id")))
+        (
+            a,
+            layout.text_b.map(required).transpose()?,
+            column(layout.label),
+            column("index").or_else(|| column("id")),
+        )
     };
-    let needed = [Some(a), b, label, id].into_iter().flatten().max().unwrap_or(0) + 1;
+    let needed = [Some(a), b, label, id]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0)
+        + 1;
     let mut examples = Vec::new();
     for (line, row) in lines {
         let fields: Vec<&str> = row.split('\t').collect();
         if fields.len() < needed {
-            return Err(TaskError::parse(path, line, format!("expected at least {needed} tab-separated fields, found {}", fields.len())));
+            return Err(TaskError::parse(
+                path,
+                line,
+                format!(
+                    "expected at least {needed} tab-separated fields, found {}",
+                    fields.len()
+                ),
+            ));
         }
         let label = label
             .map(|c| {
                 task.parse_label(fields[c]).ok_or_else(|| {
-                    TaskError::parse(path, line, format!("bad label {:?}: expected {}", fields[c], task.expected_labels()))
+                    TaskError::parse(
+                        path,
+                        line,
+                        format!(
+                            "bad label {:?}: expected {}",
+                            fields[c],
+                            task.expected_labels()
+                        ),
+                    )
                 })
             })
             .transpose()?;
@@ -279,19 +353,32 @@ pub fn read_glue(task: GlueTask, path: &Path) -> Result<GlueDataset, TaskError> 
     if examples.is_empty() {
         return Err(TaskError::invalid(path, "no examples"));
     }
-    Ok(GlueDataset { task, path: path.to_owned(), examples, labeled: label.is_some() })
+    Ok(GlueDataset {
+        task,
+        path: path.to_owned(),
+        examples,
+        labeled: label.is_some(),
+    })
 }
 
 /// Reads a GLUE submission TSV (`index<TAB>prediction`, optional header line) for a file of
 /// `num_examples` examples. `index` is the zero-based position of the example in the data
 /// file (equal to its `index` column where it has one); every example needs exactly one
 /// prediction. Labels may be written as in the data files, as readable names or as class ids.
-pub fn read_glue_predictions(task: GlueTask, path: &Path, num_examples: usize) -> Result<Vec<Target>, TaskError> {
+pub fn read_glue_predictions(
+    task: GlueTask,
+    path: &Path,
+    num_examples: usize,
+) -> Result<Vec<Target>, TaskError> {
     let text = read_text(path)?;
     let mut predictions: Vec<Option<Target>> = vec![None; num_examples];
     for (line, row) in numbered_lines(&text).filter(|(_, l)| !l.trim().is_empty()) {
         let Some((index, value)) = row.split_once('\t') else {
-            return Err(TaskError::parse(path, line, "expected index<TAB>prediction"));
+            return Err(TaskError::parse(
+                path,
+                line,
+                "expected index<TAB>prediction",
+            ));
         };
         let Ok(index) = index.trim().parse::<usize>() else {
             if line == 1 {
@@ -299,29 +386,68 @@ pub fn read_glue_predictions(task: GlueTask, path: &Path, num_examples: usize) -
             }
             return Err(TaskError::parse(path, line, format!("bad index {index:?}")));
         };
-        let target = task
-            .parse_label(value)
-            .ok_or_else(|| TaskError::parse(path, line, format!("bad prediction {value:?}: expected {}", task.expected_labels())))?;
+        let target = task.parse_label(value).ok_or_else(|| {
+            TaskError::parse(
+                path,
+                line,
+                format!(
+                    "bad prediction {value:?}: expected {}",
+                    task.expected_labels()
+                ),
+            )
+        })?;
         let slot = predictions.get_mut(index).ok_or_else(|| {
-            TaskError::parse(path, line, format!("index {index} is out of range: the data file has {num_examples} examples"))
+            TaskError::parse(
+                path,
+                line,
+                format!("index {index} is out of range: the data file has {num_examples} examples"),
+            )
         })?;
         if slot.replace(target).is_some() {
-            return Err(TaskError::parse(path, line, format!("second prediction for index {index}")));
+            return Err(TaskError::parse(
+                path,
+                line,
+                format!("second prediction for index {index}"),
+            ));
         }
     }
-    let missing: Vec<usize> = (0..num_examples).filter(|&i| predictions[i].is_none()).collect();
+    let missing: Vec<usize> = (0..num_examples)
+        .filter(|&i| predictions[i].is_none())
+        .collect();
     if let Some(first) = missing.first() {
-        return Err(TaskError::invalid(path, format!("no prediction for {} example(s), first index {first}", missing.len())));
+        return Err(TaskError::invalid(
+            path,
+            format!(
+                "no prediction for {} example(s), first index {first}",
+                missing.len()
+            ),
+        ));
     }
     Ok(predictions.into_iter().flatten().collect())
 }
 
 fn classes(targets: impl Iterator<Item = Target>) -> Vec<usize> {
-    targets.map(|t| if let Target::Class(c) = t { c } else { unreachable!("classification targets") }).collect()
+    targets
+        .map(|t| {
+            if let Target::Class(c) = t {
+                c
+            } else {
+                unreachable!("classification targets")
+            }
+        })
+        .collect()
 }
 
 fn scores(targets: impl Iterator<Item = Target>) -> Vec<f64> {
-    targets.map(|t| if let Target::Score(s) = t { s } else { unreachable!("regression targets") }).collect()
+    targets
+        .map(|t| {
+            if let Target::Score(s) = t {
+                s
+            } else {
+                unreachable!("regression targets")
+            }
+        })
+        .collect()
 }
 
 /// Scores predictions (in example order) with the task's GLUE metrics, under the keys of the
@@ -331,7 +457,12 @@ fn scores(targets: impl Iterator<Item = Target>) -> Vec<f64> {
 pub fn score_glue(dataset: &GlueDataset, predictions: &[Target]) -> Result<TaskScores, TaskError> {
     let task = dataset.task;
     dataset.require_labels()?;
-    let gold = || dataset.examples.iter().map(|e| e.label.expect("labeled file"));
+    let gold = || {
+        dataset
+            .examples
+            .iter()
+            .map(|e| e.label.expect("labeled file"))
+    };
     let mut out = TaskScores::default();
     if task.is_regression() {
         let (p, g) = (scores(predictions.iter().copied()), scores(gold()));
@@ -341,15 +472,28 @@ pub fn score_glue(dataset: &GlueDataset, predictions: &[Target]) -> Result<TaskS
         out.push("corr", 100.0 * (r + rho) / 2.0);
         return Ok(out);
     }
-    let cm = ConfusionMatrix::new(&classes(predictions.iter().copied()), &classes(gold()), task.label_names().len())?;
+    let cm = ConfusionMatrix::new(
+        &classes(predictions.iter().copied()),
+        &classes(gold()),
+        task.label_names().len(),
+    )?;
     match task {
         GlueTask::Cola => out.push("mcc", 100.0 * cm.matthews_corrcoef()),
         GlueTask::Mrpc | GlueTask::Qqp => {
             let (acc, f1) = (cm.accuracy(), cm.f1(1));
             out.metrics.extend([
-                NamedMetric { name: "acc".into(), value: 100.0 * acc },
-                NamedMetric { name: "f1".into(), value: 100.0 * f1 },
-                NamedMetric { name: "acc_and_f1".into(), value: 100.0 * (acc + f1) / 2.0 },
+                NamedMetric {
+                    name: "acc".into(),
+                    value: 100.0 * acc,
+                },
+                NamedMetric {
+                    name: "f1".into(),
+                    value: 100.0 * f1,
+                },
+                NamedMetric {
+                    name: "acc_and_f1".into(),
+                    value: 100.0 * (acc + f1) / 2.0,
+                },
             ]);
         }
         GlueTask::Mnli => out.push("mnli/acc", 100.0 * cm.accuracy()),

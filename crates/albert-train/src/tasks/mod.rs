@@ -81,17 +81,27 @@ pub enum TaskError {
 
 impl TaskError {
     pub(crate) fn parse(path: &Path, line: usize, message: impl Into<String>) -> Self {
-        TaskError::Parse { path: path.to_owned(), line, message: message.into() }
+        TaskError::Parse {
+            path: path.to_owned(),
+            line,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> Self {
-        TaskError::Invalid { path: path.to_owned(), message: message.into() }
+        TaskError::Invalid {
+            path: path.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
 /// Reads a whole UTF-8 text file, dropping a leading byte-order mark.
 pub(crate) fn read_text(path: &Path) -> Result<String, TaskError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TaskError::Io { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| TaskError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     Ok(match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_owned(),
         None => text,
@@ -100,7 +110,10 @@ pub(crate) fn read_text(path: &Path) -> Result<String, TaskError> {
 
 /// Parses a JSON file into `T`.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TaskError> {
-    serde_json::from_str(&read_text(path)?).map_err(|source| TaskError::Json { path: path.to_owned(), source })
+    serde_json::from_str(&read_text(path)?).map_err(|source| TaskError::Json {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Lines with their one-based numbers, without line terminators (`\n` or `\r\n`).
@@ -149,12 +162,18 @@ pub struct TaskScores {
 impl TaskScores {
     /// Appends a metric.
     pub fn push(&mut self, name: &str, value: f64) {
-        self.metrics.push(NamedMetric { name: name.to_owned(), value });
+        self.metrics.push(NamedMetric {
+            name: name.to_owned(),
+            value,
+        });
     }
 
     /// The value of metric `name`, if reported.
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.metrics.iter().find(|m| m.name == name).map(|m| m.value)
+        self.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
     }
 }
 
@@ -188,8 +207,22 @@ pub enum Task {
 impl Task {
     /// Names accepted by [`Task::from_name`].
     pub const NAMES: [&'static str; 16] = [
-        "cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "mnli-mm", "qnli", "rte", "wnli", "ax", "squad", "squad-v2",
-        "xquad", "conll2003", "race",
+        "cola",
+        "sst2",
+        "mrpc",
+        "stsb",
+        "qqp",
+        "mnli",
+        "mnli-mm",
+        "qnli",
+        "rte",
+        "wnli",
+        "ax",
+        "squad",
+        "squad-v2",
+        "xquad",
+        "conll2003",
+        "race",
     ];
 
     /// Looks a task up by name (case-insensitive; `_` and `-` are interchangeable).
@@ -246,7 +279,10 @@ pub struct EvalOptions {
 impl EvalOptions {
     /// The official scripts' defaults.
     pub fn new() -> Self {
-        Self { na_prob_file: None, na_prob_thresh: 1.0 }
+        Self {
+            na_prob_file: None,
+            na_prob_thresh: 1.0,
+        }
     }
 }
 
@@ -317,17 +353,25 @@ pub fn evaluate_predictions(
             let dataset = glue::read_glue(t, data)?;
             dataset.require_labels()?;
             let preds = glue::read_glue_predictions(t, predictions, dataset.examples.len())?;
-            Ok(EvaluationReport::Scores(glue::score_glue(&dataset, &preds)?))
+            Ok(EvaluationReport::Scores(glue::score_glue(
+                &dataset, &preds,
+            )?))
         }
         Task::SquadV1 | Task::Xquad => {
             let dataset = squad::read_squad(data)?;
             let preds = squad::read_squad_predictions(predictions)?;
-            Ok(EvaluationReport::SquadV1(squad::score_squad_v1(&dataset, data, &preds)?))
+            Ok(EvaluationReport::SquadV1(squad::score_squad_v1(
+                &dataset, data, &preds,
+            )?))
         }
         Task::SquadV2 => {
             let dataset = squad::read_squad(data)?;
             let preds = squad::read_squad_predictions(predictions)?;
-            let na_probs = options.na_prob_file.as_deref().map(squad::read_na_probs).transpose()?;
+            let na_probs = options
+                .na_prob_file
+                .as_deref()
+                .map(squad::read_na_probs)
+                .transpose()?;
             Ok(EvaluationReport::SquadV2(squad::score_squad_v2(
                 &dataset,
                 data,
@@ -344,7 +388,9 @@ pub fn evaluate_predictions(
         Task::Race => {
             let examples = multiple_choice::read_race(data)?;
             let preds = multiple_choice::read_choice_predictions(predictions)?;
-            Ok(EvaluationReport::Scores(multiple_choice::score_multiple_choice(&examples, data, &preds, predictions)?))
+            Ok(EvaluationReport::Scores(
+                multiple_choice::score_multiple_choice(&examples, data, &preds, predictions)?,
+            ))
         }
     }
 }

@@ -46,9 +46,16 @@ fn letter_index(answer: &str, options: usize) -> Option<usize> {
 }
 
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), TaskError> {
-    let io = |source| TaskError::Io { path: path.to_owned(), source };
+    let io = |source| TaskError::Io {
+        path: path.to_owned(),
+        source,
+    };
     if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
         entries.sort();
         for entry in entries {
             collect_files(&entry, files)?;
@@ -59,20 +66,51 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), TaskError>
     Ok(())
 }
 
-fn article_examples(article: RaceArticle, path: &Path, line: usize) -> Result<Vec<MultipleChoiceExample>, TaskError> {
+fn article_examples(
+    article: RaceArticle,
+    path: &Path,
+    line: usize,
+) -> Result<Vec<MultipleChoiceExample>, TaskError> {
     let n = article.questions.len();
     if article.options.len() != n || article.answers.as_ref().is_some_and(|a| a.len() != n) {
-        return Err(TaskError::parse(path, line, format!("article {}: questions, options and answers differ in length", article.id)));
+        return Err(TaskError::parse(
+            path,
+            line,
+            format!(
+                "article {}: questions, options and answers differ in length",
+                article.id
+            ),
+        ));
     }
     let mut out = Vec::with_capacity(n);
-    for (i, (question, options)) in article.questions.into_iter().zip(article.options).enumerate() {
+    for (i, (question, options)) in article
+        .questions
+        .into_iter()
+        .zip(article.options)
+        .enumerate()
+    {
         let label = match &article.answers {
             Some(answers) => Some(letter_index(&answers[i], options.len()).ok_or_else(|| {
-                TaskError::parse(path, line, format!("article {} question {i}: answer {:?} is not a letter among {} options", article.id, answers[i], options.len()))
+                TaskError::parse(
+                    path,
+                    line,
+                    format!(
+                        "article {} question {i}: answer {:?} is not a letter among {} options",
+                        article.id,
+                        answers[i],
+                        options.len()
+                    ),
+                )
             })?),
             None => None,
         };
-        out.push(MultipleChoiceExample { id: format!("{}-{i}", article.id), context: article.article.clone(), question, options, label });
+        out.push(MultipleChoiceExample {
+            id: format!("{}-{i}", article.id),
+            context: article.article.clone(),
+            question,
+            options,
+            label,
+        });
     }
     Ok(out)
 }
@@ -85,7 +123,10 @@ pub fn read_race(path: &Path) -> Result<Vec<MultipleChoiceExample>, TaskError> {
     for file in &files {
         let text = read_text(file)?;
         // One object per file (RACE), or one per line (JSON Lines).
-        let json_error = |source| TaskError::Json { path: file.clone(), source };
+        let json_error = |source| TaskError::Json {
+            path: file.clone(),
+            source,
+        };
         let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<RaceArticle>();
         while let Some(article) = stream.next() {
             let line = text[..stream.byte_offset()].lines().count();
@@ -122,13 +163,27 @@ pub fn score_multiple_choice(
 ) -> Result<TaskScores, TaskError> {
     let (mut pred, mut gold) = (Vec::new(), Vec::new());
     for e in examples {
-        let label = e.label.ok_or_else(|| TaskError::Unlabeled { path: data.to_owned(), task: "race".into() })?;
-        let choice = predictions.get(&e.id).ok_or_else(|| TaskError::invalid(predictions_path, format!("no prediction for {}", e.id)))?;
+        let label = e.label.ok_or_else(|| TaskError::Unlabeled {
+            path: data.to_owned(),
+            task: "race".into(),
+        })?;
+        let choice = predictions.get(&e.id).ok_or_else(|| {
+            TaskError::invalid(predictions_path, format!("no prediction for {}", e.id))
+        })?;
         let index = match choice {
             Choice::Index(i) => Some(*i).filter(|&i| i < e.options.len()),
             Choice::Letter(l) => letter_index(l, e.options.len()),
         };
-        let index = index.ok_or_else(|| TaskError::invalid(predictions_path, format!("prediction {choice:?} for {} is not one of its {} options", e.id, e.options.len())))?;
+        let index = index.ok_or_else(|| {
+            TaskError::invalid(
+                predictions_path,
+                format!(
+                    "prediction {choice:?} for {} is not one of its {} options",
+                    e.id,
+                    e.options.len()
+                ),
+            )
+        })?;
         pred.push(index);
         gold.push(label);
     }

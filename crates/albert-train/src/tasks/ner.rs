@@ -8,7 +8,9 @@ use super::{numbered_lines, read_text, TaskError};
 use crate::metrics::conlleval::{conlleval, ConllevalReport};
 
 /// The CoNLL-2003 NER tags (IOB1 and IOB2 share them), in the Hugging Face `conll2003` order.
-pub const CONLL2003_LABELS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
+pub const CONLL2003_LABELS: [&str; 9] = [
+    "O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC",
+];
 
 /// One sentence of a CoNLL file; all vectors have one entry per token.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,9 +62,24 @@ pub fn read_conll2003(path: &Path) -> Result<Vec<NerSentence>, TaskError> {
         }
         let n = *columns.get_or_insert(fields.len());
         if fields.len() != n || !(2..=4).contains(&n) {
-            return Err(TaskError::parse(path, line, format!("expected {} space-separated columns (word ... NER tag), found {}", n.clamp(2, 4), fields.len())));
+            return Err(TaskError::parse(
+                path,
+                line,
+                format!(
+                    "expected {} space-separated columns (word ... NER tag), found {}",
+                    n.clamp(2, 4),
+                    fields.len()
+                ),
+            ));
         }
-        let s = current.get_or_insert_with(|| NerSentence { document, line, tokens: vec![], pos: vec![], chunk: vec![], tags: vec![] });
+        let s = current.get_or_insert_with(|| NerSentence {
+            document,
+            line,
+            tokens: vec![],
+            pos: vec![],
+            chunk: vec![],
+            tags: vec![],
+        });
         s.tokens.push(fields[0].to_owned());
         if n >= 3 {
             s.pos.push(fields[1].to_owned());
@@ -83,7 +100,10 @@ pub fn read_conll2003(path: &Path) -> Result<Vec<NerSentence>, TaskError> {
 /// breaks whose last column is the predicted tag (any earlier columns are ignored except the
 /// first, which, when there are two or more, must be the same word as the data file's).
 /// `-DOCSTART-` lines are skipped.
-pub fn read_predicted_tags(path: &Path, sentences: &[NerSentence]) -> Result<Vec<Vec<String>>, TaskError> {
+pub fn read_predicted_tags(
+    path: &Path,
+    sentences: &[NerSentence],
+) -> Result<Vec<Vec<String>>, TaskError> {
     let text = read_text(path)?;
     let mut out: Vec<Vec<String>> = Vec::with_capacity(sentences.len());
     let mut current: Vec<String> = Vec::new();
@@ -96,16 +116,32 @@ pub fn read_predicted_tags(path: &Path, sentences: &[NerSentence]) -> Result<Vec
             continue;
         }
         if fields.len() >= 2 {
-            let expected = sentences.get(out.len()).and_then(|s| s.tokens.get(current.len()));
+            let expected = sentences
+                .get(out.len())
+                .and_then(|s| s.tokens.get(current.len()));
             if let Some(word) = expected.filter(|w| *w != fields[0]) {
-                return Err(TaskError::parse(path, line, format!("word {:?} does not match the data file's {word:?}", fields[0])));
+                return Err(TaskError::parse(
+                    path,
+                    line,
+                    format!(
+                        "word {:?} does not match the data file's {word:?}",
+                        fields[0]
+                    ),
+                ));
             }
         }
         current.push(fields[fields.len() - 1].to_owned());
     }
     finish_sentence(path, last_line + 1, sentences, &mut out, &mut current)?;
     if out.len() != sentences.len() {
-        return Err(TaskError::invalid(path, format!("{} sentences of predictions for {} in the data file", out.len(), sentences.len())));
+        return Err(TaskError::invalid(
+            path,
+            format!(
+                "{} sentences of predictions for {} in the data file",
+                out.len(),
+                sentences.len()
+            ),
+        ));
     }
     Ok(out)
 }
@@ -124,7 +160,11 @@ fn finish_sentence(
     }
     let i = out.len();
     let Some(s) = sentences.get(i) else {
-        return Err(TaskError::parse(path, line, format!("more sentences than the data file's {}", sentences.len())));
+        return Err(TaskError::parse(
+            path,
+            line,
+            format!("more sentences than the data file's {}", sentences.len()),
+        ));
     };
     if s.tokens.len() != current.len() {
         return Err(TaskError::parse(
@@ -144,10 +184,19 @@ fn finish_sentence(
 }
 
 /// Scores predicted tags against the sentences' tags with conlleval.
-pub fn score_ner(sentences: &[NerSentence], predictions: &[Vec<String>]) -> Result<ConllevalReport, TaskError> {
+pub fn score_ner(
+    sentences: &[NerSentence],
+    predictions: &[Vec<String>],
+) -> Result<ConllevalReport, TaskError> {
     let gold: Vec<&Vec<String>> = sentences.iter().map(|s| &s.tags).collect();
-    let gold: Vec<Vec<&str>> = gold.iter().map(|t| t.iter().map(String::as_str).collect()).collect();
-    let pred: Vec<Vec<&str>> = predictions.iter().map(|t| t.iter().map(String::as_str).collect()).collect();
+    let gold: Vec<Vec<&str>> = gold
+        .iter()
+        .map(|t| t.iter().map(String::as_str).collect())
+        .collect();
+    let pred: Vec<Vec<&str>> = predictions
+        .iter()
+        .map(|t| t.iter().map(String::as_str).collect())
+        .collect();
     Ok(conlleval(&gold, &pred)?)
 }
 

@@ -7,7 +7,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{read_json, TaskError};
-use crate::metrics::squad::{evaluate_v1, evaluate_v2, NaProbs, SquadReference, SquadV1Scores, SquadV2Scores};
+use crate::metrics::squad::{
+    evaluate_v1, evaluate_v2, NaProbs, SquadReference, SquadV1Scores, SquadV2Scores,
+};
 
 /// A SQuAD-format file: `{"version", "data": [article]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,7 +70,10 @@ pub struct SquadAnswer {
 impl SquadDataset {
     /// All questions in file order.
     pub fn questions(&self) -> impl Iterator<Item = &SquadQuestion> {
-        self.data.iter().flat_map(|a| &a.paragraphs).flat_map(|p| &p.qas)
+        self.data
+            .iter()
+            .flat_map(|a| &a.paragraphs)
+            .flat_map(|p| &p.qas)
     }
 
     /// Whether the file gives answers (any question has an `answers` field).
@@ -109,20 +114,37 @@ pub fn read_na_probs(path: &Path) -> Result<NaProbs, TaskError> {
     read_json(path)
 }
 
-fn labeled_references(dataset: &SquadDataset, path: &Path, task: &str) -> Result<Vec<SquadReference>, TaskError> {
+fn labeled_references(
+    dataset: &SquadDataset,
+    path: &Path,
+    task: &str,
+) -> Result<Vec<SquadReference>, TaskError> {
     if !dataset.is_labeled() {
-        return Err(TaskError::Unlabeled { path: path.to_owned(), task: task.to_owned() });
+        return Err(TaskError::Unlabeled {
+            path: path.to_owned(),
+            task: task.to_owned(),
+        });
     }
     if let Some(q) = dataset.questions().find(|q| q.answers.is_none()) {
-        return Err(TaskError::invalid(path, format!("question {} has no \"answers\" field", q.id)));
+        return Err(TaskError::invalid(
+            path,
+            format!("question {} has no \"answers\" field", q.id),
+        ));
     }
     Ok(dataset.references())
 }
 
 /// Scores predictions as `evaluate-v1.1.py` does (SQuAD v1.1, XQuAD). `path` names the data
 /// file in errors.
-pub fn score_squad_v1(dataset: &SquadDataset, path: &Path, predictions: &HashMap<String, String>) -> Result<SquadV1Scores, TaskError> {
-    Ok(evaluate_v1(&labeled_references(dataset, path, "SQuAD v1.1")?, predictions)?)
+pub fn score_squad_v1(
+    dataset: &SquadDataset,
+    path: &Path,
+    predictions: &HashMap<String, String>,
+) -> Result<SquadV1Scores, TaskError> {
+    Ok(evaluate_v1(
+        &labeled_references(dataset, path, "SQuAD v1.1")?,
+        predictions,
+    )?)
 }
 
 /// Scores predictions as `evaluate-v2.0.py` does. `path` names the data file in errors.
@@ -133,7 +155,12 @@ pub fn score_squad_v2(
     na_probs: Option<&NaProbs>,
     na_prob_thresh: f64,
 ) -> Result<SquadV2Scores, TaskError> {
-    Ok(evaluate_v2(&labeled_references(dataset, path, "SQuAD v2.0")?, predictions, na_probs, na_prob_thresh)?)
+    Ok(evaluate_v2(
+        &labeled_references(dataset, path, "SQuAD v2.0")?,
+        predictions,
+        na_probs,
+        na_prob_thresh,
+    )?)
 }
 
 /// One article of a split: its position in the file and its title.
@@ -178,7 +205,8 @@ impl ArticleSplit {
     /// assert_eq!((split.train.len(), split.test.len()), (36, 12));
     /// ```
     pub fn xquad() -> Self {
-        serde_json::from_str(include_str!("../../../../data/splits/xquad_split.json")).expect("committed split is valid JSON")
+        serde_json::from_str(include_str!("../../../../data/splits/xquad_split.json"))
+            .expect("committed split is valid JSON")
     }
 
     /// Splits `dataset` by article index. Titles must match the split's where they are the same
@@ -188,23 +216,39 @@ impl ArticleSplit {
         if dataset.data.len() != self.num_articles {
             return Err(TaskError::invalid(
                 path,
-                format!("the split is for {} articles but the file has {}", self.num_articles, dataset.data.len()),
+                format!(
+                    "the split is for {} articles but the file has {}",
+                    self.num_articles,
+                    dataset.data.len()
+                ),
             ));
         }
         let pick = |articles: &[SplitArticle]| -> Result<SquadDataset, TaskError> {
             let mut data = Vec::with_capacity(articles.len());
             for a in articles {
-                let article = dataset.data.get(a.index).ok_or_else(|| TaskError::invalid(path, format!("no article {}", a.index)))?;
+                let article = dataset
+                    .data
+                    .get(a.index)
+                    .ok_or_else(|| TaskError::invalid(path, format!("no article {}", a.index)))?;
                 if article.title != a.title {
                     return Err(TaskError::invalid(
                         path,
-                        format!("article {} is {:?}, the split expects {:?}", a.index, article.title, a.title),
+                        format!(
+                            "article {} is {:?}, the split expects {:?}",
+                            a.index, article.title, a.title
+                        ),
                     ));
                 }
                 data.push(article.clone());
             }
-            Ok(SquadDataset { version: dataset.version.clone(), data })
+            Ok(SquadDataset {
+                version: dataset.version.clone(),
+                data,
+            })
         };
-        Ok(SplitDatasets { train: pick(&self.train)?, test: pick(&self.test)? })
+        Ok(SplitDatasets {
+            train: pick(&self.train)?,
+            test: pick(&self.test)?,
+        })
     }
 }

@@ -36,13 +36,20 @@ pub fn json_fixture(rel: &str) -> serde_json::Value {
 /// Asserts agreement with a reference value to 1e-12 (relative, or absolute near zero).
 pub fn assert_close(actual: f64, expected: f64, what: &str) {
     let tolerance = 1e-12 * expected.abs().max(1.0);
-    assert!((actual - expected).abs() <= tolerance, "{what}: got {actual}, reference {expected}");
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "{what}: got {actual}, reference {expected}"
+    );
 }
 
 /// Asserts that every key of the reference object matches `actual` (a serialized report).
 pub fn assert_json_close(actual: &serde_json::Value, expected: &serde_json::Value, what: &str) {
-    let expected = expected.as_object().unwrap_or_else(|| panic!("{what}: reference is not an object"));
-    let actual = actual.as_object().unwrap_or_else(|| panic!("{what}: report is not an object"));
+    let expected = expected
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: reference is not an object"));
+    let actual = actual
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: report is not an object"));
     assert_eq!(
         actual.keys().collect::<std::collections::BTreeSet<_>>(),
         expected.keys().collect::<std::collections::BTreeSet<_>>(),
