@@ -159,3 +159,50 @@ fn text_output_for_race() {
     let value: f64 = text.trim().strip_prefix("acc: ").unwrap().parse().unwrap();
     assert!((value - 200.0 / 3.0).abs() < 1e-12, "{text}");
 }
+
+#[test]
+fn custom_jsonl_classification_with_named_columns() {
+    let dir = std::env::temp_dir().join(format!("albert-cli-custom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("reviews.jsonl");
+    std::fs::write(
+        &data,
+        "{\"review\": \"great\", \"stars\": \"pos\"}\n{\"review\": \"dull\", \"stars\": \"neg\"}\n\
+         {\"review\": \"fine\", \"stars\": \"pos\"}\n{\"review\": \"awful\", \"stars\": \"neg\"}\n",
+    )
+    .unwrap();
+    let preds = dir.join("preds.tsv");
+    std::fs::write(&preds, "index\tprediction\n0\tpos\n1\tpos\n2\t1\n3\tneg\n").unwrap();
+    let out = albert(&[
+        "evaluate",
+        "--task",
+        "custom",
+        "--data",
+        data.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+        "--text-column",
+        "review",
+        "--label-column",
+        "stars",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Hand-derived, classes [neg, pos]: tp 2, tn 1, fp 1, fn 0.
+    let expected = [
+        ("acc", 75.0),
+        ("f1", 80.0),
+        ("mcc", 100.0 * 2.0 / 12f64.sqrt()),
+    ];
+    for (key, value) in expected {
+        assert!(
+            (got[key].as_f64().unwrap() - value).abs() < 1e-12,
+            "{key}: {got}"
+        );
+    }
+}

@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{numbered_lines, read_text, Target, TaskError, TextExample};
+use super::{
+    numbered_lines, read_submission_tsv, read_text, Target, TaskError, TaskScores, TextExample,
+};
+use crate::metrics::{pearson, spearman, ConfusionMatrix};
 
 /// File layout, usually taken from the extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,4 +258,99 @@ pub fn read_custom(task: &CustomTask, path: &Path) -> Result<CustomDataset, Task
         labels,
         labeled,
     })
+}
+
+impl CustomDataset {
+    /// Parses a prediction: a label name or class id, or a number for regression.
+    pub fn parse_prediction(&self, text: &str) -> Option<Target> {
+        let text = text.trim();
+        if self.labels.is_empty() {
+            return text
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Target::Score);
+        }
+        self.labels
+            .iter()
+            .position(|l| l == text)
+            .or_else(|| {
+                text.parse::<usize>()
+                    .ok()
+                    .filter(|&i| i < self.labels.len())
+            })
+            .map(Target::Class)
+    }
+}
+
+/// Reads predictions for a custom dataset: a submission TSV (`index<TAB>prediction`, header
+/// line optional) with label names, class ids, or numbers for regression.
+pub fn read_custom_predictions(
+    dataset: &CustomDataset,
+    path: &Path,
+) -> Result<Vec<Target>, TaskError> {
+    let expected = if dataset.labels.is_empty() {
+        "a number".to_owned()
+    } else {
+        format!("one of {:?} or a class id", dataset.labels)
+    };
+    read_submission_tsv(
+        path,
+        dataset.examples.len(),
+        |v| dataset.parse_prediction(v),
+        &expected,
+    )
+}
+
+/// Scores predictions (in example order), 0-100: classification `acc`, `mcc` and, with two
+/// classes, `f1` of class 1; regression `pearson`, `spearmanr`, `corr`.
+pub fn score_custom(
+    dataset: &CustomDataset,
+    predictions: &[Target],
+) -> Result<TaskScores, TaskError> {
+    if !dataset.labeled {
+        return Err(TaskError::Unlabeled {
+            path: dataset.path.clone(),
+            task: "custom".into(),
+        });
+    }
+    let gold: Vec<Target> = dataset.examples.iter().filter_map(|e| e.label).collect();
+    let mut out = TaskScores::default();
+    if dataset.labels.is_empty() {
+        let values = |t: &[Target]| {
+            t.iter()
+                .map(|t| {
+                    if let Target::Score(s) = t {
+                        *s
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        let (p, g) = (values(predictions), values(&gold));
+        let (r, rho) = (pearson(&p, &g)?, spearman(&p, &g)?);
+        out.push("pearson", 100.0 * r);
+        out.push("spearmanr", 100.0 * rho);
+        out.push("corr", 100.0 * (r + rho) / 2.0);
+        return Ok(out);
+    }
+    let ids = |t: &[Target]| {
+        t.iter()
+            .map(|t| {
+                if let Target::Class(c) = t {
+                    *c
+                } else {
+                    usize::MAX
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let cm = ConfusionMatrix::new(&ids(predictions), &ids(&gold), dataset.labels.len())?;
+    out.push("acc", 100.0 * cm.accuracy());
+    out.push("mcc", 100.0 * cm.matthews_corrcoef());
+    if dataset.labels.len() == 2 {
+        out.push("f1", 100.0 * cm.f1(1));
+    }
+    Ok(out)
 }

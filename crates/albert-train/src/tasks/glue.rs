@@ -7,7 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{numbered_lines, read_text, NamedMetric, Target, TaskError, TaskScores, TextExample};
+use super::{
+    numbered_lines, read_submission_tsv, read_text, NamedMetric, Target, TaskError, TaskScores,
+    TextExample,
+};
 use crate::metrics::{pearson, spearman, ConfusionMatrix};
 
 /// The GLUE tasks.
@@ -370,60 +373,12 @@ pub fn read_glue_predictions(
     path: &Path,
     num_examples: usize,
 ) -> Result<Vec<Target>, TaskError> {
-    let text = read_text(path)?;
-    let mut predictions: Vec<Option<Target>> = vec![None; num_examples];
-    for (line, row) in numbered_lines(&text).filter(|(_, l)| !l.trim().is_empty()) {
-        let Some((index, value)) = row.split_once('\t') else {
-            return Err(TaskError::parse(
-                path,
-                line,
-                "expected index<TAB>prediction",
-            ));
-        };
-        let Ok(index) = index.trim().parse::<usize>() else {
-            if line == 1 {
-                continue; // header
-            }
-            return Err(TaskError::parse(path, line, format!("bad index {index:?}")));
-        };
-        let target = task.parse_label(value).ok_or_else(|| {
-            TaskError::parse(
-                path,
-                line,
-                format!(
-                    "bad prediction {value:?}: expected {}",
-                    task.expected_labels()
-                ),
-            )
-        })?;
-        let slot = predictions.get_mut(index).ok_or_else(|| {
-            TaskError::parse(
-                path,
-                line,
-                format!("index {index} is out of range: the data file has {num_examples} examples"),
-            )
-        })?;
-        if slot.replace(target).is_some() {
-            return Err(TaskError::parse(
-                path,
-                line,
-                format!("second prediction for index {index}"),
-            ));
-        }
-    }
-    let missing: Vec<usize> = (0..num_examples)
-        .filter(|&i| predictions[i].is_none())
-        .collect();
-    if let Some(first) = missing.first() {
-        return Err(TaskError::invalid(
-            path,
-            format!(
-                "no prediction for {} example(s), first index {first}",
-                missing.len()
-            ),
-        ));
-    }
-    Ok(predictions.into_iter().flatten().collect())
+    read_submission_tsv(
+        path,
+        num_examples,
+        |v| task.parse_label(v),
+        &task.expected_labels(),
+    )
 }
 
 fn classes(targets: impl Iterator<Item = Target>) -> Vec<usize> {

@@ -121,6 +121,69 @@ pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> 
     text.lines().enumerate().map(|(i, l)| (i + 1, l))
 }
 
+/// Reads a submission TSV (`index<TAB>prediction`, optional header line) for a data file of
+/// `num_examples` examples. `index` is the zero-based position of the example in the data file;
+/// every example needs exactly one prediction. `parse` reads a prediction; `expected` says what
+/// it accepts, for error messages.
+pub(crate) fn read_submission_tsv(
+    path: &Path,
+    num_examples: usize,
+    parse: impl Fn(&str) -> Option<Target>,
+    expected: &str,
+) -> Result<Vec<Target>, TaskError> {
+    let text = read_text(path)?;
+    let mut predictions: Vec<Option<Target>> = vec![None; num_examples];
+    for (line, row) in numbered_lines(&text).filter(|(_, l)| !l.trim().is_empty()) {
+        let Some((index, value)) = row.split_once('\t') else {
+            return Err(TaskError::parse(
+                path,
+                line,
+                "expected index<TAB>prediction",
+            ));
+        };
+        let Ok(index) = index.trim().parse::<usize>() else {
+            if line == 1 {
+                continue; // header
+            }
+            return Err(TaskError::parse(path, line, format!("bad index {index:?}")));
+        };
+        let target = parse(value).ok_or_else(|| {
+            TaskError::parse(
+                path,
+                line,
+                format!("bad prediction {value:?}: expected {expected}"),
+            )
+        })?;
+        let slot = predictions.get_mut(index).ok_or_else(|| {
+            TaskError::parse(
+                path,
+                line,
+                format!("index {index} is out of range: the data file has {num_examples} examples"),
+            )
+        })?;
+        if slot.replace(target).is_some() {
+            return Err(TaskError::parse(
+                path,
+                line,
+                format!("second prediction for index {index}"),
+            ));
+        }
+    }
+    let missing: Vec<usize> = (0..num_examples)
+        .filter(|&i| predictions[i].is_none())
+        .collect();
+    if let Some(first) = missing.first() {
+        return Err(TaskError::invalid(
+            path,
+            format!(
+                "no prediction for {} example(s), first index {first}",
+                missing.len()
+            ),
+        ));
+    }
+    Ok(predictions.into_iter().flatten().collect())
+}
+
 /// The gold value of a text classification or regression example.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum Target {
@@ -202,6 +265,9 @@ pub enum Task {
     Conll2003,
     /// RACE-style multiple choice, accuracy.
     Race,
+    /// Users' own CSV/TSV/JSONL classification or regression data; the columns come from
+    /// [`EvalOptions::custom`].
+    Custom,
 }
 
 impl Task {
@@ -244,6 +310,7 @@ impl Task {
             "xquad" => Some(Task::Xquad),
             "conll2003" | "conll" | "ner" => Some(Task::Conll2003),
             "race" | "multiple-choice" => Some(Task::Race),
+            "custom" => Some(Task::Custom),
             _ => None,
         }
     }
@@ -257,6 +324,7 @@ impl Task {
             Task::Xquad => "xquad",
             Task::Conll2003 => "conll2003",
             Task::Race => "race",
+            Task::Custom => "custom",
         }
     }
 }
@@ -274,6 +342,8 @@ pub struct EvalOptions {
     pub na_prob_file: Option<PathBuf>,
     /// SQuAD v2.0: predict no answer when the probability exceeds this (official default 1.0).
     pub na_prob_thresh: f64,
+    /// Custom data: where texts and labels are.
+    pub custom: Option<custom::CustomTask>,
 }
 
 impl EvalOptions {
@@ -282,6 +352,7 @@ impl EvalOptions {
         Self {
             na_prob_file: None,
             na_prob_thresh: 1.0,
+            custom: None,
         }
     }
 }
@@ -341,7 +412,8 @@ impl fmt::Display for EvaluationReport {
 /// Predictions formats: SQuAD/XQuAD a JSON object `{question id: answer text}`; GLUE a
 /// submission TSV (`index<TAB>prediction`, header line, label names or numbers); CoNLL-2003 a
 /// CoNLL-style file whose last column is the predicted tag; RACE a JSON object
-/// `{example id: "A".."D" or option index}`.
+/// `{example id: "A".."D" or option index}`; custom data a submission TSV like GLUE's, with
+/// label names, class ids or, for regression, numbers.
 pub fn evaluate_predictions(
     task: Task,
     data: &Path,
@@ -391,6 +463,19 @@ pub fn evaluate_predictions(
             Ok(EvaluationReport::Scores(
                 multiple_choice::score_multiple_choice(&examples, data, &preds, predictions)?,
             ))
+        }
+        Task::Custom => {
+            let spec = options.custom.as_ref().ok_or_else(|| {
+                TaskError::invalid(
+                    data,
+                    "the custom task needs the text and label columns (EvalOptions::custom)",
+                )
+            })?;
+            let dataset = custom::read_custom(spec, data)?;
+            let preds = custom::read_custom_predictions(&dataset, predictions)?;
+            Ok(EvaluationReport::Scores(custom::score_custom(
+                &dataset, &preds,
+            )?))
         }
     }
 }
