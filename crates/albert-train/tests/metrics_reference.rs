@@ -149,6 +149,7 @@ fn squad_v2_matches_official_script() {
     let options = EvalOptions {
         na_prob_file: Some(fixture("metrics/squad_v2/na_probs.json")),
         na_prob_thresh: 0.5,
+        ..EvalOptions::new()
     };
     let report = evaluate_predictions(
         Task::SquadV2,
