@@ -329,6 +329,25 @@ impl Task {
     }
 }
 
+impl Task {
+    /// Readable class names indexed by class id: GLUE's (empty for STS-B), the CoNLL-2003 tags,
+    /// RACE's option letters; empty for span extraction (SQuAD, XQuAD) and for custom data,
+    /// whose labels come from the data.
+    ///
+    /// ```
+    /// use albert_train::tasks::Task;
+    /// assert_eq!(Task::from_name("sst2").unwrap().label_names(), ["negative", "positive"]);
+    /// ```
+    pub fn label_names(self) -> &'static [&'static str] {
+        match self {
+            Task::Glue(t) => t.label_names(),
+            Task::Conll2003 => &ner::CONLL2003_LABELS,
+            Task::Race => &multiple_choice::RACE_OPTIONS,
+            Task::SquadV1 | Task::SquadV2 | Task::Xquad | Task::Custom => &[],
+        }
+    }
+}
+
 impl fmt::Display for Task {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(self.name())

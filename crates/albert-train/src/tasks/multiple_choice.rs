@@ -13,6 +13,9 @@ use serde::Deserialize;
 use super::{read_text, TaskError, TaskScores};
 use crate::metrics::accuracy;
 
+/// RACE's option letters, indexed by option.
+pub const RACE_OPTIONS: [&str; 4] = ["A", "B", "C", "D"];
+
 /// One question with its options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MultipleChoiceExample {
