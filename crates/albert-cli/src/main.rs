@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod evaluate;
 mod forward;
 mod info;
 
@@ -21,6 +22,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Run a checkpoint's own head on one token sequence and print its outputs.
     Forward(forward::ForwardArgs),
+    /// Score predictions with a task's official metrics (GLUE, SQuAD v1.1/v2.0, XQuAD, CoNLL-2003, RACE, custom).
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 fn main() {
@@ -33,6 +36,7 @@ fn main() {
     let result = match cli.command {
         Command::Info(a) => info::run(a),
         Command::Forward(a) => forward::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
