@@ -226,6 +226,40 @@ impl Batch {
 }
 
 /// A prepared split with the rules to draw batches from it.
+///
+/// Batch `i` of epoch `e` depends only on the data, the [`BatchConfig`] and `(e, i)`: to resume,
+/// store the epoch and the next batch index.
+///
+/// ```
+/// use albert_train::data::*;
+/// # struct Words;
+/// # impl PieceVocab for Words {
+/// #     fn encode(&self, t: &str) -> Result<Vec<u32>, String> {
+/// #         Ok(t.split_whitespace().map(|w| 5 + w.len() as u32).collect())
+/// #     }
+/// #     fn piece(&self, id: u32) -> Option<String> { Some(format!("▁{id}")) }
+/// #     fn vocab_size(&self) -> usize { 64 }
+/// #     fn special_ids(&self) -> SpecialIds { SpecialIds { pad: 0, cls: 2, sep: 3, mask: 4 } }
+/// # }
+/// # let dir = std::env::temp_dir().join(format!("albert-batch-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let text = "One two three four. Five six seven. Eight nine ten eleven twelve. \
+///             Thirteen fourteen. Fifteen sixteen seventeen.\n";
+/// std::fs::write(dir.join("corpus.txt"), text)?;
+/// let mut prep = PrepareConfig::new(vec![dir.join("corpus.txt")], dir.join("data"), "words");
+/// prep.max_seq_length = 16;
+/// prep.heldout_fraction = 0.0;
+/// prepare_corpus(&prep, &Words)?;
+///
+/// let data = PretrainData::open(&dir.join("data"), Split::Train, BatchConfig::default())?;
+/// let plan = data.epoch(0);
+/// let batch = data.batch(&plan, 0, 2)?;
+/// let tensors = batch.to_tensors(&candle_core::Device::Cpu)?;
+/// assert_eq!(tensors.input_ids.dims(), [batch.batch_size, batch.seq_len]);
+/// assert_eq!(batch, data.batch(&data.epoch(0), 0, 2)?); // reproducible
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct PretrainData {
     split: PreparedSplit,
     which: Split,
