@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 /// The temporary sibling `path` is written through.
 pub(crate) fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".{}.tmp", std::process::id()));
     path.with_file_name(name)
 }
@@ -31,11 +34,20 @@ impl AtomicFile {
     pub(crate) fn create(target: &Path) -> io::Result<Self> {
         let temp = temp_path(target);
         let writer = BufWriter::new(File::create(&temp)?);
-        Ok(AtomicFile { target: target.to_owned(), temp, writer: Some(writer) })
+        Ok(AtomicFile {
+            target: target.to_owned(),
+            temp,
+            writer: Some(writer),
+        })
     }
 
     pub(crate) fn commit(mut self) -> io::Result<()> {
-        let file = self.writer.take().expect("committed once").into_inner().map_err(|e| e.into_error())?;
+        let file = self
+            .writer
+            .take()
+            .expect("committed once")
+            .into_inner()
+            .map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&self.temp, &self.target)

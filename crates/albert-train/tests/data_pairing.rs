@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 
-use albert_train::data::{pairs_from_document, Documents, Draw, PairingConfig, SegmentPair, TokenSpan};
+use albert_train::data::{
+    pairs_from_document, Documents, Draw, PairingConfig, SegmentPair, TokenSpan,
+};
 
 /// Replays scripted draws and records the integer ranges asked for.
 struct Script {
@@ -14,33 +16,55 @@ struct Script {
 
 impl Script {
     fn new(uniforms: &[f64], ints: &[usize]) -> Self {
-        Script { uniforms: uniforms.iter().copied().collect(), ints: ints.iter().copied().collect(), ranges: vec![] }
+        Script {
+            uniforms: uniforms.iter().copied().collect(),
+            ints: ints.iter().copied().collect(),
+            ranges: vec![],
+        }
     }
 
     fn assert_spent(&self) {
-        assert!(self.uniforms.is_empty() && self.ints.is_empty(), "unused draws: {:?} {:?}", self.uniforms, self.ints);
+        assert!(
+            self.uniforms.is_empty() && self.ints.is_empty(),
+            "unused draws: {:?} {:?}",
+            self.uniforms,
+            self.ints
+        );
     }
 }
 
 impl Draw for Script {
     fn uniform(&mut self) -> f64 {
-        self.uniforms.pop_front().expect("more uniform draws than the hand-worked run")
+        self.uniforms
+            .pop_front()
+            .expect("more uniform draws than the hand-worked run")
     }
 
     fn int_inclusive(&mut self, lo: usize, hi: usize) -> usize {
         self.ranges.push((lo, hi));
-        let v = self.ints.pop_front().expect("more integer draws than the hand-worked run");
+        let v = self
+            .ints
+            .pop_front()
+            .expect("more integer draws than the hand-worked run");
         assert!((lo..=hi).contains(&v), "scripted {v} outside {lo}..={hi}");
         v
     }
 }
 
 fn span(start: u64, end: u64) -> TokenSpan {
-    TokenSpan { shard: 0, start, end }
+    TokenSpan {
+        shard: 0,
+        start,
+        end,
+    }
 }
 
 fn pair(a: (u64, u64), b: (u64, u64), label: u32) -> SegmentPair {
-    SegmentPair { a: span(a.0, a.1), b: span(b.0, b.1), sentence_order_label: label }
+    SegmentPair {
+        a: span(a.0, a.1),
+        b: span(b.0, b.1),
+        sentence_order_label: label,
+    }
 }
 
 // Document 0: sentences of 3, 4, 5, 2 tokens at 0..3, 3..7, 7..12, 12..14;
@@ -49,7 +73,10 @@ fn docs() -> Documents {
     Documents::from_sentence_lengths(&[vec![3, 4, 5, 2], vec![6, 1]])
 }
 
-const CFG: PairingConfig = PairingConfig { max_seq_length: 11, short_seq_prob: 0.1 };
+const CFG: PairingConfig = PairingConfig {
+    max_seq_length: 11,
+    short_seq_prob: 0.1,
+};
 
 #[test]
 fn swapped_pair_truncation_and_single_sentence_chunk() {
@@ -62,7 +89,10 @@ fn swapped_pair_truncation_and_single_sentence_chunk() {
     // randint(0, 1) = 0; sentence 14..20 has 6 ≥ 6 tokens. 2 + 6 = 8 needs no truncation.
     let mut rng = Script::new(&[0.5, 0.3, 0.2, 0.7, 0.1, 0.9], &[2, 0, 1, 0]);
     let pairs = pairs_from_document(&docs(), 0, &CFG, &mut rng);
-    assert_eq!(pairs, [pair((7, 11), (2, 6), 1), pair((12, 14), (14, 20), 1)]);
+    assert_eq!(
+        pairs,
+        [pair((7, 11), (2, 6), 1), pair((12, 14), (14, 20), 1)]
+    );
     assert_eq!(rng.ranges, [(1, 2), (0, 1), (0, 1), (0, 1)]);
     rng.assert_spent();
 }
@@ -75,7 +105,10 @@ fn short_target_and_random_document_segments() {
     // Sentence 20..21 is last: B from document 0 again, start 3: 12..14 (2 ≥ 3 - 1). 1 + 2 fits.
     let mut rng = Script::new(&[0.05, 0.6, 0.4, 0.55], &[3, 0, 2, 0, 3]);
     let pairs = pairs_from_document(&docs(), 1, &CFG, &mut rng);
-    assert_eq!(pairs, [pair((14, 18), (8, 12), 1), pair((20, 21), (12, 14), 1)]);
+    assert_eq!(
+        pairs,
+        [pair((14, 18), (8, 12), 1), pair((20, 21), (12, 14), 1)]
+    );
     assert_eq!(rng.ranges, [(2, 8), (0, 1), (0, 3), (0, 1), (0, 3)]);
     rng.assert_spent();
 }
@@ -94,12 +127,18 @@ fn in_order_pair() {
 #[test]
 fn sentence_order_labels_are_balanced_and_pairs_fit() {
     // Long documents of many sentences: chunks of one sentence are rare, so labels are ~50/50.
-    let lengths: Vec<Vec<usize>> = (0..200).map(|d| (0..40).map(|s| 5 + (d * 7 + s * 13) % 20).collect()).collect();
+    let lengths: Vec<Vec<usize>> = (0..200)
+        .map(|d| (0..40).map(|s| 5 + (d * 7 + s * 13) % 20).collect())
+        .collect();
     let docs = Documents::from_sentence_lengths(&lengths);
-    let cfg = PairingConfig { max_seq_length: 128, short_seq_prob: 0.1 };
+    let cfg = PairingConfig {
+        max_seq_length: 128,
+        short_seq_prob: 0.1,
+    };
     let (mut ones, mut total) = (0, 0);
     for d in 0..docs.len() {
-        let mut rng = albert_train::data::sub_rng(9, albert_train::data::Purpose::Pairing, 0, d as u64);
+        let mut rng =
+            albert_train::data::sub_rng(9, albert_train::data::Purpose::Pairing, 0, d as u64);
         for p in pairs_from_document(&docs, d, &cfg, &mut rng) {
             assert!(!p.a.is_empty() && !p.b.is_empty() && p.a.len() + p.b.len() <= 125);
             ones += p.sentence_order_label as usize;
@@ -107,5 +146,8 @@ fn sentence_order_labels_are_balanced_and_pairs_fit() {
         }
     }
     let frac = ones as f64 / total as f64;
-    assert!(total > 800 && (0.45..0.60).contains(&frac), "{ones}/{total}");
+    assert!(
+        total > 800 && (0.45..0.60).contains(&frac),
+        "{ones}/{total}"
+    );
 }

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use albert_train::data::{
-    PieceVocab, prepare_corpus, split_documents, read_text, DataError, DocBoundary, PrepareConfig, PreparedSplit, Split,
-    TokenDtype,
+    prepare_corpus, read_text, split_documents, DataError, DocBoundary, PieceVocab, PrepareConfig,
+    PreparedSplit, Split, TokenDtype,
 };
 use common::WordVocab;
 
@@ -65,12 +65,21 @@ fn splits_hold_whole_documents_and_read_back_as_tokenized() {
         let data = PreparedSplit::open(&cfg.out_dir, split).unwrap();
         let docs = data.documents();
         for d in 0..docs.len() {
-            let sentences: Vec<Vec<u32>> = docs.document(d).iter().map(|&s| data.tokens(s)).collect();
+            let sentences: Vec<Vec<u32>> =
+                docs.document(d).iter().map(|&s| data.tokens(s)).collect();
             assert_eq!(sentences.len(), 3);
             let first = &vocab.words[sentences[0][0] as usize - 5];
-            let doc_no: usize = first.trim_start_matches('D').split('S').next().unwrap().parse().unwrap();
+            let doc_no: usize = first
+                .trim_start_matches('D')
+                .split('S')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
             for (s, ids) in sentences.iter().enumerate() {
-                let expected = vocab.encode(&format!("D{doc_no}S{s}A D{doc_no}S{s}B.")).unwrap();
+                let expected = vocab
+                    .encode(&format!("D{doc_no}S{s}A D{doc_no}S{s}B."))
+                    .unwrap();
                 assert_eq!(ids, &expected);
             }
             seen.push(doc_no);
@@ -89,11 +98,20 @@ fn rerun_is_a_noop_and_changed_settings_rebuild() {
     let cfg = config(vec![input.clone()], dir.path().join("out"));
     let first = prepare_corpus(&cfg, &vocab).unwrap();
     let manifest_path = cfg.out_dir.join("manifest.json");
-    let stamp = std::fs::metadata(&manifest_path).unwrap().modified().unwrap();
+    let stamp = std::fs::metadata(&manifest_path)
+        .unwrap()
+        .modified()
+        .unwrap();
     let again = prepare_corpus(&cfg, &vocab).unwrap();
     assert!(again.reused);
     assert_eq!(again.manifest, first.manifest);
-    assert_eq!(std::fs::metadata(&manifest_path).unwrap().modified().unwrap(), stamp);
+    assert_eq!(
+        std::fs::metadata(&manifest_path)
+            .unwrap()
+            .modified()
+            .unwrap(),
+        stamp
+    );
 
     // Other settings, other input bytes, or a damaged shard: prepared again.
     let mut longer = cfg.clone();
@@ -103,7 +121,9 @@ fn rerun_is_a_noop_and_changed_settings_rebuild() {
     assert_eq!(rebuilt.manifest.settings.max_seq_length, 128);
     std::fs::write(&input, format!("{text}extra\n")).unwrap();
     assert!(!prepare_corpus(&longer, &vocab).unwrap().reused);
-    let shard = cfg.out_dir.join(&rebuilt.manifest.train.shards[0].tokens_file);
+    let shard = cfg
+        .out_dir
+        .join(&rebuilt.manifest.train.shards[0].tokens_file);
     std::fs::write(&shard, b"xx").unwrap();
     assert!(!prepare_corpus(&longer, &vocab).unwrap().reused);
     assert!(prepare_corpus(&longer, &vocab).unwrap().reused);
@@ -131,9 +151,15 @@ fn gzip_input_equals_plain_and_large_vocab_uses_u32() {
     let mut b = config(vec![gzipped], dir.path().join("b"));
     a.heldout_fraction = 0.0;
     b.heldout_fraction = 0.0;
-    let (ma, mb) = (prepare_corpus(&a, &vocab).unwrap().manifest, prepare_corpus(&b, &vocab).unwrap().manifest);
+    let (ma, mb) = (
+        prepare_corpus(&a, &vocab).unwrap().manifest,
+        prepare_corpus(&b, &vocab).unwrap().manifest,
+    );
     assert_eq!(ma.token_dtype, TokenDtype::U32);
-    assert_eq!((ma.train.tokens, ma.train.sentences), (mb.train.tokens, mb.train.sentences));
+    assert_eq!(
+        (ma.train.tokens, ma.train.sentences),
+        (mb.train.tokens, mb.train.sentences)
+    );
     let ta = std::fs::read(a.out_dir.join(&ma.train.shards[0].tokens_file)).unwrap();
     let tb = std::fs::read(b.out_dir.join(&mb.train.shards[0].tokens_file)).unwrap();
     assert_eq!(ta, tb);
@@ -145,8 +171,12 @@ fn bad_inputs_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let vocab = WordVocab::new(["a"]);
     let missing = dir.path().join("missing.txt");
-    let err = prepare_corpus(&config(vec![missing.clone()], dir.path().join("o")), &vocab).unwrap_err();
-    assert!(matches!(&err, DataError::Io { path, .. } if path == &missing), "{err}");
+    let err =
+        prepare_corpus(&config(vec![missing.clone()], dir.path().join("o")), &vocab).unwrap_err();
+    assert!(
+        matches!(&err, DataError::Io { path, .. } if path == &missing),
+        "{err}"
+    );
 
     let latin1 = write(dir.path(), "latin1.txt", b"caf\xe9 au lait\n");
     let err = prepare_corpus(&config(vec![latin1], dir.path().join("o")), &vocab).unwrap_err();
@@ -156,10 +186,16 @@ fn bad_inputs_get_clear_errors() {
     let ok = write(dir.path(), "ok.txt", b"a a.\n");
     let mut cfg = config(vec![ok], dir.path().join("o"));
     cfg.heldout_fraction = 1.0;
-    assert!(matches!(prepare_corpus(&cfg, &vocab), Err(DataError::InvalidConfig(_))));
+    assert!(matches!(
+        prepare_corpus(&cfg, &vocab),
+        Err(DataError::InvalidConfig(_))
+    ));
     cfg.heldout_fraction = 0.0;
     cfg.inputs.clear();
-    assert!(matches!(prepare_corpus(&cfg, &vocab), Err(DataError::InvalidConfig(_))));
+    assert!(matches!(
+        prepare_corpus(&cfg, &vocab),
+        Err(DataError::InvalidConfig(_))
+    ));
 }
 
 #[test]
@@ -170,7 +206,10 @@ fn document_boundaries() {
     assert_eq!(blank[0].sentences, ["First para wrapped here."]);
     let file = split_documents(text, DocBoundary::File);
     assert_eq!(file.len(), 1);
-    assert_eq!(file[0].sentences, ["First para wrapped here.", "Second para."]);
+    assert_eq!(
+        file[0].sentences,
+        ["First para wrapped here.", "Second para."]
+    );
 }
 
 /// The shared corpus (../shared/data relative to the repository root): skipped with a note when
@@ -192,22 +231,34 @@ fn shared_corpus(rel: &str) -> Option<PathBuf> {
 fn wikitext2_valid_and_test_hold_60_articles_each() {
     // WikiText-2 has 600/60/60 articles (Merity et al. 2016, table 1). Two `= … =` formula
     // lines inside the test split's "Constant k filter" article are not headings.
-    for file in ["wikitext-2/wiki.valid.tokens", "wikitext-2/wiki.test.tokens"] {
-        let Some(path) = shared_corpus(file) else { return };
+    for file in [
+        "wikitext-2/wiki.valid.tokens",
+        "wikitext-2/wiki.test.tokens",
+    ] {
+        let Some(path) = shared_corpus(file) else {
+            return;
+        };
         let docs = split_documents(&read_text(&path).unwrap(), DocBoundary::WikitextHeading);
         assert_eq!(docs.len(), 60, "{file}");
-        assert!(docs.iter().all(|d| d.sentences.iter().all(|s| !s.starts_with("= "))));
+        assert!(docs
+            .iter()
+            .all(|d| d.sentences.iter().all(|s| !s.starts_with("= "))));
     }
 }
 
 #[test]
 fn gutenberg_paragraphs_are_joined() {
-    let Some(path) = shared_corpus("gutenberg_nltk/carroll-alice.txt") else { return };
+    let Some(path) = shared_corpus("gutenberg_nltk/carroll-alice.txt") else {
+        return;
+    };
     let docs = split_documents(&read_text(&path).unwrap(), DocBoundary::File);
     assert_eq!(docs.len(), 1);
     // The book's first paragraph (five hard-wrapped lines in the file) is one sentence.
     let s = &docs[0].sentences;
-    let i = s.iter().position(|x| x.starts_with("Alice was beginning")).unwrap();
+    let i = s
+        .iter()
+        .position(|x| x.starts_with("Alice was beginning"))
+        .unwrap();
     assert_eq!(
         s[i],
         "Alice was beginning to get very tired of sitting by her sister on the bank, and of having \

@@ -17,7 +17,11 @@ fn fixture() -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
 }
 
 fn names(f: &Value) -> Vec<String> {
@@ -25,7 +29,12 @@ fn names(f: &Value) -> Vec<String> {
 }
 
 fn shape(f: &Value, name: &str) -> Vec<usize> {
-    f["shapes"][name].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
+    f["shapes"][name]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect()
 }
 
 fn params(f: &Value) -> Vec<(String, Var)> {
@@ -50,7 +59,10 @@ fn grads(f: &Value, params: &[(String, Var)], step: usize) -> GradStore {
 /// max |a - b| / max |b|.
 fn relative_error(actual: &[f32], expected: &[f32]) -> f64 {
     let scale = expected.iter().fold(0f64, |m, &e| m.max(e.abs() as f64));
-    let diff = actual.iter().zip(expected).fold(0f64, |m, (&a, &e)| m.max((a as f64 - e as f64).abs()));
+    let diff = actual
+        .iter()
+        .zip(expected)
+        .fold(0f64, |m, (&a, &e)| m.max((a as f64 - e as f64).abs()));
     if scale == 0.0 {
         diff
     } else {
@@ -63,12 +75,21 @@ fn check_trajectory(opt: &mut dyn Optimizer, key: &str) {
     let params = params(&f);
     let lrs = floats(&f["lrs"]);
     for (step, &lr) in lrs.iter().enumerate() {
-        opt.step(&params, &grads(&f, &params, step), lr as f64).unwrap();
+        opt.step(&params, &grads(&f, &params, step), lr as f64)
+            .unwrap();
         for (n, var) in &params {
-            let actual = var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let actual = var
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             let expected = floats(&f[key]["params_after_step"][step][n]);
             let err = relative_error(&actual, &expected);
-            assert!(err <= TOLERANCE, "{key} step {step} {n}: relative error {err:e}");
+            assert!(
+                err <= TOLERANCE,
+                "{key} step {step} {n}: relative error {err:e}"
+            );
         }
     }
 }
@@ -95,23 +116,35 @@ fn optimizer_state_round_trips_through_safetensors() {
     let path = dir.path().join("lamb.safetensors");
     let mut first = Lamb::new(LambConfig::default()).unwrap();
     for (step, &lr) in lrs.iter().enumerate().take(3) {
-        first.step(&params, &grads(&f, &params, step), lr as f64).unwrap();
+        first
+            .step(&params, &grads(&f, &params, step), lr as f64)
+            .unwrap();
     }
     first.save_state(&path).unwrap();
     let mut resumed = Lamb::new(LambConfig::default()).unwrap();
     resumed.load_state(&path, &Device::Cpu).unwrap();
     for (step, &lr) in lrs.iter().enumerate().skip(3) {
-        resumed.step(&params, &grads(&f, &params, step), lr as f64).unwrap();
+        resumed
+            .step(&params, &grads(&f, &params, step), lr as f64)
+            .unwrap();
     }
     let last = lrs.len() - 1;
     for (n, var) in &params {
-        let actual = var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let actual = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let err = relative_error(&actual, &floats(&f["lamb"]["params_after_step"][last][n]));
         assert!(err <= TOLERANCE, "resumed {n}: relative error {err:e}");
     }
     // A LAMB state cannot resume AdamW.
     let mut adamw = AdamW::new(AdamWConfig::default()).unwrap();
-    let err = adamw.load_state(&path, &Device::Cpu).unwrap_err().to_string();
+    let err = adamw
+        .load_state(&path, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cannot resume AdamW"), "{err}");
 }
 
@@ -124,18 +157,27 @@ fn adamw_state_resume_keeps_per_parameter_steps() {
     let path = dir.path().join("adamw.safetensors");
     let mut first = AdamW::new(AdamWConfig::default()).unwrap();
     for (step, &lr) in lrs.iter().enumerate().take(2) {
-        first.step(&params, &grads(&f, &params, step), lr as f64).unwrap();
+        first
+            .step(&params, &grads(&f, &params, step), lr as f64)
+            .unwrap();
     }
     first.save_state(&path).unwrap();
     let mut resumed = AdamW::new(AdamWConfig::default()).unwrap();
     resumed.load_state(&path, &Device::Cpu).unwrap();
     assert!(resumed.state().params.values().all(|m| m.step == 2));
     for (step, &lr) in lrs.iter().enumerate().skip(2) {
-        resumed.step(&params, &grads(&f, &params, step), lr as f64).unwrap();
+        resumed
+            .step(&params, &grads(&f, &params, step), lr as f64)
+            .unwrap();
     }
     let last = lrs.len() - 1;
     for (n, var) in &params {
-        let actual = var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let actual = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let err = relative_error(&actual, &floats(&f["adamw"]["params_after_step"][last][n]));
         assert!(err <= TOLERANCE, "resumed {n}: relative error {err:e}");
     }
@@ -153,7 +195,10 @@ fn schedule_matches_transformers() {
         for (step, expected) in case["lrs"].as_array().unwrap().iter().enumerate() {
             let expected = expected.as_f64().unwrap();
             let actual = s.lr(step as u64);
-            assert!((actual - expected).abs() <= 1e-12 * s.peak_lr, "{s:?} step {step}: {actual} vs {expected}");
+            assert!(
+                (actual - expected).abs() <= 1e-12 * s.peak_lr,
+                "{s:?} step {step}: {actual} vs {expected}"
+            );
         }
     }
 }
@@ -164,13 +209,27 @@ fn clipping_matches_torch_clip_grad_norm() {
     let params = params(&f);
     for case in f["clip"].as_array().unwrap() {
         let mut store = grads(&f, &params, 2);
-        let total = clip_grad_norm(&params, &mut store, case["max_norm"].as_f64().unwrap()).unwrap();
+        let total =
+            clip_grad_norm(&params, &mut store, case["max_norm"].as_f64().unwrap()).unwrap();
         let expected_total = case["total_norm"].as_f64().unwrap();
-        assert!((total - expected_total).abs() <= TOLERANCE * expected_total, "{total} vs {expected_total}");
+        assert!(
+            (total - expected_total).abs() <= TOLERANCE * expected_total,
+            "{total} vs {expected_total}"
+        );
         for (n, var) in &params {
-            let actual = store.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let actual = store
+                .get(var.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             let err = relative_error(&actual, &floats(&case["grads"][n]));
-            assert!(err <= TOLERANCE, "max_norm {} {n}: relative error {err:e}", case["max_norm"]);
+            assert!(
+                err <= TOLERANCE,
+                "max_norm {} {n}: relative error {err:e}",
+                case["max_norm"]
+            );
         }
     }
 }

@@ -175,10 +175,24 @@ impl Batch {
     /// assert_eq!(b.labels, [-100, 7, -100, -100, -100, -100]);
     /// assert_eq!((b.masked_positions, b.masked_weights), (vec![1, 0], vec![1.0, 0.0]));
     /// ```
-    pub fn collate(examples: &[MaskedExample], seq_len: usize, max_predictions: usize, pad_id: u32) -> Batch {
-        let seq_len = examples.iter().map(|e| e.input_ids.len()).max().unwrap_or(0).max(seq_len);
-        let max_predictions =
-            examples.iter().map(|e| e.masked_positions.len()).max().unwrap_or(0).max(max_predictions);
+    pub fn collate(
+        examples: &[MaskedExample],
+        seq_len: usize,
+        max_predictions: usize,
+        pad_id: u32,
+    ) -> Batch {
+        let seq_len = examples
+            .iter()
+            .map(|e| e.input_ids.len())
+            .max()
+            .unwrap_or(0)
+            .max(seq_len);
+        let max_predictions = examples
+            .iter()
+            .map(|e| e.masked_positions.len())
+            .max()
+            .unwrap_or(0)
+            .max(max_predictions);
         let n = examples.len();
         let mut b = Batch {
             batch_size: n,
@@ -301,11 +315,16 @@ impl PretrainData {
     pub fn open(dir: &Path, split: Split, cfg: BatchConfig) -> Result<Self, DataError> {
         cfg.masking.validate()?;
         if let MaskMode::Static { dupe_factor: 0 } = cfg.mask_mode {
-            return Err(DataError::InvalidConfig("dupe_factor must be at least 1".into()));
+            return Err(DataError::InvalidConfig(
+                "dupe_factor must be at least 1".into(),
+            ));
         }
         let split_data = PreparedSplit::open(dir, split)?;
         let max_seq_length = split_data.manifest().settings.max_seq_length;
-        let pairing = PairingConfig { max_seq_length, short_seq_prob: cfg.short_seq_prob };
+        let pairing = PairingConfig {
+            max_seq_length,
+            short_seq_prob: cfg.short_seq_prob,
+        };
         pairing.validate()?;
         if split_data.documents().is_empty() {
             return Err(DataError::InvalidConfig(format!(
@@ -315,7 +334,13 @@ impl PretrainData {
             )));
         }
         let max_predictions = cfg.masking.max_predictions(max_seq_length);
-        Ok(PretrainData { split: split_data, which: split, cfg, pairing, max_predictions })
+        Ok(PretrainData {
+            split: split_data,
+            which: split,
+            cfg,
+            pairing,
+            max_predictions,
+        })
     }
 
     /// The underlying split.
@@ -339,7 +364,9 @@ impl PretrainData {
         let (seed, key_epoch) = match (self.which, self.cfg.mask_mode) {
             (Split::HeldOut, _) => (HELDOUT_SEED, 0),
             (Split::Train, MaskMode::Dynamic) => (self.cfg.seed, epoch),
-            (Split::Train, MaskMode::Static { dupe_factor }) => (self.cfg.seed, epoch % dupe_factor),
+            (Split::Train, MaskMode::Static { dupe_factor }) => {
+                (self.cfg.seed, epoch % dupe_factor)
+            }
         };
         let docs = self.split.documents();
         let mut pairs: Vec<SegmentPair> = (0..docs.len())
@@ -350,12 +377,22 @@ impl PretrainData {
             })
             .collect();
         sub_rng(seed, Purpose::Shuffle, key_epoch, 0).shuffle(&mut pairs);
-        EpochPlan { epoch, seed, key_epoch, pairs }
+        EpochPlan {
+            epoch,
+            seed,
+            key_epoch,
+            pairs,
+        }
     }
 
     /// Batch `index` of `plan`: examples `index × batch_size ..`, each masked from its own
     /// generator `(seed, epoch, example position)`.
-    pub fn batch(&self, plan: &EpochPlan, index: usize, batch_size: usize) -> Result<Batch, DataError> {
+    pub fn batch(
+        &self,
+        plan: &EpochPlan,
+        index: usize,
+        batch_size: usize,
+    ) -> Result<Batch, DataError> {
         let start = index * batch_size;
         if batch_size == 0 || start >= plan.pairs.len() {
             return Err(DataError::InvalidConfig(format!(
@@ -382,7 +419,16 @@ impl PretrainData {
                 )
             })
             .collect();
-        let seq_len = if self.cfg.pad_to_max_length { self.max_seq_length() } else { 0 };
-        Ok(Batch::collate(&examples, seq_len, self.max_predictions, vocab.special.pad))
+        let seq_len = if self.cfg.pad_to_max_length {
+            self.max_seq_length()
+        } else {
+            0
+        };
+        Ok(Batch::collate(
+            &examples,
+            seq_len,
+            self.max_predictions,
+            vocab.special.pad,
+        ))
     }
 }

@@ -27,15 +27,25 @@ impl PreparedSplit {
             .shards
             .iter()
             .enumerate()
-            .map(|(i, info)| TokenShard::open(dir, info, manifest.token_dtype, i as u32, &mut documents))
+            .map(|(i, info)| {
+                TokenShard::open(dir, info, manifest.token_dtype, i as u32, &mut documents)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let path = dir.join(WORD_STARTS_FILE);
         let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
         let word_starts = WordStarts::from_bytes(&bytes)
             .filter(|w| w.len() == manifest.settings.vocab_size)
             .ok_or_else(|| DataError::corrupt(&path, "not one 0/1 byte per vocabulary id"))?;
-        let vocab = MaskingVocab { word_starts, special: manifest.settings.special };
-        Ok(PreparedSplit { manifest, shards, documents, vocab })
+        let vocab = MaskingVocab {
+            word_starts,
+            special: manifest.settings.special,
+        };
+        Ok(PreparedSplit {
+            manifest,
+            shards,
+            documents,
+            vocab,
+        })
     }
 
     /// The directory's manifest.

@@ -88,7 +88,10 @@ impl Manifest {
         if manifest.format_version != FORMAT_VERSION {
             return Err(DataError::corrupt(
                 &path,
-                format!("format version {} (this build reads {FORMAT_VERSION})", manifest.format_version),
+                format!(
+                    "format version {} (this build reads {FORMAT_VERSION})",
+                    manifest.format_version
+                ),
             ));
         }
         Ok(manifest)

@@ -20,7 +20,11 @@ pub struct MaskingConfig {
 
 impl Default for MaskingConfig {
     fn default() -> Self {
-        MaskingConfig { masked_lm_prob: 0.15, max_ngram: 3, max_predictions_per_seq: None }
+        MaskingConfig {
+            masked_lm_prob: 0.15,
+            max_ngram: 3,
+            max_predictions_per_seq: None,
+        }
     }
 }
 
@@ -46,10 +50,14 @@ impl MaskingConfig {
             )));
         }
         if self.max_ngram == 0 {
-            return Err(DataError::InvalidConfig("max_ngram must be at least 1".into()));
+            return Err(DataError::InvalidConfig(
+                "max_ngram must be at least 1".into(),
+            ));
         }
         if self.max_predictions_per_seq == Some(0) {
-            return Err(DataError::InvalidConfig("max_predictions_per_seq must be at least 1".into()));
+            return Err(DataError::InvalidConfig(
+                "max_predictions_per_seq must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -169,7 +177,12 @@ pub fn mask_tokens<D: Draw>(
 
     let positions: Vec<usize> = (0..tokens.len()).filter(|&i| covered[i]).collect();
     let labels = positions.iter().map(|&i| tokens[i]).collect();
-    MaskedLm { input_ids, positions, labels, spans }
+    MaskedLm {
+        input_ids,
+        positions,
+        labels,
+        spans,
+    }
 }
 
 /// Marks every word since the last run boundary as ending its run at the current word count.

@@ -20,16 +20,19 @@ mod text;
 mod vocab;
 
 pub use batch::{
-    masked_example, Batch, BatchConfig, BatchTensors, EpochPlan, MaskMode, MaskedExample, PretrainData,
-    HELDOUT_SEED, IGNORE_INDEX,
+    masked_example, Batch, BatchConfig, BatchTensors, EpochPlan, MaskMode, MaskedExample,
+    PretrainData, HELDOUT_SEED, IGNORE_INDEX,
 };
 pub use corpus::PreparedSplit;
 pub use error::DataError;
 pub use manifest::{
-    InputFile, Manifest, PrepareSettings, Split, SplitInfo, FORMAT_VERSION, MANIFEST_FILE, WORD_STARTS_FILE,
+    InputFile, Manifest, PrepareSettings, Split, SplitInfo, FORMAT_VERSION, MANIFEST_FILE,
+    WORD_STARTS_FILE,
 };
 pub use masking::{mask_tokens, MaskedLm, MaskingConfig, MaskingVocab};
-pub use pairing::{pairs_from_document, truncate_seq_pair, Documents, PairingConfig, SegmentPair, TokenSpan};
+pub use pairing::{
+    pairs_from_document, truncate_seq_pair, Documents, PairingConfig, SegmentPair, TokenSpan,
+};
 pub use prepare::{prepare_corpus, PrepareConfig, PrepareOutcome};
 pub use rng::{sub_rng, Draw, Purpose};
 pub use shard::{ShardInfo, TokenDtype};

@@ -38,7 +38,10 @@ pub struct Documents {
 impl Documents {
     /// No documents.
     pub fn new() -> Self {
-        Documents { sentences: Vec::new(), doc_offsets: vec![0] }
+        Documents {
+            sentences: Vec::new(),
+            doc_offsets: vec![0],
+        }
     }
 
     /// Documents laid out back to back in shard 0, from their sentence lengths.
@@ -54,7 +57,11 @@ impl Documents {
         let mut offset = 0u64;
         for doc in docs {
             out.push_document(doc.iter().map(|&n| {
-                let span = TokenSpan { shard: 0, start: offset, end: offset + n as u64 };
+                let span = TokenSpan {
+                    shard: 0,
+                    start: offset,
+                    end: offset + n as u64,
+                };
                 offset += n as u64;
                 span
             }));
@@ -64,7 +71,8 @@ impl Documents {
 
     /// Appends a document; empty sentences are dropped, and so is a document left empty.
     pub fn push_document(&mut self, sentences: impl IntoIterator<Item = TokenSpan>) {
-        self.sentences.extend(sentences.into_iter().filter(|s| !s.is_empty()));
+        self.sentences
+            .extend(sentences.into_iter().filter(|s| !s.is_empty()));
         if self.sentences.len() > *self.doc_offsets.last().unwrap_or(&0) {
             self.doc_offsets.push(self.sentences.len());
         }
@@ -102,7 +110,10 @@ pub struct PairingConfig {
 
 impl Default for PairingConfig {
     fn default() -> Self {
-        PairingConfig { max_seq_length: 512, short_seq_prob: 0.1 }
+        PairingConfig {
+            max_seq_length: 512,
+            short_seq_prob: 0.1,
+        }
     }
 }
 
@@ -173,7 +184,11 @@ pub fn pairs_from_document<D: Draw>(
         let chunk = &document[chunk_start..=i];
         current_length += document[i].len();
         if i == document.len() - 1 || current_length >= target_seq_length {
-            let a_end = if chunk.len() >= 2 { rng.int_inclusive(1, chunk.len() - 1) } else { 1 };
+            let a_end = if chunk.len() >= 2 {
+                rng.int_inclusive(1, chunk.len() - 1)
+            } else {
+                1
+            };
             let mut a = join(&chunk[..a_end]);
             let (mut b, label) = if chunk.len() == 1 {
                 let target_b_length = target_seq_length.saturating_sub(a.len());
@@ -203,7 +218,11 @@ pub fn pairs_from_document<D: Draw>(
                 (join(&chunk[a_end..]), 0)
             };
             truncate_seq_pair(&mut a, &mut b, max_num_tokens, rng);
-            pairs.push(SegmentPair { a, b, sentence_order_label: label });
+            pairs.push(SegmentPair {
+                a,
+                b,
+                sentence_order_label: label,
+            });
             chunk_start = i + 1;
             current_length = 0;
         }
@@ -214,7 +233,10 @@ pub fn pairs_from_document<D: Draw>(
 /// The span covering consecutive sentences.
 fn join(sentences: &[TokenSpan]) -> TokenSpan {
     let first = sentences[0];
-    TokenSpan { end: sentences[sentences.len() - 1].end, ..first }
+    TokenSpan {
+        end: sentences[sentences.len() - 1].end,
+        ..first
+    }
 }
 
 /// Shortens the longer segment (B on ties) by one token, from the front or the back with equal

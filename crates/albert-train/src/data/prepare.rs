@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::manifest::{
-    InputFile, Manifest, PrepareSettings, Split, SplitInfo, FORMAT_VERSION, MANIFEST_FILE, WORD_STARTS_FILE,
+    InputFile, Manifest, PrepareSettings, Split, SplitInfo, FORMAT_VERSION, MANIFEST_FILE,
+    WORD_STARTS_FILE,
 };
 use super::rng::{sub_rng, Draw, Purpose};
 use super::shard::{ShardWriter, TokenDtype};
@@ -62,10 +63,16 @@ impl PrepareConfig {
             return bad("no corpus files given".into());
         }
         if self.max_seq_length < 5 {
-            return bad(format!("max_seq_length must be at least 5, got {}", self.max_seq_length));
+            return bad(format!(
+                "max_seq_length must be at least 5, got {}",
+                self.max_seq_length
+            ));
         }
         if !(0.0..1.0).contains(&self.heldout_fraction) {
-            return bad(format!("held-out fraction must lie in [0, 1), got {}", self.heldout_fraction));
+            return bad(format!(
+                "held-out fraction must lie in [0, 1), got {}",
+                self.heldout_fraction
+            ));
         }
         if self.shard_tokens == 0 {
             return bad("shard_tokens must be positive".into());
@@ -118,14 +125,26 @@ pub struct PrepareOutcome {
 /// assert!(prepare_corpus(&cfg, &vocab).unwrap().reused);
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
-pub fn prepare_corpus(cfg: &PrepareConfig, vocab: &dyn PieceVocab) -> Result<PrepareOutcome, DataError> {
+pub fn prepare_corpus(
+    cfg: &PrepareConfig,
+    vocab: &dyn PieceVocab,
+) -> Result<PrepareOutcome, DataError> {
     cfg.validate()?;
     let special = vocab.special_ids();
     let vocab_size = vocab.vocab_size();
-    if let Some(id) = [special.pad, special.cls, special.sep, special.mask].into_iter().find(|&i| i as usize >= vocab_size) {
-        return Err(DataError::InvalidConfig(format!("special id {id} is outside the vocabulary of {vocab_size}")));
+    if let Some(id) = [special.pad, special.cls, special.sep, special.mask]
+        .into_iter()
+        .find(|&i| i as usize >= vocab_size)
+    {
+        return Err(DataError::InvalidConfig(format!(
+            "special id {id} is outside the vocabulary of {vocab_size}"
+        )));
     }
-    let inputs = cfg.inputs.iter().map(|p| describe_input(p)).collect::<Result<Vec<_>, _>>()?;
+    let inputs = cfg
+        .inputs
+        .iter()
+        .map(|p| describe_input(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let settings = PrepareSettings {
         max_seq_length: cfg.max_seq_length,
         doc_boundary: cfg.doc_boundary,
@@ -140,7 +159,10 @@ pub fn prepare_corpus(cfg: &PrepareConfig, vocab: &dyn PieceVocab) -> Result<Pre
     let previous = Manifest::load(dir).ok();
     if let Some(m) = &previous {
         if m.inputs == inputs && m.settings == settings && files_intact(dir, m) {
-            return Ok(PrepareOutcome { manifest: m.clone(), reused: true });
+            return Ok(PrepareOutcome {
+                manifest: m.clone(),
+                reused: true,
+            });
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
@@ -167,11 +189,16 @@ pub fn prepare_corpus(cfg: &PrepareConfig, vocab: &dyn PieceVocab) -> Result<Pre
                 doc.sentences
                     .iter()
                     .map(|s| {
-                        let ids = vocab.encode(s).map_err(|message| DataError::Tokenize { path: path.clone(), message })?;
+                        let ids = vocab.encode(s).map_err(|message| DataError::Tokenize {
+                            path: path.clone(),
+                            message,
+                        })?;
                         match ids.iter().find(|&&id| id as usize >= vocab_size) {
                             Some(id) => Err(DataError::Tokenize {
                                 path: path.clone(),
-                                message: format!("id {id} is outside the vocabulary of {vocab_size}"),
+                                message: format!(
+                                    "id {id} is outside the vocabulary of {vocab_size}"
+                                ),
                             }),
                             None => Ok(ids),
                         }
@@ -181,7 +208,11 @@ pub fn prepare_corpus(cfg: &PrepareConfig, vocab: &dyn PieceVocab) -> Result<Pre
             })
             .collect::<Result<Vec<_>, DataError>>()?;
         for sentences in tokenized {
-            let writer = if heldout.contains(&doc_index) { &mut held } else { &mut train };
+            let writer = if heldout.contains(&doc_index) {
+                &mut held
+            } else {
+                &mut train
+            };
             writer.push_document(&sentences)?;
             doc_index += 1;
         }
@@ -204,7 +235,10 @@ pub fn prepare_corpus(cfg: &PrepareConfig, vocab: &dyn PieceVocab) -> Result<Pre
     if let Some(old) = previous {
         remove_stale(dir, &old, &manifest);
     }
-    Ok(PrepareOutcome { manifest, reused: false })
+    Ok(PrepareOutcome {
+        manifest,
+        reused: false,
+    })
 }
 
 /// Path, size and SHA-256 of a corpus file.
@@ -222,8 +256,16 @@ fn describe_input(path: &Path) -> Result<InputFile, DataError> {
         hasher.update(&buf[..n]);
         bytes += n as u64;
     }
-    let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(InputFile { path: canonical.to_string_lossy().into_owned(), bytes, sha256 })
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(InputFile {
+        path: canonical.to_string_lossy().into_owned(),
+        bytes,
+        sha256,
+    })
 }
 
 /// Indices of the held-out documents: round(fraction × n) of a seeded shuffle, at least one when
@@ -250,10 +292,13 @@ fn split_info(shards: Vec<super::shard::ShardInfo>) -> SplitInfo {
 /// All files of the manifest exist with the sizes it implies.
 fn files_intact(dir: &Path, m: &Manifest) -> bool {
     let size = |name: &str| std::fs::metadata(dir.join(name)).map(|md| md.len()).ok();
-    let shards_ok = [&m.train, &m.heldout].iter().flat_map(|s| &s.shards).all(|s| {
-        size(&s.tokens_file) == Some(s.tokens * m.token_dtype.width() as u64)
-            && size(&s.index_file) == Some(8 * (4 + s.documents + 1 + s.sentences + 1))
-    });
+    let shards_ok = [&m.train, &m.heldout]
+        .iter()
+        .flat_map(|s| &s.shards)
+        .all(|s| {
+            size(&s.tokens_file) == Some(s.tokens * m.token_dtype.width() as u64)
+                && size(&s.index_file) == Some(8 * (4 + s.documents + 1 + s.sentences + 1))
+        });
     shards_ok && size(WORD_STARTS_FILE) == Some(m.settings.vocab_size as u64)
 }
 

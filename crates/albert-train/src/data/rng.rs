@@ -34,7 +34,10 @@ pub enum Purpose {
 /// ```
 pub fn sub_rng(seed: u64, purpose: Purpose, epoch: u64, index: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
-    for (chunk, word) in key.chunks_exact_mut(8).zip([seed, purpose as u64, epoch, index]) {
+    for (chunk, word) in key
+        .chunks_exact_mut(8)
+        .zip([seed, purpose as u64, epoch, index])
+    {
         chunk.copy_from_slice(&word.to_le_bytes());
     }
     ChaCha8Rng::from_seed(key)

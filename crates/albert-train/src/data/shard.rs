@@ -97,7 +97,11 @@ impl ShardWriter {
         if len == 0 {
             return Ok(());
         }
-        if self.open.as_ref().is_some_and(|s| s.info.tokens > 0 && s.info.tokens + len > self.max_tokens) {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|s| s.info.tokens > 0 && s.info.tokens + len > self.max_tokens)
+        {
             self.close()?;
         }
         if self.open.is_none() {
@@ -111,7 +115,12 @@ impl ShardWriter {
             };
             let path = self.dir.join(&info.tokens_file);
             let tokens = AtomicFile::create(&path).map_err(|e| DataError::io(&path, e))?;
-            self.open = Some(OpenShard { info, tokens, doc_offsets: vec![0], sentence_offsets: vec![0] });
+            self.open = Some(OpenShard {
+                info,
+                tokens,
+                doc_offsets: vec![0],
+                sentence_offsets: vec![0],
+            });
         }
         let shard = self.open.as_mut().expect("opened above");
         let path = self.dir.join(&shard.info.tokens_file);
@@ -127,20 +136,37 @@ impl ShardWriter {
             shard.info.sentences += 1;
             shard.sentence_offsets.push(shard.info.tokens);
         }
-        shard.tokens.write_all(&bytes).map_err(|e| DataError::io(&path, e))?;
+        shard
+            .tokens
+            .write_all(&bytes)
+            .map_err(|e| DataError::io(&path, e))?;
         shard.info.documents += 1;
         shard.doc_offsets.push(shard.info.sentences);
         Ok(())
     }
 
     fn close(&mut self) -> Result<(), DataError> {
-        let Some(shard) = self.open.take() else { return Ok(()) };
+        let Some(shard) = self.open.take() else {
+            return Ok(());
+        };
         let tokens_path = self.dir.join(&shard.info.tokens_file);
-        shard.tokens.commit().map_err(|e| DataError::io(&tokens_path, e))?;
-        let mut index = Vec::with_capacity(8 * (6 + shard.doc_offsets.len() + shard.sentence_offsets.len()));
+        shard
+            .tokens
+            .commit()
+            .map_err(|e| DataError::io(&tokens_path, e))?;
+        let mut index =
+            Vec::with_capacity(8 * (6 + shard.doc_offsets.len() + shard.sentence_offsets.len()));
         index.extend_from_slice(INDEX_MAGIC);
-        let counts = [shard.info.documents, shard.info.sentences, shard.info.tokens];
-        for v in counts.iter().chain(&shard.doc_offsets).chain(&shard.sentence_offsets) {
+        let counts = [
+            shard.info.documents,
+            shard.info.sentences,
+            shard.info.tokens,
+        ];
+        for v in counts
+            .iter()
+            .chain(&shard.doc_offsets)
+            .chain(&shard.sentence_offsets)
+        {
             index.extend_from_slice(&v.to_le_bytes());
         }
         let index_path = self.dir.join(&shard.info.index_file);
@@ -178,7 +204,12 @@ impl TokenShard {
         if map.len() as u64 != info.tokens * dtype.width() as u64 {
             return Err(DataError::corrupt(
                 &path,
-                format!("{} bytes, expected {} tokens of {} bytes", map.len(), info.tokens, dtype.width()),
+                format!(
+                    "{} bytes, expected {} tokens of {} bytes",
+                    map.len(),
+                    info.tokens,
+                    dtype.width()
+                ),
             ));
         }
         read_index(&dir.join(&info.index_file), info, shard, docs)?;
@@ -190,22 +221,35 @@ impl TokenShard {
         let w = self.dtype.width();
         let bytes = &self.map[start as usize * w..end as usize * w];
         match self.dtype {
-            TokenDtype::U16 => out.extend(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)),
-            TokenDtype::U32 => {
-                out.extend(bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            }
+            TokenDtype::U16 => out.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32),
+            ),
+            TokenDtype::U32 => out.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            ),
         }
     }
 }
 
-fn read_index(path: &Path, info: &ShardInfo, shard: u32, docs: &mut Documents) -> Result<(), DataError> {
+fn read_index(
+    path: &Path,
+    info: &ShardInfo,
+    shard: u32,
+    docs: &mut Documents,
+) -> Result<(), DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     let bad = |m: String| DataError::corrupt(path, m);
     if bytes.len() < 32 || &bytes[..8] != INDEX_MAGIC || bytes.len() % 8 != 0 {
         return Err(bad("not a token index (bad magic or length)".into()));
     }
-    let words: Vec<u64> =
-        bytes[8..].chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))).collect();
+    let words: Vec<u64> = bytes[8..]
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect();
     let (n_docs, n_sent, n_tok) = (words[0], words[1], words[2]);
     if (n_docs, n_sent, n_tok) != (info.documents, info.sentences, info.tokens) {
         return Err(bad(format!(
@@ -218,9 +262,13 @@ fn read_index(path: &Path, info: &ShardInfo, shard: u32, docs: &mut Documents) -
     }
     let doc_offsets = &words[3..3 + n_docs as usize + 1];
     let sent_offsets = &words[3 + n_docs as usize + 1..];
-    let monotone = |v: &[u64], last: u64| v[0] == 0 && v.windows(2).all(|w| w[0] < w[1]) && v[v.len() - 1] == last;
+    let monotone = |v: &[u64], last: u64| {
+        v[0] == 0 && v.windows(2).all(|w| w[0] < w[1]) && v[v.len() - 1] == last
+    };
     if !monotone(doc_offsets, n_sent) || !monotone(sent_offsets, n_tok) {
-        return Err(bad("offsets are not strictly increasing or do not cover the shard".into()));
+        return Err(bad(
+            "offsets are not strictly increasing or do not cover the shard".into(),
+        ));
     }
     for d in doc_offsets.windows(2) {
         docs.push_document((d[0]..d[1]).map(|s| TokenSpan {

@@ -62,7 +62,10 @@ pub fn read_text(path: &Path) -> Result<String, DataError> {
         path: path.to_owned(),
         offset: e.utf8_error().valid_up_to(),
     })?;
-    Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(text))
 }
 
 /// Heading level of a WikiText heading line (`= T =` is 1, `= = T = =` is 2), if it is one.
@@ -94,7 +97,8 @@ pub fn split_documents(text: &str, boundary: DocBoundary) -> Vec<TextDocument> {
     let mut docs = vec![TextDocument::default()];
     let mut paragraph = String::new();
     let flush = |paragraph: &mut String, doc: &mut TextDocument| {
-        doc.sentences.extend(split_sentences(paragraph).into_iter().map(str::to_owned));
+        doc.sentences
+            .extend(split_sentences(paragraph).into_iter().map(str::to_owned));
         paragraph.clear();
     };
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
@@ -175,7 +179,10 @@ pub fn split_sentences(paragraph: &str) -> Vec<&str> {
             continue;
         }
         if c == '.' {
-            let word = paragraph[start..pos].rsplit(char::is_whitespace).next().unwrap_or("");
+            let word = paragraph[start..pos]
+                .rsplit(char::is_whitespace)
+                .next()
+                .unwrap_or("");
             let word = word.trim_start_matches(OPENERS);
             let lower = word.to_lowercase();
             let initial = word.chars().count() == 1 && word.chars().all(char::is_uppercase);

@@ -81,7 +81,11 @@ impl WordStarts {
     /// The table for a vocabulary; ids without a piece count as word starts.
     pub fn from_vocab(vocab: &dyn PieceVocab) -> Self {
         let n = vocab.vocab_size() as u32;
-        WordStarts((0..n).map(|id| vocab.piece(id).is_none_or(|p| is_start_piece(&p))).collect())
+        WordStarts(
+            (0..n)
+                .map(|id| vocab.piece(id).is_none_or(|p| is_start_piece(&p)))
+                .collect(),
+        )
     }
 
     /// The table from one flag per id.

@@ -64,7 +64,10 @@ impl AdamW {
                 "AdamW needs betas in [0, 1) and non-negative eps and weight decay, got {cfg:?}"
             )));
         }
-        Ok(AdamW { cfg, state: OptimizerState::new("adamw") })
+        Ok(AdamW {
+            cfg,
+            state: OptimizerState::new("adamw"),
+        })
     }
 }
 
@@ -72,7 +75,9 @@ impl Optimizer for AdamW {
     fn step(&mut self, params: &NamedParams, grads: &GradStore, lr: f64) -> Result<(), OptimError> {
         let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
         for (name, var) in params {
-            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
             let g = g.detach().to_dtype(DType::F32)?;
             let mut w = var.as_tensor().detach().to_dtype(DType::F32)?;
             if !name_matches(name, &self.cfg.exclude_from_weight_decay) {

@@ -23,14 +23,25 @@ use super::{NamedParams, OptimError};
 /// assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn clip_grad_norm(params: &NamedParams, grads: &mut GradStore, max_norm: f64) -> Result<f64, OptimError> {
+pub fn clip_grad_norm(
+    params: &NamedParams,
+    grads: &mut GradStore,
+    max_norm: f64,
+) -> Result<f64, OptimError> {
     if !(max_norm > 0.0) {
-        return Err(OptimError::InvalidConfig(format!("max_norm must be positive, got {max_norm}")));
+        return Err(OptimError::InvalidConfig(format!(
+            "max_norm must be positive, got {max_norm}"
+        )));
     }
     let mut sum_sq = 0.0f64;
     for (_, var) in params {
         if let Some(g) = grads.get(var.as_tensor()) {
-            let norm = g.to_dtype(DType::F32)?.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()? as f64;
+            let norm = g
+                .to_dtype(DType::F32)?
+                .sqr()?
+                .sum_all()?
+                .sqrt()?
+                .to_scalar::<f32>()? as f64;
             sum_sq += norm * norm;
         }
     }

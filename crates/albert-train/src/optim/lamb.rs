@@ -53,9 +53,11 @@ impl Default for LambConfig {
 /// let params = vec![("dense.weight".to_string(), w.clone())];
 /// let mut lamb = Lamb::new(LambConfig { weight_decay: 0.0, ..LambConfig::default() })?;
 /// lamb.step(&params, &grads, 0.1)?;
-/// // u = 0.1g / (√(0.001)|g| + 1e-6) is parallel to w; the trust ratio makes ‖lr·r·u‖ = 0.1‖w‖.
+/// // u = 0.1g / (√0.001·|g| + 1e-6) ≈ (√10, √10); the trust ratio ‖w‖/‖u‖ scales the step to
+/// // lr·‖w‖ = 0.5 along (1, 1)/√2.
 /// let v = w.as_tensor().to_vec1::<f32>()?;
-/// assert!((v[0] - 2.7).abs() < 1e-5 && (v[1] - 3.6).abs() < 1e-5);
+/// let step = 0.5 / 2f32.sqrt();
+/// assert!((v[0] - (3.0 - step)).abs() < 1e-5 && (v[1] - (4.0 - step)).abs() < 1e-5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -73,7 +75,10 @@ impl Lamb {
                 "LAMB needs betas in [0, 1) and non-negative eps and weight decay, got {cfg:?}"
             )));
         }
-        Ok(Lamb { cfg, state: OptimizerState::new("lamb") })
+        Ok(Lamb {
+            cfg,
+            state: OptimizerState::new("lamb"),
+        })
     }
 
     fn uses_weight_decay(&self, name: &str) -> bool {
@@ -81,7 +86,11 @@ impl Lamb {
     }
 
     fn uses_layer_adaptation(&self, name: &str) -> bool {
-        let exclude = self.cfg.exclude_from_layer_adaptation.as_ref().unwrap_or(&self.cfg.exclude_from_weight_decay);
+        let exclude = self
+            .cfg
+            .exclude_from_layer_adaptation
+            .as_ref()
+            .unwrap_or(&self.cfg.exclude_from_weight_decay);
         !name_matches(name, exclude)
     }
 }
@@ -90,7 +99,9 @@ impl Optimizer for Lamb {
     fn step(&mut self, params: &NamedParams, grads: &GradStore, lr: f64) -> Result<(), OptimError> {
         let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
         for (name, var) in params {
-            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
             let g = g.detach().to_dtype(DType::F32)?;
             let w = var.as_tensor().detach().to_dtype(DType::F32)?;
             let decay = self.uses_weight_decay(name);

@@ -29,7 +29,8 @@ impl LinearWarmupSchedule {
             step as f64 / self.warmup_steps.max(1) as f64
         } else {
             let remaining = self.total_steps as f64 - step as f64;
-            (remaining / (self.total_steps.saturating_sub(self.warmup_steps)).max(1) as f64).max(0.0)
+            (remaining / (self.total_steps.saturating_sub(self.warmup_steps)).max(1) as f64)
+                .max(0.0)
         };
         self.peak_lr * factor
     }

@@ -32,15 +32,29 @@ pub struct OptimizerState {
 impl OptimizerState {
     /// Empty state of optimizer `kind`.
     pub fn new(kind: &str) -> Self {
-        OptimizerState { kind: kind.to_owned(), params: BTreeMap::new() }
+        OptimizerState {
+            kind: kind.to_owned(),
+            params: BTreeMap::new(),
+        }
     }
 
     /// The moments of `name`, zero-initialised for `like` on first use; errors when an existing
     /// state's shape differs from the parameter's.
-    pub(crate) fn moments(&mut self, name: &str, like: &Tensor) -> Result<&mut Moments, OptimError> {
+    pub(crate) fn moments(
+        &mut self,
+        name: &str,
+        like: &Tensor,
+    ) -> Result<&mut Moments, OptimError> {
         if !self.params.contains_key(name) {
             let zeros = Tensor::zeros(like.shape(), DType::F32, like.device())?;
-            self.params.insert(name.to_owned(), Moments { m: zeros.clone(), v: zeros, step: 0 });
+            self.params.insert(
+                name.to_owned(),
+                Moments {
+                    m: zeros.clone(),
+                    v: zeros,
+                    step: 0,
+                },
+            );
         }
         let moments = self.params.get_mut(name).expect("inserted above");
         if moments.m.shape() != like.shape() {
@@ -65,35 +79,59 @@ impl OptimizerState {
             tensors.push((format!("{name}.v"), mom.v.to_device(&Device::Cpu)?));
             metadata.insert(format!("step.{name}"), mom.step.to_string());
         }
-        let bytes = safetensors::serialize(tensors, Some(metadata)).map_err(|e| OptimError::BadState {
+        let bytes =
+            safetensors::serialize(tensors, Some(metadata)).map_err(|e| OptimError::BadState {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        write_atomic(path, &bytes).map_err(|e| OptimError::Io {
             path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        write_atomic(path, &bytes).map_err(|e| OptimError::Io { path: path.to_owned(), source: e })
+            source: e,
+        })
     }
 
     /// Reads a file written by [`OptimizerState::save`], placing tensors on `device`.
     pub fn load(path: &Path, device: &Device) -> Result<Self, OptimError> {
-        let bad = |message: String| OptimError::BadState { path: path.to_owned(), message };
-        let bytes = std::fs::read(path).map_err(|e| OptimError::Io { path: path.to_owned(), source: e })?;
+        let bad = |message: String| OptimError::BadState {
+            path: path.to_owned(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| OptimError::Io {
+            path: path.to_owned(),
+            source: e,
+        })?;
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
         let metadata = header.metadata().clone().unwrap_or_default();
-        let kind = metadata.get("optimizer").ok_or_else(|| bad("no optimizer kind in metadata".into()))?;
+        let kind = metadata
+            .get("optimizer")
+            .ok_or_else(|| bad("no optimizer kind in metadata".into()))?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
         let mut state = OptimizerState::new(kind);
-        for (key, step) in metadata.iter().filter_map(|(k, v)| Some((k.strip_prefix("step.")?, v))) {
-            let step = step.parse().map_err(|_| bad(format!("step of {key} is not a count: {step:?}")))?;
+        for (key, step) in metadata
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("step.")?, v)))
+        {
+            let step = step
+                .parse()
+                .map_err(|_| bad(format!("step of {key} is not a count: {step:?}")))?;
             let load = |suffix: &str| -> Result<Tensor, OptimError> {
-                let view = st.tensor(&format!("{key}.{suffix}")).map_err(|e| bad(e.to_string()))?;
+                let view = st
+                    .tensor(&format!("{key}.{suffix}"))
+                    .map_err(|e| bad(e.to_string()))?;
                 let t = candle_core::safetensors::Load::load(&view, device)?;
                 if t.dtype() != DType::F32 {
-                    return Err(bad(format!("{key}.{suffix} is {:?}, expected F32", t.dtype())));
+                    return Err(bad(format!(
+                        "{key}.{suffix} is {:?}, expected F32",
+                        t.dtype()
+                    )));
                 }
                 Ok(t)
             };
             let (m, v) = (load("m")?, load("v")?);
             if m.shape() != v.shape() {
-                return Err(bad(format!("{key}: first and second moments differ in shape")));
+                return Err(bad(format!(
+                    "{key}: first and second moments differ in shape"
+                )));
             }
             state.params.insert(key.to_owned(), Moments { m, v, step });
         }

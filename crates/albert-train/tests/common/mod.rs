@@ -3,7 +3,12 @@
 
 use albert_train::data::{PieceVocab, SpecialIds};
 
-pub const SPECIAL: SpecialIds = SpecialIds { pad: 0, cls: 2, sep: 3, mask: 4 };
+pub const SPECIAL: SpecialIds = SpecialIds {
+    pad: 0,
+    cls: 2,
+    sep: 3,
+    mask: 4,
+};
 pub const UNK: u32 = 1;
 
 /// A word-level stand-in for the SentencePiece tokenizer: every whitespace-separated word of a
@@ -26,7 +31,12 @@ impl PieceVocab for WordVocab {
     fn encode(&self, text: &str) -> Result<Vec<u32>, String> {
         Ok(text
             .split_whitespace()
-            .map(|w| self.words.iter().position(|v| v == w).map_or(UNK, |i| i as u32 + 5))
+            .map(|w| {
+                self.words
+                    .iter()
+                    .position(|v| v == w)
+                    .map_or(UNK, |i| i as u32 + 5)
+            })
             .collect())
     }
 
