@@ -82,6 +82,7 @@ fn fifteen_percent_predicted_with_80_10_10_replacement() {
         }
     }
     let frac = predicted as f64 / total as f64;
+    eprintln!("predicted {frac:.4}; mask/kept/random {as_mask}/{kept}/{other} of {predicted}");
     assert!((frac - 0.15).abs() < 0.003, "predicted fraction {frac}");
     let n = predicted as f64;
     // A random replacement hits [MASK] or the original with probability 1/1000: within tolerance.
@@ -123,6 +124,7 @@ fn ngram_lengths_follow_one_over_n() {
         }
     }
     let total: usize = counts.iter().sum();
+    eprintln!("n-gram lengths 1/2/3: {counts:?}");
     let harmonic = 1.0 + 0.5 + 1.0 / 3.0;
     for (n, &c) in counts.iter().enumerate() {
         let expected = 1.0 / (n + 1) as f64 / harmonic;

@@ -268,3 +268,73 @@ fn gutenberg_paragraphs_are_joined() {
     );
     assert!(s[i + 1].starts_with("So she was considering"));
 }
+
+/// Each whitespace word becomes one `▁`-piece id in 5..30000 (FNV-1a hash): a stand-in for the
+/// SentencePiece tokenizer with ALBERT's vocabulary size.
+struct HashedWords;
+
+impl PieceVocab for HashedWords {
+    fn encode(&self, text: &str) -> Result<Vec<u32>, String> {
+        Ok(text
+            .split_whitespace()
+            .map(|w| {
+                let h = w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+                });
+                5 + (h % 29_995) as u32
+            })
+            .collect())
+    }
+    fn piece(&self, id: u32) -> Option<String> {
+        Some(format!("▁{id}"))
+    }
+    fn vocab_size(&self) -> usize {
+        30_000
+    }
+    fn special_ids(&self) -> albert_train::data::SpecialIds {
+        common::SPECIAL
+    }
+}
+
+#[test]
+fn wikitext2_prepares_into_whole_article_splits() {
+    let (Some(valid), Some(test)) = (
+        shared_corpus("wikitext-2/wiki.valid.tokens"),
+        shared_corpus("wikitext-2/wiki.test.tokens"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = PrepareConfig::new(
+        vec![valid.clone(), test],
+        dir.path().join("out"),
+        "hashed-words",
+    );
+    cfg.doc_boundary = DocBoundary::WikitextHeading;
+    let m = prepare_corpus(&cfg, &HashedWords).unwrap().manifest;
+    // 60 + 60 articles; 5% held out is round(6.0) = 6 whole articles.
+    assert_eq!((m.train.documents, m.heldout.documents), (114, 6));
+    assert_eq!(m.token_dtype, TokenDtype::U16);
+    // Tokens are the words of every line but headings; lines 2149 and 2151 of the test split
+    // look like headings but are formulas inside a paragraph.
+    let body_words = |path: &Path, formula_lines: &[usize]| -> u64 {
+        read_text(path)
+            .unwrap()
+            .lines()
+            .enumerate()
+            .filter(|(i, l)| {
+                let t = l.trim();
+                !(t.starts_with("= ") && t.ends_with(" =")) || formula_lines.contains(&(i + 1))
+            })
+            .map(|(_, l)| l.split_whitespace().count() as u64)
+            .sum()
+    };
+    let words = body_words(&valid, &[]) + body_words(&cfg.inputs[1], &[2149, 2151]);
+    assert_eq!(m.train.tokens + m.heldout.tokens, words);
+    assert_eq!(
+        m.inputs[0].sha256,
+        "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8"
+    );
+    let heldout = PreparedSplit::open(&cfg.out_dir, Split::HeldOut).unwrap();
+    assert_eq!(heldout.documents().len(), 6);
+}

@@ -6,6 +6,17 @@
 //! [`PretrainData::epoch`] / [`PretrainData::batch`] in the training loop. Every random choice
 //! comes from [`sub_rng`]`(seed, purpose, epoch, index)`, so `(epoch, batch index)` is all a
 //! checkpoint needs to resume exactly.
+//!
+//! Where this differs from the original script, on purpose:
+//! - masks are drawn when a batch is built ([`MaskMode::Dynamic`]); segment pairs too, so each
+//!   epoch re-cuts documents with fresh target lengths, as the original's `dupe_factor` copies
+//!   did ([`MaskMode::Static`] reproduces fixed copies);
+//! - every draw, including the n-gram length the original took from NumPy's global generator,
+//!   comes from the seeded generator;
+//! - words and n-grams never straddle `[SEP]`, and n is drawn among the lengths that fit before
+//!   the segment ends (see [`mask_tokens`]);
+//! - input is running text: hard-wrapped lines are joined into paragraphs and split into
+//!   sentences ([`split_sentences`]) instead of one sentence per line.
 
 mod batch;
 mod corpus;

@@ -28,7 +28,7 @@ pub fn clip_grad_norm(
     grads: &mut GradStore,
     max_norm: f64,
 ) -> Result<f64, OptimError> {
-    if !(max_norm > 0.0) {
+    if max_norm.is_nan() || max_norm <= 0.0 {
         return Err(OptimError::InvalidConfig(format!(
             "max_norm must be positive, got {max_norm}"
         )));
