@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use albert_train::data::{
     prepare_corpus, read_text, split_documents, DataError, DocBoundary, PieceVocab, PrepareConfig,
-    PreparedSplit, Split, TokenDtype,
+    PreparedSplit, Split, TextEncoding, TokenDtype,
 };
 use common::WordVocab;
 
@@ -146,7 +146,10 @@ fn gzip_input_equals_plain_and_large_vocab_uses_u32() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(text.as_bytes()).unwrap();
     let gzipped = write(dir.path(), "c.txt.gz", &gz.finish().unwrap());
-    assert_eq!(read_text(&gzipped).unwrap(), read_text(&plain).unwrap());
+    assert_eq!(
+        read_text(&gzipped, TextEncoding::Utf8).unwrap(),
+        read_text(&plain, TextEncoding::Utf8).unwrap()
+    );
     let mut a = config(vec![plain], dir.path().join("a"));
     let mut b = config(vec![gzipped], dir.path().join("b"));
     a.heldout_fraction = 0.0;
@@ -178,10 +181,15 @@ fn bad_inputs_get_clear_errors() {
         "{err}"
     );
 
+    // Strict UTF-8 names the file and offset; the default falls back to Latin-1 and says so.
     let latin1 = write(dir.path(), "latin1.txt", b"caf\xe9 au lait\n");
-    let err = prepare_corpus(&config(vec![latin1], dir.path().join("o")), &vocab).unwrap_err();
+    let mut strict = config(vec![latin1.clone()], dir.path().join("o"));
+    strict.encoding = TextEncoding::Utf8;
+    let err = prepare_corpus(&strict, &vocab).unwrap_err();
     assert!(matches!(err, DataError::NotUtf8 { offset: 3, .. }), "{err}");
     assert!(err.to_string().contains("latin1.txt"));
+    let lenient = prepare_corpus(&config(vec![latin1], dir.path().join("o")), &vocab).unwrap();
+    assert!(lenient.manifest.inputs[0].latin1);
 
     let ok = write(dir.path(), "ok.txt", b"a a.\n");
     let mut cfg = config(vec![ok], dir.path().join("o"));
@@ -238,7 +246,10 @@ fn wikitext2_valid_and_test_hold_60_articles_each() {
         let Some(path) = shared_corpus(file) else {
             return;
         };
-        let docs = split_documents(&read_text(&path).unwrap(), DocBoundary::WikitextHeading);
+        let docs = split_documents(
+            &read_text(&path, TextEncoding::Utf8).unwrap().text,
+            DocBoundary::WikitextHeading,
+        );
         assert_eq!(docs.len(), 60, "{file}");
         assert!(docs
             .iter()
@@ -247,11 +258,31 @@ fn wikitext2_valid_and_test_hold_60_articles_each() {
 }
 
 #[test]
+fn latin1_gutenberg_books_decode() {
+    // chesterton-ball.txt has ISO 8859-1 bytes (0xE8, 0xE9 in "Bruneti\xe8re, Copp\xe9e").
+    let Some(path) = shared_corpus("gutenberg_nltk/chesterton-ball.txt") else {
+        return;
+    };
+    assert!(matches!(
+        read_text(&path, TextEncoding::Utf8),
+        Err(DataError::NotUtf8 {
+            offset: 227_337,
+            ..
+        })
+    ));
+    let decoded = read_text(&path, TextEncoding::Utf8OrLatin1).unwrap();
+    assert!(decoded.latin1 && decoded.text.contains("Brunetière, Coppée"));
+}
+
+#[test]
 fn gutenberg_paragraphs_are_joined() {
     let Some(path) = shared_corpus("gutenberg_nltk/carroll-alice.txt") else {
         return;
     };
-    let docs = split_documents(&read_text(&path).unwrap(), DocBoundary::File);
+    let docs = split_documents(
+        &read_text(&path, TextEncoding::Utf8).unwrap().text,
+        DocBoundary::File,
+    );
     assert_eq!(docs.len(), 1);
     // The book's first paragraph (five hard-wrapped lines in the file) is one sentence.
     let s = &docs[0].sentences;
@@ -318,8 +349,9 @@ fn wikitext2_prepares_into_whole_article_splits() {
     // Tokens are the words of every line but headings; lines 2149 and 2151 of the test split
     // look like headings but are formulas inside a paragraph.
     let body_words = |path: &Path, formula_lines: &[usize]| -> u64 {
-        read_text(path)
+        read_text(path, TextEncoding::Utf8)
             .unwrap()
+            .text
             .lines()
             .enumerate()
             .filter(|(i, l)| {

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::shard::{ShardInfo, TokenDtype};
-use super::text::DocBoundary;
+use super::text::{DocBoundary, TextEncoding};
 use super::vocab::SpecialIds;
 use super::DataError;
 
@@ -25,6 +25,16 @@ pub struct InputFile {
     pub bytes: u64,
     /// SHA-256 of the file's bytes, lower-case hex.
     pub sha256: String,
+    /// Whether the file was not UTF-8 and was read as Latin-1.
+    #[serde(default)]
+    pub latin1: bool,
+}
+
+impl InputFile {
+    /// Same path and same bytes.
+    pub fn same_file(&self, other: &InputFile) -> bool {
+        (&self.path, self.bytes, &self.sha256) == (&other.path, other.bytes, &other.sha256)
+    }
 }
 
 /// Settings that determine the prepared data; a re-run with equal settings and inputs is a no-op.
@@ -34,6 +44,8 @@ pub struct PrepareSettings {
     pub max_seq_length: usize,
     /// How documents were delimited.
     pub doc_boundary: DocBoundary,
+    /// How bytes were decoded.
+    pub encoding: TextEncoding,
     /// Fraction of documents held out.
     pub heldout_fraction: f64,
     /// Seed of the held-out document choice.
@@ -103,7 +115,7 @@ impl Manifest {
     /// ```
     /// # use albert_train::data::*;
     /// # let m = Manifest { format_version: 1, inputs: vec![], settings: PrepareSettings {
-    /// #     max_seq_length: 512, doc_boundary: DocBoundary::File, heldout_fraction: 0.0, heldout_seed: 0,
+    /// #     max_seq_length: 512, doc_boundary: DocBoundary::File, encoding: TextEncoding::Utf8, heldout_fraction: 0.0, heldout_seed: 0,
     /// #     shard_tokens: 1, tokenizer: String::new(), vocab_size: 10,
     /// #     special: SpecialIds { pad: 0, cls: 2, sep: 3, mask: 4 } },
     /// #     token_dtype: TokenDtype::U16, train: SplitInfo::default(), heldout: SplitInfo::default() };

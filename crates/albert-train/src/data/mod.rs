@@ -47,5 +47,8 @@ pub use pairing::{
 pub use prepare::{prepare_corpus, PrepareConfig, PrepareOutcome};
 pub use rng::{sub_rng, Draw, Purpose};
 pub use shard::{ShardInfo, TokenDtype};
-pub use text::{read_text, split_documents, split_sentences, DocBoundary, TextDocument};
+pub use text::{
+    read_text, split_documents, split_sentences, DecodedText, DocBoundary, TextDocument,
+    TextEncoding,
+};
 pub use vocab::{is_start_piece, PieceVocab, SpecialIds, WordStarts};

@@ -14,7 +14,7 @@ use super::manifest::{
 };
 use super::rng::{sub_rng, Draw, Purpose};
 use super::shard::{ShardWriter, TokenDtype};
-use super::text::{read_text, split_documents, DocBoundary};
+use super::text::{read_text, split_documents, DocBoundary, TextEncoding};
 use super::vocab::{PieceVocab, WordStarts};
 use super::DataError;
 use crate::fsutil::write_atomic;
@@ -30,6 +30,8 @@ pub struct PrepareConfig {
     pub max_seq_length: usize,
     /// How documents are delimited.
     pub doc_boundary: DocBoundary,
+    /// How bytes are decoded (UTF-8, falling back to Latin-1 per file).
+    pub encoding: TextEncoding,
     /// Fraction of documents held out (0.05); at least one document when positive and there
     /// are two or more, never all of them.
     pub heldout_fraction: f64,
@@ -50,6 +52,7 @@ impl PrepareConfig {
             out_dir,
             max_seq_length: 512,
             doc_boundary: DocBoundary::BlankLine,
+            encoding: TextEncoding::Utf8OrLatin1,
             heldout_fraction: 0.05,
             heldout_seed: 20_240_601,
             shard_tokens: 64 << 20,
@@ -140,7 +143,7 @@ pub fn prepare_corpus(
             "special id {id} is outside the vocabulary of {vocab_size}"
         )));
     }
-    let inputs = cfg
+    let mut inputs = cfg
         .inputs
         .iter()
         .map(|p| describe_input(p))
@@ -148,6 +151,7 @@ pub fn prepare_corpus(
     let settings = PrepareSettings {
         max_seq_length: cfg.max_seq_length,
         doc_boundary: cfg.doc_boundary,
+        encoding: cfg.encoding,
         heldout_fraction: cfg.heldout_fraction,
         heldout_seed: cfg.heldout_seed,
         shard_tokens: cfg.shard_tokens,
@@ -158,7 +162,9 @@ pub fn prepare_corpus(
     let dir = &cfg.out_dir;
     let previous = Manifest::load(dir).ok();
     if let Some(m) = &previous {
-        if m.inputs == inputs && m.settings == settings && files_intact(dir, m) {
+        let same_inputs = m.inputs.len() == inputs.len()
+            && m.inputs.iter().zip(&inputs).all(|(a, b)| a.same_file(b));
+        if same_inputs && m.settings == settings && files_intact(dir, m) {
             return Ok(PrepareOutcome {
                 manifest: m.clone(),
                 reused: true,
@@ -168,12 +174,16 @@ pub fn prepare_corpus(
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
 
     // Pass 1: count documents, so the held-out choice is made over the whole corpus.
+    let read = |p: &PathBuf| read_text(p, cfg.encoding);
     let doc_counts = cfg
         .inputs
         .par_iter()
-        .map(|p| Ok(split_documents(&read_text(p)?, cfg.doc_boundary).len()))
-        .collect::<Result<Vec<usize>, DataError>>()?;
-    let total_docs: usize = doc_counts.iter().sum();
+        .map(|p| read(p).map(|t| (split_documents(&t.text, cfg.doc_boundary).len(), t.latin1)))
+        .collect::<Result<Vec<(usize, bool)>, DataError>>()?;
+    for (input, &(_, latin1)) in inputs.iter_mut().zip(&doc_counts) {
+        input.latin1 = latin1;
+    }
+    let total_docs: usize = doc_counts.iter().map(|(n, _)| n).sum();
     let heldout = choose_heldout(total_docs, cfg.heldout_fraction, cfg.heldout_seed);
 
     // Pass 2: tokenize file by file, documents in parallel, and route whole documents.
@@ -182,7 +192,7 @@ pub fn prepare_corpus(
     let mut held = ShardWriter::new(dir, Split::HeldOut.name(), dtype, cfg.shard_tokens);
     let mut doc_index = 0;
     for path in &cfg.inputs {
-        let docs = split_documents(&read_text(path)?, cfg.doc_boundary);
+        let docs = split_documents(&read(path)?.text, cfg.doc_boundary);
         let tokenized = docs
             .par_iter()
             .map(|doc| {
@@ -265,6 +275,7 @@ fn describe_input(path: &Path) -> Result<InputFile, DataError> {
         path: canonical.to_string_lossy().into_owned(),
         bytes,
         sha256,
+        latin1: false,
     })
 }
 

@@ -45,9 +45,40 @@ pub struct TextDocument {
     pub sentences: Vec<String>,
 }
 
-/// Reads a UTF-8 text file, decompressing gzip (recognised by its magic bytes) and dropping a
+/// How corpus bytes are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextEncoding {
+    /// UTF-8 only: anything else is an error naming the file and the offset.
+    Utf8,
+    /// UTF-8, or Latin-1 (ISO 8859-1) for a file that is not valid UTF-8, as two Gutenberg books
+    /// of the shared corpus are; the manifest records which files were read so.
+    Utf8OrLatin1,
+}
+
+/// A decoded corpus file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedText {
+    /// The text, without a leading byte-order mark.
+    pub text: String,
+    /// Whether the file was not UTF-8 and was read as Latin-1.
+    pub latin1: bool,
+}
+
+/// Reads a text file, decompressing gzip (recognised by its magic bytes) and dropping a
 /// leading byte-order mark.
-pub fn read_text(path: &Path) -> Result<String, DataError> {
+///
+/// ```
+/// use albert_train::data::{read_text, TextEncoding};
+/// let path = std::env::temp_dir().join(format!("albert-read-text-{}.txt", std::process::id()));
+/// std::fs::write(&path, b"caf\xe9")?;
+/// assert!(read_text(&path, TextEncoding::Utf8).is_err());
+/// let decoded = read_text(&path, TextEncoding::Utf8OrLatin1)?;
+/// assert_eq!((decoded.text.as_str(), decoded.latin1), ("café", true));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_text(path: &Path, encoding: TextEncoding) -> Result<DecodedText, DataError> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -58,14 +89,23 @@ pub fn read_text(path: &Path) -> Result<String, DataError> {
     } else {
         raw
     };
-    let text = String::from_utf8(bytes).map_err(|e| DataError::NotUtf8 {
-        path: path.to_owned(),
-        offset: e.utf8_error().valid_up_to(),
-    })?;
-    Ok(text
+    let (text, latin1) = match String::from_utf8(bytes) {
+        Ok(text) => (text, false),
+        Err(e) if encoding == TextEncoding::Utf8OrLatin1 => {
+            (e.into_bytes().iter().map(|&b| b as char).collect(), true)
+        }
+        Err(e) => {
+            return Err(DataError::NotUtf8 {
+                path: path.to_owned(),
+                offset: e.utf8_error().valid_up_to(),
+            })
+        }
+    };
+    let text = text
         .strip_prefix('\u{feff}')
         .map(str::to_owned)
-        .unwrap_or(text))
+        .unwrap_or(text);
+    Ok(DecodedText { text, latin1 })
 }
 
 /// Heading level of a WikiText heading line (`= T =` is 1, `= = T = =` is 2), if it is one.
