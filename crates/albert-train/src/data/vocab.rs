@@ -74,6 +74,13 @@ pub fn is_start_piece(piece: &str) -> bool {
 }
 
 /// For every id, whether its piece starts a word ([`is_start_piece`]).
+///
+/// ```
+/// use albert_train::data::WordStarts;
+/// let starts = WordStarts::from_flags(vec![true, false, true]);
+/// assert!(!starts.is_start(1) && starts.is_start(7));
+/// assert_eq!(WordStarts::from_bytes(&starts.to_bytes()), Some(starts));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WordStarts(Vec<bool>);
 
