@@ -6,7 +6,8 @@ Run by hand in the reference venv (torch, numpy, transformers):
     ~/.venvs/ref/bin/python scripts/reference/make_optim_fixtures.py
 
 It writes crates/albert-train/tests/fixtures/optim_reference.json:
-  * lamb:     parameters after each of several steps of an independent NumPy (float32) rendering of
+  * lamb, lamb_no_decay (weight decay 0.01 and 0):
+              parameters after each of several steps of an independent NumPy (float32) rendering of
               google-research/albert lamb_optimizer.py's update rule (no bias correction, trust ratio
               ||w||/||u||, 1 when either norm is 0, weight decay and layer adaptation excluded for
               names containing "LayerNorm", "layer_norm" or "bias");
@@ -33,6 +34,7 @@ SHAPES = {
     LAYER + "attention.LayerNorm.weight": (4,),
     LAYER + "full_layer_layer_norm.bias": (4,),
     "predictions.zero_init.weight": (3,),
+    "albert.pooler.weight": (2, 2),
 }
 LRS = [1e-2, 2e-2, 5e-3, 1e-2, 3e-3, 1e-2]
 
@@ -46,6 +48,7 @@ for step in range(len(LRS)):
     g = {name: (rng.standard_normal(shape) * 0.1 * (step + 1)).astype(np.float32) for name, shape in SHAPES.items()}
     if step == 0:
         g["predictions.zero_init.weight"][:] = 0.0  # zero weight and zero update: ratio 1
+        g["albert.pooler.weight"][:] = 0.0  # without weight decay, a zero update: ratio 1
     grads.append(g)
 
 
@@ -142,6 +145,12 @@ def main():
         "lamb": {
             "config": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-6, "weight_decay": 0.01},
             "params_after_step": [{k: flat(v) for k, v in h.items()} for h in lamb_reference(LRS)],
+        },
+        "lamb_no_decay": {
+            "config": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-6, "weight_decay": 0.0},
+            "params_after_step": [
+                {k: flat(v) for k, v in h.items()} for h in lamb_reference(LRS, weight_decay_rate=0.0)
+            ],
         },
         "adamw": {
             "config": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},

@@ -101,6 +101,16 @@ fn lamb_matches_numpy_rendering_of_lamb_optimizer_py() {
 }
 
 #[test]
+fn lamb_without_weight_decay_matches_and_zero_update_keeps_weights() {
+    let mut lamb = Lamb::new(LambConfig {
+        weight_decay: 0.0,
+        ..LambConfig::default()
+    })
+    .unwrap();
+    check_trajectory(&mut lamb, "lamb_no_decay");
+}
+
+#[test]
 fn adamw_matches_torch() {
     let mut adamw = AdamW::new(AdamWConfig::default()).unwrap();
     check_trajectory(&mut adamw, "adamw");
