@@ -151,3 +151,38 @@ fn sentence_order_labels_are_balanced_and_pairs_fit() {
         "{ones}/{total}"
     );
 }
+
+#[test]
+fn tiny_sequence_lengths_still_give_two_nonempty_segments() {
+    use albert_train::data::{sub_rng, truncate_seq_pair, Purpose};
+    for max_seq_length in [5, 6, 8, 16] {
+        let cfg = PairingConfig {
+            max_seq_length,
+            short_seq_prob: 0.5,
+        };
+        for seed in 0..50u64 {
+            let lengths: Vec<Vec<usize>> = (0..4)
+                .map(|d| {
+                    (0..1 + (seed as usize + d) % 5)
+                        .map(|s| 1 + (s * 7 + d) % 9)
+                        .collect()
+                })
+                .collect();
+            let docs = Documents::from_sentence_lengths(&lengths);
+            for d in 0..docs.len() {
+                let mut rng = sub_rng(seed, Purpose::Pairing, 0, d as u64);
+                for p in pairs_from_document(&docs, d, &cfg, &mut rng) {
+                    assert!(
+                        !p.a.is_empty()
+                            && !p.b.is_empty()
+                            && p.a.len() + p.b.len() <= max_seq_length - 3
+                    );
+                }
+            }
+        }
+    }
+    // Truncation alternates on the longer side only, so one token each survives.
+    let (mut a, mut b) = (span(0, 9), span(9, 10));
+    truncate_seq_pair(&mut a, &mut b, 2, &mut sub_rng(0, Purpose::Pairing, 0, 0));
+    assert_eq!((a.len(), b.len()), (1, 1));
+}

@@ -370,3 +370,21 @@ fn wikitext2_prepares_into_whole_article_splits() {
     let heldout = PreparedSplit::open(&cfg.out_dir, Split::HeldOut).unwrap();
     assert_eq!(heldout.documents().len(), 6);
 }
+
+#[test]
+fn wikitext_style_sentences() {
+    use albert_train::data::split_sentences;
+    // Pre-tokenized text: terminators stand alone; "H." is an initial, "@.@" a decimal point.
+    let p = "It is closely related to the American lobster , H. americanus . It may grow to 60 @.@ 5 cm . \
+             \" Lobster red \" is a colour ! Why ? ( Because . )";
+    assert_eq!(
+        split_sentences(p),
+        [
+            "It is closely related to the American lobster , H. americanus .",
+            "It may grow to 60 @.@ 5 cm .",
+            "\" Lobster red \" is a colour !",
+            "Why ?",
+            "( Because . )",
+        ]
+    );
+}
