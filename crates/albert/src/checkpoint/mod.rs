@@ -108,7 +108,7 @@ pub enum CheckpointError {
     Tensor {
         path: PathBuf,
         name: String,
-        source: candle_core::Error,
+        source: Box<candle_core::Error>,
     },
 }
 
@@ -152,7 +152,7 @@ pub fn load_tensors(
             .map_err(|source| CheckpointError::Tensor {
                 path: file.to_path_buf(),
                 name: name.to_string(),
-                source,
+                source: Box::new(source),
             })
     };
     let file_name = path
@@ -219,7 +219,10 @@ struct ShardIndex {
 }
 
 /// Reads the shards named by an index, each once, checking that index and shards agree.
-fn read_sharded(index: &Path) -> Result<Vec<(PathBuf, Vec<(String, Tensor)>)>, CheckpointError> {
+/// The tensors of one shard, with its path.
+type Shard = (PathBuf, Vec<(String, Tensor)>);
+
+fn read_sharded(index: &Path) -> Result<Vec<Shard>, CheckpointError> {
     let bad = |reason: String| CheckpointError::BadIndex {
         index: index.to_path_buf(),
         reason,

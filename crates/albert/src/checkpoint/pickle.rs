@@ -276,7 +276,7 @@ impl<'a> Machine<'a> {
 
     /// Appends key/value pairs to the dict below them on the stack (SETITEM, SETITEMS).
     fn set_items(&mut self, flat: Vec<Value>) -> Result<()> {
-        if flat.len() % 2 != 0 {
+        if !flat.len().is_multiple_of(2) {
             return corrupt("SETITEMS with an odd number of items");
         }
         let Value::Dict(dict) = self.top()? else {
@@ -494,7 +494,7 @@ fn storage_ref(pid: &Value) -> Result<StorageRef> {
             Ok(StorageRef {
                 key: key.to_string(),
                 dtype: *dtype,
-                class: *class,
+                class,
                 numel: numel.usize("storage size")?,
             })
         }

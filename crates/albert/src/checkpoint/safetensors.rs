@@ -64,7 +64,7 @@ pub(super) fn parse(path: &Path, mmap: &[u8]) -> Result<Vec<(String, Tensor)>, C
                 Err(source) => Err(CheckpointError::Tensor {
                     path: path.to_path_buf(),
                     name,
-                    source,
+                    source: Box::new(source),
                 }),
             }
         })
@@ -93,10 +93,10 @@ pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<(),
     let mut names = HashSet::new();
     let mut data = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
-        let failed = |source| CheckpointError::Tensor {
+        let failed = |source: candle_core::Error| CheckpointError::Tensor {
             path: path.to_path_buf(),
             name: name.clone(),
-            source,
+            source: Box::new(source),
         };
         if !names.insert(name) {
             return Err(CheckpointError::DuplicateTensor {
