@@ -67,19 +67,27 @@ fn read_zip(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>, Checkpoin
         ));
     };
     let prefix = &pkl[..pkl.len() - "data.pkl".len()];
-    let mut read_entry = |name: &str| -> Result<Vec<u8>, CheckpointError> {
-        let mut entry = zip
-            .by_name(name)
-            .map_err(|e| corrupt(path, format!("{name}: {e}")))?;
+    let mut read_entry = |name: &str| -> Result<Cow<'_, [u8]>, CheckpointError> {
+        let failed = |e: &dyn std::fmt::Display| corrupt(path, format!("{name}: {e}"));
+        let mut entry = zip.by_name(name).map_err(|e| failed(&e))?;
+        // torch stores entries uncompressed: borrow them from the map instead of copying.
+        let start = entry.data_start().and_then(|s| usize::try_from(s).ok());
+        let len = usize::try_from(entry.size()).ok();
+        if entry.compression() == zip::CompressionMethod::Stored {
+            if let Some(bytes) = start
+                .zip(len)
+                .and_then(|(s, n)| data.get(s..s.checked_add(n)?))
+            {
+                return Ok(Cow::Borrowed(bytes));
+            }
+        }
         let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|e| corrupt(path, format!("{name}: {e}")))?;
-        Ok(bytes)
+        entry.read_to_end(&mut bytes).map_err(|e| failed(&e))?;
+        Ok(Cow::Owned(bytes))
     };
     // Archives written before torch recorded the byte order are little-endian.
     if let Ok(order) = read_entry(&format!("{prefix}byteorder")) {
-        if order != b"little" {
+        if *order != *b"little" {
             let order = String::from_utf8_lossy(&order).into_owned();
             return Err(CheckpointError::Unsupported {
                 path: path.to_path_buf(),
@@ -90,7 +98,7 @@ fn read_zip(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>, Checkpoin
     let (root, _) = unpickle(&read_entry(pkl.as_str())?).map_err(pickle_error(path))?;
     let entries = state_dict(path, &root)?;
     build_tensors(path, &entries, |storage| {
-        read_entry(&format!("{prefix}data/{}", storage.key)).map(Cow::Owned)
+        read_entry(&format!("{prefix}data/{}", storage.key))
     })
 }
 
@@ -294,56 +302,58 @@ fn strided_tensor(storage: &[u8], t: &TensorRef) -> Result<Tensor, String> {
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .ok_or("size overflows")?;
-    let mut bytes = Vec::new();
-    if numel > 0 {
-        // Highest element index the view touches; it must lie inside the storage.
-        let last = t
-            .shape
-            .iter()
-            .zip(&t.stride)
-            .try_fold(t.offset, |acc, (&d, &s)| {
-                acc.checked_add((d - 1).checked_mul(s)?)
-            })
-            .ok_or("strides overflow")?;
-        if last >= t.storage.numel {
-            return Err(format!(
-                "view (offset {}, size {:?}, stride {:?}) reaches element {last} of a {}-element storage",
-                t.offset, t.shape, t.stride, t.storage.numel
-            ));
-        }
-        let row_major = t
-            .shape
-            .iter()
-            .rev()
-            .scan(1, |n, &d| Some(std::mem::replace(n, *n * d)));
-        if t.stride
-            .iter()
-            .rev()
-            .zip(row_major)
-            .all(|(&s, expected)| s == expected)
-        {
-            bytes.extend_from_slice(&storage[t.offset * elem..(t.offset + numel) * elem]);
-        } else {
-            bytes.reserve(numel * elem);
-            let mut index = vec![0usize; t.shape.len()];
-            for _ in 0..numel {
-                let at = t.offset
-                    + index
-                        .iter()
-                        .zip(&t.stride)
-                        .map(|(i, s)| i * s)
-                        .sum::<usize>();
-                bytes.extend_from_slice(&storage[at * elem..(at + 1) * elem]);
-                // Advance the row-major multi-index.
-                for (i, &d) in index.iter_mut().zip(&t.shape).rev() {
-                    *i += 1;
-                    if *i < d {
-                        break;
-                    }
-                    *i = 0;
-                }
+    let from_bytes = |bytes: &[u8]| {
+        Tensor::from_raw_buffer(bytes, dtype, &t.shape, &Device::Cpu).map_err(|e| e.to_string())
+    };
+    if numel == 0 {
+        return from_bytes(&[]);
+    }
+    // Highest element index the view touches; it must lie inside the storage.
+    let last = t
+        .shape
+        .iter()
+        .zip(&t.stride)
+        .try_fold(t.offset, |acc, (&d, &s)| {
+            acc.checked_add((d - 1).checked_mul(s)?)
+        })
+        .ok_or("strides overflow")?;
+    if last >= t.storage.numel {
+        return Err(format!(
+            "view (offset {}, size {:?}, stride {:?}) reaches element {last} of a {}-element storage",
+            t.offset, t.shape, t.stride, t.storage.numel
+        ));
+    }
+    let row_major = t
+        .shape
+        .iter()
+        .rev()
+        .scan(1, |n, &d| Some(std::mem::replace(n, *n * d)));
+    if t.stride
+        .iter()
+        .rev()
+        .zip(row_major)
+        .all(|(&s, expected)| s == expected)
+    {
+        return from_bytes(&storage[t.offset * elem..(t.offset + numel) * elem]);
+    }
+    let mut bytes = Vec::with_capacity(numel * elem);
+    let mut index = vec![0usize; t.shape.len()];
+    for _ in 0..numel {
+        let at = t.offset
+            + index
+                .iter()
+                .zip(&t.stride)
+                .map(|(i, s)| i * s)
+                .sum::<usize>();
+        bytes.extend_from_slice(&storage[at * elem..(at + 1) * elem]);
+        // Advance the row-major multi-index.
+        for (i, &d) in index.iter_mut().zip(&t.shape).rev() {
+            *i += 1;
+            if *i < d {
+                break;
             }
+            *i = 0;
         }
     }
-    Tensor::from_raw_buffer(&bytes, dtype, &t.shape, &Device::Cpu).map_err(|e| e.to_string())
+    from_bytes(&bytes)
 }
