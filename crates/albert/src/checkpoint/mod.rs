@@ -71,7 +71,7 @@ pub enum CheckpointError {
     #[error("{}: unsupported checkpoint: {reason}", path.display())]
     Unsupported { path: PathBuf, reason: String },
     /// A pickle asks for a global outside the tensor-only allow-list; nothing was executed.
-    #[error("{}: pickle references `{global}`, which is not allowed in a tensor-only checkpoint (only tensors, storages and OrderedDict are read; no code is executed)", path.display())]
+    #[error("{}: pickle references `{global}`, which is outside the allow-list of this tensor-only reader (OrderedDict, _rebuild_tensor_v2, _rebuild_parameter, float/int/bool storages); nothing was executed", path.display())]
     ForbiddenGlobal { path: PathBuf, global: String },
     /// One tensor is malformed (bad strides, storage too short, not a tensor...).
     #[error("{}: tensor '{name}': {reason}", path.display())]
@@ -187,8 +187,8 @@ fn find_checkpoint(dir: &Path) -> Result<PathBuf, CheckpointError> {
 
 /// Reads one (non-index) checkpoint file as stored: CPU tensors in their own dtype.
 fn read_file(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
-    let parse = parser(path)?;
     let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let parse = parser(path)?;
     // SAFETY: the map is read-only and dropped before returning; the file must not be modified
     // meanwhile (documented on `load_tensors`).
     let data = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;

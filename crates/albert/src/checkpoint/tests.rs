@@ -278,17 +278,33 @@ fn checkpoint_index_errors_name_the_problem() {
 }
 
 #[test]
+fn checkpoint_unsupported_safetensors_dtype_names_the_tensor() {
+    // A hand-written safetensors file: header length (LE u64), JSON header, 2 bytes of int8 data.
+    let header = br#"{"q":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&[1, 0xff]);
+    let err = parse_as("f32.safetensors", &bytes).unwrap_err();
+    assert!(
+        matches!(&err, CheckpointError::UnsupportedDtype { name, dtype, .. } if name == "q" && dtype == "I8"),
+        "{err}"
+    );
+}
+
+#[test]
 fn checkpoint_unknown_extension_and_missing_file() {
     let err = load(&fixture("README.md")).unwrap_err();
     assert!(
         matches!(err, CheckpointError::UnknownFormat { .. }),
         "{err}"
     );
-    let err = load(&fixture("absent.safetensors")).unwrap_err();
-    assert!(
-        matches!(err, CheckpointError::Io { .. }) && err.to_string().contains("absent.safetensors"),
-        "{err}"
-    );
+    for absent in ["absent.safetensors", "absent_dir"] {
+        let err = load(&fixture(absent)).unwrap_err();
+        assert!(
+            matches!(err, CheckpointError::Io { .. }) && err.to_string().contains(absent),
+            "{err}"
+        );
+    }
 }
 
 /// Every fixture file holding tensors (paths within tests/fixtures/checkpoint).
