@@ -1,1 +1,45 @@
-fn main() {}
+//! The `albert` command: one binary for the whole life of an ALBERT model.
+
+use clap::{Parser, Subcommand};
+
+mod evaluate;
+mod forward;
+mod info;
+
+/// ALBERT ("A Lite BERT") in Rust: inspect, run, tokenize, train and evaluate ALBERT models.
+///
+/// MODEL arguments are Hugging Face checkpoint directories (config.json + model.safetensors or pytorch_model.bin).
+#[derive(Parser)]
+#[command(name = "albert", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Summarize a checkpoint or preset: configuration, parameter count, weight memory.
+    Info(info::InfoArgs),
+    /// Run a checkpoint's own head on one token sequence and print its outputs.
+    Forward(forward::ForwardArgs),
+    /// Score predictions with a task's official metrics (GLUE, SQuAD v1.1/v2.0, XQuAD, CoNLL-2003, RACE, custom).
+    Evaluate(evaluate::EvaluateArgs),
+}
+
+fn main() {
+    // Die quietly when stdout is closed early (`albert ... | head`), as command-line tools do.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Forward(a) => forward::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,2 +1,17 @@
 //! ALBERT ("A Lite BERT") in Rust: configuration, model, checkpoints and tokenizer.
+//!
+//! The model follows Hugging Face transformers module for module and parameter name for parameter name, so its
+//! checkpoints load unchanged and its outputs match transformers' to 1e-5.
+
 pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod pretrained;
+pub mod rng;
+
+pub use config::{AlbertConfig, Architecture, HiddenAct, ProblemType};
+pub use error::{Error, Result};
+pub use pretrained::{LoadOptions, Pretrained};
+pub use model::{AlbertForAny, AlbertInput, AlbertModel, AlbertOutput, ForwardOptions};
+pub use rng::AlbertRng;

@@ -1,0 +1,90 @@
+//! Evaluation metrics that reproduce the official implementations.
+//!
+//! Primitive metrics ([`accuracy`], [`f1_binary`], [`matthews_corrcoef`], [`pearson`],
+//! [`spearman`]) return fractions exactly as scikit-learn and scipy do. Report-level
+//! evaluations ([`squad`], [`conlleval`]) return the official scripts' 0-100 scale.
+
+pub mod classification;
+pub mod conlleval;
+pub mod correlation;
+pub mod squad;
+
+pub use classification::{accuracy, f1_binary, matthews_corrcoef, ConfusionMatrix};
+pub use conlleval::{conlleval, ChunkScores, ConllevalReport};
+pub use correlation::{pearson, rank_average, spearman};
+
+/// Errors raised when metric inputs are inconsistent.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MetricError {
+    /// Predictions and references differ in length.
+    #[error("{predictions} predictions but {references} references")]
+    LengthMismatch {
+        /// Number of predictions given.
+        predictions: usize,
+        /// Number of references given.
+        references: usize,
+    },
+    /// A sentence's predicted tags do not pair up with its reference tags.
+    #[error("sentence {sentence}: {predictions} predicted tags but {references} reference tags")]
+    SentenceLengthMismatch {
+        /// Zero-based sentence index.
+        sentence: usize,
+        /// Number of predicted tags.
+        predictions: usize,
+        /// Number of reference tags.
+        references: usize,
+    },
+    /// No examples to score.
+    #[error("no examples to score")]
+    Empty,
+    /// A class id is not below the number of classes.
+    #[error("class id {id} is out of range for {num_classes} classes")]
+    ClassOutOfRange {
+        /// The offending class id.
+        id: usize,
+        /// Number of classes of the confusion matrix.
+        num_classes: usize,
+    },
+    /// A correlation is undefined because one input is constant.
+    #[error("correlation is undefined: the {which} are constant")]
+    ConstantInput {
+        /// `"predictions"` or `"references"`.
+        which: &'static str,
+    },
+    /// A value is NaN or infinite.
+    #[error("the {which} contain a non-finite value at position {index}")]
+    NonFinite {
+        /// `"predictions"` or `"references"`.
+        which: &'static str,
+        /// Zero-based position of the value.
+        index: usize,
+    },
+    /// Predictions are missing for some references (SQuAD v2.0 requires all of them).
+    #[error("missing predictions for {count} question(s), first: {first}")]
+    MissingPredictions {
+        /// How many are missing.
+        count: usize,
+        /// The first missing id, in dataset order.
+        first: String,
+    },
+    /// The no-answer probabilities lack a scored question.
+    #[error("no-answer probability missing for question {0}")]
+    MissingNaProb(String),
+    /// A reference has no ground-truth answers where the metric needs at least one.
+    #[error("question {0} has no ground-truth answers")]
+    NoGroundTruth(String),
+}
+
+/// Checks that two slices pair up and are not empty.
+pub(crate) fn check_lengths<A, B>(predictions: &[A], references: &[B]) -> Result<(), MetricError> {
+    if predictions.len() != references.len() {
+        return Err(MetricError::LengthMismatch {
+            predictions: predictions.len(),
+            references: references.len(),
+        });
+    }
+    if predictions.is_empty() {
+        return Err(MetricError::Empty);
+    }
+    Ok(())
+}

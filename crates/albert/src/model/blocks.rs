@@ -1,0 +1,102 @@
+//! Building blocks shared by the model's modules: linear and embedding layers created without candle's unseeded
+//! initializers, a differentiable LayerNorm, the activations, and dropout drawn from the project's RNG.
+
+use candle_core::{DType, Module, Tensor, D};
+use candle_nn::{Init, VarBuilder};
+
+use crate::config::HiddenAct;
+use crate::error::Result;
+use crate::rng::SharedRng;
+
+// Parameters are created as zeros and filled afterwards from a checkpoint or by `init::init_weights`, so that no
+// draw ever comes from candle's unseeded generator.
+const PLACEHOLDER: Init = Init::Const(0.0);
+
+/// `nn.Linear(in_dim, out_dim)` with Hugging Face's `weight` (out x in) and `bias` names.
+pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<candle_nn::Linear> {
+    let weight = vb.get_with_hints((out_dim, in_dim), "weight", PLACEHOLDER)?;
+    let bias = vb.get_with_hints(out_dim, "bias", PLACEHOLDER)?;
+    Ok(candle_nn::Linear::new(weight, Some(bias)))
+}
+
+/// `nn.Embedding(rows, dim)`.
+pub fn embedding(rows: usize, dim: usize, vb: VarBuilder) -> Result<candle_nn::Embedding> {
+    let weight = vb.get_with_hints((rows, dim), "weight", PLACEHOLDER)?;
+    Ok(candle_nn::Embedding::new(weight, dim))
+}
+
+/// `nn.LayerNorm(dim, eps)`, computed from differentiable primitives so that training reaches its parameters
+/// (candle-nn's fused layer norm records no backward step).
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight` and `bias` of size `dim` under `vb`.
+    pub fn new(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get_with_hints(dim, "weight", PLACEHOLDER)?;
+        let bias = vb.get_with_hints(dim, "bias", PLACEHOLDER)?;
+        Ok(Self { weight, bias, eps })
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        // (..., dim)
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centered = x.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+    }
+}
+
+impl Module for HiddenAct {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            HiddenAct::Gelu => x.gelu_erf(),
+            HiddenAct::GeluNew => x.gelu(),
+            HiddenAct::Relu => x.relu(),
+            HiddenAct::Silu => x.silu(),
+        }
+    }
+}
+
+/// Inverted dropout whose masks come from the model's shared, seeded RNG; the identity outside training.
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    p: f64,
+    rng: SharedRng,
+}
+
+impl Dropout {
+    /// Dropout with probability `p`, drawing from `rng`.
+    pub fn new(p: f64, rng: SharedRng) -> Self {
+        Self { p, rng }
+    }
+
+    /// Applies dropout when `train` is set.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if !train || self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        let mask = {
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            rng.dropout_mask(x.dims(), self.p, x.dtype(), x.device())?
+        };
+        Ok((x * mask)?)
+    }
+}
+
+/// The most negative finite value of `dtype`, which Hugging Face adds to the scores of masked positions.
+pub fn dtype_min(dtype: DType) -> f64 {
+    match dtype {
+        DType::F64 => f64::MIN,
+        DType::F16 => half::f16::MIN.to_f64(),
+        DType::BF16 => half::bf16::MIN.to_f64(),
+        _ => f32::MIN as f64,
+    }
+}

@@ -1,0 +1,72 @@
+//! `AlbertTransformer`: the E -> H projection, then `num_hidden_layers` applications of the shared layer groups.
+
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use super::blocks::linear;
+use super::layer::AlbertLayerGroup;
+use crate::config::AlbertConfig;
+use crate::error::Result;
+use crate::rng::SharedRng;
+
+/// The encoder (Hugging Face `albert.encoder`).
+#[derive(Debug, Clone)]
+pub struct AlbertTransformer {
+    embedding_hidden_mapping_in: candle_nn::Linear,
+    albert_layer_groups: Vec<AlbertLayerGroup>,
+    group_of_layer: Vec<usize>,
+}
+
+/// What the encoder returns: the last hidden state and, when asked, every intermediate one and every attention map.
+#[derive(Debug, Clone)]
+pub struct EncoderOutput {
+    /// (batch, seq, H)
+    pub last_hidden_state: Tensor,
+    /// The input of the first layer, then the output of every layer run (as transformers 5 records them:
+    /// `num_hidden_layers * inner_group_num + 1` entries), each (batch, seq, H).
+    pub hidden_states: Option<Vec<Tensor>>,
+    /// The attention probabilities of every layer run, each (batch, heads, seq, seq).
+    pub attentions: Option<Vec<Tensor>>,
+}
+
+impl AlbertTransformer {
+    /// Creates the encoder's parameters under `vb` (`encoder`).
+    pub fn new(cfg: &AlbertConfig, vb: VarBuilder, rng: SharedRng) -> Result<Self> {
+        let albert_layer_groups = (0..cfg.num_hidden_groups)
+            .map(|g| AlbertLayerGroup::new(cfg, vb.pp("albert_layer_groups").pp(g), rng.clone()))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            embedding_hidden_mapping_in: linear(cfg.embedding_size, cfg.hidden_size, vb.pp("embedding_hidden_mapping_in"))?,
+            albert_layer_groups,
+            group_of_layer: (0..cfg.num_hidden_layers).map(|i| cfg.group_of_layer(i)).collect(),
+        })
+    }
+
+    /// `embedded`: (batch, seq, E); `mask`: additive attention mask or `None`.
+    pub fn forward(
+        &self,
+        embedded: &Tensor,
+        mask: Option<&Tensor>,
+        output_hidden_states: bool,
+        output_attentions: bool,
+        train: bool,
+    ) -> Result<EncoderOutput> {
+        // (batch, seq, H)
+        let mut hidden = self.embedding_hidden_mapping_in.forward(embedded)?;
+        let mut all_hidden = output_hidden_states.then(|| vec![hidden.clone()]);
+        let mut all_attentions = output_attentions.then(Vec::new);
+        for &g in &self.group_of_layer {
+            for layer in self.albert_layer_groups[g].layers() {
+                let (next, probs) = layer.forward(&hidden, mask, train)?;
+                hidden = next;
+                if let Some(h) = all_hidden.as_mut() {
+                    h.push(hidden.clone());
+                }
+                if let Some(a) = all_attentions.as_mut() {
+                    a.push(probs);
+                }
+            }
+        }
+        Ok(EncoderOutput { last_hidden_state: hidden, hidden_states: all_hidden, attentions: all_attentions })
+    }
+}

@@ -1,0 +1,67 @@
+//! `AlbertLayer` (attention then feed-forward, each with residual and post-LayerNorm) and `AlbertLayerGroup`, the
+//! unit of cross-layer parameter sharing.
+
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use super::attention::AlbertAttention;
+use super::blocks::{linear, Dropout, LayerNorm};
+use crate::config::{AlbertConfig, HiddenAct};
+use crate::error::Result;
+use crate::rng::SharedRng;
+
+/// One transformer layer (Hugging Face `albert_layers.N`).
+#[derive(Debug, Clone)]
+pub struct AlbertLayer {
+    attention: AlbertAttention,
+    ffn: candle_nn::Linear,
+    ffn_output: candle_nn::Linear,
+    full_layer_layer_norm: LayerNorm,
+    activation: HiddenAct,
+    dropout: Dropout,
+}
+
+impl AlbertLayer {
+    /// Creates the layer's parameters under `vb`.
+    pub fn new(cfg: &AlbertConfig, vb: VarBuilder, rng: SharedRng) -> Result<Self> {
+        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+        Ok(Self {
+            attention: AlbertAttention::new(cfg, vb.pp("attention"), rng.clone())?,
+            ffn: linear(h, i, vb.pp("ffn"))?,
+            ffn_output: linear(i, h, vb.pp("ffn_output"))?,
+            full_layer_layer_norm: LayerNorm::new(h, cfg.layer_norm_eps, vb.pp("full_layer_layer_norm"))?,
+            activation: cfg.hidden_act,
+            dropout: Dropout::new(cfg.hidden_dropout_prob, rng),
+        })
+    }
+
+    /// (batch, seq, H) -> (batch, seq, H), and the attention probabilities.
+    pub fn forward(&self, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
+        let (attended, probs) = self.attention.forward(hidden, mask, train)?;
+        // (batch, seq, intermediate)
+        let inner = self.activation.forward(&self.ffn.forward(&attended)?)?;
+        let ffn = self.dropout.forward(&self.ffn_output.forward(&inner)?, train)?;
+        Ok((self.full_layer_layer_norm.forward(&(ffn + attended)?)?, probs))
+    }
+}
+
+/// A group of `inner_group_num` layers whose parameters every layer mapped to the group shares.
+#[derive(Debug, Clone)]
+pub struct AlbertLayerGroup {
+    albert_layers: Vec<AlbertLayer>,
+}
+
+impl AlbertLayerGroup {
+    /// Creates the group's layers under `vb` (`albert_layers.0`, `albert_layers.1`, ...).
+    pub fn new(cfg: &AlbertConfig, vb: VarBuilder, rng: SharedRng) -> Result<Self> {
+        let albert_layers = (0..cfg.inner_group_num)
+            .map(|i| AlbertLayer::new(cfg, vb.pp("albert_layers").pp(i), rng.clone()))
+            .collect::<Result<_>>()?;
+        Ok(Self { albert_layers })
+    }
+
+    /// The group's layers, in order.
+    pub fn layers(&self) -> &[AlbertLayer] {
+        &self.albert_layers
+    }
+}

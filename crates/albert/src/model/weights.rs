@@ -1,0 +1,232 @@
+//! A class's parameters: created by building the model over a `VarMap`, then filled from a checkpoint (mapping the
+//! key layouts real checkpoints use) and/or initialized as Hugging Face's `_init_weights` does, from the seeded RNG.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use crate::config::{AlbertConfig, Architecture};
+use crate::error::{Error, Result};
+use crate::rng::AlbertRng;
+
+/// Where the parameters of a built model came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// Head parameters absent from the checkpoint, freshly initialized (transformers' "newly initialized" list).
+    pub initialized: Vec<String>,
+    /// Checkpoint tensors this class does not use (another head's, or unknown).
+    pub ignored: Vec<String>,
+}
+
+/// Builds a model over a fresh `VarMap` whose parameters are all initialized from `rng`.
+pub fn init_model<M>(
+    cfg: &AlbertConfig,
+    dtype: DType,
+    device: &Device,
+    rng: &mut AlbertRng,
+    build: impl FnOnce(VarBuilder) -> Result<M>,
+) -> Result<(M, VarMap)> {
+    let varmap = VarMap::new();
+    let model = build(VarBuilder::from_varmap(&varmap, dtype, device))?;
+    let names: Vec<String> = varmap.data().lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+    init_params(&varmap, cfg, &names, rng)?;
+    Ok((model, varmap))
+}
+
+/// Builds a model of class `arch` over a fresh `VarMap` and fills it from checkpoint `tensors` (any key layout).
+///
+/// The encoder must be complete. Head parameters absent from the checkpoint are initialized from `rng` and listed;
+/// tensors the class does not use are listed; with `strict` either is an error.
+pub fn load_model<M>(
+    cfg: &AlbertConfig,
+    arch: Architecture,
+    tensors: Vec<(String, Tensor)>,
+    strict: bool,
+    dtype: DType,
+    device: &Device,
+    rng: &mut AlbertRng,
+    build: impl FnOnce(VarBuilder) -> Result<M>,
+) -> Result<(M, VarMap, LoadReport)> {
+    let varmap = VarMap::new();
+    let model = build(VarBuilder::from_varmap(&varmap, dtype, device))?;
+    let (mut provided, mut ignored) = map_names(tensors, arch);
+    let mut initialized = Vec::new();
+    let mut missing_encoder = Vec::new();
+    {
+        let vars = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&String> = vars.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &vars[name];
+            match provided.remove(name.as_str()) {
+                Some(t) => {
+                    if t.dims() != var.dims() {
+                        return Err(Error::Weight {
+                            name: name.clone(),
+                            message: format!("checkpoint shape {:?}, model expects {:?} (check config.json)", t.dims(), var.dims()),
+                        });
+                    }
+                    if !t.dtype().is_float() {
+                        return Err(Error::Weight { name: name.clone(), message: format!("holds {:?}, not floats", t.dtype()) });
+                    }
+                    var.set(&t.to_dtype(dtype)?.to_device(device)?)?;
+                }
+                None if is_head_param(name, arch) => initialized.push(name.clone()),
+                None => missing_encoder.push(name.clone()),
+            }
+        }
+    }
+    if !missing_encoder.is_empty() {
+        return Err(Error::MissingWeights(missing_encoder));
+    }
+    ignored.extend(provided.into_keys());
+    ignored.sort();
+    if strict && !initialized.is_empty() {
+        return Err(Error::MissingWeights(initialized));
+    }
+    if strict && !ignored.is_empty() {
+        return Err(Error::UnexpectedWeights(ignored));
+    }
+    init_params(&varmap, cfg, &initialized, rng)?;
+    Ok((model, varmap, LoadReport { initialized, ignored }))
+}
+
+/// Parameters in the layout of class `arch`, with Hugging Face names, ready to save as a checkpoint.
+pub fn named_tensors(varmap: &VarMap) -> Vec<(String, Tensor)> {
+    let vars = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+    let mut out: Vec<(String, Tensor)> = vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn is_base_key(key: &str) -> bool {
+    ["embeddings.", "encoder.", "pooler."].iter().any(|p| key.starts_with(p))
+}
+
+// The pooler belongs to `AlbertModel`, yet checkpoints of pooler-less classes lack it: treat it as part of the head.
+fn is_head_param(name: &str, arch: Architecture) -> bool {
+    let base = if arch == Architecture::Model { name } else { name.strip_prefix("albert.").unwrap_or(name) };
+    !is_base_key(base) || base.starts_with("pooler.")
+}
+
+/// Maps checkpoint keys onto class `arch`'s layout: with or without the `albert.` prefix, legacy `gamma`/`beta`
+/// LayerNorm names, and the tied decoder (`predictions.decoder.*`) dropped or used for an absent bias.
+/// Returns the mapped tensors and the keys that belong to no class.
+fn map_names(tensors: Vec<(String, Tensor)>, arch: Architecture) -> (BTreeMap<String, Tensor>, Vec<String>) {
+    let mut mapped = BTreeMap::new();
+    let mut decoder_bias = None;
+    let mut unknown = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (key, t) in tensors {
+        let mut k = key.clone();
+        for (old, new) in [(".gamma", ".weight"), (".beta", ".bias")] {
+            if let Some(stem) = k.strip_suffix(old) {
+                if stem.ends_with("LayerNorm") || stem.ends_with("layer_norm") {
+                    k = format!("{stem}{new}");
+                }
+            }
+        }
+        let base = k.strip_prefix("albert.").filter(|b| is_base_key(b)).or_else(|| is_base_key(&k).then_some(k.as_str()));
+        let target = match base {
+            Some(b) if b == "embeddings.position_ids" || b == "embeddings.token_type_ids" => continue,
+            Some(b) if arch == Architecture::Model => b.to_string(),
+            Some(b) => format!("albert.{b}"),
+            None if k == "predictions.decoder.weight" => continue, // tied to the word embeddings
+            None if k == "predictions.decoder.bias" => {
+                decoder_bias = Some(t);
+                continue;
+            }
+            None if k.starts_with("albert.") => {
+                unknown.push(key);
+                continue;
+            }
+            None => k,
+        };
+        if !seen.insert(target.clone()) {
+            unknown.push(key);
+            continue;
+        }
+        mapped.insert(target, t);
+    }
+    if let Some(bias) = decoder_bias {
+        mapped.entry("predictions.bias".to_string()).or_insert(bias);
+    }
+    (mapped, unknown)
+}
+
+/// Initializes `names` as transformers' `_init_weights`: LayerNorm weights 1, biases 0, every other weight
+/// normal(0, initializer_range), the padding row of the word embeddings 0. Names are visited in sorted order so the
+/// same seed gives the same weights.
+fn init_params(varmap: &VarMap, cfg: &AlbertConfig, names: &[String], rng: &mut AlbertRng) -> Result<()> {
+    let vars = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+    let mut names: Vec<&String> = names.iter().collect();
+    names.sort();
+    for name in names {
+        let var = &vars[name.as_str()];
+        let (dims, dtype, device) = (var.dims().to_vec(), var.dtype(), var.device().clone());
+        let is_norm = name.contains("LayerNorm") || name.contains("layer_norm");
+        let value = if name.ends_with("bias") {
+            Tensor::zeros(dims.as_slice(), dtype, &device)?
+        } else if is_norm {
+            Tensor::ones(dims.as_slice(), dtype, &device)?
+        } else {
+            let mut w = rng.normal(&dims, cfg.initializer_range, dtype, &device)?;
+            if let (true, Some(pad)) = (name.ends_with("word_embeddings.weight"), cfg.pad_token_id) {
+                let pad = pad as usize;
+                let zero = Tensor::zeros((1, dims[1]), dtype, &device)?;
+                w = w.slice_assign(&[pad..pad + 1, 0..dims[1]], &zero)?;
+            }
+            w
+        };
+        var.set(&value)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> Tensor {
+        Tensor::zeros(1, DType::F32, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn key_layouts_map_onto_each_class() {
+        let keys = [
+            "albert.embeddings.word_embeddings.weight",
+            "encoder.embedding_hidden_mapping_in.weight",
+            "albert.embeddings.position_ids",
+            "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.LayerNorm.gamma",
+            "predictions.decoder.weight",
+            "predictions.decoder.bias",
+            "sop_classifier.classifier.weight",
+        ];
+        let tensors = keys.iter().map(|k| (k.to_string(), t())).collect::<Vec<_>>();
+        let (mapped, unknown) = map_names(tensors.clone(), Architecture::Model);
+        let names: Vec<_> = mapped.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "embeddings.word_embeddings.weight",
+                "encoder.albert_layer_groups.0.albert_layers.0.attention.LayerNorm.weight",
+                "encoder.embedding_hidden_mapping_in.weight",
+                "predictions.bias",
+                "sop_classifier.classifier.weight",
+            ]
+        );
+        assert!(unknown.is_empty());
+        let (mapped, _) = map_names(tensors, Architecture::MaskedLM);
+        assert!(mapped.contains_key("albert.encoder.embedding_hidden_mapping_in.weight"));
+        assert!(mapped.contains_key("predictions.bias"));
+    }
+
+    #[test]
+    fn pooler_counts_as_head() {
+        assert!(is_head_param("albert.pooler.weight", Architecture::SequenceClassification));
+        assert!(is_head_param("classifier.bias", Architecture::SequenceClassification));
+        assert!(!is_head_param("albert.encoder.embedding_hidden_mapping_in.bias", Architecture::MaskedLM));
+        assert!(!is_head_param("embeddings.LayerNorm.weight", Architecture::Model));
+    }
+}

@@ -1,0 +1,189 @@
+//! Parity with Hugging Face transformers on the committed fixtures (scripts/reference/make_fixtures.py): every output,
+//! hidden state, attention map and loss, for each weights format, to 1e-5.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use albert::model::AlbertForAny;
+use albert::{AlbertInput, Architecture, ForwardOptions, LoadOptions, Pretrained};
+use candle_core::{DType, Device, Tensor};
+
+const TOLERANCE: f32 = 1e-5;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models")
+}
+
+fn fixture_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(fixtures())
+        .expect("tests/fixtures/models")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("golden.safetensors").exists())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 9, "fixtures missing: {dirs:?}");
+    dirs
+}
+
+fn golden(dir: &Path) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(dir.join("golden.safetensors"), &Device::Cpu).unwrap()
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    let a = a.to_dtype(DType::F32).unwrap();
+    let b = b.to_dtype(DType::F32).unwrap();
+    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+}
+
+fn ids(t: &Tensor) -> Tensor {
+    t.to_dtype(DType::U32).unwrap()
+}
+
+/// Runs the fixture's class on its golden inputs and returns every output under the golden file's names.
+fn run(model: &AlbertForAny, g: &HashMap<String, Tensor>, with_loss: bool) -> HashMap<String, Tensor> {
+    let input = AlbertInput {
+        input_ids: ids(&g["input_ids"]),
+        token_type_ids: Some(ids(&g["token_type_ids"])),
+        attention_mask: Some(ids(&g["attention_mask"])),
+        position_ids: None,
+    };
+    let opts = ForwardOptions { output_hidden_states: true, output_attentions: true, train: false };
+    let out = model.forward(&input, &opts).unwrap();
+    let mut got: HashMap<String, Tensor> = HashMap::new();
+    got.insert("last_hidden_state".into(), out.base.last_hidden_state.clone());
+    if let Some(p) = &out.base.pooler_output {
+        got.insert("pooler_output".into(), p.clone());
+    }
+    for (i, h) in out.base.hidden_states.iter().flatten().enumerate() {
+        got.insert(format!("hidden_states.{i}"), h.clone());
+    }
+    for (i, a) in out.base.attentions.iter().flatten().enumerate() {
+        got.insert(format!("attentions.{i}"), a.clone());
+    }
+    for (name, t) in &out.heads {
+        got.insert(name.to_string(), t.clone());
+    }
+    if let Some(loss) = loss(model, &input, g).filter(|_| with_loss) {
+        got.insert("loss".into(), loss.reshape(1).unwrap());
+    }
+    got
+}
+
+fn loss(model: &AlbertForAny, input: &AlbertInput, g: &HashMap<String, Tensor>) -> Option<Tensor> {
+    let o = ForwardOptions::default();
+    let label = |k: &str| g[&format!("labels.{k}")].clone();
+    let l = match model {
+        AlbertForAny::Model(_) => return None,
+        AlbertForAny::PreTraining(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels"), &label("sentence_order_label")),
+        AlbertForAny::MaskedLM(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels")),
+        AlbertForAny::SequenceClassification(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels")),
+        AlbertForAny::TokenClassification(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels")),
+        AlbertForAny::MultipleChoice(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels")),
+        AlbertForAny::QuestionAnswering(m) => {
+            m.loss(&m.forward(input, &o).unwrap(), &label("start_positions"), &label("end_positions"))
+        }
+    };
+    Some(l.unwrap())
+}
+
+fn compare(name: &str, g: &HashMap<String, Tensor>, got: &HashMap<String, Tensor>) -> f32 {
+    let mut worst = 0f32;
+    let mut compared = 0;
+    for (key, expected) in g {
+        if key.starts_with("labels.") || ["input_ids", "token_type_ids", "attention_mask"].contains(&key.as_str()) {
+            continue;
+        }
+        let actual = got.get(key).unwrap_or_else(|| panic!("{name}: no output `{key}`"));
+        let d = max_diff(actual, expected);
+        assert!(d <= TOLERANCE, "{name}: `{key}` differs by {d}");
+        worst = worst.max(d);
+        compared += 1;
+    }
+    let outputs = got.keys().filter(|k| !k.starts_with("labels.")).count();
+    assert_eq!(compared, outputs, "{name}: we return outputs transformers does not: {:?}", got.keys());
+    worst
+}
+
+#[test]
+fn every_fixture_matches_transformers_in_every_weights_format() {
+    for dir in fixture_dirs() {
+        let g = golden(&dir);
+        for weights in ["model.safetensors", "pytorch_model.bin", "model_f16.safetensors"] {
+            let opts = LoadOptions { strict: true, weights: Some(dir.join(weights)), ..LoadOptions::default() };
+            let loaded = Pretrained::load(&dir, &opts).unwrap_or_else(|e| panic!("{}/{weights}: {e}", dir.display()));
+            let name = format!("{}/{weights}", dir.file_name().unwrap().to_string_lossy());
+            let worst = compare(&name, &g, &run(&loaded.model, &g, true));
+            println!("{name}: max abs diff {worst:.2e}");
+        }
+    }
+}
+
+#[test]
+fn save_then_load_is_lossless() {
+    let dir = fixtures().join("pretraining_groups");
+    let first = Pretrained::load(&dir, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap();
+    let tmp = tempdir("roundtrip");
+    first.save(&tmp).unwrap();
+    let second = Pretrained::load(&tmp, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap();
+    assert_eq!(second.config.architecture(), Some(Architecture::PreTraining));
+    let a = albert::model::named_tensors(&first.varmap);
+    let b = albert::model::named_tensors(&second.varmap);
+    assert_eq!(a.len(), b.len());
+    for ((ka, ta), (kb, tb)) in a.iter().zip(&b) {
+        assert_eq!(ka, kb);
+        assert_eq!(max_diff(ta, tb), 0.0, "{ka}");
+    }
+    let g = golden(&dir);
+    compare("roundtrip", &g, &run(&second.model, &g, true));
+}
+
+#[test]
+fn loading_into_another_class_initializes_and_lists_the_head() {
+    let dir = fixtures().join("masked_lm_relu");
+    let opts = LoadOptions { architecture: Some(Architecture::SequenceClassification), ..LoadOptions::default() };
+    let m = Pretrained::load(&dir, &opts).unwrap();
+    assert_eq!(m.report.initialized, ["albert.pooler.bias", "albert.pooler.weight", "classifier.bias", "classifier.weight"]);
+    assert_eq!(m.report.ignored, ["predictions.LayerNorm.bias", "predictions.LayerNorm.weight", "predictions.bias", "predictions.dense.bias", "predictions.dense.weight"]);
+    // The encoder is the checkpoint's: hidden states equal transformers' AlbertForMaskedLM ones.
+    let g = golden(&dir);
+    let got = run(&m.model, &g, false);
+    assert!(max_diff(&got["last_hidden_state"], &g["last_hidden_state"]) <= TOLERANCE);
+    let strict = LoadOptions { strict: true, ..opts };
+    let err = Pretrained::load(&dir, &strict).err().unwrap().to_string();
+    assert!(err.contains("classifier.weight"), "{err}");
+    // AlbertModel from a head checkpoint: the `albert.` prefix goes, the heads are ignored.
+    let base = Pretrained::load(&dir, &LoadOptions { architecture: Some(Architecture::Model), ..LoadOptions::default() }).unwrap();
+    assert_eq!(base.report.initialized, ["pooler.bias", "pooler.weight"]);
+}
+
+#[test]
+fn an_incomplete_encoder_is_an_error_naming_the_tensors() {
+    let dir = fixtures().join("model_gelu_new");
+    let tensors = albert::checkpoint::load_tensors(&dir.join("model.safetensors"), &Device::Cpu, DType::F32).unwrap();
+    let tmp = tempdir("incomplete");
+    std::fs::copy(dir.join("config.json"), tmp.join("config.json")).unwrap();
+    let kept: Vec<_> = tensors.into_iter().filter(|(k, _)| !k.contains("ffn_output")).collect();
+    albert::checkpoint::save_safetensors(&tmp.join("model.safetensors"), &kept).unwrap();
+    let err = Pretrained::load(&tmp, &LoadOptions::default()).err().unwrap().to_string();
+    assert!(err.contains("encoder.albert_layer_groups.0.albert_layers.0.ffn_output.weight"), "{err}");
+}
+
+#[test]
+fn a_mis_shaped_tensor_is_named() {
+    let dir = fixtures().join("model_gelu_new");
+    let tmp = tempdir("misshaped");
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    cfg["intermediate_size"] = 36.into();
+    std::fs::write(tmp.join("config.json"), cfg.to_string()).unwrap();
+    std::fs::copy(dir.join("model.safetensors"), tmp.join("model.safetensors")).unwrap();
+    let err = Pretrained::load(&tmp, &LoadOptions::default()).err().unwrap().to_string();
+    assert!(err.contains("ffn.bias") || err.contains("ffn.weight"), "{err}");
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("albert-golden-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
