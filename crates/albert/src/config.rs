@@ -254,7 +254,7 @@ impl AlbertConfig {
     /// Writes `config.json` into `dir` atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let path = dir.as_ref().join("config.json");
-        crate::fsutil::write_atomic(&path, self.to_json_string().as_bytes())
+        Ok(crate::checkpoint::write_atomic(&path, self.to_json_string().as_bytes())?)
     }
 
     /// Rejects values that the model cannot run, naming the field.

@@ -9,6 +9,10 @@ pub enum Error {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 
+    /// A checkpoint file could not be read or written (names the file and, where known, the tensor).
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -6,7 +6,6 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
-pub mod fsutil;
 pub mod model;
 pub mod pretrained;
 pub mod rng;

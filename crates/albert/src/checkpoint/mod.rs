@@ -1,33 +1,317 @@
-//! Checkpoint files (interim reader; replaced by the full safetensors / torch-zip implementation).
+//! Checkpoint file I/O: reads the tensors of a Hugging Face checkpoint (safetensors, sharded
+//! safetensors, `pytorch_model.bin` in torch's zip or legacy format, sharded `.bin`) and writes
+//! safetensors atomically. Format level only: mapping tensor names onto the model is not done here.
+//!
+//! ```
+//! use albert::checkpoint::{load_tensors, save_safetensors};
+//! use candle_core::{DType, Device, Tensor};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let weight = Tensor::arange(0f32, 6., &Device::Cpu)?.reshape((2, 3))?;
+//! let ids = Tensor::arange(0i64, 4, &Device::Cpu)?;
+//! save_safetensors(
+//!     &dir.path().join("model.safetensors"),
+//!     &[("weight".to_string(), weight.to_dtype(DType::F16)?), ("position_ids".to_string(), ids)],
+//! )?;
+//!
+//! // A directory is searched for model.safetensors, then the other layouts.
+//! let tensors = load_tensors(dir.path(), &Device::Cpu, DType::F32)?;
+//! let (name, weight) = &tensors.iter().find(|(n, _)| n == "weight").unwrap();
+//! assert_eq!(name, "weight");
+//! assert_eq!(weight.dtype(), DType::F32); // floats are converted to the requested dtype
+//! assert_eq!(weight.to_vec2::<f32>()?, [[0., 1., 2.], [3., 4., 5.]]);
+//! let (_, ids) = &tensors.iter().find(|(n, _)| n == "position_ids").unwrap();
+//! assert_eq!(ids.to_vec1::<i64>()?, [0, 1, 2, 3]); // integers keep their type
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use std::path::Path;
+mod pickle;
+mod pytorch;
+mod safetensors;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+use serde::Deserialize;
 
-use crate::error::{Error, Result};
+pub use self::safetensors::save_safetensors;
 
-/// Reads every tensor of a checkpoint file or directory, converted to `dtype`.
-pub fn load_tensors(path: &Path, device: &Device, dtype: DType) -> Result<Vec<(String, Tensor)>> {
-    let file = if path.is_dir() { path.join("model.safetensors") } else { path.to_path_buf() };
-    let mut out: Vec<(String, Tensor)> = if file.extension().is_some_and(|e| e == "safetensors") {
-        candle_core::safetensors::load(&file, device)?.into_iter().collect()
-    } else {
-        candle_core::pickle::read_all(&file)?.into_iter().collect()
-    };
-    for (_, t) in out.iter_mut() {
-        if t.dtype().is_float() {
-            *t = t.to_dtype(dtype)?;
-        }
+/// Files looked for in a checkpoint directory, in order of preference.
+pub const CHECKPOINT_FILES: [&str; 4] = [
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+];
+
+/// Why a checkpoint could not be read or written. Every variant names the file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// A checkpoint directory holds none of [`CHECKPOINT_FILES`].
+    #[error("no checkpoint found in {}: looked for {}", dir.display(), looked_for.join(", "))]
+    NotFound {
+        dir: PathBuf,
+        looked_for: Vec<String>,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file whose name does not say which format it is.
+    #[error("{}: unknown checkpoint format; expected *.safetensors, *.bin, *.pt, *.pth or *.index.json", path.display())]
+    UnknownFormat { path: PathBuf },
+    /// Malformed or truncated content.
+    #[error("{}: corrupt or truncated checkpoint: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    /// Well-formed content this reader does not support (e.g. a big-endian torch file).
+    #[error("{}: unsupported checkpoint: {reason}", path.display())]
+    Unsupported { path: PathBuf, reason: String },
+    /// A pickle asks for a global outside the tensor-only allow-list; nothing was executed.
+    #[error("{}: pickle references `{global}`, which is outside the allow-list of this tensor-only reader (OrderedDict, _rebuild_tensor_v2, _rebuild_parameter, float/int/bool storages); nothing was executed", path.display())]
+    ForbiddenGlobal { path: PathBuf, global: String },
+    /// One tensor is malformed (bad strides, storage too short, not a tensor...).
+    #[error("{}: tensor '{name}': {reason}", path.display())]
+    BadTensor {
+        path: PathBuf,
+        name: String,
+        reason: String,
+    },
+    /// A tensor with an element type candle cannot hold.
+    #[error("{}: tensor '{name}' has unsupported dtype {dtype}", path.display())]
+    UnsupportedDtype {
+        path: PathBuf,
+        name: String,
+        dtype: String,
+    },
+    /// A shard named by an index file does not exist.
+    #[error("{}: shard '{shard}' is missing", index.display())]
+    MissingShard { index: PathBuf, shard: String },
+    /// An index file that is malformed or disagrees with its shards.
+    #[error("{}: bad shard index: {reason}", index.display())]
+    BadIndex { index: PathBuf, reason: String },
+    /// The same tensor name twice (in two shards, or twice in one file).
+    #[error("tensor '{name}' appears in both {} and {}", first.display(), second.display())]
+    DuplicateTensor {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    /// The dtype requested for the weights is not a floating-point type.
+    #[error("weights can only be converted to a floating-point dtype, not {0:?}")]
+    NonFloatTarget(DType),
+    /// A tensor operation (conversion, device transfer, serialization) failed.
+    #[error("{}: tensor '{name}': {source}", path.display())]
+    Tensor {
+        path: PathBuf,
+        name: String,
+        source: Box<candle_core::Error>,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
     }
-    if out.is_empty() {
-        return Err(Error::Input(format!("{}: no tensors", file.display())));
+}
+
+/// Loads every tensor of a checkpoint, in file order (shard by shard for sharded checkpoints).
+///
+/// `path` is a checkpoint file (`*.safetensors`, `*.bin` / `*.pt` / `*.pth`, or a shard index
+/// `*.index.json`) or a directory, in which the first of [`CHECKPOINT_FILES`] present is read.
+/// Floating-point tensors (f16, bf16, f32, f64) are converted to `dtype`, which must itself be a
+/// floating-point type; integer tensors (such as a `position_ids` buffer) keep their type (bool
+/// becomes u8). Tensors end up on `device`.
+///
+/// Safetensors files are memory-mapped; modifying one while it is being loaded is undefined
+/// behaviour. PyTorch files are read without executing any pickled code.
+pub fn load_tensors(
+    path: &Path,
+    device: &Device,
+    dtype: DType,
+) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    if !dtype.is_float() {
+        return Err(CheckpointError::NonFloatTarget(dtype));
+    }
+    let path = if path.is_dir() {
+        find_checkpoint(path)?
+    } else {
+        path.to_path_buf()
+    };
+    let convert = |file: &Path, name: &str, t: Tensor| {
+        let t = if t.dtype().is_float() {
+            t.to_dtype(dtype)
+        } else {
+            Ok(t)
+        };
+        t.and_then(|t| t.to_device(device))
+            .map_err(|source| CheckpointError::Tensor {
+                path: file.to_path_buf(),
+                name: name.to_string(),
+                source: Box::new(source),
+            })
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let files = if file_name.ends_with(".index.json") {
+        read_sharded(&path)?
+    } else {
+        vec![(path.clone(), read_file(&path)?)]
+    };
+    let mut out = Vec::new();
+    for (file, tensors) in files {
+        for (name, t) in tensors {
+            let t = convert(&file, &name, t)?;
+            out.push((name, t));
+        }
     }
     Ok(out)
 }
 
-/// Saves tensors as safetensors, atomically.
-pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let tmp = path.with_extension("safetensors.tmp");
-    candle_core::safetensors::save(&tensors.iter().cloned().collect(), &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+fn find_checkpoint(dir: &Path) -> Result<PathBuf, CheckpointError> {
+    CHECKPOINT_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+        .ok_or_else(|| CheckpointError::NotFound {
+            dir: dir.to_path_buf(),
+            looked_for: CHECKPOINT_FILES.iter().map(|f| f.to_string()).collect(),
+        })
 }
+
+/// Reads one (non-index) checkpoint file as stored: CPU tensors in their own dtype.
+fn read_file(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let parse = parser(path)?;
+    // SAFETY: the map is read-only and dropped before returning; the file must not be modified
+    // meanwhile (documented on `load_tensors`).
+    let data = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;
+    parse(path, &data)
+}
+
+type Parser = fn(&Path, &[u8]) -> Result<Vec<(String, Tensor)>, CheckpointError>;
+
+/// The parser for a checkpoint file, chosen by its extension.
+fn parser(path: &Path) -> Result<Parser, CheckpointError> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+    {
+        "safetensors" => Ok(safetensors::parse),
+        "bin" | "pt" | "pth" => Ok(pytorch::parse),
+        _ => Err(CheckpointError::UnknownFormat {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// The part of a `*.index.json` we use (`metadata.total_size` is informative only).
+#[derive(Deserialize)]
+struct ShardIndex {
+    weight_map: BTreeMap<String, String>,
+}
+
+/// Reads the shards named by an index, each once, checking that index and shards agree.
+/// The tensors of one shard, with its path.
+type Shard = (PathBuf, Vec<(String, Tensor)>);
+
+fn read_sharded(index: &Path) -> Result<Vec<Shard>, CheckpointError> {
+    let bad = |reason: String| CheckpointError::BadIndex {
+        index: index.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(index).map_err(io_error(index))?;
+    let parsed: ShardIndex = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let dir = index.parent().unwrap_or(Path::new("."));
+    let shards: BTreeSet<&String> = parsed.weight_map.values().collect();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    let mut out = Vec::new();
+    for shard in shards {
+        // Shards live beside the index: a bare file name, never a path.
+        if Path::new(shard).file_name() != Some(std::ffi::OsStr::new(shard))
+            || shard.ends_with(".index.json")
+        {
+            return Err(bad(format!(
+                "shard name '{shard}' is not a plain checkpoint file name"
+            )));
+        }
+        let path = dir.join(shard);
+        if !path.is_file() {
+            return Err(CheckpointError::MissingShard {
+                index: index.to_path_buf(),
+                shard: shard.clone(),
+            });
+        }
+        let tensors = read_file(&path)?;
+        for (name, _) in &tensors {
+            if let Some(first) = seen.insert(name.clone(), path.clone()) {
+                return Err(CheckpointError::DuplicateTensor {
+                    name: name.clone(),
+                    first,
+                    second: path,
+                });
+            }
+            match parsed.weight_map.get(name) {
+                Some(listed) if listed == shard => {}
+                Some(listed) => {
+                    return Err(bad(format!(
+                        "tensor '{name}' is in {shard} but the index puts it in {listed}"
+                    )))
+                }
+                None => {
+                    return Err(bad(format!(
+                        "tensor '{name}' is in {shard} but not in the index"
+                    )))
+                }
+            }
+        }
+        out.push((path, tensors));
+    }
+    if let Some((name, shard)) = parsed
+        .weight_map
+        .iter()
+        .find(|(name, _)| !seen.contains_key(*name))
+    {
+        return Err(bad(format!(
+            "tensor '{name}' is listed in shard {shard}, which does not contain it"
+        )));
+    }
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory is written, flushed
+/// to disk and renamed over `path`, so readers see either the old file or the complete new one.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("config.json");
+/// albert::checkpoint::write_atomic(&path, b"{\"hidden_size\": 768}\n")?;
+/// assert_eq!(std::fs::read(&path)?, b"{\"hidden_size\": 768}\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_error(path))?;
+    tmp.write_all(bytes).map_err(io_error(path))?;
+    tmp.as_file().sync_all().map_err(io_error(path))?;
+    tmp.persist(path).map_err(|e| io_error(path)(e.error))?;
+    // Make the rename itself durable.
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
