@@ -64,7 +64,7 @@ fn run(model: &AlbertForAny, g: &HashMap<String, Tensor>, with_loss: bool) -> Ha
     for (name, t) in &out.heads {
         got.insert(name.to_string(), t.clone());
     }
-    if let Some(loss) = loss(model, &input, g).filter(|_| with_loss) {
+    if let Some(loss) = with_loss.then(|| loss(model, &input, g)).flatten() {
         got.insert("loss".into(), loss.reshape(1).unwrap());
     }
     got
@@ -186,4 +186,14 @@ fn tempdir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+#[test]
+fn legacy_torch_files_are_read() {
+    // torch.save(..., _use_new_zipfile_serialization=False): the pre-1.6 format of the original hub checkpoints.
+    let tensors = albert::checkpoint::load_tensors(&fixtures().join("legacy_format.bin"), &Device::Cpu, DType::F32).unwrap();
+    let names: Vec<_> = tensors.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(names.contains(&"embeddings.word_embeddings.weight"), "{names:?}");
+    let word = &tensors.iter().find(|(k, _)| k == "embeddings.word_embeddings.weight").unwrap().1;
+    assert_eq!(word.dims(), [99, 16]);
 }
