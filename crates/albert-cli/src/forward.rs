@@ -24,6 +24,9 @@ pub struct ForwardArgs {
     /// Run this class instead of the one in config.json's `architectures` (e.g. AlbertModel).
     #[arg(long)]
     architecture: Option<Architecture>,
+    /// Refuse a checkpoint that lacks the head or holds tensors the class does not use (instead of warning).
+    #[arg(long)]
+    strict: bool,
     /// Print JSON (all values) instead of a summary.
     #[arg(long)]
     json: bool,
@@ -42,10 +45,13 @@ fn parse_ids(text: &str, what: &str) -> Result<Vec<u32>> {
 }
 
 pub fn run(args: ForwardArgs) -> Result<()> {
-    let opts = LoadOptions { architecture: args.architecture, ..LoadOptions::default() };
+    let opts = LoadOptions { architecture: args.architecture, strict: args.strict, ..LoadOptions::default() };
     let loaded = Pretrained::load(&args.model, &opts).with_context(|| format!("loading {}", args.model.display()))?;
     for name in &loaded.report.initialized {
         eprintln!("warning: {name} is not in the checkpoint and was initialized at random");
+    }
+    if !loaded.report.ignored.is_empty() {
+        eprintln!("note: {} checkpoint tensor(s) unused by this class: {}", loaded.report.ignored.len(), loaded.report.ignored.join(", "));
     }
     let arch = loaded.model.architecture();
     let rows: Vec<Vec<u32>> = args.ids.iter().map(|s| parse_ids(s, "--ids")).collect::<Result<_>>()?;

@@ -90,6 +90,7 @@ fn bad_input_gets_a_clear_error() {
         (vec![qa, "--ids", "2 999 3"], "input_ids holds 999"),
         (vec![qa, "--ids", "2 5 3", "--type-ids", "0 0"], "--type-ids"),
         (vec!["/no/such/dir", "--ids", "2"], "not a checkpoint directory"),
+        (vec![qa, "--ids", "2 5 3", "--architecture", "AlbertForTokenClassification", "--strict"], "classifier.weight"),
     ] {
         let mut full = vec!["forward"];
         full.extend(&args);
