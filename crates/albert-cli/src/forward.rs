@@ -1,7 +1,5 @@
 //! `albert forward`: a checkpoint's own head on one sequence, outputs as transformers names them.
 
-use std::path::PathBuf;
-
 use albert::{AlbertInput, Architecture, ForwardOptions, LoadOptions, Pretrained};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
@@ -13,8 +11,9 @@ albert forward tests/fixtures/models/multiple_choice --ids \"2 10 3\" --ids \"2 
 The JSON has no batch dimension: last_hidden_state (seq x hidden), pooler_output (hidden, or null when the class\n\
 has no pooler) and the head's outputs: logits, start_logits/end_logits, or prediction_logits/sop_logits.")]
 pub struct ForwardArgs {
-    /// Checkpoint directory (config.json + model.safetensors or pytorch_model.bin).
-    model: PathBuf,
+    /// Checkpoint directory (config.json + model.safetensors or pytorch_model.bin), or a Hugging Face hub id
+    /// (taken from the hub cache, fetched when missing unless HF_HUB_OFFLINE=1).
+    model: String,
     /// Token ids, separated by spaces or commas. Give --ids once per choice for a multiple-choice model.
     #[arg(long, required = true)]
     ids: Vec<String>,
@@ -46,7 +45,8 @@ fn parse_ids(text: &str, what: &str) -> Result<Vec<u32>> {
 
 pub fn run(args: ForwardArgs) -> Result<()> {
     let opts = LoadOptions { architecture: args.architecture, strict: args.strict, ..LoadOptions::default() };
-    let loaded = Pretrained::load(&args.model, &opts).with_context(|| format!("loading {}", args.model.display()))?;
+    let dir = albert::hub::resolve_model(&args.model)?;
+    let loaded = Pretrained::load(&dir, &opts).with_context(|| format!("loading {}", dir.display()))?;
     for name in &loaded.report.initialized {
         eprintln!("warning: {name} is not in the checkpoint and was initialized at random");
     }

@@ -1,7 +1,5 @@
 //! `albert info`: what a checkpoint or preset is.
 
-use std::path::PathBuf;
-
 use albert::{AlbertConfig, Architecture};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
@@ -9,8 +7,8 @@ use serde_json::json;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  albert info tests/fixtures/models/qa\n  albert info --preset albert-xxlarge-v2 --json")]
 pub struct InfoArgs {
-    /// Checkpoint directory holding config.json.
-    model: Option<PathBuf>,
+    /// Checkpoint directory holding config.json, or a Hugging Face hub id.
+    model: Option<String>,
     /// A published configuration instead of a checkpoint (albert-base-v2, albert-large-v1, ...).
     #[arg(long, conflicts_with = "model")]
     preset: Option<String>,
@@ -21,7 +19,8 @@ pub struct InfoArgs {
 
 pub fn run(args: InfoArgs) -> Result<()> {
     let (source, cfg) = match (&args.model, &args.preset) {
-        (Some(dir), None) => {
+        (Some(spec), None) => {
+            let dir = albert::hub::resolve_model(spec)?;
             let cfg = AlbertConfig::from_file(dir.join("config.json")).with_context(|| format!("reading {}", dir.display()))?;
             (dir.display().to_string(), cfg)
         }
@@ -32,8 +31,8 @@ pub fn run(args: InfoArgs) -> Result<()> {
     let params = cfg.parameter_count(arch);
     let encoder_params = cfg.parameter_count(Architecture::Model);
     let weight_bytes = params * 4;
-    let files: Vec<(String, u64)> = args
-        .model
+    let dir = args.model.as_deref().map(albert::hub::resolve_model).transpose()?;
+    let files: Vec<(String, u64)> = dir
         .iter()
         .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
         .filter_map(|e| {

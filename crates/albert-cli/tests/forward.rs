@@ -89,7 +89,7 @@ fn bad_input_gets_a_clear_error() {
         (vec![qa, "--ids", "2 x 3"], "`x` is not a token id"),
         (vec![qa, "--ids", "2 999 3"], "input_ids holds 999"),
         (vec![qa, "--ids", "2 5 3", "--type-ids", "0 0"], "--type-ids"),
-        (vec!["/no/such/dir", "--ids", "2"], "not a checkpoint directory"),
+        (vec!["/no/such/dir", "--ids", "2"], "no such file or directory"),
         (vec![qa, "--ids", "2 5 3", "--architecture", "AlbertForTokenClassification", "--strict"], "classifier.weight"),
     ] {
         let mut full = vec!["forward"];
@@ -107,4 +107,39 @@ fn info_reports_hugging_face_parameter_counts() {
     let out = albert(&["info", "--preset", "albert-large-v2", "--json"]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["parameters"], 17_683_968);
+}
+
+/// A checkpoint laid out as the Hugging Face hub cache holds it (refs/main -> snapshots/<rev>/...), under a temporary
+/// HF_HOME, loads by hub id with no network.
+#[test]
+fn hub_ids_load_from_the_cache_offline() {
+    let home = std::env::temp_dir().join(format!("albert-hf-home-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let repo = home.join("hub/models--tiny-org--albert-qa");
+    let rev = "0123456789abcdef0123456789abcdef01234567";
+    let snapshot = repo.join("snapshots").join(rev);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), rev).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixtures().join("qa").join(f), snapshot.join(f)).unwrap();
+    }
+    let run = |id: &str| {
+        Command::new(env!("CARGO_BIN_EXE_albert"))
+            .args(["forward", id, "--ids", "2 31 45 3", "--json"])
+            .env("HF_HOME", &home)
+            .env("HF_HUB_OFFLINE", "1")
+            .env_remove("HF_HUB_CACHE")
+            .output()
+            .unwrap()
+    };
+    let by_id = run("tiny-org/albert-qa");
+    assert!(by_id.status.success(), "{}", String::from_utf8_lossy(&by_id.stderr));
+    let by_path = run(fixtures().join("qa").to_str().unwrap());
+    assert_eq!(by_id.stdout, by_path.stdout);
+    let missing = run("tiny-org/not-cached");
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("not in the Hugging Face cache") || err.contains("nor in the Hugging Face cache"), "{err}");
+    let _ = std::fs::remove_dir_all(&home);
 }

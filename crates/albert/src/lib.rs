@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod hub;
 pub mod model;
 pub mod pretrained;
 pub mod rng;
