@@ -243,11 +243,21 @@ impl AlbertTokenizer {
     }
 
     /// Tokenizes one text into tokens with offsets, without special tokens or truncation.
+    /// Token strings are the vocabulary's (`<unk>` rather than the unknown text), as
+    /// transformers' `convert_ids_to_tokens` gives them.
     fn tokenize(&self, text: &str) -> Result<Vec<RawToken>> {
-        match &self.inner {
-            Inner::Spm(a) => Ok(a.tokenize(text)),
-            Inner::Hf(h) => h.tokenize(text),
+        let mut tokens = match &self.inner {
+            Inner::Spm(a) => a.tokenize(text),
+            Inner::Hf(h) => h.tokenize(text)?,
+        };
+        for t in &mut tokens {
+            if let Some(p) = self.pieces.get(t.id as usize) {
+                if *p != t.token {
+                    t.token.clone_from(p);
+                }
+            }
         }
+        Ok(tokens)
     }
 
     /// Encodes a text or a pair into model inputs.

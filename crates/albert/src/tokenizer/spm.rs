@@ -246,9 +246,17 @@ impl SentencePiece {
                     let bid = self.byte_ids[b as usize];
                     pieces.push(SpmPiece { id: bid, piece: self.proto.pieces[bid as usize].piece.clone(), source });
                 }
+            } else if id == self.unk_id {
+                // Consecutive unknown pieces merge into one (sentencepiece_processor.cc).
+                match pieces.last_mut() {
+                    Some(prev) if prev.id == self.unk_id => {
+                        prev.piece.push_str(surface);
+                        prev.source.1 = source.1;
+                    }
+                    _ => pieces.push(SpmPiece { id, piece: surface.to_string(), source }),
+                }
             } else {
-                let piece = if id == self.unk_id { surface.to_string() } else { self.proto.pieces[id as usize].piece.clone() };
-                pieces.push(SpmPiece { id, piece, source });
+                pieces.push(SpmPiece { id, piece: self.proto.pieces[id as usize].piece.clone(), source });
             }
         }
         pieces
