@@ -15,9 +15,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Tokenize text (spiece.model, tokenizer.json or a checkpoint directory).
     Tokenize(tokenize::TokenizeArgs),
-    /// Build vocabularies (`albert vocab train`).
     Vocab(vocab::VocabArgs),
 }
 

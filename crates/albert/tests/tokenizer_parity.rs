@@ -367,3 +367,37 @@ mod tempdir {
         }
     }
 }
+
+/// Offsets on the spiece.model path follow transformers' conventions (leading `▁` excluded, a lone
+/// `▁` spans the next character): wherever both paths give the same ids, offsets agree too, except
+/// where normalization merges or deletes characters. There transformers narrows the span (two
+/// backticks → `"` map to the second backtick only; a deleted trailing mark or variation selector
+/// is left out), while the spiece.model path spans every input character the token came from.
+#[test]
+fn spm_path_offsets_agree_with_transformers_where_ids_agree() {
+    const NARROWER_IN_TRANSFORMERS: [&str; 7] =
+        ["``quoted''", "``", "''", "```triple'''", "He said ``hi'' and 'bye'.", "हिन्दी", "❤\u{fe0f}"];
+    let Some(data) = data_dir() else { return };
+    let spm = AlbertTokenizer::from_spm_file(&data.join("spm/spiece.model"), TokenizerConfig::default()).unwrap();
+    let h = hard_cases();
+    let (mut same_ids, mut bad, mut narrower) = (0, Vec::new(), Vec::new());
+    for (t, w) in h["texts"].as_array().unwrap().iter().zip(h["hf"].as_array().unwrap()) {
+        let t = t.as_str().unwrap();
+        let e = spm.encode(t, None, &EncodeOptions::default()).unwrap();
+        if e.ids == u32s(&w["ids"]) {
+            same_ids += 1;
+            if e.offsets == pairs(&w["offsets"]) {
+                continue;
+            }
+            if NARROWER_IN_TRANSFORMERS.contains(&t) {
+                narrower.push(t);
+            } else {
+                bad.push(format!("{t:?}: got {:?}, want {}", e.offsets, w["offsets"]));
+            }
+        }
+    }
+    let agree = same_ids - bad.len() - narrower.len();
+    eprintln!("spm-path offsets: {agree}/{same_ids} hard cases with equal ids also have equal offsets");
+    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert_eq!(narrower, NARROWER_IN_TRANSFORMERS, "the documented offset differences changed");
+}

@@ -237,9 +237,11 @@ impl SentencePiece {
         for (start, end, id) in segments {
             let surface = &norm[start..end];
             let first = surface.find(|c| c != '\u{2581}').map(|i| start + i);
+            // A piece of only `▁` gets the span of the character after it, as transformers does.
             let source = match first {
                 Some(f) => (map[f], src_end[end - 1]),
-                None => (src_end[end - 1], src_end[end - 1]),
+                None if end < norm.len() => (map[end], src_end[end]),
+                None => (map[end], map[end]),
             };
             if id == self.unk_id && self.proto.byte_fallback {
                 for &b in surface.as_bytes() {
