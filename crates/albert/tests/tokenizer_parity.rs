@@ -401,3 +401,30 @@ fn spm_path_offsets_agree_with_transformers_where_ids_agree() {
     assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
     assert_eq!(narrower, NARROWER_IN_TRANSFORMERS, "the documented offset differences changed");
 }
+
+/// `train_unigram` + `save`: the spiece.model and tokenizer.json it writes load back and give the
+/// same ids on both paths (two independent implementations: ours and the tokenizers crate).
+/// scripts/reference/check_trained_vocab.py checks the same files with sentencepiece and
+/// transformers' AutoTokenizer.
+#[test]
+fn trained_vocabulary_loads_on_both_paths_with_identical_ids() {
+    let Some(data) = data_dir() else { return };
+    let corpus = data.join("corpus/botchan/botchan.txt");
+    let opts = albert::tokenizer::TrainOptions { corpus: vec![corpus.clone()], vocab_size: 1000, ..Default::default() };
+    let proto = albert::tokenizer::train_unigram(&opts).unwrap();
+    assert_eq!(proto.pieces.len(), 1000);
+    let names: Vec<&str> = proto.pieces[..5].iter().map(|p| p.piece.as_str()).collect();
+    assert_eq!(names, ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]);
+    let dir = tempdir::Dir::new("train");
+    AlbertTokenizer::from_model_proto(proto, TokenizerConfig::default()).unwrap().save(dir.path()).unwrap();
+    let spm = AlbertTokenizer::from_dir_with(dir.path(), Backend::SentencePiece).unwrap();
+    let hf = AlbertTokenizer::from_dir_with(dir.path(), Backend::HuggingFace).unwrap();
+    assert_eq!((spm.vocab_size(), hf.vocab_size()), (1000, 1000));
+    let texts = source_texts(&data, "corpus/botchan/botchan.txt");
+    let inputs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (t.as_str(), None)).collect();
+    let a = spm.encode_batch(&inputs, &EncodeOptions::default()).unwrap();
+    let b = hf.encode_batch(&inputs, &EncodeOptions::default()).unwrap();
+    let same = a.iter().zip(&b).filter(|(x, y)| x.ids == y.ids).count();
+    eprintln!("trained vocabulary: {same}/{} botchan lines give identical ids on both paths", texts.len());
+    assert_eq!(same, texts.len());
+}
