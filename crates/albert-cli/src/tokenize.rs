@@ -59,14 +59,21 @@ pub fn run(args: TokenizeArgs) -> anyhow::Result<()> {
         truncation: args.max_length.map(|max_length| Truncation {
             max_length,
             stride: args.stride,
-            strategy: if args.pair.is_some() { TruncationStrategy::OnlySecond } else { TruncationStrategy::LongestFirst },
+            strategy: if args.pair.is_some() {
+                TruncationStrategy::OnlySecond
+            } else {
+                TruncationStrategy::LongestFirst
+            },
         }),
         ..Default::default()
     };
     if args.jsonl {
         return run_jsonl(&tok, &opts);
     }
-    let text = args.text.as_deref().expect("clap requires TEXT without --jsonl");
+    let text = args
+        .text
+        .as_deref()
+        .expect("clap requires TEXT without --jsonl");
     let enc = tok.encode(text, args.pair.as_deref(), &opts)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -85,10 +92,21 @@ pub fn run(args: TokenizeArgs) -> anyhow::Result<()> {
 }
 
 fn print_table(out: &mut impl Write, enc: &Encoding) -> std::io::Result<()> {
-    writeln!(out, "{:>5}  {:>6}  {:>4}  {:>11}  token", "index", "id", "type", "offsets")?;
+    writeln!(
+        out,
+        "{:>5}  {:>6}  {:>4}  {:>11}  token",
+        "index", "id", "type", "offsets"
+    )?;
     for i in 0..enc.len() {
         let (a, b) = enc.offsets[i];
-        writeln!(out, "{i:>5}  {:>6}  {:>4}  {:>11}  {}", enc.ids[i], enc.type_ids[i], format!("{a}..{b}"), enc.tokens[i])?;
+        writeln!(
+            out,
+            "{i:>5}  {:>6}  {:>4}  {:>11}  {}",
+            enc.ids[i],
+            enc.type_ids[i],
+            format!("{a}..{b}"),
+            enc.tokens[i]
+        )?;
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use albert::tokenizer::{train_unigram, AlbertTokenizer, ModelProto, TokenizerConfig, TrainOptions};
+use albert::tokenizer::{
+    train_unigram, AlbertTokenizer, ModelProto, TokenizerConfig, TrainOptions,
+};
 use anyhow::Context;
 
 /// Build ALBERT vocabularies.
@@ -69,7 +71,9 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     let precompiled_charsmap = match &a.normalizer_from {
         Some(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            ModelProto::parse(&bytes).with_context(|| format!("parsing {}", p.display()))?.precompiled_charsmap
+            ModelProto::parse(&bytes)
+                .with_context(|| format!("parsing {}", p.display()))?
+                .precompiled_charsmap
         }
         None => Vec::new(),
     };
@@ -83,9 +87,13 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     };
     let proto = train_unigram(&opts)?;
     let n = proto.pieces.len();
-    let config = TokenizerConfig { do_lower_case: opts.do_lower_case, keep_accents: opts.keep_accents };
+    let config = TokenizerConfig {
+        do_lower_case: opts.do_lower_case,
+        keep_accents: opts.keep_accents,
+    };
     let tok = AlbertTokenizer::from_model_proto(proto, config)?;
-    tok.save(&a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    tok.save(&a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
     eprintln!("wrote a {n}-piece vocabulary to {}", a.out.display());
     Ok(())
 }

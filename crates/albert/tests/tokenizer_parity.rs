@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use albert::tokenizer::{
-    AlbertTokenizer, Backend, EncodeOptions, Encoding, Padding, TokenizerConfig, Truncation, TruncationStrategy,
+    AlbertTokenizer, Backend, EncodeOptions, Encoding, Padding, TokenizerConfig, Truncation,
+    TruncationStrategy,
 };
 use serde_json::Value;
 
@@ -27,7 +28,10 @@ fn data_dir() -> Option<PathBuf> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{} is missing (required under CI=true)", d.display());
     }
-    eprintln!("note: {} is missing; skipping tokenizer parity test", d.display());
+    eprintln!(
+        "note: {} is missing; skipping tokenizer parity test",
+        d.display()
+    );
     None
 }
 
@@ -47,7 +51,11 @@ fn ids_bytes(ids: &[u32]) -> Vec<u8> {
 fn hf_bytes(e: &Encoding) -> Vec<u8> {
     let mut b = ids_bytes(&e.ids);
     b.extend([0xff; 4]);
-    let flat: Vec<u32> = e.offsets.iter().flat_map(|&(a, b)| [a as u32, b as u32]).collect();
+    let flat: Vec<u32> = e
+        .offsets
+        .iter()
+        .flat_map(|&(a, b)| [a as u32, b as u32])
+        .collect();
     b.extend(ids_bytes(&flat));
     b
 }
@@ -101,9 +109,19 @@ fn manifest() -> Manifest {
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| (s["name"].as_str().unwrap().to_string(), s["texts"].as_u64().unwrap() as usize))
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["texts"].as_u64().unwrap() as usize,
+                )
+            })
             .collect(),
-        models: m["models"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+        models: m["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect(),
         file_digests: m["file_digests"].clone(),
     }
 }
@@ -120,29 +138,51 @@ fn check_digests(
 ) -> Vec<String> {
     let m = manifest();
     let blob = std::fs::read(fixtures().join(format!("digests/{key}.bin"))).unwrap();
-    let opts = EncodeOptions { add_special_tokens, ..Default::default() };
+    let opts = EncodeOptions {
+        add_special_tokens,
+        ..Default::default()
+    };
     let (mut pos, mut failures, mut total, mut ok_total) = (0, Vec::new(), 0, 0);
     for (name, n) in &m.sources {
         let texts = source_texts(data, name);
-        assert_eq!(texts.len(), *n, "{name}: the parity set changed since the reference ran");
+        assert_eq!(
+            texts.len(),
+            *n,
+            "{name}: the parity set changed since the reference ran"
+        );
         let inputs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (t.as_str(), None)).collect();
         let encs = tok.encode_batch(&inputs, &opts).unwrap();
         let hashes: Vec<u64> = encs.iter().map(&digest).collect();
         let mut ok = 0;
         for (line, h) in hashes.iter().enumerate() {
-            let want = if width == 2 { u64::from(u16::from_le_bytes([blob[pos], blob[pos + 1]])) } else { u64::from(blob[pos]) };
+            let want = if width == 2 {
+                u64::from(u16::from_le_bytes([blob[pos], blob[pos + 1]]))
+            } else {
+                u64::from(blob[pos])
+            };
             pos += width;
             if h & ((1 << (8 * width)) - 1) == want {
                 ok += 1;
             } else if failures.len() < 20 {
                 let t: String = texts[line].chars().take(80).collect();
-                failures.push(format!("{key} {name}:{}: {t:?} -> {:?}", line + 1, encs[line].ids));
+                failures.push(format!(
+                    "{key} {name}:{}: {t:?} -> {:?}",
+                    line + 1,
+                    encs[line].ids
+                ));
             }
         }
-        let file_hash = fnv1a64(&hashes.iter().flat_map(|h| h.to_le_bytes()).collect::<Vec<u8>>());
+        let file_hash = fnv1a64(
+            &hashes
+                .iter()
+                .flat_map(|h| h.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        );
         let want_file = m.file_digests[key][name].as_str().unwrap();
         if format!("{file_hash:016x}") != want_file && ok == texts.len() {
-            failures.push(format!("{key} {name}: file digest differs although every line digest matched"));
+            failures.push(format!(
+                "{key} {name}: file digest differs although every line digest matched"
+            ));
         }
         eprintln!("{key} {name}: {ok}/{} texts agree", texts.len());
         total += texts.len();
@@ -158,19 +198,35 @@ fn spm_path_matches_sentencepiece_with_albert_preprocessing_on_every_model() {
     let Some(data) = data_dir() else { return };
     let mut failures = Vec::new();
     for model in manifest().models {
-        let tok = AlbertTokenizer::from_spm_file(&data.join("spm").join(&model), TokenizerConfig::default()).unwrap();
+        let tok = AlbertTokenizer::from_spm_file(
+            &data.join("spm").join(&model),
+            TokenizerConfig::default(),
+        )
+        .unwrap();
         assert_eq!(tok.backend(), Backend::SentencePiece);
         let albert = model == "spiece.model";
-        failures.extend(check_digests(&tok, &data, &format!("{model}.spm"), if albert { 2 } else { 1 }, albert, |e| {
-            fnv1a64(&ids_bytes(&e.ids))
-        }));
+        failures.extend(check_digests(
+            &tok,
+            &data,
+            &format!("{model}.spm"),
+            if albert { 2 } else { 1 },
+            albert,
+            |e| fnv1a64(&ids_bytes(&e.ids)),
+        ));
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The tokenizer.json our `save` writes for ALBERT's spiece.model.
 fn hf_tokenizer(data: &Path) -> (AlbertTokenizer, tempdir::Dir) {
-    let spm = AlbertTokenizer::from_spm_file(&data.join("spm/spiece.model"), TokenizerConfig::default()).unwrap();
+    let spm =
+        AlbertTokenizer::from_spm_file(&data.join("spm/spiece.model"), TokenizerConfig::default())
+            .unwrap();
     let dir = tempdir::Dir::new("hf");
     spm.save(dir.path()).unwrap();
     let tok = AlbertTokenizer::from_path(dir.path()).unwrap();
@@ -183,7 +239,11 @@ fn saved_tokenizer_json_matches_transformers_conversion() {
     let Some(data) = data_dir() else { return };
     let (_, dir) = hf_tokenizer(&data);
     let mut ours = json(&dir.path().join("tokenizer.json"));
-    let vocab = ours["model"].as_object_mut().unwrap().remove("vocab").unwrap();
+    let vocab = ours["model"]
+        .as_object_mut()
+        .unwrap()
+        .remove("vocab")
+        .unwrap();
     let mut vb = Vec::new();
     for e in vocab.as_array().unwrap() {
         vb.extend(e[0].as_str().unwrap().as_bytes());
@@ -196,15 +256,25 @@ fn saved_tokenizer_json_matches_transformers_conversion() {
             *c = Value::String(format!("{:016x}", fnv1a64(c.as_str().unwrap().as_bytes())));
         }
     }
-    assert_eq!(ours, json(&fixtures().join("spiece.tokenizer_json_summary.json")));
+    assert_eq!(
+        ours,
+        json(&fixtures().join("spiece.tokenizer_json_summary.json"))
+    );
 }
 
 #[test]
 fn hf_path_matches_transformers_ids_and_offsets() {
     let Some(data) = data_dir() else { return };
     let (tok, _dir) = hf_tokenizer(&data);
-    let failures = check_digests(&tok, &data, "spiece.model.hf", 2, true, |e| fnv1a64(&hf_bytes(e)));
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    let failures = check_digests(&tok, &data, "spiece.model.hf", 2, true, |e| {
+        fnv1a64(&hf_bytes(e))
+    });
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -213,7 +283,11 @@ fn hf_path_matches_run_qa_windows_on_xquad() {
     let (tok, _dir) = hf_tokenizer(&data);
     let expected = json(&fixtures().join("xquad_windows.json"));
     let opts = EncodeOptions {
-        truncation: Some(Truncation { max_length: 384, stride: 128, strategy: TruncationStrategy::OnlySecond }),
+        truncation: Some(Truncation {
+            max_length: 384,
+            stride: 128,
+            strategy: TruncationStrategy::OnlySecond,
+        }),
         ..Default::default()
     };
     let mut bad = Vec::new();
@@ -223,7 +297,10 @@ fn hf_path_matches_run_qa_windows_on_xquad() {
         for a in v["data"].as_array().unwrap() {
             for p in a["paragraphs"].as_array().unwrap() {
                 for qa in p["qas"].as_array().unwrap() {
-                    pairs.push((qa["question"].as_str().unwrap(), Some(p["context"].as_str().unwrap())));
+                    pairs.push((
+                        qa["question"].as_str().unwrap(),
+                        Some(p["context"].as_str().unwrap()),
+                    ));
                 }
             }
         }
@@ -233,7 +310,10 @@ fn hf_path_matches_run_qa_windows_on_xquad() {
         let mut ok = 0;
         for (i, e) in encs.iter().enumerate() {
             let windows: Vec<&Encoding> = std::iter::once(e).chain(&e.overflowing).collect();
-            let bytes: Vec<u8> = windows.iter().flat_map(|w| [hf_bytes(w), ids_bytes(&w.type_ids)].concat()).collect();
+            let bytes: Vec<u8> = windows
+                .iter()
+                .flat_map(|w| [hf_bytes(w), ids_bytes(&w.type_ids)].concat())
+                .collect();
             let got = format!("{:016x}:{}", fnv1a64(&bytes), windows.len());
             if got == want[i].as_str().unwrap() {
                 ok += 1;
@@ -241,9 +321,17 @@ fn hf_path_matches_run_qa_windows_on_xquad() {
                 bad.push(format!("{name} question {i}"));
             }
         }
-        eprintln!("{name}: {ok}/{} question+context window sets agree", encs.len());
+        eprintln!(
+            "{name}: {ok}/{} question+context window sets agree",
+            encs.len()
+        );
     }
-    assert!(bad.is_empty(), "{} mismatches: {:?}", bad.len(), &bad[..bad.len().min(20)]);
+    assert!(
+        bad.is_empty(),
+        "{} mismatches: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(20)]
+    );
 }
 
 fn hard_cases() -> Value {
@@ -254,16 +342,33 @@ fn hard_cases() -> Value {
 fn hard_cases_spm_path_on_every_model() {
     let Some(data) = data_dir() else { return };
     let h = hard_cases();
-    let texts: Vec<&str> = h["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let texts: Vec<&str> = h["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     assert!(texts.len() >= 200);
     let mut bad = Vec::new();
     for (model, want) in h["spm"].as_object().unwrap() {
-        let tok = AlbertTokenizer::from_spm_file(&data.join("spm").join(model), TokenizerConfig::default()).unwrap();
-        let opts = EncodeOptions { add_special_tokens: model == "spiece.model", ..Default::default() };
+        let tok = AlbertTokenizer::from_spm_file(
+            &data.join("spm").join(model),
+            TokenizerConfig::default(),
+        )
+        .unwrap();
+        let opts = EncodeOptions {
+            add_special_tokens: model == "spiece.model",
+            ..Default::default()
+        };
         let mut ok = 0;
         for (t, w) in texts.iter().zip(want.as_array().unwrap()) {
             let got = tok.encode(t, None, &opts).unwrap().ids;
-            let w: Vec<u32> = w.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+            let w: Vec<u32> = w
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect();
             if got == w {
                 ok += 1;
             } else {
@@ -272,15 +377,33 @@ fn hard_cases_spm_path_on_every_model() {
         }
         eprintln!("hard cases {model} (spm path): {ok}/{}", texts.len());
     }
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 fn u32s(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 fn pairs(v: &Value) -> Vec<(usize, usize)> {
-    v.as_array().unwrap().iter().map(|o| (o[0].as_u64().unwrap() as usize, o[1].as_u64().unwrap() as usize)).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o[0].as_u64().unwrap() as usize,
+                o[1].as_u64().unwrap() as usize,
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -289,10 +412,20 @@ fn hard_cases_hf_path_ids_tokens_offsets_and_decoding() {
     let (tok, _dir) = hf_tokenizer(&data);
     let h = hard_cases();
     let mut bad = Vec::new();
-    for (t, w) in h["texts"].as_array().unwrap().iter().zip(h["hf"].as_array().unwrap()) {
+    for (t, w) in h["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(h["hf"].as_array().unwrap())
+    {
         let t = t.as_str().unwrap();
         let e = tok.encode(t, None, &EncodeOptions::default()).unwrap();
-        let tokens: Vec<String> = w["tokens"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        let tokens: Vec<String> = w["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
         let decoded = tok.decode(&e.ids, true).unwrap();
         if e.ids != u32s(&w["ids"])
             || e.tokens != tokens
@@ -300,11 +433,23 @@ fn hard_cases_hf_path_ids_tokens_offsets_and_decoding() {
             || e.special_tokens_mask != u32s(&w["special_tokens_mask"])
             || decoded != w["decoded"].as_str().unwrap()
         {
-            bad.push(format!("{t:?}: got {:?} {:?} {decoded:?}, want {w}", e.tokens, e.offsets));
+            bad.push(format!(
+                "{t:?}: got {:?} {:?} {decoded:?}, want {w}",
+                e.tokens, e.offsets
+            ));
         }
     }
-    eprintln!("hard cases (tokenizer.json path): {}/{}", h["texts"].as_array().unwrap().len() - bad.len(), h["texts"].as_array().unwrap().len());
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    eprintln!(
+        "hard cases (tokenizer.json path): {}/{}",
+        h["texts"].as_array().unwrap().len() - bad.len(),
+        h["texts"].as_array().unwrap().len()
+    );
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -321,23 +466,68 @@ fn truncation_stride_and_padding_match_transformers() {
         let max_length = kw["max_length"].as_u64().map(|m| m as usize);
         let opts = EncodeOptions {
             add_special_tokens: true,
-            truncation: kw.get("truncation").and(max_length).map(|max_length| Truncation {
-                max_length,
-                stride: kw["stride"].as_u64().unwrap_or(0) as usize,
-                strategy,
-            }),
-            padding: if kw["padding"].as_str() == Some("max_length") { Padding::MaxLength(max_length.unwrap()) } else { Padding::None },
+            truncation: kw
+                .get("truncation")
+                .and(max_length)
+                .map(|max_length| Truncation {
+                    max_length,
+                    stride: kw["stride"].as_u64().unwrap_or(0) as usize,
+                    strategy,
+                }),
+            padding: if kw["padding"].as_str() == Some("max_length") {
+                Padding::MaxLength(max_length.unwrap())
+            } else {
+                Padding::None
+            },
             pad_to_multiple_of: kw["pad_to_multiple_of"].as_u64().map(|m| m as usize),
         };
-        let e = tok.encode(case["text"].as_str().unwrap(), case["pair"].as_str(), &opts).unwrap();
+        let e = tok
+            .encode(case["text"].as_str().unwrap(), case["pair"].as_str(), &opts)
+            .unwrap();
         let rows: Vec<&Encoding> = std::iter::once(&e).chain(&e.overflowing).collect();
-        let field = |k: &str| case[k].as_array().unwrap().iter().map(u32s).collect::<Vec<_>>();
-        assert_eq!(rows.iter().map(|r| r.ids.clone()).collect::<Vec<_>>(), field("input_ids"), "{case}");
-        assert_eq!(rows.iter().map(|r| r.type_ids.clone()).collect::<Vec<_>>(), field("token_type_ids"), "{case}");
-        assert_eq!(rows.iter().map(|r| r.attention_mask.clone()).collect::<Vec<_>>(), field("attention_mask"), "{case}");
-        assert_eq!(rows.iter().map(|r| r.special_tokens_mask.clone()).collect::<Vec<_>>(), field("special_tokens_mask"), "{case}");
-        let offs: Vec<Vec<(usize, usize)>> = case["offsets"].as_array().unwrap().iter().map(pairs).collect();
-        assert_eq!(rows.iter().map(|r| r.offsets.clone()).collect::<Vec<_>>(), offs, "{case}");
+        let field = |k: &str| {
+            case[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(u32s)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rows.iter().map(|r| r.ids.clone()).collect::<Vec<_>>(),
+            field("input_ids"),
+            "{case}"
+        );
+        assert_eq!(
+            rows.iter().map(|r| r.type_ids.clone()).collect::<Vec<_>>(),
+            field("token_type_ids"),
+            "{case}"
+        );
+        assert_eq!(
+            rows.iter()
+                .map(|r| r.attention_mask.clone())
+                .collect::<Vec<_>>(),
+            field("attention_mask"),
+            "{case}"
+        );
+        assert_eq!(
+            rows.iter()
+                .map(|r| r.special_tokens_mask.clone())
+                .collect::<Vec<_>>(),
+            field("special_tokens_mask"),
+            "{case}"
+        );
+        let offs: Vec<Vec<(usize, usize)>> = case["offsets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(pairs)
+            .collect();
+        assert_eq!(
+            rows.iter().map(|r| r.offsets.clone()).collect::<Vec<_>>(),
+            offs,
+            "{case}"
+        );
     }
 }
 
@@ -351,7 +541,11 @@ mod tempdir {
         pub fn new(tag: &str) -> Self {
             use std::sync::atomic::{AtomicUsize, Ordering};
             static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!("albert-tok-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+            let p = std::env::temp_dir().join(format!(
+                "albert-tok-{tag}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
             std::fs::create_dir_all(&p).unwrap();
             Self(p)
         }
@@ -375,13 +569,27 @@ mod tempdir {
 /// is left out), while the spiece.model path spans every input character the token came from.
 #[test]
 fn spm_path_offsets_agree_with_transformers_where_ids_agree() {
-    const NARROWER_IN_TRANSFORMERS: [&str; 7] =
-        ["``quoted''", "``", "''", "```triple'''", "He said ``hi'' and 'bye'.", "हिन्दी", "❤\u{fe0f}"];
+    const NARROWER_IN_TRANSFORMERS: [&str; 7] = [
+        "``quoted''",
+        "``",
+        "''",
+        "```triple'''",
+        "He said ``hi'' and 'bye'.",
+        "हिन्दी",
+        "❤\u{fe0f}",
+    ];
     let Some(data) = data_dir() else { return };
-    let spm = AlbertTokenizer::from_spm_file(&data.join("spm/spiece.model"), TokenizerConfig::default()).unwrap();
+    let spm =
+        AlbertTokenizer::from_spm_file(&data.join("spm/spiece.model"), TokenizerConfig::default())
+            .unwrap();
     let h = hard_cases();
     let (mut same_ids, mut bad, mut narrower) = (0, Vec::new(), Vec::new());
-    for (t, w) in h["texts"].as_array().unwrap().iter().zip(h["hf"].as_array().unwrap()) {
+    for (t, w) in h["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(h["hf"].as_array().unwrap())
+    {
         let t = t.as_str().unwrap();
         let e = spm.encode(t, None, &EncodeOptions::default()).unwrap();
         if e.ids == u32s(&w["ids"]) {
@@ -397,9 +605,19 @@ fn spm_path_offsets_agree_with_transformers_where_ids_agree() {
         }
     }
     let agree = same_ids - bad.len() - narrower.len();
-    eprintln!("spm-path offsets: {agree}/{same_ids} hard cases with equal ids also have equal offsets");
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
-    assert_eq!(narrower, NARROWER_IN_TRANSFORMERS, "the documented offset differences changed");
+    eprintln!(
+        "spm-path offsets: {agree}/{same_ids} hard cases with equal ids also have equal offsets"
+    );
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    assert_eq!(
+        narrower, NARROWER_IN_TRANSFORMERS,
+        "the documented offset differences changed"
+    );
 }
 
 /// `train_unigram` + `save`: the spiece.model and tokenizer.json it writes load back and give the
@@ -410,21 +628,33 @@ fn spm_path_offsets_agree_with_transformers_where_ids_agree() {
 fn trained_vocabulary_loads_on_both_paths_with_identical_ids() {
     let Some(data) = data_dir() else { return };
     let corpus = data.join("corpus/botchan/botchan.txt");
-    let opts = albert::tokenizer::TrainOptions { corpus: vec![corpus.clone()], vocab_size: 1000, ..Default::default() };
+    let opts = albert::tokenizer::TrainOptions {
+        corpus: vec![corpus.clone()],
+        vocab_size: 1000,
+        ..Default::default()
+    };
     let proto = albert::tokenizer::train_unigram(&opts).unwrap();
     assert_eq!(proto.pieces.len(), 1000);
     let names: Vec<&str> = proto.pieces[..5].iter().map(|p| p.piece.as_str()).collect();
     assert_eq!(names, ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]);
     let dir = tempdir::Dir::new("train");
-    AlbertTokenizer::from_model_proto(proto, TokenizerConfig::default()).unwrap().save(dir.path()).unwrap();
+    AlbertTokenizer::from_model_proto(proto, TokenizerConfig::default())
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
     let spm = AlbertTokenizer::from_dir_with(dir.path(), Backend::SentencePiece).unwrap();
     let hf = AlbertTokenizer::from_dir_with(dir.path(), Backend::HuggingFace).unwrap();
     assert_eq!((spm.vocab_size(), hf.vocab_size()), (1000, 1000));
     let texts = source_texts(&data, "corpus/botchan/botchan.txt");
     let inputs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (t.as_str(), None)).collect();
-    let a = spm.encode_batch(&inputs, &EncodeOptions::default()).unwrap();
+    let a = spm
+        .encode_batch(&inputs, &EncodeOptions::default())
+        .unwrap();
     let b = hf.encode_batch(&inputs, &EncodeOptions::default()).unwrap();
     let same = a.iter().zip(&b).filter(|(x, y)| x.ids == y.ids).count();
-    eprintln!("trained vocabulary: {same}/{} botchan lines give identical ids on both paths", texts.len());
+    eprintln!(
+        "trained vocabulary: {same}/{} botchan lines give identical ids on both paths",
+        texts.len()
+    );
     assert_eq!(same, texts.len());
 }

@@ -55,9 +55,18 @@ impl AlbertSpm {
             .iter()
             .enumerate()
             .filter(|(_, p)| matches!(p.kind, PieceType::Control | PieceType::Unknown))
-            .map(|(i, p)| SpecialToken { content: p.piece.clone(), id: i as u32, lstrip: p.piece == "[MASK]" })
+            .map(|(i, p)| SpecialToken {
+                content: p.piece.clone(),
+                id: i as u32,
+                lstrip: p.piece == "[MASK]",
+            })
             .collect();
-        Self { sp, do_lower_case, keep_accents, specials }
+        Self {
+            sp,
+            do_lower_case,
+            keep_accents,
+            specials,
+        }
     }
 
     /// The special token starting at `text[i..]`, if any (the first listed wins, as in the
@@ -65,13 +74,25 @@ impl AlbertSpm {
     fn special_at(&self, text: &[Aligned], i: usize) -> Option<&SpecialToken> {
         self.specials.iter().find(|s| {
             let n = s.content.chars().count();
-            i + n <= text.len() && s.content.chars().zip(&text[i..i + n]).all(|(c, a)| c == a.ch)
+            i + n <= text.len()
+                && s.content
+                    .chars()
+                    .zip(&text[i..i + n])
+                    .all(|(c, a)| c == a.ch)
         })
     }
 
     /// Tokenizes `text` without adding [CLS]/[SEP].
     pub fn tokenize(&self, text: &str) -> Vec<RawToken> {
-        let mut chars: Vec<Aligned> = text.chars().enumerate().map(|(i, ch)| Aligned { ch, start: i, end: i + 1 }).collect();
+        let mut chars: Vec<Aligned> = text
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| Aligned {
+                ch,
+                start: i,
+                end: i + 1,
+            })
+            .collect();
         if self.do_lower_case {
             chars = self.lower_outside_specials(&chars);
         }
@@ -96,7 +117,12 @@ impl AlbertSpm {
             }
             let n = s.content.chars().count();
             let offsets = (chars[i].start, chars[i + n - 1].end);
-            out.push(RawToken { id: s.id, token: s.content.clone(), offsets, special: true });
+            out.push(RawToken {
+                id: s.id,
+                token: s.content.clone(),
+                offsets,
+                special: true,
+            });
             i += n;
         }
         if !seg.is_empty() {
@@ -137,7 +163,9 @@ impl AlbertSpm {
             if a < b {
                 (p[char_at[a]].start, p[char_at[b - 1]].end)
             } else {
-                let at = p.get(char_at[a]).map_or_else(|| p.last().map_or(0, |x| x.end), |x| x.start);
+                let at = p
+                    .get(char_at[a])
+                    .map_or_else(|| p.last().map_or(0, |x| x.end), |x| x.start);
                 (at, at)
             }
         };
@@ -147,7 +175,12 @@ impl AlbertSpm {
             if n > 1 && chars[n - 1] == ',' && in_table(PY_DIGIT, chars[n - 2]) {
                 self.split_digit_comma(&piece.piece, piece.source, &text, &span, out);
             } else {
-                out.push(RawToken { id: piece.id, token: piece.piece, offsets: span(piece.source.0, piece.source.1), special: false });
+                out.push(RawToken {
+                    id: piece.id,
+                    token: piece.piece,
+                    offsets: span(piece.source.0, piece.source.1),
+                    special: false,
+                });
             }
         }
     }
@@ -164,9 +197,15 @@ impl AlbertSpm {
     ) {
         let body = &piece[..piece.len() - 1];
         let stripped = body.replace('\u{2581}', "");
-        let mut cur: Vec<(String, (usize, usize))> =
-            self.sp.encode(&stripped).into_iter().map(|p| (p.piece, p.source)).collect();
-        if !piece.starts_with('\u{2581}') && cur.first().is_some_and(|(p, _)| p.starts_with('\u{2581}')) {
+        let mut cur: Vec<(String, (usize, usize))> = self
+            .sp
+            .encode(&stripped)
+            .into_iter()
+            .map(|p| (p.piece, p.source))
+            .collect();
+        if !piece.starts_with('\u{2581}')
+            && cur.first().is_some_and(|(p, _)| p.starts_with('\u{2581}'))
+        {
             if cur[0].0.chars().count() == 1 {
                 cur.remove(0);
             } else {
@@ -178,10 +217,28 @@ impl AlbertSpm {
         let src = &text[source.0..source.1];
         let exact = src.strip_suffix(',').is_some_and(|s| s == stripped);
         for (p, (a, b)) in cur {
-            let offsets = if exact { span(source.0 + a, source.0 + b) } else { span(source.0, source.1) };
-            out.push(RawToken { id: self.sp.piece_to_id(&p), token: p, offsets, special: false });
+            let offsets = if exact {
+                span(source.0 + a, source.0 + b)
+            } else {
+                span(source.0, source.1)
+            };
+            out.push(RawToken {
+                id: self.sp.piece_to_id(&p),
+                token: p,
+                offsets,
+                special: false,
+            });
         }
-        let comma = if exact { span(source.1 - 1, source.1) } else { span(source.0, source.1) };
-        out.push(RawToken { id: self.sp.piece_to_id(","), token: ",".into(), offsets: comma, special: false });
+        let comma = if exact {
+            span(source.1 - 1, source.1)
+        } else {
+            span(source.0, source.1)
+        };
+        out.push(RawToken {
+            id: self.sp.piece_to_id(","),
+            token: ",".into(),
+            offsets: comma,
+            special: false,
+        });
     }
 }

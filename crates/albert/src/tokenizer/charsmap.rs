@@ -34,13 +34,21 @@ impl Charsmap {
             return Ok(None);
         }
         let bad = |m: &str| TokenizerError::InvalidModel(format!("precompiled_charsmap: {m}"));
-        let size = blob.get(..4).ok_or_else(|| bad("shorter than its header"))?;
+        let size = blob
+            .get(..4)
+            .ok_or_else(|| bad("shorter than its header"))?;
         let size = u32::from_le_bytes(size.try_into().expect("4 bytes")) as usize;
-        if size % 4 != 0 || 4 + size > blob.len() {
+        if !size.is_multiple_of(4) || 4 + size > blob.len() {
             return Err(bad("trie size does not fit the blob"));
         }
-        let units = blob[4..4 + size].chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect();
-        Ok(Some(Self { units, normalized: blob[4 + size..].to_vec() }))
+        let units = blob[4..4 + size]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+            .collect();
+        Ok(Some(Self {
+            units,
+            normalized: blob[4 + size..].to_vec(),
+        }))
     }
 
     /// The longest rule matching a prefix of `input`: `(matched byte length, replacement)`.

@@ -10,7 +10,9 @@ fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
@@ -39,7 +41,9 @@ pub fn tokenizer_json(m: &ModelProto, do_lower_case: bool, keep_accents: bool) -
         normalizers.push(json!({"type": "Lowercase"}));
     }
     if !m.precompiled_charsmap.is_empty() {
-        normalizers.push(json!({"type": "Precompiled", "precompiled_charsmap": base64(&m.precompiled_charsmap)}));
+        normalizers.push(
+            json!({"type": "Precompiled", "precompiled_charsmap": base64(&m.precompiled_charsmap)}),
+        );
     }
     let added: Vec<Value> = m
         .pieces
@@ -53,7 +57,11 @@ pub fn tokenizer_json(m: &ModelProto, do_lower_case: bool, keep_accents: bool) -
         .collect();
     let id_of = |s: &str| m.pieces.iter().position(|p| p.piece == s);
     let special = |s: &str| json!({"id": s, "ids": [id_of(s)], "tokens": [s]});
-    let vocab: Vec<Value> = m.pieces.iter().map(|p| json!([p.piece, f64::from(p.score)])).collect();
+    let vocab: Vec<Value> = m
+        .pieces
+        .iter()
+        .map(|p| json!([p.piece, f64::from(p.score)]))
+        .collect();
     let metaspace = json!({"type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": "always", "split": true});
     json!({
         "version": "1.0",
@@ -107,7 +115,14 @@ pub fn tokenizer_config(do_lower_case: bool, keep_accents: bool) -> Value {
 mod tests {
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(super::base64(i.as_bytes()), o);
         }
     }

@@ -57,7 +57,12 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self { add_special_tokens: true, truncation: None, padding: Padding::None, pad_to_multiple_of: None }
+        Self {
+            add_special_tokens: true,
+            truncation: None,
+            padding: Padding::None,
+            pad_to_multiple_of: None,
+        }
     }
 }
 
@@ -109,7 +114,12 @@ impl Encoding {
 
     fn from_tokens(tokens: Vec<RawToken>, type_id: u32) -> Self {
         let n = tokens.len();
-        let mut e = Encoding { type_ids: vec![type_id; n], special_tokens_mask: vec![0; n], attention_mask: vec![1; n], ..Default::default() };
+        let mut e = Encoding {
+            type_ids: vec![type_id; n],
+            special_tokens_mask: vec![0; n],
+            attention_mask: vec![1; n],
+            ..Default::default()
+        };
         for t in tokens {
             e.ids.push(t.id);
             e.tokens.push(t.token);
@@ -210,7 +220,8 @@ impl Encoding {
         let n = target.saturating_sub(self.len());
         self.ids.extend(std::iter::repeat_n(pad.id, n));
         self.type_ids.extend(std::iter::repeat_n(0, n));
-        self.tokens.extend(std::iter::repeat_n(pad.token.clone(), n));
+        self.tokens
+            .extend(std::iter::repeat_n(pad.token.clone(), n));
         self.offsets.extend(std::iter::repeat_n((0, 0), n));
         self.special_tokens_mask.extend(std::iter::repeat_n(1, n));
         self.attention_mask.extend(std::iter::repeat_n(0, n));
@@ -218,7 +229,12 @@ impl Encoding {
 }
 
 /// `tokenizers::utils::truncation::truncate_encodings`.
-fn truncate_pair(a: &mut Encoding, b: Option<&mut Encoding>, t: &Truncation, max_length: usize) -> Result<()> {
+fn truncate_pair(
+    a: &mut Encoding,
+    b: Option<&mut Encoding>,
+    t: &Truncation,
+    max_length: usize,
+) -> Result<()> {
     let total = a.len() + b.as_ref().map_or(0, |b| b.len());
     if max_length == 0 {
         a.truncate(0, t.stride)?;
@@ -238,7 +254,11 @@ fn truncate_pair(a: &mut Encoding, b: Option<&mut Encoding>, t: &Truncation, max
             if swap {
                 std::mem::swap(&mut n1, &mut n2);
             }
-            n2 = if n1 > max_length { n1 } else { n1.max(max_length - n1) };
+            n2 = if n1 > max_length {
+                n1
+            } else {
+                n1.max(max_length - n1)
+            };
             if n1 + n2 > max_length {
                 n1 = max_length / 2;
                 n2 = n1 + max_length % 2;
@@ -264,9 +284,9 @@ fn truncate_pair(a: &mut Encoding, b: Option<&mut Encoding>, t: &Truncation, max
                 Err(too_short())
             }
         }
-        (TruncationStrategy::OnlySecond, None) => {
-            Err(TokenizerError::InvalidOptions("truncation only_second needs a second sequence".into()))
-        }
+        (TruncationStrategy::OnlySecond, None) => Err(TokenizerError::InvalidOptions(
+            "truncation only_second needs a second sequence".into(),
+        )),
     }
 }
 
@@ -276,7 +296,12 @@ fn too_short() -> TokenizerError {
 
 /// Builds the model input from tokenized sequences: truncation, then `[CLS] A [SEP] (B [SEP])`,
 /// then padding of a single encoding (`Padding::MaxLength`, `pad_to_multiple_of`).
-pub(crate) fn assemble(a: Vec<RawToken>, b: Option<Vec<RawToken>>, opts: &EncodeOptions, sp: &Specials) -> Result<Encoding> {
+pub(crate) fn assemble(
+    a: Vec<RawToken>,
+    b: Option<Vec<RawToken>>,
+    opts: &EncodeOptions,
+    sp: &Specials,
+) -> Result<Encoding> {
     let mut a = Encoding::from_tokens(a, 0);
     let mut b = b.map(|b| Encoding::from_tokens(b, 1));
     let n_added = match (opts.add_special_tokens, b.is_some()) {
@@ -286,13 +311,19 @@ pub(crate) fn assemble(a: Vec<RawToken>, b: Option<Vec<RawToken>>, opts: &Encode
     };
     if let Some(t) = &opts.truncation {
         let max_length = t.max_length.checked_sub(n_added).ok_or_else(|| {
-            TokenizerError::InvalidOptions(format!("max_length {} leaves no room for {n_added} special tokens", t.max_length))
+            TokenizerError::InvalidOptions(format!(
+                "max_length {} leaves no room for {n_added} special tokens",
+                t.max_length
+            ))
         })?;
         truncate_pair(&mut a, b.as_mut(), t, max_length)?;
     }
     let mut parts = Vec::with_capacity(5);
     if opts.add_special_tokens {
-        let need = |s: &Option<Special>, name: &str| s.clone().ok_or_else(|| TokenizerError::MissingToken(name.into()));
+        let need = |s: &Option<Special>, name: &str| {
+            s.clone()
+                .ok_or_else(|| TokenizerError::MissingToken(name.into()))
+        };
         let (cls, sep) = (need(&sp.cls, "[CLS]")?, need(&sp.sep, "[SEP]")?);
         parts.push(Encoding::special(&cls, 0));
         parts.push(a);
@@ -327,7 +358,10 @@ pub(crate) fn pad_batch(encs: &mut [Encoding], opts: &EncodeOptions, sp: &Specia
             target += m - target % m;
         }
     }
-    let pad = sp.pad.clone().ok_or_else(|| TokenizerError::MissingToken("<pad>".into()))?;
+    let pad = sp
+        .pad
+        .clone()
+        .ok_or_else(|| TokenizerError::MissingToken("<pad>".into()))?;
     for e in encs {
         e.pad(target, &pad);
     }

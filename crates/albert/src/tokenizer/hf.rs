@@ -23,7 +23,10 @@ impl HfTokenizer {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TokenizerError::io(path, e))?;
         Self::from_json(&text).map_err(|e| match e {
-            TokenizerError::Backend(m) => TokenizerError::InvalidJson { path: path.into(), message: m },
+            TokenizerError::Backend(m) => TokenizerError::InvalidJson {
+                path: path.into(),
+                message: m,
+            },
             e => e,
         })
     }
@@ -38,12 +41,20 @@ impl HfTokenizer {
 
     /// Tokenizes one text without post-processing; offsets are code points.
     pub fn tokenize(&self, text: &str) -> Result<Vec<RawToken>> {
-        let e = self.inner.encode_char_offsets(text, false).map_err(backend)?;
+        let e = self
+            .inner
+            .encode_char_offsets(text, false)
+            .map_err(backend)?;
         Ok(e.get_ids()
             .iter()
             .zip(e.get_tokens())
             .zip(e.get_offsets())
-            .map(|((&id, t), &offsets)| RawToken { id, token: t.clone(), offsets, special: false })
+            .map(|((&id, t), &offsets)| RawToken {
+                id,
+                token: t.clone(),
+                offsets,
+                special: false,
+            })
             .collect())
     }
 

@@ -82,7 +82,10 @@ pub struct TokenizerConfig {
 
 impl Default for TokenizerConfig {
     fn default() -> Self {
-        Self { do_lower_case: true, keep_accents: false }
+        Self {
+            do_lower_case: true,
+            keep_accents: false,
+        }
     }
 }
 
@@ -90,14 +93,22 @@ impl TokenizerConfig {
     /// Reads `tokenizer_config.json`; missing keys keep ALBERT's defaults.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TokenizerError::io(path, e))?;
-        let bad = |message: String| TokenizerError::InvalidJson { path: path.into(), message };
+        let bad = |message: String| TokenizerError::InvalidJson {
+            path: path.into(),
+            message,
+        };
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let mut c = Self::default();
-        for (key, slot) in [("do_lower_case", &mut c.do_lower_case), ("keep_accents", &mut c.keep_accents)] {
+        for (key, slot) in [
+            ("do_lower_case", &mut c.do_lower_case),
+            ("keep_accents", &mut c.keep_accents),
+        ] {
             match v.get(key) {
                 None | Some(serde_json::Value::Null) => {}
                 Some(serde_json::Value::Bool(b)) => *slot = *b,
-                Some(other) => return Err(bad(format!("{key} must be true or false, not {other}"))),
+                Some(other) => {
+                    return Err(bad(format!("{key} must be true or false, not {other}")))
+                }
             }
         }
         Ok(c)
@@ -155,7 +166,11 @@ impl AlbertTokenizer {
                     return Err(TokenizerError::NotFound(dir.into()));
                 }
                 let cfg_path = dir.join(TOKENIZER_CONFIG);
-                let cfg = if cfg_path.is_file() { TokenizerConfig::from_file(&cfg_path)? } else { TokenizerConfig::default() };
+                let cfg = if cfg_path.is_file() {
+                    TokenizerConfig::from_file(&cfg_path)?
+                } else {
+                    TokenizerConfig::default()
+                };
                 Self::from_spm_file(&model, cfg)
             }
         }
@@ -165,7 +180,9 @@ impl AlbertTokenizer {
     pub fn from_spm_file(path: &Path, config: TokenizerConfig) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| TokenizerError::io(path, e))?;
         Self::from_spm_bytes(&bytes, config).map_err(|e| match e {
-            TokenizerError::InvalidModel(m) => TokenizerError::InvalidModel(format!("{}: {m}", path.display())),
+            TokenizerError::InvalidModel(m) => {
+                TokenizerError::InvalidModel(format!("{}: {m}", path.display()))
+            }
             e => e,
         })
     }
@@ -181,26 +198,53 @@ impl AlbertTokenizer {
     pub fn from_model_proto(proto: ModelProto, config: TokenizerConfig) -> Result<Self> {
         let sp = SentencePiece::new(proto)?;
         let pieces: Vec<String> = sp.proto.pieces.iter().map(|p| p.piece.clone()).collect();
-        let specials = specials(|t| sp.proto.pieces.iter().position(|p| p.piece == t && p.kind != PieceType::Normal).map(|i| i as u32));
-        let inner = Inner::Spm(Box::new(AlbertSpm::new(sp, config.do_lower_case, config.keep_accents)));
-        Ok(Self { inner, specials, config, pieces, spm_bytes: None })
+        let specials = specials(|t| {
+            sp.proto
+                .pieces
+                .iter()
+                .position(|p| p.piece == t && p.kind != PieceType::Normal)
+                .map(|i| i as u32)
+        });
+        let inner = Inner::Spm(Box::new(AlbertSpm::new(
+            sp,
+            config.do_lower_case,
+            config.keep_accents,
+        )));
+        Ok(Self {
+            inner,
+            specials,
+            config,
+            pieces,
+            spm_bytes: None,
+        })
     }
 
     /// A unigram model from `(piece, log-probability)` pairs, after ALBERT's five special tokens
     /// (`<pad>` 0, `<unk>` 1, `[CLS]` 2, `[SEP]` 3, `[MASK]` 4), with identity normalization.
     pub fn from_vocab(vocab: &[(&str, f32)]) -> Result<Self> {
         let owned: Vec<(String, f32)> = vocab.iter().map(|&(p, s)| (p.to_string(), s)).collect();
-        Self::from_model_proto(train::albert_model_proto(&owned, Vec::new()), TokenizerConfig::default())
+        Self::from_model_proto(
+            train::albert_model_proto(&owned, Vec::new()),
+            TokenizerConfig::default(),
+        )
     }
 
     /// Loads a `tokenizer.json`.
     pub fn from_tokenizer_json(path: &Path) -> Result<Self> {
         let hf = HfTokenizer::from_file(path)?;
         let n = hf.inner.get_vocab_size(true);
-        let pieces = (0..n as u32).map(|i| hf.inner.id_to_token(i).unwrap_or_default()).collect();
+        let pieces = (0..n as u32)
+            .map(|i| hf.inner.id_to_token(i).unwrap_or_default())
+            .collect();
         let specials = specials(|t| hf.inner.token_to_id(t));
         let config = TokenizerConfig::default();
-        Ok(Self { inner: Inner::Hf(Box::new(hf)), specials, config, pieces, spm_bytes: None })
+        Ok(Self {
+            inner: Inner::Hf(Box::new(hf)),
+            specials,
+            config,
+            pieces,
+            spm_bytes: None,
+        })
     }
 
     /// Which implementation runs.
@@ -234,7 +278,8 @@ impl AlbertTokenizer {
 
     /// Whether the piece of `id` starts a word (begins with `▁`), as whole-word masking needs.
     pub fn is_word_start(&self, id: u32) -> bool {
-        self.id_to_token(id).is_some_and(|p| p.starts_with('\u{2581}'))
+        self.id_to_token(id)
+            .is_some_and(|p| p.starts_with('\u{2581}'))
     }
 
     /// Ids of `[CLS]`, `[SEP]`, `<pad>`, `[MASK]` and `<unk>`, where present.
@@ -268,8 +313,16 @@ impl AlbertTokenizer {
     }
 
     /// Encodes many inputs in parallel; `Padding::Longest` pads to the batch's longest.
-    pub fn encode_batch<S: AsRef<str> + Sync>(&self, inputs: &[(S, Option<S>)], opts: &EncodeOptions) -> Result<Vec<Encoding>> {
-        let single = EncodeOptions { padding: Padding::None, pad_to_multiple_of: None, ..*opts };
+    pub fn encode_batch<S: AsRef<str> + Sync>(
+        &self,
+        inputs: &[(S, Option<S>)],
+        opts: &EncodeOptions,
+    ) -> Result<Vec<Encoding>> {
+        let single = EncodeOptions {
+            padding: Padding::None,
+            pad_to_multiple_of: None,
+            ..*opts
+        };
         let mut out = inputs
             .par_iter()
             .map(|(a, b)| self.encode(a.as_ref(), b.as_ref().map(AsRef::as_ref), &single))
@@ -283,7 +336,10 @@ impl AlbertTokenizer {
     /// spaces); on the `tokenizer.json` path it is the tokenizer's decoder.
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         if let Some(&id) = ids.iter().find(|&&id| id as usize >= self.pieces.len()) {
-            return Err(TokenizerError::IdOutOfRange { id, vocab_size: self.pieces.len() });
+            return Err(TokenizerError::IdOutOfRange {
+                id,
+                vocab_size: self.pieces.len(),
+            });
         }
         let a = match &self.inner {
             Inner::Hf(h) => return h.decode(ids, skip_special_tokens),
@@ -320,13 +376,23 @@ impl AlbertTokenizer {
         let cfg = convert::tokenizer_config(self.config.do_lower_case, self.config.keep_accents);
         match &self.inner {
             Inner::Spm(a) => {
-                let bytes = self.spm_bytes.as_ref().map_or_else(|| a.sp.proto.to_bytes(), |b| b.to_vec());
+                let bytes = self
+                    .spm_bytes
+                    .as_ref()
+                    .map_or_else(|| a.sp.proto.to_bytes(), |b| b.to_vec());
                 write_atomic(&dir.join(SPIECE_FILE), &bytes)?;
-                let json = convert::tokenizer_json(&a.sp.proto, self.config.do_lower_case, self.config.keep_accents);
+                let json = convert::tokenizer_json(
+                    &a.sp.proto,
+                    self.config.do_lower_case,
+                    self.config.keep_accents,
+                );
                 write_atomic(&dir.join(TOKENIZER_JSON), &to_json_bytes(&json))?;
             }
             Inner::Hf(h) => {
-                let json = h.inner.to_string(true).map_err(|e| TokenizerError::Backend(e.to_string()))?;
+                let json = h
+                    .inner
+                    .to_string(true)
+                    .map_err(|e| TokenizerError::Backend(e.to_string()))?;
                 write_atomic(&dir.join(TOKENIZER_JSON), json.as_bytes())?;
             }
         }
@@ -335,8 +401,17 @@ impl AlbertTokenizer {
 }
 
 fn specials(lookup: impl Fn(&str) -> Option<u32>) -> Specials {
-    let get = |t: &str| lookup(t).map(|id| Special { id, token: t.to_string() });
-    Specials { cls: get("[CLS]"), sep: get("[SEP]"), pad: get("<pad>") }
+    let get = |t: &str| {
+        lookup(t).map(|id| Special {
+            id,
+            token: t.to_string(),
+        })
+    };
+    Specials {
+        cls: get("[CLS]"),
+        sep: get("[SEP]"),
+        pad: get("<pad>"),
+    }
 }
 
 fn to_json_bytes(v: &serde_json::Value) -> Vec<u8> {

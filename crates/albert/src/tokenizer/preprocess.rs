@@ -70,7 +70,11 @@ pub fn preprocess(text: &[Aligned], do_lower_case: bool, keep_accents: bool) -> 
         let mut i = 0;
         while i < out.len() {
             if out[i].ch == quote && out.get(i + 1).is_some_and(|b| b.ch == quote) {
-                merged.push(Aligned { ch: '"', start: out[i].start, end: out[i + 1].end });
+                merged.push(Aligned {
+                    ch: '"',
+                    start: out[i].start,
+                    end: out[i + 1].end,
+                });
                 i += 2;
             } else {
                 merged.push(out[i]);
@@ -103,9 +107,20 @@ mod tests {
     use super::*;
 
     fn run(s: &str, lower: bool, keep: bool) -> (String, Vec<(usize, usize)>) {
-        let a: Vec<Aligned> = s.chars().enumerate().map(|(i, ch)| Aligned { ch, start: i, end: i + 1 }).collect();
+        let a: Vec<Aligned> = s
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| Aligned {
+                ch,
+                start: i,
+                end: i + 1,
+            })
+            .collect();
         let out = preprocess(&a, lower, keep);
-        (out.iter().map(|a| a.ch).collect(), out.iter().map(|a| (a.start, a.end)).collect())
+        (
+            out.iter().map(|a| a.ch).collect(),
+            out.iter().map(|a| (a.start, a.end)).collect(),
+        )
     }
 
     // Expected strings are what Python's ALBERT preprocess_text returns for these inputs.

@@ -30,7 +30,11 @@ impl PieceType {
             4 => Self::UserDefined,
             5 => Self::Unused,
             6 => Self::Byte,
-            _ => return Err(TokenizerError::InvalidModel(format!("unknown piece type {v}"))),
+            _ => {
+                return Err(TokenizerError::InvalidModel(format!(
+                    "unknown piece type {v}"
+                )))
+            }
         })
     }
 }
@@ -107,7 +111,9 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        Err(TokenizerError::InvalidModel("varint longer than 10 bytes".into()))
+        Err(TokenizerError::InvalidModel(
+            "varint longer than 10 bytes".into(),
+        ))
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -135,8 +141,14 @@ impl<'a> Reader<'a> {
                 let n = usize::try_from(self.varint()?).map_err(|_| truncated("length"))?;
                 Value::Bytes(self.take(n)?)
             }
-            5 => Value::Fixed32(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes"))),
-            w => return Err(TokenizerError::InvalidModel(format!("unsupported wire type {w}"))),
+            5 => Value::Fixed32(u32::from_le_bytes(
+                self.take(4)?.try_into().expect("4 bytes"),
+            )),
+            w => {
+                return Err(TokenizerError::InvalidModel(format!(
+                    "unsupported wire type {w}"
+                )))
+            }
         };
         Ok(Some((key >> 3, value)))
     }
@@ -149,14 +161,18 @@ fn truncated(what: &str) -> TokenizerError {
 fn as_bytes<'a>(v: Value<'a>, name: &str) -> Result<&'a [u8]> {
     match v {
         Value::Bytes(b) => Ok(b),
-        _ => Err(TokenizerError::InvalidModel(format!("field {name} has the wrong wire type"))),
+        _ => Err(TokenizerError::InvalidModel(format!(
+            "field {name} has the wrong wire type"
+        ))),
     }
 }
 
 fn as_varint(v: Value<'_>, name: &str) -> Result<u64> {
     match v {
         Value::Varint(x) => Ok(x),
-        _ => Err(TokenizerError::InvalidModel(format!("field {name} has the wrong wire type"))),
+        _ => Err(TokenizerError::InvalidModel(format!(
+            "field {name} has the wrong wire type"
+        ))),
     }
 }
 
@@ -167,7 +183,11 @@ fn as_string(v: Value<'_>, name: &str) -> Result<String> {
 
 fn parse_piece(buf: &[u8]) -> Result<Piece> {
     let mut r = Reader { buf };
-    let mut piece = Piece { piece: String::new(), score: 0.0, kind: PieceType::Normal };
+    let mut piece = Piece {
+        piece: String::new(),
+        score: 0.0,
+        kind: PieceType::Normal,
+    };
     while let Some((n, v)) = r.field()? {
         match n {
             1 => piece.piece = as_string(v, "piece")?,
@@ -225,10 +245,17 @@ impl ModelProto {
                         2 => ModelType::Bpe,
                         3 => ModelType::Word,
                         4 => ModelType::Char,
-                        t => return Err(TokenizerError::InvalidModel(format!("unknown model_type {t}"))),
+                        t => {
+                            return Err(TokenizerError::InvalidModel(format!(
+                                "unknown model_type {t}"
+                            )))
+                        }
                     }
                 }
-                24 => self.treat_whitespace_as_suffix = as_varint(v, "treat_whitespace_as_suffix")? != 0,
+                24 => {
+                    self.treat_whitespace_as_suffix =
+                        as_varint(v, "treat_whitespace_as_suffix")? != 0
+                }
                 35 => self.byte_fallback = as_varint(v, "byte_fallback")? != 0,
                 44 => self.unk_surface = as_string(v, "unk_surface")?,
                 _ => {}
@@ -264,7 +291,10 @@ impl ModelProto {
             out.bytes(1, &w.buf);
         }
         let id_of = |kind: PieceType, name: &str| {
-            self.pieces.iter().position(|p| p.kind == kind && p.piece == name).map_or(-1, |i| i as i64)
+            self.pieces
+                .iter()
+                .position(|p| p.kind == kind && p.piece == name)
+                .map_or(-1, |i| i as i64)
         };
         let mut t = Writer::default();
         t.varint(3, self.model_type as i64);
@@ -275,11 +305,19 @@ impl ModelProto {
                 t.bytes(30, p.piece.as_bytes());
             }
         }
-        for p in self.pieces.iter().filter(|p| p.kind == PieceType::UserDefined) {
+        for p in self
+            .pieces
+            .iter()
+            .filter(|p| p.kind == PieceType::UserDefined)
+        {
             t.bytes(31, p.piece.as_bytes());
         }
         t.varint(35, i64::from(self.byte_fallback));
-        let unk = self.pieces.iter().position(|p| p.kind == PieceType::Unknown).map_or(-1, |i| i as i64);
+        let unk = self
+            .pieces
+            .iter()
+            .position(|p| p.kind == PieceType::Unknown)
+            .map_or(-1, |i| i as i64);
         t.varint(40, unk);
         t.varint(41, id_of(PieceType::Control, "<s>"));
         t.varint(42, id_of(PieceType::Control, "</s>"));
@@ -340,9 +378,21 @@ mod tests {
     fn round_trips_pieces_and_specs() {
         let m = ModelProto {
             pieces: vec![
-                Piece { piece: "<pad>".into(), score: 0.0, kind: PieceType::Control },
-                Piece { piece: "<unk>".into(), score: 0.0, kind: PieceType::Unknown },
-                Piece { piece: "▁a".into(), score: -1.5, kind: PieceType::Normal },
+                Piece {
+                    piece: "<pad>".into(),
+                    score: 0.0,
+                    kind: PieceType::Control,
+                },
+                Piece {
+                    piece: "<unk>".into(),
+                    score: 0.0,
+                    kind: PieceType::Unknown,
+                },
+                Piece {
+                    piece: "▁a".into(),
+                    score: -1.5,
+                    kind: PieceType::Normal,
+                },
             ],
             model_type: ModelType::Unigram,
             byte_fallback: false,

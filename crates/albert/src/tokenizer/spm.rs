@@ -56,7 +56,9 @@ impl SentencePiece {
         for (i, p) in proto.pieces.iter().enumerate() {
             let i = i as u32;
             let fresh = match p.kind {
-                PieceType::Normal | PieceType::UserDefined | PieceType::Unused => normal.insert(&p.piece, i).is_none(),
+                PieceType::Normal | PieceType::UserDefined | PieceType::Unused => {
+                    normal.insert(&p.piece, i).is_none()
+                }
                 _ => reserved.insert(p.piece.clone(), i).is_none(),
             };
             if !fresh {
@@ -70,8 +72,9 @@ impl SentencePiece {
                 PieceType::Unknown if unk_id.is_some() => return bad("two <unk> pieces".into()),
                 PieceType::Unknown => unk_id = Some(i),
                 PieceType::Byte => {
-                    let b = byte_of_piece(&p.piece)
-                        .ok_or_else(|| TokenizerError::InvalidModel(format!("bad byte piece {:?}", p.piece)))?;
+                    let b = byte_of_piece(&p.piece).ok_or_else(|| {
+                        TokenizerError::InvalidModel(format!("bad byte piece {:?}", p.piece))
+                    })?;
                     byte_ids[b as usize] = i;
                 }
                 _ => {}
@@ -81,7 +84,8 @@ impl SentencePiece {
         if proto.byte_fallback && byte_ids.contains(&u32::MAX) {
             return bad("byte_fallback is set but not all 256 byte pieces exist".into());
         }
-        let mut entries: Vec<(&[u8], u32)> = normal.iter().map(|(k, &v)| (k.as_bytes(), v)).collect();
+        let mut entries: Vec<(&[u8], u32)> =
+            normal.iter().map(|(k, &v)| (k.as_bytes(), v)).collect();
         entries.sort_unstable();
         let trie = ByteTrie::new(entries);
         let user: Vec<(&[u8], u32)> = proto
@@ -148,7 +152,10 @@ impl SentencePiece {
     /// end), the input byte it came from.
     pub fn normalize(&self, input: &str) -> (String, Vec<usize>) {
         let p = &self.proto;
-        let (mut out, mut map) = (String::with_capacity(input.len() * 3 / 2), Vec::with_capacity(input.len() * 3 / 2));
+        let (mut out, mut map) = (
+            String::with_capacity(input.len() * 3 / 2),
+            Vec::with_capacity(input.len() * 3 / 2),
+        );
         let mut rest = input;
         let mut consumed = 0;
         if p.remove_extra_whitespaces {
@@ -165,7 +172,11 @@ impl SentencePiece {
             map.push(consumed);
             return (out, map);
         }
-        let space = if p.escape_whitespaces { SPACE_SYMBOL } else { " " };
+        let space = if p.escape_whitespaces {
+            SPACE_SYMBOL
+        } else {
+            " "
+        };
         let suffix = p.treat_whitespace_as_suffix;
         if !suffix && p.add_dummy_prefix {
             out.push_str(space);
@@ -246,7 +257,11 @@ impl SentencePiece {
             if id == self.unk_id && self.proto.byte_fallback {
                 for &b in surface.as_bytes() {
                     let bid = self.byte_ids[b as usize];
-                    pieces.push(SpmPiece { id: bid, piece: self.proto.pieces[bid as usize].piece.clone(), source });
+                    pieces.push(SpmPiece {
+                        id: bid,
+                        piece: self.proto.pieces[bid as usize].piece.clone(),
+                        source,
+                    });
                 }
             } else if id == self.unk_id {
                 // Consecutive unknown pieces merge into one (sentencepiece_processor.cc).
@@ -255,10 +270,18 @@ impl SentencePiece {
                         prev.piece.push_str(surface);
                         prev.source.1 = source.1;
                     }
-                    _ => pieces.push(SpmPiece { id, piece: surface.to_string(), source }),
+                    _ => pieces.push(SpmPiece {
+                        id,
+                        piece: surface.to_string(),
+                        source,
+                    }),
                 }
             } else {
-                pieces.push(SpmPiece { id, piece: self.proto.pieces[id as usize].piece.clone(), source });
+                pieces.push(SpmPiece {
+                    id,
+                    piece: self.proto.pieces[id as usize].piece.clone(),
+                    source,
+                });
             }
         }
         pieces
@@ -276,19 +299,29 @@ impl SentencePiece {
         let bytes = norm.as_bytes();
         let size = bytes.len();
         let unk_score = self.min_score - UNK_PENALTY;
-        let mut best = vec![Best { id: 0, score: 0.0, starts_at: 0, set: false }; size + 1];
+        let mut best = vec![
+            Best {
+                id: 0,
+                score: 0.0,
+                starts_at: 0,
+                set: false
+            };
+            size + 1
+        ];
         let mut starts_at = 0;
         while starts_at < size {
             let till_here = best[starts_at].score;
             let mblen = utf8_len(bytes[starts_at]).min(size - starts_at);
             let mut has_single = false;
             let mut node = ByteTrie::ROOT;
-            for key_pos in starts_at..size {
-                node = match self.trie.step(node, bytes[key_pos]) {
+            for (key_pos, &b) in bytes.iter().enumerate().skip(starts_at) {
+                node = match self.trie.step(node, b) {
                     Some(n) => n,
                     None => break,
                 };
-                let Some(id) = self.trie.value(node) else { continue };
+                let Some(id) = self.trie.value(node) else {
+                    continue;
+                };
                 let kind = self.kind(id);
                 if kind == PieceType::Unused {
                     continue;
@@ -305,7 +338,12 @@ impl SentencePiece {
                 };
                 let t = &mut best[end];
                 if !t.set || cand64 > t.score as f64 {
-                    *t = Best { id, score: cand, starts_at, set: true };
+                    *t = Best {
+                        id,
+                        score: cand,
+                        starts_at,
+                        set: true,
+                    };
                 }
                 if length == mblen {
                     has_single = true;
@@ -315,7 +353,12 @@ impl SentencePiece {
                 let cand = unk_score + till_here;
                 let t = &mut best[starts_at + mblen];
                 if !t.set || cand > t.score {
-                    *t = Best { id: self.unk_id, score: cand, starts_at, set: true };
+                    *t = Best {
+                        id: self.unk_id,
+                        score: cand,
+                        starts_at,
+                        set: true,
+                    };
                 }
             }
             starts_at += mblen;
@@ -351,7 +394,10 @@ impl SentencePiece {
         impl Eq for Pair {}
         impl Ord for Pair {
             fn cmp(&self, o: &Self) -> Ordering {
-                self.score.partial_cmp(&o.score).unwrap_or(Ordering::Equal).then(o.left.cmp(&self.left))
+                self.score
+                    .partial_cmp(&o.score)
+                    .unwrap_or(Ordering::Equal)
+                    .then(o.left.cmp(&self.left))
             }
         }
         impl PartialOrd for Pair {
@@ -368,13 +414,23 @@ impl SentencePiece {
                 None => (utf8_len(bytes[pos]).min(bytes.len() - pos), false),
             };
             let i = symbols.len() as isize;
-            symbols.push(Symbol { prev: i - 1, next: if pos + len < bytes.len() { i + 1 } else { -1 }, freeze, start: pos, len });
+            symbols.push(Symbol {
+                prev: i - 1,
+                next: if pos + len < bytes.len() { i + 1 } else { -1 },
+                freeze,
+                start: pos,
+                len,
+            });
             pos += len;
         }
         // Merged UNUSED piece -> the two pieces it was made of (keyed by string, as in C++).
         let mut rev_merge: HashMap<&str, (&str, &str)> = HashMap::new();
         let mut agenda = BinaryHeap::new();
-        let add = |l: isize, r: isize, symbols: &[Symbol], agenda: &mut BinaryHeap<Pair>, rev: &mut HashMap<_, _>| {
+        let add = |l: isize,
+                   r: isize,
+                   symbols: &[Symbol],
+                   agenda: &mut BinaryHeap<Pair>,
+                   rev: &mut HashMap<_, _>| {
             if l < 0 || r < 0 {
                 return;
             }
@@ -383,14 +439,33 @@ impl SentencePiece {
                 return;
             }
             let piece = &norm[a.start..a.start + a.len + b.len];
-            let Some(id) = self.trie.get(piece.as_bytes()) else { return };
-            agenda.push(Pair { score: self.proto.pieces[id as usize].score, left: l as usize, right: r as usize, size: piece.len() });
+            let Some(id) = self.trie.get(piece.as_bytes()) else {
+                return;
+            };
+            agenda.push(Pair {
+                score: self.proto.pieces[id as usize].score,
+                left: l as usize,
+                right: r as usize,
+                size: piece.len(),
+            });
             if self.kind(id) == PieceType::Unused {
-                rev.insert(piece, (&norm[a.start..a.start + a.len], &norm[b.start..b.start + b.len]));
+                rev.insert(
+                    piece,
+                    (
+                        &norm[a.start..a.start + a.len],
+                        &norm[b.start..b.start + b.len],
+                    ),
+                );
             }
         };
         for i in 1..symbols.len() {
-            add(i as isize - 1, i as isize, &symbols, &mut agenda, &mut rev_merge);
+            add(
+                i as isize - 1,
+                i as isize,
+                &symbols,
+                &mut agenda,
+                &mut rev_merge,
+            );
         }
         while let Some(top) = agenda.pop() {
             let (l, r) = (symbols[top.left], symbols[top.right]);
@@ -404,8 +479,20 @@ impl SentencePiece {
             }
             symbols[top.right].len = 0;
             let left = symbols[top.left];
-            add(left.prev, top.left as isize, &symbols, &mut agenda, &mut rev_merge);
-            add(top.left as isize, left.next, &symbols, &mut agenda, &mut rev_merge);
+            add(
+                left.prev,
+                top.left as isize,
+                &symbols,
+                &mut agenda,
+                &mut rev_merge,
+            );
+            add(
+                top.left as isize,
+                left.next,
+                &symbols,
+                &mut agenda,
+                &mut rev_merge,
+            );
         }
         let mut out = Vec::new();
         let mut stack: Vec<&str> = Vec::new();
@@ -438,7 +525,9 @@ impl SentencePiece {
         let mut out = Vec::new();
         let mut pos = 0;
         while pos < bytes.len() {
-            let len = self.user_prefix(&bytes[pos..]).unwrap_or_else(|| utf8_len(bytes[pos]).min(bytes.len() - pos));
+            let len = self
+                .user_prefix(&bytes[pos..])
+                .unwrap_or_else(|| utf8_len(bytes[pos]).min(bytes.len() - pos));
             out.push((pos, pos + len, self.piece_to_id(&norm[pos..pos + len])));
             pos += len;
         }
@@ -447,15 +536,26 @@ impl SentencePiece {
 
     /// `word::Model::Encode`: words start at each space symbol (`SplitIntoWords`).
     fn encode_word(&self, norm: &str) -> Vec<(usize, usize, u32)> {
-        let mut starts: Vec<usize> = norm.match_indices(SPACE_SYMBOL).map(|(i, _)| i).filter(|&i| i > 0).collect();
+        let mut starts: Vec<usize> = norm
+            .match_indices(SPACE_SYMBOL)
+            .map(|(i, _)| i)
+            .filter(|&i| i > 0)
+            .collect();
         if self.proto.treat_whitespace_as_suffix {
-            starts = norm.match_indices(SPACE_SYMBOL).map(|(i, _)| i + SPACE_SYMBOL.len()).filter(|&i| i < norm.len()).collect();
+            starts = norm
+                .match_indices(SPACE_SYMBOL)
+                .map(|(i, _)| i + SPACE_SYMBOL.len())
+                .filter(|&i| i < norm.len())
+                .collect();
         }
         let mut bounds = vec![0];
         bounds.extend(starts);
         bounds.push(norm.len());
         bounds.dedup();
-        bounds.windows(2).map(|w| (w[0], w[1], self.piece_to_id(&norm[w[0]..w[1]]))).collect()
+        bounds
+            .windows(2)
+            .map(|w| (w[0], w[1], self.piece_to_id(&norm[w[0]..w[1]])))
+            .collect()
     }
 
     /// sentencepiece's `Decode` of piece strings: byte pieces become bytes, `▁` becomes a space,
@@ -481,8 +581,14 @@ impl SentencePiece {
                 _ => {
                     flush(&mut bytes, &mut out);
                     let text = p.replace(SPACE_SYMBOL, " ");
-                    let strip = first && self.proto.add_dummy_prefix && !self.proto.treat_whitespace_as_suffix;
-                    out.push_str(if strip { text.strip_prefix(' ').unwrap_or(&text) } else { &text });
+                    let strip = first
+                        && self.proto.add_dummy_prefix
+                        && !self.proto.treat_whitespace_as_suffix;
+                    out.push_str(if strip {
+                        text.strip_prefix(' ').unwrap_or(&text)
+                    } else {
+                        &text
+                    });
                 }
             }
             first = false;

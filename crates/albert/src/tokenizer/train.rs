@@ -52,12 +52,25 @@ impl Default for TrainOptions {
 }
 
 /// A unigram `ModelProto` with ALBERT's special tokens first and then `vocab`.
-pub(crate) fn albert_model_proto(vocab: &[(String, f32)], precompiled_charsmap: Vec<u8>) -> ModelProto {
-    let mut pieces: Vec<Piece> =
-        ALBERT_SPECIALS.iter().map(|&(p, kind)| Piece { piece: p.into(), score: 0.0, kind }).collect();
+pub(crate) fn albert_model_proto(
+    vocab: &[(String, f32)],
+    precompiled_charsmap: Vec<u8>,
+) -> ModelProto {
+    let mut pieces: Vec<Piece> = ALBERT_SPECIALS
+        .iter()
+        .map(|&(p, kind)| Piece {
+            piece: p.into(),
+            score: 0.0,
+            kind,
+        })
+        .collect();
     for (p, s) in vocab {
         if !pieces.iter().any(|q| &q.piece == p) {
-            pieces.push(Piece { piece: p.clone(), score: *s, kind: PieceType::Normal });
+            pieces.push(Piece {
+                piece: p.clone(),
+                score: *s,
+                kind: PieceType::Normal,
+            });
         }
     }
     ModelProto {
@@ -66,7 +79,11 @@ pub(crate) fn albert_model_proto(vocab: &[(String, f32)], precompiled_charsmap: 
         byte_fallback: false,
         treat_whitespace_as_suffix: false,
         unk_surface: " \u{2047} ".into(),
-        normalizer_name: if precompiled_charsmap.is_empty() { "identity".into() } else { "nmt_nfkc".into() },
+        normalizer_name: if precompiled_charsmap.is_empty() {
+            "identity".into()
+        } else {
+            "nmt_nfkc".into()
+        },
         precompiled_charsmap,
         add_dummy_prefix: true,
         remove_extra_whitespaces: true,
@@ -77,15 +94,33 @@ pub(crate) fn albert_model_proto(vocab: &[(String, f32)], precompiled_charsmap: 
 /// Trains a unigram vocabulary of `opts.vocab_size` pieces (special tokens included).
 pub fn train_unigram(opts: &TrainOptions) -> Result<ModelProto> {
     if opts.vocab_size <= ALBERT_SPECIALS.len() {
-        return Err(TokenizerError::Training(format!("vocab size {} leaves no room beyond the 5 special tokens", opts.vocab_size)));
+        return Err(TokenizerError::Training(format!(
+            "vocab size {} leaves no room beyond the 5 special tokens",
+            opts.vocab_size
+        )));
     }
     // The normalizer alone: a model holding only the special tokens and the charsmap.
-    let normalizer = SentencePiece::new(albert_model_proto(&[], opts.precompiled_charsmap.clone()))?;
+    let normalizer =
+        SentencePiece::new(albert_model_proto(&[], opts.precompiled_charsmap.clone()))?;
     let words_of = |line: &str| -> Vec<String> {
-        let chars: Vec<Aligned> = line.chars().enumerate().map(|(i, ch)| Aligned { ch, start: i, end: i + 1 }).collect();
-        let text: String = preprocess(&chars, opts.do_lower_case, opts.keep_accents).iter().map(|a| a.ch).collect();
+        let chars: Vec<Aligned> = line
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| Aligned {
+                ch,
+                start: i,
+                end: i + 1,
+            })
+            .collect();
+        let text: String = preprocess(&chars, opts.do_lower_case, opts.keep_accents)
+            .iter()
+            .map(|a| a.ch)
+            .collect();
         let (norm, _) = normalizer.normalize(&text);
-        norm.split('\u{2581}').filter(|w| !w.is_empty()).map(|w| format!("\u{2581}{w}")).collect()
+        norm.split('\u{2581}')
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\u{2581}{w}"))
+            .collect()
     };
     let mut lines = Vec::new();
     for path in &opts.corpus {
@@ -104,9 +139,20 @@ pub fn train_unigram(opts: &TrainOptions) -> Result<ModelProto> {
         .show_progress(false)
         .build()
         .map_err(|e| TokenizerError::Training(e.to_string()))?;
-    trainer.feed(lines.iter(), |l| Ok(words_of(l))).map_err(|e| TokenizerError::Training(e.to_string()))?;
+    trainer
+        .feed(lines.iter(), |l| Ok(words_of(l)))
+        .map_err(|e| TokenizerError::Training(e.to_string()))?;
     let mut model = Unigram::default();
-    trainer.train(&mut model).map_err(|e| TokenizerError::Training(e.to_string()))?;
-    let vocab: Vec<(String, f32)> = model.iter().filter(|(p, _)| p != "<unk>").map(|(p, s)| (p.clone(), *s as f32)).collect();
-    Ok(albert_model_proto(&vocab, opts.precompiled_charsmap.clone()))
+    trainer
+        .train(&mut model)
+        .map_err(|e| TokenizerError::Training(e.to_string()))?;
+    let vocab: Vec<(String, f32)> = model
+        .iter()
+        .filter(|(p, _)| p != "<unk>")
+        .map(|(p, s)| (p.clone(), *s as f32))
+        .collect();
+    Ok(albert_model_proto(
+        &vocab,
+        opts.precompiled_charsmap.clone(),
+    ))
 }

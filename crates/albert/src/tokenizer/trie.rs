@@ -38,7 +38,11 @@ impl ByteTrie {
         }
         let mut trie = ByteTrie::default();
         for node in &tmp {
-            trie.nodes.push((trie.labels.len() as u32, node.children.len() as u32, node.value.unwrap_or(u32::MAX)));
+            trie.nodes.push((
+                trie.labels.len() as u32,
+                node.children.len() as u32,
+                node.value.unwrap_or(u32::MAX),
+            ));
             for (&b, &c) in &node.children {
                 trie.labels.push(b);
                 trie.targets.push(c as u32);
@@ -55,7 +59,10 @@ impl ByteTrie {
     pub fn step(&self, node: u32, b: u8) -> Option<u32> {
         let (first, n, _) = self.nodes[node as usize];
         let labels = &self.labels[first as usize..(first + n) as usize];
-        labels.binary_search(&b).ok().map(|i| self.targets[first as usize + i])
+        labels
+            .binary_search(&b)
+            .ok()
+            .map(|i| self.targets[first as usize + i])
     }
 
     /// The value stored at `node`, if a key ends there.
