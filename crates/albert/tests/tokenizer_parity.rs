@@ -658,3 +658,88 @@ fn trained_vocabulary_loads_on_both_paths_with_identical_ids() {
     );
     assert_eq!(same, texts.len());
 }
+
+/// transformers' own ALBERT test (tests/models/albert/test_tokenization_albert.py) on this
+/// spiece.model with `keep_accents=True`: its expected pieces and ids.
+#[test]
+fn transformers_albert_unit_test_values() {
+    let Some(data) = data_dir() else { return };
+    let cfg = TokenizerConfig {
+        do_lower_case: true,
+        keep_accents: true,
+    };
+    let tok = AlbertTokenizer::from_spm_file(&data.join("spm/spiece.model"), cfg).unwrap();
+    let opts = EncodeOptions {
+        add_special_tokens: false,
+        ..Default::default()
+    };
+    assert_eq!(
+        tok.encode("This is a test", None, &opts).unwrap().ids,
+        [48, 25, 21, 1289]
+    );
+    let e = tok
+        .encode("I was born in 92000, and this is falsé.", None, &opts)
+        .unwrap();
+    assert_eq!(
+        e.ids,
+        [31, 23, 386, 19, 561, 3050, 15, 17, 48, 25, 8256, 18, 1, 9]
+    );
+    assert_eq!(
+        e.tokens,
+        [
+            "▁i", "▁was", "▁born", "▁in", "▁9", "2000", ",", "▁and", "▁this", "▁is", "▁fal", "s",
+            "<unk>", "."
+        ]
+    );
+    assert_eq!(tok.vocab_size(), 30_000);
+    assert_eq!(tok.id_to_token(29_999), Some("▁eloquent"));
+}
+
+#[test]
+fn bad_inputs_give_errors() {
+    use albert::tokenizer::TokenizerError;
+    let missing = AlbertTokenizer::from_path("/nonexistent/spiece.model").unwrap_err();
+    assert!(matches!(missing, TokenizerError::NotFound(_)), "{missing}");
+    let dir = tempdir::Dir::new("bad");
+    let junk = dir.path().join("spiece.model");
+    std::fs::write(&junk, b"\x0a\xff\xff").unwrap();
+    assert!(matches!(
+        AlbertTokenizer::from_path(&junk).unwrap_err(),
+        TokenizerError::InvalidModel(_)
+    ));
+    let json = dir.path().join("tokenizer.json");
+    std::fs::write(&json, b"{not json").unwrap();
+    assert!(matches!(
+        AlbertTokenizer::from_path(&json).unwrap_err(),
+        TokenizerError::InvalidJson { .. }
+    ));
+    let tok = AlbertTokenizer::from_vocab(&[("▁a", -1.0)]).unwrap();
+    assert!(matches!(
+        tok.decode(&[99], false).unwrap_err(),
+        TokenizerError::IdOutOfRange { id: 99, .. }
+    ));
+    let opts = EncodeOptions {
+        truncation: Some(Truncation {
+            max_length: 4,
+            stride: 2,
+            strategy: TruncationStrategy::LongestFirst,
+        }),
+        ..Default::default()
+    };
+    assert!(matches!(
+        tok.encode("a a a a a a", None, &opts).unwrap_err(),
+        TokenizerError::InvalidOptions(_)
+    ));
+    let opts = EncodeOptions {
+        truncation: Some(Truncation {
+            max_length: 1,
+            stride: 0,
+            strategy: TruncationStrategy::LongestFirst,
+        }),
+        ..Default::default()
+    };
+    assert!(matches!(
+        tok.encode("a", None, &opts).unwrap_err(),
+        TokenizerError::InvalidOptions(_)
+    ));
+}

@@ -242,3 +242,35 @@ impl AlbertSpm {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tokenizer::{AlbertTokenizer, EncodeOptions};
+
+    // Hand-derived: with "▁9," in the vocabulary SentencePiece picks it, and the digit-comma rule
+    // re-encodes "9" (which the re-encoding prefixes with "▁", kept because the piece had it) and
+    // appends ",". Inside a word ("a9,") the re-encoded "▁9" loses its "▁".
+    #[test]
+    fn digit_comma_rule() {
+        let vocab = [
+            ("▁9,", -1.0),
+            ("▁9", -2.0),
+            ("9", -3.0),
+            (",", -3.0),
+            ("▁a", -1.0),
+            ("a", -2.0),
+            ("▁", -5.0),
+        ];
+        let tok = AlbertTokenizer::from_vocab(&vocab).unwrap();
+        let opts = EncodeOptions {
+            add_special_tokens: false,
+            ..Default::default()
+        };
+        let e = tok.encode("9,", None, &opts).unwrap();
+        assert_eq!(e.tokens, ["▁9", ","]);
+        assert_eq!(e.offsets, [(0, 1), (1, 2)]);
+        let e = tok.encode("A [MASK]  9,", None, &opts).unwrap();
+        assert_eq!(e.tokens, ["▁a", "[MASK]", "▁9", ","]);
+        assert_eq!(e.offsets, [(0, 1), (2, 8), (10, 11), (11, 12)]);
+    }
+}

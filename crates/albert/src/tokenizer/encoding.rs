@@ -367,3 +367,68 @@ pub(crate) fn pad_batch(encs: &mut [Encoding], opts: &EncodeOptions, sp: &Specia
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(n: usize) -> Vec<RawToken> {
+        (0..n)
+            .map(|i| RawToken {
+                id: 10 + i as u32,
+                token: format!("t{i}"),
+                offsets: (i, i + 1),
+                special: false,
+            })
+            .collect()
+    }
+
+    fn specials() -> Specials {
+        let s = |id, t: &str| {
+            Some(Special {
+                id,
+                token: t.into(),
+            })
+        };
+        Specials {
+            cls: s(2, "[CLS]"),
+            sep: s(3, "[SEP]"),
+            pad: s(0, "<pad>"),
+        }
+    }
+
+    // Hand-derived: 7 tokens, room for 4 (max_length 6 minus [CLS]/[SEP]), stride 1 → windows
+    // start every 3 tokens: 0..4, 3..7.
+    #[test]
+    fn windows_overlap_by_stride() {
+        let t = Truncation {
+            max_length: 6,
+            stride: 1,
+            strategy: TruncationStrategy::LongestFirst,
+        };
+        let opts = EncodeOptions {
+            truncation: Some(t),
+            padding: Padding::MaxLength(8),
+            ..Default::default()
+        };
+        let e = assemble(toks(7), None, &opts, &specials()).unwrap();
+        assert_eq!(e.ids, [2, 10, 11, 12, 13, 3, 0, 0]);
+        assert_eq!(e.attention_mask, [1, 1, 1, 1, 1, 1, 0, 0]);
+        assert_eq!(e.special_tokens_mask, [1, 0, 0, 0, 0, 1, 1, 1]);
+        assert_eq!(e.overflowing.len(), 1);
+        assert_eq!(e.overflowing[0].ids, [2, 13, 14, 15, 16, 3, 0, 0]);
+        assert_eq!(e.overflowing[0].offsets[1], (3, 4));
+    }
+
+    #[test]
+    fn pair_type_ids_and_multiple_padding() {
+        let opts = EncodeOptions {
+            padding: Padding::Longest,
+            pad_to_multiple_of: Some(4),
+            ..Default::default()
+        };
+        let e = assemble(toks(1), Some(toks(2)), &opts, &specials()).unwrap();
+        assert_eq!(e.ids, [2, 10, 3, 10, 11, 3, 0, 0]);
+        assert_eq!(e.type_ids, [0, 0, 0, 1, 1, 1, 0, 0]);
+    }
+}
