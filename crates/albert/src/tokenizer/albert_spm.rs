@@ -31,6 +31,8 @@ pub struct SpecialToken {
     pub id: u32,
     /// Whether it swallows the whitespace on its left (HF `AddedToken.lstrip`).
     pub lstrip: bool,
+    /// `content` as characters (never empty: SentencePiece pieces are not).
+    chars: Vec<char>,
 }
 
 /// ALBERT's slow-tokenizer pipeline over a SentencePiece model.
@@ -59,6 +61,7 @@ impl AlbertSpm {
                 content: p.piece.clone(),
                 id: i as u32,
                 lstrip: p.piece == "[MASK]",
+                chars: p.piece.chars().collect(),
             })
             .collect();
         Self {
@@ -72,13 +75,11 @@ impl AlbertSpm {
     /// The special token starting at `text[i..]`, if any (the first listed wins, as in the
     /// reference's regex alternation; ALBERT's special tokens never overlap).
     fn special_at(&self, text: &[Aligned], i: usize) -> Option<&SpecialToken> {
+        let first = text[i].ch;
         self.specials.iter().find(|s| {
-            let n = s.content.chars().count();
-            i + n <= text.len()
-                && s.content
-                    .chars()
-                    .zip(&text[i..i + n])
-                    .all(|(c, a)| c == a.ch)
+            s.chars[0] == first
+                && i + s.chars.len() <= text.len()
+                && s.chars.iter().zip(&text[i..]).all(|(&c, a)| c == a.ch)
         })
     }
 
@@ -115,7 +116,7 @@ impl AlbertSpm {
                 self.tokenize_segment(&seg, &mut out);
                 seg.clear();
             }
-            let n = s.content.chars().count();
+            let n = s.chars.len();
             let offsets = (chars[i].start, chars[i + n - 1].end);
             out.push(RawToken {
                 id: s.id,
@@ -138,7 +139,7 @@ impl AlbertSpm {
         let mut i = 0;
         while i < chars.len() {
             if let Some(s) = self.special_at(chars, i) {
-                let n = s.content.chars().count();
+                let n = s.chars.len();
                 out.extend_from_slice(&chars[i..i + n]);
                 i += n;
             } else {

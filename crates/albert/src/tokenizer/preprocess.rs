@@ -20,6 +20,9 @@ pub struct Aligned {
 
 /// Python's `str.isspace()`.
 pub fn is_py_whitespace(c: char) -> bool {
+    if c.is_ascii() {
+        return matches!(c, ' ' | '\t'..='\r' | '\x1c'..='\x1f');
+    }
     in_table(PY_WHITESPACE, c)
 }
 
@@ -28,7 +31,11 @@ pub fn is_py_whitespace(c: char) -> bool {
 pub fn lower_chars(text: &[Aligned]) -> Vec<Aligned> {
     let mut out = Vec::with_capacity(text.len());
     for a in text {
-        out.extend(a.ch.to_lowercase().map(|ch| Aligned { ch, ..*a }));
+        if a.ch.is_ascii() {
+            out.push(Aligned { ch: a.ch.to_ascii_lowercase(), ..*a });
+        } else {
+            out.extend(a.ch.to_lowercase().map(|ch| Aligned { ch, ..*a }));
+        }
     }
     out
 }
@@ -88,6 +95,10 @@ pub fn preprocess(text: &[Aligned], do_lower_case: bool, keep_accents: bool) -> 
         // dropped, so decomposing character by character gives the same string.
         let mut stripped = Vec::with_capacity(out.len());
         for a in &out {
+            if a.ch.is_ascii() {
+                stripped.push(*a);
+                continue;
+            }
             decompose_compatible(a.ch, |ch| {
                 if !in_table(PY_COMBINING, ch) {
                     stripped.push(Aligned { ch, ..*a });
