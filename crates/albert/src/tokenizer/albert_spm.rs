@@ -14,7 +14,7 @@ use super::spm::SentencePiece;
 pub struct RawToken {
     /// Vocabulary id.
     pub id: u32,
-    /// The token string.
+    /// The token string (the vocabulary's; `<unk>` for unknown text).
     pub token: String,
     /// Half-open code-point range in the input text.
     pub offsets: (usize, usize),
@@ -171,14 +171,14 @@ impl AlbertSpm {
             }
         };
         for piece in self.sp.encode(&text) {
-            let chars: Vec<char> = piece.piece.chars().collect();
-            let n = chars.len();
-            if n > 1 && chars[n - 1] == ',' && in_table(PY_DIGIT, chars[n - 2]) {
-                self.split_digit_comma(&piece.piece, piece.source, &text, &span, out);
+            let s = self.sp.piece_text(&piece);
+            let mut rev = s.chars().rev();
+            if rev.next() == Some(',') && rev.next().is_some_and(|c| in_table(PY_DIGIT, c)) {
+                self.split_digit_comma(s, piece.source, &text, &span, out);
             } else {
                 out.push(RawToken {
                     id: piece.id,
-                    token: piece.piece,
+                    token: self.sp.proto.pieces[piece.id as usize].piece.clone(),
                     offsets: span(piece.source.0, piece.source.1),
                     special: false,
                 });
@@ -202,7 +202,7 @@ impl AlbertSpm {
             .sp
             .encode(&stripped)
             .into_iter()
-            .map(|p| (p.piece, p.source))
+            .map(|p| (self.sp.piece_text(&p).to_string(), p.source))
             .collect();
         if !piece.starts_with('\u{2581}')
             && cur.first().is_some_and(|(p, _)| p.starts_with('\u{2581}'))
@@ -223,9 +223,10 @@ impl AlbertSpm {
             } else {
                 span(source.0, source.1)
             };
+            let id = self.sp.piece_to_id(&p);
             out.push(RawToken {
-                id: self.sp.piece_to_id(&p),
-                token: p,
+                id,
+                token: self.sp.proto.pieces[id as usize].piece.clone(),
                 offsets,
                 special: false,
             });
@@ -235,9 +236,10 @@ impl AlbertSpm {
         } else {
             span(source.0, source.1)
         };
+        let id = self.sp.piece_to_id(",");
         out.push(RawToken {
-            id: self.sp.piece_to_id(","),
-            token: ",".into(),
+            id,
+            token: self.sp.proto.pieces[id as usize].piece.clone(),
             offsets: comma,
             special: false,
         });

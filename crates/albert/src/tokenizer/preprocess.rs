@@ -32,7 +32,10 @@ pub fn lower_chars(text: &[Aligned]) -> Vec<Aligned> {
     let mut out = Vec::with_capacity(text.len());
     for a in text {
         if a.ch.is_ascii() {
-            out.push(Aligned { ch: a.ch.to_ascii_lowercase(), ..*a });
+            out.push(Aligned {
+                ch: a.ch.to_ascii_lowercase(),
+                ..*a
+            });
         } else {
             out.extend(a.ch.to_lowercase().map(|ch| Aligned { ch, ..*a }));
         }
@@ -73,6 +76,9 @@ pub fn preprocess(text: &[Aligned], do_lower_case: bool, keep_accents: bool) -> 
     }
     // ``...'' → ": two sequential str.replace calls.
     for quote in ['`', '\''] {
+        if !out.iter().any(|a| a.ch == quote) {
+            continue;
+        }
         let mut merged = Vec::with_capacity(out.len());
         let mut i = 0;
         while i < out.len() {

@@ -20,8 +20,9 @@ const UNK_PENALTY: f32 = 10.0;
 pub struct SpmPiece {
     /// Vocabulary id.
     pub id: u32,
-    /// The piece as sentencepiece reports it: the vocabulary piece, or the surface text for `<unk>`.
-    pub piece: String,
+    /// The surface text of an `<unk>` piece (what sentencepiece reports as its piece);
+    /// `None` for vocabulary pieces. See [`SentencePiece::piece_text`].
+    pub surface: Option<String>,
     /// Byte range in the *input* text covered by the piece's non-space characters.
     pub source: (usize, usize),
 }
@@ -121,6 +122,13 @@ impl SentencePiece {
             return id;
         }
         self.trie.get(piece.as_bytes()).unwrap_or(self.unk_id)
+    }
+
+    /// The piece string sentencepiece reports: the surface text for `<unk>`, else the vocabulary's.
+    pub fn piece_text<'a>(&'a self, p: &'a SpmPiece) -> &'a str {
+        p.surface
+            .as_deref()
+            .unwrap_or(&self.proto.pieces[p.id as usize].piece)
     }
 
     fn kind(&self, id: u32) -> PieceType {
@@ -259,27 +267,31 @@ impl SentencePiece {
                     let bid = self.byte_ids[b as usize];
                     pieces.push(SpmPiece {
                         id: bid,
-                        piece: self.proto.pieces[bid as usize].piece.clone(),
+                        surface: None,
                         source,
                     });
                 }
             } else if id == self.unk_id {
                 // Consecutive unknown pieces merge into one (sentencepiece_processor.cc).
                 match pieces.last_mut() {
-                    Some(prev) if prev.id == self.unk_id => {
-                        prev.piece.push_str(surface);
-                        prev.source.1 = source.1;
+                    Some(SpmPiece {
+                        id: prev_id,
+                        surface: Some(prev),
+                        source: prev_source,
+                    }) if *prev_id == self.unk_id => {
+                        prev.push_str(surface);
+                        prev_source.1 = source.1;
                     }
                     _ => pieces.push(SpmPiece {
                         id,
-                        piece: surface.to_string(),
+                        surface: Some(surface.to_string()),
                         source,
                     }),
                 }
             } else {
                 pieces.push(SpmPiece {
                     id,
-                    piece: self.proto.pieces[id as usize].piece.clone(),
+                    surface: None,
                     source,
                 });
             }

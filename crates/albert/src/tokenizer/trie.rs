@@ -1,15 +1,23 @@
-//! A byte trie over vocabulary pieces, walked one byte at a time like sentencepiece's
-//! double array (`traverse`), so common-prefix search costs one step per input byte.
+//! A byte trie over vocabulary pieces, walked one byte at a time (sentencepiece's Darts
+//! `traverse`). Nodes with many children (the root, `▁`, frequent prefixes) get a dense 256-slot
+//! table; the rest keep a short sorted label list, so a step is an index or a tiny search.
 
 use std::collections::BTreeMap;
 
-/// A flattened byte trie mapping keys to `u32` values.
+/// Children above which a node gets a dense table.
+const DENSE_MIN: usize = 16;
+const NONE: u32 = u32::MAX;
+
+/// A byte trie mapping keys to `u32` values.
 #[derive(Clone, Debug, Default)]
 pub struct ByteTrie {
-    /// Per node: `(first child index into labels/targets, child count, value or u32::MAX)`.
-    nodes: Vec<(u32, u32, u32)>,
+    /// Per node: `(first child index into labels/targets, child count, value or NONE, dense table
+    /// index or NONE)`.
+    nodes: Vec<(u32, u32, u32, u32)>,
     labels: Vec<u8>,
     targets: Vec<u32>,
+    /// Dense child tables, 256 entries each (`NONE` for no child).
+    dense: Vec<u32>,
 }
 
 impl ByteTrie {
@@ -38,10 +46,20 @@ impl ByteTrie {
         }
         let mut trie = ByteTrie::default();
         for node in &tmp {
+            let mut dense = NONE;
+            if node.children.len() > DENSE_MIN {
+                dense = (trie.dense.len() / 256) as u32;
+                trie.dense.resize(trie.dense.len() + 256, NONE);
+                for (&b, &c) in &node.children {
+                    trie.dense[dense as usize * 256 + b as usize] = c as u32;
+                }
+            }
+            let value = node.value.unwrap_or(NONE);
             trie.nodes.push((
                 trie.labels.len() as u32,
                 node.children.len() as u32,
-                node.value.unwrap_or(u32::MAX),
+                value,
+                dense,
             ));
             for (&b, &c) in &node.children {
                 trie.labels.push(b);
@@ -57,19 +75,21 @@ impl ByteTrie {
     /// Follows byte `b` from `node`; `None` when no key continues that way.
     #[inline]
     pub fn step(&self, node: u32, b: u8) -> Option<u32> {
-        let (first, n, _) = self.nodes[node as usize];
-        let labels = &self.labels[first as usize..(first + n) as usize];
-        labels
-            .binary_search(&b)
-            .ok()
-            .map(|i| self.targets[first as usize + i])
+        let (first, n, _, dense) = self.nodes[node as usize];
+        if dense != NONE {
+            let c = self.dense[dense as usize * 256 + b as usize];
+            return (c != NONE).then_some(c);
+        }
+        let (first, n) = (first as usize, n as usize);
+        let i = self.labels[first..first + n].iter().position(|&l| l == b)?;
+        Some(self.targets[first + i])
     }
 
     /// The value stored at `node`, if a key ends there.
     #[inline]
     pub fn value(&self, node: u32) -> Option<u32> {
         let v = self.nodes[node as usize].2;
-        (v != u32::MAX).then_some(v)
+        (v != NONE).then_some(v)
     }
 
     /// Exact lookup.
@@ -95,5 +115,25 @@ impl ByteTrie {
             }
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ByteTrie;
+
+    #[test]
+    fn lookups() {
+        let keys: [&[u8]; 5] = [b"a", b"ab", b"abc", b"b", b"\xe2\x96\x81"];
+        let t = ByteTrie::new(keys.iter().enumerate().map(|(i, k)| (*k, i as u32)));
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(t.get(k), Some(i as u32));
+        }
+        assert_eq!(t.get(b""), None);
+        assert_eq!(t.get(b"abd"), None);
+        assert_eq!(t.get(b"c"), None);
+        assert_eq!(t.longest_prefix(b"abz"), Some((2, 1)));
+        assert_eq!(t.longest_prefix(b"zz"), None);
+        assert_eq!(ByteTrie::new(std::iter::empty()).get(b"a"), None);
     }
 }
