@@ -3,8 +3,9 @@ packages, on the same corpus and machine, side by side.
 
 * tokenizer.json path: Rust (`tokenize_bench` example, tokenizer.json) vs `tokenizers.Tokenizer.encode_batch`.
 * spiece.model path: Rust (`tokenize_bench`, spiece.model: ALBERT preprocessing + our SentencePiece)
-  vs `sentencepiece.SentencePieceProcessor.encode` (the library alone, no ALBERT preprocessing,
-  so it does less work than our path).
+  vs `sentencepiece.SentencePieceProcessor.encode` (the library alone on the raw text: no ALBERT
+  preprocessing, so less work and other tokens), and vs the reference pipeline of the parity tests
+  (ALBERT's preprocessing in Python over sentencepiece, `SlowAlbert`; single-threaded).
 
 Each is run with 1 thread and with all cores. Usage (from the repo root):
   ~/.venvs/ref/bin/python scripts/bench/tokenizer_bench.py [--data ../shared/data] [--files F ...]
@@ -66,6 +67,15 @@ def py_sentencepiece(model, lines, threads):
     return sum(len(i) for i in ids), time.perf_counter() - t
 
 
+def py_slow_albert(model, lines):
+    sys.path.insert(0, os.path.join(ROOT, "scripts", "reference"))
+    from tokenizer_parity import SlowAlbert
+    slow = SlowAlbert(model)
+    t = time.perf_counter()
+    n = sum(len(slow.ids(l, False)) for l in lines)
+    return n, time.perf_counter() - t
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
@@ -96,6 +106,11 @@ def main():
             n_ref, s_ref = ref()
             a, b = n_ours / s_ours, n_ref / s_ref
             print(f"{path:<14} {threads:>7} {a:>12,.0f} {b:>13,.0f} {a / b:>6.2f}  {ref_name} (tokens: ours {n_ours}, ref {n_ref})")
+    n_ours, s_ours = rust(model, files, 1)
+    n_ref, s_ref = py_slow_albert(model, lines)
+    a, b = n_ours / s_ours, n_ref / s_ref
+    print(f"{'spiece.model':<14} {1:>7} {a:>12,.0f} {b:>13,.0f} {a / b:>6.2f}  "
+          f"sentencepiece + ALBERT preprocessing in Python (tokens: ours {n_ours}, ref {n_ref})")
     shutil.rmtree(tmp)
 
 

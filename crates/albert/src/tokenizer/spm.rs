@@ -42,6 +42,9 @@ pub struct SentencePiece {
     min_score: f32,
     max_score: f32,
     byte_ids: Vec<u32>,
+    /// Score and kind by id, packed for the segmentation loops (the pieces' strings would cost
+    /// a cache miss each).
+    meta: Vec<(f32, PieceType)>,
 }
 
 impl SentencePiece {
@@ -97,7 +100,9 @@ impl SentencePiece {
             .map(|(i, p)| (p.piece.as_bytes(), i as u32))
             .collect();
         let has_user_defined = !user.is_empty();
+        let meta = proto.pieces.iter().map(|p| (p.score, p.kind)).collect();
         Ok(Self {
+            meta,
             charsmap,
             trie,
             reserved,
@@ -132,7 +137,11 @@ impl SentencePiece {
     }
 
     fn kind(&self, id: u32) -> PieceType {
-        self.proto.pieces[id as usize].kind
+        self.meta[id as usize].1
+    }
+
+    fn score(&self, id: u32) -> f32 {
+        self.meta[id as usize].0
     }
 
     /// Length of a user-defined symbol at the start of `input`, if any (`PrefixMatcher`).
@@ -345,7 +354,7 @@ impl SentencePiece {
                     let c = (length as f32 * self.max_score) as f64 - 0.1 + till_here as f64;
                     (c as f32, c)
                 } else {
-                    let c = self.proto.pieces[id as usize].score + till_here;
+                    let c = self.score(id) + till_here;
                     (c, c as f64)
                 };
                 let t = &mut best[end];
@@ -455,7 +464,7 @@ impl SentencePiece {
                 return;
             };
             agenda.push(Pair {
-                score: self.proto.pieces[id as usize].score,
+                score: self.score(id),
                 left: l as usize,
                 right: r as usize,
                 size: piece.len(),
