@@ -18,8 +18,6 @@ pub struct RawToken {
     pub token: String,
     /// Half-open code-point range in the input text.
     pub offsets: (usize, usize),
-    /// Whether the token is a special token written in the text.
-    pub special: bool,
 }
 
 /// A special token recognized in text.
@@ -122,7 +120,6 @@ impl AlbertSpm {
                 id: s.id,
                 token: s.content.clone(),
                 offsets,
-                special: true,
             });
             i += n;
         }
@@ -180,7 +177,6 @@ impl AlbertSpm {
                     id: piece.id,
                     token: self.sp.proto.pieces[piece.id as usize].piece.clone(),
                     offsets: span(piece.source.0, piece.source.1),
-                    special: false,
                 });
             }
         }
@@ -228,7 +224,6 @@ impl AlbertSpm {
                 id,
                 token: self.sp.proto.pieces[id as usize].piece.clone(),
                 offsets,
-                special: false,
             });
         }
         let comma = if exact {
@@ -241,7 +236,6 @@ impl AlbertSpm {
             id,
             token: self.sp.proto.pieces[id as usize].piece.clone(),
             offsets: comma,
-            special: false,
         });
     }
 }

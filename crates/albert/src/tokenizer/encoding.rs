@@ -378,7 +378,6 @@ mod tests {
                 id: 10 + i as u32,
                 token: format!("t{i}"),
                 offsets: (i, i + 1),
-                special: false,
             })
             .collect()
     }

@@ -53,7 +53,6 @@ impl HfTokenizer {
                 id,
                 token: t.clone(),
                 offsets,
-                special: false,
             })
             .collect())
     }

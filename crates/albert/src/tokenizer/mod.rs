@@ -282,11 +282,6 @@ impl AlbertTokenizer {
             .is_some_and(|p| p.starts_with('\u{2581}'))
     }
 
-    /// Ids of `[CLS]`, `[SEP]`, `<pad>`, `[MASK]` and `<unk>`, where present.
-    pub fn special_id(&self, token: &str) -> Option<u32> {
-        self.token_to_id(token)
-    }
-
     /// Tokenizes one text into tokens with offsets, without special tokens or truncation.
     /// Token strings are the vocabulary's (`<unk>` rather than the unknown text), as
     /// transformers' `convert_ids_to_tokens` gives them.
@@ -306,6 +301,27 @@ impl AlbertTokenizer {
     }
 
     /// Encodes a text or a pair into model inputs.
+    ///
+    /// With truncation, windows of the truncated sequence overlap by `stride` tokens and come back
+    /// in `overflowing`, as transformers' `return_overflowing_tokens` gives them (question
+    /// answering uses `OnlySecond`):
+    ///
+    /// ```
+    /// use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
+    ///
+    /// let tok = AlbertTokenizer::from_vocab(&[("▁q", -1.0), ("▁a", -1.0), ("▁b", -1.0), ("▁c", -1.0)])?;
+    /// let opts = EncodeOptions {
+    ///     truncation: Some(Truncation { max_length: 6, stride: 1, strategy: TruncationStrategy::OnlySecond }),
+    ///     ..Default::default()
+    /// };
+    /// let enc = tok.encode("q", Some("a b c a"), &opts)?;
+    /// assert_eq!(enc.tokens, ["[CLS]", "▁q", "[SEP]", "▁a", "▁b", "[SEP]"]);
+    /// assert_eq!(enc.type_ids, [0, 0, 0, 1, 1, 1]);
+    /// assert_eq!(enc.offsets[4], (2, 3)); // code points in the second text
+    /// let windows: Vec<_> = enc.overflowing.iter().map(|w| w.tokens[3..5].to_vec()).collect();
+    /// assert_eq!(windows, [["▁b", "▁c"], ["▁c", "▁a"]]);
+    /// # Ok::<(), albert::tokenizer::TokenizerError>(())
+    /// ```
     pub fn encode(&self, text: &str, pair: Option<&str>, opts: &EncodeOptions) -> Result<Encoding> {
         let a = self.tokenize(text)?;
         let b = pair.map(|p| self.tokenize(p)).transpose()?;
@@ -370,7 +386,23 @@ impl AlbertTokenizer {
     }
 
     /// Writes `spiece.model` (SentencePiece backend only), `tokenizer.json` and
-    /// `tokenizer_config.json` into `dir`, each atomically.
+    /// `tokenizer_config.json` into `dir`, each atomically. The tokenizer.json is what
+    /// transformers' `AlbertTokenizer` builds from the same spiece.model.
+    ///
+    /// ```
+    /// use albert::tokenizer::{AlbertTokenizer, Backend, EncodeOptions};
+    ///
+    /// let tok = AlbertTokenizer::from_vocab(&[("▁hello", -1.0), ("▁world", -1.5)])?;
+    /// let dir = std::env::temp_dir().join(format!("albert-doc-save-{}", std::process::id()));
+    /// tok.save(&dir)?;
+    /// let hf = AlbertTokenizer::from_path(&dir)?; // tokenizer.json wins in a directory
+    /// assert_eq!(hf.backend(), Backend::HuggingFace);
+    /// let spm = AlbertTokenizer::from_dir_with(&dir, Backend::SentencePiece)?;
+    /// let opts = EncodeOptions::default();
+    /// assert_eq!(hf.encode("Hello world", None, &opts)?.ids, spm.encode("Hello world", None, &opts)?.ids);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), albert::tokenizer::TokenizerError>(())
+    /// ```
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| TokenizerError::io(dir, e))?;
         let cfg = convert::tokenizer_config(self.config.do_lower_case, self.config.keep_accents);
