@@ -743,3 +743,41 @@ fn bad_inputs_give_errors() {
         TokenizerError::InvalidOptions(_)
     ));
 }
+
+/// A checkpoint directory's tokenizer_config.json overrides ALBERT's defaults on the spiece.model
+/// path (expected ids: transformers' ALBERT test, with and without `keep_accents`).
+#[test]
+fn tokenizer_config_overrides_defaults() {
+    let Some(data) = data_dir() else { return };
+    let dir = tempdir::Dir::new("cfg");
+    std::fs::copy(
+        data.join("spm/spiece.model"),
+        dir.path().join("spiece.model"),
+    )
+    .unwrap();
+    let opts = EncodeOptions {
+        add_special_tokens: false,
+        ..Default::default()
+    };
+    let bare = AlbertTokenizer::from_path(dir.path()).unwrap();
+    assert_eq!(
+        bare.encode("falsé.", None, &opts).unwrap().tokens,
+        ["▁false", "."]
+    );
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"keep_accents": true}"#,
+    )
+    .unwrap();
+    let kept = AlbertTokenizer::from_path(dir.path()).unwrap();
+    assert_eq!(
+        kept.encode("falsé.", None, &opts).unwrap().ids,
+        [8256, 18, 1, 9]
+    );
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"do_lower_case": "yes"}"#,
+    )
+    .unwrap();
+    assert!(AlbertTokenizer::from_path(dir.path()).is_err());
+}
