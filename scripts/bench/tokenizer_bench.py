@@ -111,7 +111,8 @@ def main():
     import sentencepiece as spm
     sys.path.insert(0, os.path.join(ROOT, "scripts", "reference"))
     from tokenizer_parity import SlowAlbert
-    pre = [SlowAlbert(model).preprocess_text(l) for l in lines]
+    slow = SlowAlbert(model)
+    pre = [slow.preprocess_text(l) for l in lines]
     sp = spm.SentencePieceProcessor(model_file=model, num_threads=1)
     t = time.perf_counter()
     n_ref = sum(len(i) for i in sp.encode(pre, num_threads=1))
