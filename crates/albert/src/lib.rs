@@ -10,9 +10,11 @@ pub mod hub;
 pub mod model;
 pub mod pretrained;
 pub mod rng;
+pub mod tokenizer;
 
 pub use config::{AlbertConfig, Architecture, HiddenAct, ProblemType};
 pub use error::{Error, Result};
 pub use pretrained::{LoadOptions, Pretrained};
 pub use model::{AlbertForAny, AlbertInput, AlbertModel, AlbertOutput, ForwardOptions};
 pub use rng::AlbertRng;
+pub use tokenizer::AlbertTokenizer;
