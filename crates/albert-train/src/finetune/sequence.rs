@@ -187,3 +187,33 @@ pub fn write_submission(path: &Path, predictions: &[Target], label_names: &[Stri
     }
     crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| FinetuneError::io(path, e))
 }
+
+/// Reads a file of a sequence task: a GLUE TSV, or users' own data described by `custom` (`Task::Custom`), whose
+/// class ids `labels` fixes.
+pub fn read_split(
+    task: crate::tasks::Task,
+    path: &Path,
+    custom: Option<&CustomTask>,
+    labels: Option<&[String]>,
+) -> Result<SequenceSplit, FinetuneError> {
+    match (task, custom) {
+        (crate::tasks::Task::Glue(t), _) => Ok(SequenceSplit::glue(t, path)?),
+        (crate::tasks::Task::Custom, Some(c)) => Ok(SequenceSplit::custom(c, path, labels)?),
+        (crate::tasks::Task::Custom, None) => Err(FinetuneError::Invalid("custom data needs its column description".into())),
+        (other, _) => Err(FinetuneError::Invalid(format!(
+            "{other} is not a sequence classification task (fine-tuning supports GLUE and custom data so far)"
+        ))),
+    }
+}
+
+/// Encodes a split and predicts every example with `model`.
+pub fn predict_split(
+    model: &Pretrained,
+    tokenizer: &AlbertTokenizer,
+    split: &SequenceSplit,
+    max_seq_length: usize,
+    batch_size: usize,
+) -> Result<Vec<Target>, FinetuneError> {
+    let features = SequenceFeatures::encode(tokenizer, split.examples(), max_seq_length)?;
+    predict(model, &features, batch_size)
+}
