@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use albert::tokenizer::AlbertTokenizer;
 use albert::{LoadOptions, Pretrained};
 use albert_train::finetune::sequence::{predict_split, read_split, write_submission};
+use albert_train::finetune::token::{self, write_conll, TokenFeatures};
+use albert_train::tasks::ner::read_conll2003;
 use albert_train::tasks::Task;
 use anyhow::Context;
 
@@ -14,7 +16,7 @@ use crate::evaluate::{parse_task, CustomDataArgs};
 /// Arguments of `albert predict`.
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
-    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli, ax) or custom.
+    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli, ax), conll2003 or custom.
     #[arg(long, value_parser = parse_task)]
     pub task: Task,
     /// Data file in the task's format, labels optional (e.g. GLUE test.tsv).
@@ -62,6 +64,13 @@ pub fn predict_to_file(
     out: &Path,
 ) -> anyhow::Result<()> {
     let (model, tokenizer) = load_checkpoint(model)?;
+    if task == Task::Conll2003 {
+        let sentences = read_conll2003(data).with_context(|| format!("reading {}", data.display()))?;
+        let labels: Vec<String> = (0..model.config.num_labels()).map(|i| model.config.label_name(i)).collect();
+        let features = TokenFeatures::encode_unlabeled(&tokenizer, &sentences, run.max_seq_length)?;
+        write_conll(out, &sentences, &token::predict(&model, &features, run.batch)?, &labels)?;
+        return Ok(());
+    }
     let labels: Vec<String> = if model.config.num_labels() == 1 {
         Vec::new()
     } else {

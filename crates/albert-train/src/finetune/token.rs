@@ -76,7 +76,7 @@ impl TokenFeatures {
         };
         for (s, e) in sentences.iter().zip(encodings) {
             let starts = first_subtokens(&s.tokens, &e.offsets, &e.special_tokens_mask);
-            let labels = if s.tags.len() == s.tokens.len() {
+            let labels = if !s.tags.is_empty() && s.tags.len() == s.tokens.len() {
                 let class = |tag: &String| {
                     label_names.iter().position(|l| l == tag).map(|c| c as i64).ok_or_else(|| {
                         FinetuneError::Invalid(format!("tag {tag:?} (sentence at line {}) is not one of {label_names:?}", s.line))
@@ -92,6 +92,16 @@ impl TokenFeatures {
             out.num_words.push(s.tokens.len());
         }
         Ok(out)
+    }
+
+    /// Encodes `sentences` for prediction only: their tags, if any, are not read.
+    pub fn encode_unlabeled(
+        tokenizer: &AlbertTokenizer,
+        sentences: &[NerSentence],
+        max_seq_length: usize,
+    ) -> Result<Self, FinetuneError> {
+        let bare: Vec<NerSentence> = sentences.iter().map(|s| NerSentence { tags: Vec::new(), ..s.clone() }).collect();
+        Self::encode(tokenizer, &bare, &[], max_seq_length)
     }
 
     fn input(&self, rows: &[usize], device: &Device) -> Result<AlbertInput, FinetuneError> {
@@ -166,6 +176,29 @@ pub fn write_conll(path: &Path, sentences: &[NerSentence], predictions: &[Vec<us
         text.push('\n');
     }
     crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| FinetuneError::io(path, e))
+}
+
+/// Predicts `sentences` and scores them with conlleval: `f1` (the selection metric), `precision`, `recall` and
+/// token `accuracy`, 0-100.
+pub fn score_sentences(
+    model: &Pretrained,
+    tokenizer: &AlbertTokenizer,
+    sentences: &[NerSentence],
+    max_seq_length: usize,
+) -> Result<crate::tasks::TaskScores, FinetuneError> {
+    let labels: Vec<String> = (0..model.config.num_labels()).map(|i| model.config.label_name(i)).collect();
+    let features = TokenFeatures::encode_unlabeled(tokenizer, sentences, max_seq_length)?;
+    let tags: Vec<Vec<String>> = predict(model, &features, 64)?
+        .iter()
+        .map(|p| p.iter().map(|&c| labels.get(c).cloned().unwrap_or_else(|| "O".into())).collect())
+        .collect();
+    let report = crate::tasks::ner::score_ner(sentences, &tags)?;
+    let mut scores = crate::tasks::TaskScores::default();
+    scores.push("f1", report.overall.f1);
+    scores.push("precision", report.overall.precision);
+    scores.push("recall", report.overall.recall);
+    scores.push("accuracy", report.accuracy);
+    Ok(scores)
 }
 
 #[cfg(test)]

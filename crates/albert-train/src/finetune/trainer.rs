@@ -106,10 +106,10 @@ pub struct FinetuneSummary {
 /// After each epoch `evaluate` (if any) scores the dev split; the first of its metrics selects the
 /// checkpoint (higher is better) and `save` is called each time it improves. Without `evaluate`,
 /// `save` is called once at the end.
-pub fn train(
+pub fn train<'e>(
     model: &Pretrained,
     data: &dyn TrainFeatures,
-    mut evaluate: Option<&mut dyn FnMut(&Pretrained) -> Result<TaskScores, FinetuneError>>,
+    mut evaluate: Option<&mut (dyn FnMut(&Pretrained) -> Result<TaskScores, FinetuneError> + 'e)>,
     save: &mut dyn FnMut(&Pretrained) -> Result<(), FinetuneError>,
     opts: &FinetuneOptions,
 ) -> Result<FinetuneSummary, FinetuneError> {
