@@ -7,16 +7,13 @@ use albert::tokenizer::AlbertTokenizer;
 use albert::{AlbertConfig, Architecture, LoadOptions, Pretrained, ProblemType};
 use albert_train::finetune::sequence::{predict_split, read_split, SequenceFeatures};
 use albert_train::finetune::token::{score_sentences, TokenFeatures};
-use albert_train::finetune::{train, FinetuneError, FinetuneOptions, TrainFeatures};
+use albert_train::finetune::{train, EvaluateFn, FinetuneError, FinetuneOptions, TrainFeatures};
 use albert_train::tasks::ner::{read_conll2003, CONLL2003_LABELS};
-use albert_train::tasks::TaskScores;
 use albert_train::tasks::Task;
 use anyhow::Context;
 use candle_core::{DType, Device};
 
 use crate::evaluate::{parse_task, CustomDataArgs};
-
-type Evaluate<'a> = dyn FnMut(&Pretrained) -> Result<TaskScores, FinetuneError> + 'a;
 
 /// Arguments of `albert finetune`.
 #[derive(clap::Args, Debug)]
@@ -101,7 +98,11 @@ fn load_config(spec: &str) -> anyhow::Result<AlbertConfig> {
 /// Runs `albert finetune`.
 pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     let custom = args.custom.to_task();
-    let tokenizer_path = args.tokenizer.clone().or_else(|| args.model.clone()).context("--tokenizer is required with --config")?;
+    let tokenizer_path = args
+        .tokenizer
+        .clone()
+        .or_else(|| args.model.clone())
+        .context("--tokenizer is required with --config")?;
     let tokenizer = AlbertTokenizer::from_path(&tokenizer_path)
         .with_context(|| format!("loading the tokenizer {}", tokenizer_path.display()))?;
     // Train with the tokenizer exactly as the checkpoint will be read back (tokenizer.json first, as transformers
@@ -112,47 +113,77 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     let limit = |n: usize| args.limit.unwrap_or(n).min(n);
     let max_len = args.max_seq_length;
     // What differs between heads: data, labels, class, features and dev scoring.
-    let (labels, arch, features, mut evaluate): (Vec<String>, Architecture, Box<dyn TrainFeatures>, Option<Box<Evaluate>>) =
-        if args.task == Task::Conll2003 {
-            anyhow::ensure!(args.data.is_dir(), "--data must be the CoNLL-2003 folder holding eng.train, got {}", args.data.display());
-            let read = |name: &str| {
-                let path = args.data.join(name);
-                read_conll2003(&path).with_context(|| format!("reading {}", path.display()))
-            };
-            let (train_set, dev_set) = (read("eng.train")?, read("eng.testa")?);
-            let labels: Vec<String> = CONLL2003_LABELS.iter().map(|s| s.to_string()).collect();
-            let features = TokenFeatures::encode(&tokenizer, &train_set[..limit(train_set.len())], &labels, max_len)?;
-            let tok = &tokenizer;
-            let evaluate = move |m: &Pretrained| score_sentences(m, tok, &dev_set, max_len);
-            (labels, Architecture::TokenClassification, Box::new(features), Some(Box::new(evaluate)))
-        } else {
-            let (train_path, dev_path) = match args.task {
-                Task::Glue(t) => {
-                    anyhow::ensure!(args.data.is_dir(), "--data must be the GLUE task folder holding train.tsv, got {}", args.data.display());
-                    (args.data.join("train.tsv"), Some(args.data.join(t.dev_file())))
-                }
-                _ => (args.data.clone(), args.dev.clone()),
-            };
-            let train_split = read_split(args.task, &train_path, Some(&custom), None)
-                .with_context(|| format!("reading {}", train_path.display()))?;
-            let labels = train_split.label_names();
-            let dev = dev_path
-                .map(|p| read_split(args.task, &p, Some(&custom), Some(&labels)).with_context(|| format!("reading {}", p.display())))
-                .transpose()?;
-            let examples = train_split.examples();
-            let features = SequenceFeatures::encode(&tokenizer, &examples[..limit(examples.len())], max_len)?;
-            let tok = &tokenizer;
-            let evaluate = dev.map(|dev| {
-                Box::new(move |m: &Pretrained| Ok(dev.score(&predict_split(m, tok, &dev, max_len, 64)?)?)) as Box<Evaluate>
-            });
-            (labels, Architecture::SequenceClassification, Box::new(features), evaluate)
+    let (labels, arch, features, mut evaluate): (
+        Vec<String>,
+        Architecture,
+        Box<dyn TrainFeatures>,
+        Option<Box<EvaluateFn>>,
+    ) = if args.task == Task::Conll2003 {
+        anyhow::ensure!(
+            args.data.is_dir(),
+            "--data must be the CoNLL-2003 folder holding eng.train, got {}",
+            args.data.display()
+        );
+        let read = |name: &str| {
+            let path = args.data.join(name);
+            read_conll2003(&path).with_context(|| format!("reading {}", path.display()))
         };
+        let (train_set, dev_set) = (read("eng.train")?, read("eng.testa")?);
+        let labels: Vec<String> = CONLL2003_LABELS.iter().map(|s| s.to_string()).collect();
+        let features = TokenFeatures::encode(&tokenizer, &train_set[..limit(train_set.len())], &labels, max_len)?;
+        let tok = &tokenizer;
+        let evaluate = move |m: &Pretrained| score_sentences(m, tok, &dev_set, max_len);
+        (
+            labels,
+            Architecture::TokenClassification,
+            Box::new(features),
+            Some(Box::new(evaluate)),
+        )
+    } else {
+        let (train_path, dev_path) = match args.task {
+            Task::Glue(t) => {
+                anyhow::ensure!(
+                    args.data.is_dir(),
+                    "--data must be the GLUE task folder holding train.tsv, got {}",
+                    args.data.display()
+                );
+                (args.data.join("train.tsv"), Some(args.data.join(t.dev_file())))
+            }
+            _ => (args.data.clone(), args.dev.clone()),
+        };
+        let train_split = read_split(args.task, &train_path, Some(&custom), None)
+            .with_context(|| format!("reading {}", train_path.display()))?;
+        let labels = train_split.label_names();
+        let dev = dev_path
+            .map(|p| {
+                read_split(args.task, &p, Some(&custom), Some(&labels))
+                    .with_context(|| format!("reading {}", p.display()))
+            })
+            .transpose()?;
+        let examples = train_split.examples();
+        let features = SequenceFeatures::encode(&tokenizer, &examples[..limit(examples.len())], max_len)?;
+        let tok = &tokenizer;
+        let evaluate = dev.map(|dev| {
+            Box::new(move |m: &Pretrained| Ok(dev.score(&predict_split(m, tok, &dev, max_len, 64)?)?))
+                as Box<EvaluateFn>
+        });
+        (
+            labels,
+            Architecture::SequenceClassification,
+            Box::new(features),
+            evaluate,
+        )
+    };
 
     let model = match (&args.model, &args.config) {
         (Some(dir), _) => {
             let mut config = AlbertConfig::from_file(dir.join("config.json"))?;
             set_head(&mut config, &labels);
-            let opts = LoadOptions { architecture: Some(arch), seed: args.seed, ..LoadOptions::default() };
+            let opts = LoadOptions {
+                architecture: Some(arch),
+                seed: args.seed,
+                ..LoadOptions::default()
+            };
             let model = Pretrained::load_with_config(dir, config, &opts)?;
             if !model.report.initialized.is_empty() {
                 eprintln!("initialized new parameters: {}", model.report.initialized.join(", "));
@@ -194,7 +225,10 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     let summary = train(&model, features.as_ref(), evaluate.as_deref_mut(), &mut save, &opts)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     if let Some((metric, epoch)) = summary.best {
-        eprintln!("best dev {metric:.2} at epoch {epoch}; checkpoint in {}", args.out.display());
+        eprintln!(
+            "best dev {metric:.2} at epoch {epoch}; checkpoint in {}",
+            args.out.display()
+        );
     }
     Ok(())
 }

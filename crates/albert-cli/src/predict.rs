@@ -49,8 +49,8 @@ pub struct RunArgs {
 pub fn load_checkpoint(dir: &Path) -> anyhow::Result<(Pretrained, AlbertTokenizer)> {
     let model = Pretrained::load(dir, &LoadOptions::default())
         .with_context(|| format!("loading the model in {}", dir.display()))?;
-    let tokenizer = AlbertTokenizer::from_path(dir)
-        .with_context(|| format!("loading the tokenizer in {}", dir.display()))?;
+    let tokenizer =
+        AlbertTokenizer::from_path(dir).with_context(|| format!("loading the tokenizer in {}", dir.display()))?;
     Ok((model, tokenizer))
 }
 
@@ -66,7 +66,9 @@ pub fn predict_to_file(
     let (model, tokenizer) = load_checkpoint(model)?;
     if task == Task::Conll2003 {
         let sentences = read_conll2003(data).with_context(|| format!("reading {}", data.display()))?;
-        let labels: Vec<String> = (0..model.config.num_labels()).map(|i| model.config.label_name(i)).collect();
+        let labels: Vec<String> = (0..model.config.num_labels())
+            .map(|i| model.config.label_name(i))
+            .collect();
         let features = TokenFeatures::encode_unlabeled(&tokenizer, &sentences, run.max_seq_length)?;
         write_conll(out, &sentences, &token::predict(&model, &features, run.batch)?, &labels)?;
         return Ok(());
@@ -74,11 +76,18 @@ pub fn predict_to_file(
     let labels: Vec<String> = if model.config.num_labels() == 1 {
         Vec::new()
     } else {
-        (0..model.config.num_labels()).map(|i| model.config.label_name(i)).collect()
+        (0..model.config.num_labels())
+            .map(|i| model.config.label_name(i))
+            .collect()
     };
     let custom = custom.to_task();
-    let split = read_split(task, data, Some(&custom), (!labels.is_empty()).then_some(labels.as_slice()))
-        .with_context(|| format!("reading {}", data.display()))?;
+    let split = read_split(
+        task,
+        data,
+        Some(&custom),
+        (!labels.is_empty()).then_some(labels.as_slice()),
+    )
+    .with_context(|| format!("reading {}", data.display()))?;
     let predictions = predict_split(&model, &tokenizer, &split, run.max_seq_length, run.batch)?;
     write_submission(out, &predictions, &labels)?;
     Ok(())

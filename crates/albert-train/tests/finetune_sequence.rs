@@ -31,7 +31,12 @@ fn subset(task: GlueTask, n: usize) -> Option<Vec<TextExample>> {
     Some(if task.is_regression() {
         all[..2 * n].to_vec()
     } else {
-        let class = |c| all.iter().filter(move |e| e.label == Some(Target::Class(c))).take(n).cloned();
+        let class = |c| {
+            all.iter()
+                .filter(move |e| e.label == Some(Target::Class(c)))
+                .take(n)
+                .cloned()
+        };
         class(0).chain(class(1)).collect()
     })
 }
@@ -41,12 +46,21 @@ fn tokenizer() -> Option<AlbertTokenizer> {
 }
 
 fn options(epochs: usize) -> FinetuneOptions {
-    FinetuneOptions { epochs, batch_size: 8, lr: 2e-3, warmup_ratio: 0.1, seed: 7, ..FinetuneOptions::default() }
+    FinetuneOptions {
+        epochs,
+        batch_size: 8,
+        lr: 2e-3,
+        warmup_ratio: 0.1,
+        seed: 7,
+        ..FinetuneOptions::default()
+    }
 }
 
 #[test]
 fn overfits_sixteen_sst2_sentences_and_reloads() {
-    let (Some(tok), Some(examples)) = (tokenizer(), subset(GlueTask::Sst2, 8)) else { return };
+    let (Some(tok), Some(examples)) = (tokenizer(), subset(GlueTask::Sst2, 8)) else {
+        return;
+    };
     let mut cfg = tiny_config(tok.vocab_size());
     cfg.set_labels(&["negative".into(), "positive".into()]);
     let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 3, DType::F32, &Device::Cpu).unwrap();
@@ -66,10 +80,21 @@ fn overfits_sixteen_sst2_sentences_and_reloads() {
     // The saved directory is a checkpoint with readable labels and the tokenizer; it predicts the same.
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["id2label"], serde_json::json!({"0": "negative", "1": "positive"}));
+    assert_eq!(
+        config["id2label"],
+        serde_json::json!({"0": "negative", "1": "positive"})
+    );
     assert_eq!(config["label2id"], serde_json::json!({"negative": 0, "positive": 1}));
-    assert_eq!(config["architectures"], serde_json::json!(["AlbertForSequenceClassification"]));
-    for file in ["model.safetensors", "spiece.model", "tokenizer.json", "tokenizer_config.json"] {
+    assert_eq!(
+        config["architectures"],
+        serde_json::json!(["AlbertForSequenceClassification"])
+    );
+    for file in [
+        "model.safetensors",
+        "spiece.model",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ] {
         assert!(out.path().join(file).is_file(), "{file} missing");
     }
     let reloaded = Pretrained::load(out.path(), &LoadOptions::default()).unwrap();
@@ -80,7 +105,9 @@ fn overfits_sixteen_sst2_sentences_and_reloads() {
 
 #[test]
 fn regression_fits_stsb_pairs() {
-    let (Some(tok), Some(examples)) = (tokenizer(), subset(GlueTask::Stsb, 8)) else { return };
+    let (Some(tok), Some(examples)) = (tokenizer(), subset(GlueTask::Stsb, 8)) else {
+        return;
+    };
     let mut cfg = tiny_config(tok.vocab_size());
     cfg.num_labels = Some(1);
     let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 5, DType::F32, &Device::Cpu).unwrap();
@@ -91,15 +118,21 @@ fn regression_fits_stsb_pairs() {
     assert!(last < 0.05 * first, "loss {first} -> {last}");
     let predicted = predict(&model, &features, 16).unwrap();
     for (p, e) in predicted.iter().zip(&examples) {
-        let (Target::Score(p), Some(Target::Score(g))) = (p, e.label) else { panic!("regression targets") };
+        let (Target::Score(p), Some(Target::Score(g))) = (p, e.label) else {
+            panic!("regression targets")
+        };
         assert!((p - g).abs() < 0.5, "predicted {p} for gold {g}");
     }
 }
 
 #[test]
 fn dev_evaluation_keeps_the_best_epoch_and_stops_early() {
-    let (Some(tok), Some(examples)) = (tokenizer(), subset(GlueTask::Sst2, 8)) else { return };
-    let Some(dev_path) = common::shared_data("glue/SST-2/dev.tsv") else { return };
+    let (Some(tok), Some(examples)) = (tokenizer(), subset(GlueTask::Sst2, 8)) else {
+        return;
+    };
+    let Some(dev_path) = common::shared_data("glue/SST-2/dev.tsv") else {
+        return;
+    };
     let dev = SequenceSplit::glue(GlueTask::Sst2, &dev_path).unwrap();
     let dev_examples = &dev.examples()[..32];
     let dev_features = SequenceFeatures::encode(&tok, dev_examples, 128).unwrap();
@@ -112,7 +145,11 @@ fn dev_evaluation_keeps_the_best_epoch_and_stops_early() {
     let mut evaluate = |m: &Pretrained| -> Result<_, FinetuneError> {
         epoch += 1;
         let predicted = predict(m, &dev_features, 32)?;
-        let correct = predicted.iter().zip(dev_examples).filter(|(p, e)| Some(**p) == e.label).count();
+        let correct = predicted
+            .iter()
+            .zip(dev_examples)
+            .filter(|(p, e)| Some(**p) == e.label)
+            .count();
         let mut scores = albert_train::tasks::TaskScores::default();
         scores.push("acc", 100.0 * correct as f64 / dev_examples.len() as f64);
         Ok(scores)
@@ -122,14 +159,33 @@ fn dev_evaluation_keeps_the_best_epoch_and_stops_early() {
         Ok(())
     };
     let log = tempfile::tempdir().unwrap();
-    let opts = FinetuneOptions { patience: Some(2), log: Some(log.path().join("log.jsonl")), ..options(30) };
+    let opts = FinetuneOptions {
+        patience: Some(2),
+        log: Some(log.path().join("log.jsonl")),
+        ..options(30)
+    };
     let summary = train(&model, &features, Some(&mut evaluate), &mut save, &opts).unwrap();
-    let evals: Vec<f64> = summary.epochs.iter().map(|e| e.eval.as_ref().unwrap().metrics[0].value).collect();
+    let evals: Vec<f64> = summary
+        .epochs
+        .iter()
+        .map(|e| e.eval.as_ref().unwrap().metrics[0].value)
+        .collect();
     // The best is the first maximum; a save happened at each strict improvement; it stopped 2 epochs after the last.
     let best = evals.iter().cloned().fold(f64::MIN, f64::max);
     let best_epoch = evals.iter().position(|&v| v == best).unwrap() + 1;
     assert_eq!(summary.best, Some((best, best_epoch)));
-    let improvements = evals.iter().scan(f64::MIN, |m, &v| Some(if v > *m { *m = v; true } else { false })).filter(|&b| b).count();
+    let improvements = evals
+        .iter()
+        .scan(f64::MIN, |m, &v| {
+            Some(if v > *m {
+                *m = v;
+                true
+            } else {
+                false
+            })
+        })
+        .filter(|&b| b)
+        .count();
     assert_eq!(saved_epochs.len(), improvements);
     if summary.stopped_early {
         assert_eq!(evals.len(), best_epoch + 2);

@@ -11,8 +11,10 @@ use candle_core::{DType, Device};
 
 #[test]
 fn overfits_conll_sentences_with_labels_on_first_subtokens() {
-    let (Some(spm), Some(train_path)) = (common::shared_data("spm/spiece.model"), common::shared_data("conll2003/eng.train"))
-    else {
+    let (Some(spm), Some(train_path)) = (
+        common::shared_data("spm/spiece.model"),
+        common::shared_data("conll2003/eng.train"),
+    ) else {
         return;
     };
     let tok = AlbertTokenizer::from_path(spm).unwrap();
@@ -29,7 +31,13 @@ fn overfits_conll_sentences_with_labels_on_first_subtokens() {
     for ((s, starts), row) in sentences.iter().zip(&features.word_starts).zip(&features.labels) {
         let words: Vec<usize> = starts.iter().flatten().copied().collect();
         assert_eq!(words, (0..s.tokens.len()).collect::<Vec<_>>(), "{:?}", s.tokens);
-        let tagged: Vec<&str> = row.as_ref().unwrap().iter().filter(|&&l| l >= 0).map(|&l| CONLL2003_LABELS[l as usize]).collect();
+        let tagged: Vec<&str> = row
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|&&l| l >= 0)
+            .map(|&l| CONLL2003_LABELS[l as usize])
+            .collect();
         assert_eq!(tagged, s.tags);
     }
 
@@ -45,7 +53,13 @@ fn overfits_conll_sentences_with_labels_on_first_subtokens() {
     };
     cfg.set_labels(&labels);
     let model = Pretrained::init(&cfg, Architecture::TokenClassification, 11, DType::F32, &Device::Cpu).unwrap();
-    let opts = FinetuneOptions { epochs: 60, batch_size: 4, lr: 3e-3, seed: 3, ..FinetuneOptions::default() };
+    let opts = FinetuneOptions {
+        epochs: 60,
+        batch_size: 4,
+        lr: 3e-3,
+        seed: 3,
+        ..FinetuneOptions::default()
+    };
     let mut no_save = |_: &Pretrained| -> Result<(), FinetuneError> { Ok(()) };
     let summary = train(&model, &features, None, &mut no_save, &opts).unwrap();
     let (first, last) = (summary.epochs[0].train_loss, summary.epochs.last().unwrap().train_loss);

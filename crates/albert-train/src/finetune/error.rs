@@ -35,6 +35,9 @@ pub enum FinetuneError {
 
 impl FinetuneError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        FinetuneError::Io { path: path.to_owned(), source }
+        FinetuneError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 }

@@ -15,4 +15,4 @@ pub mod token;
 mod trainer;
 
 pub use error::FinetuneError;
-pub use trainer::{train, EpochReport, FinetuneOptions, FinetuneSummary, TrainFeatures};
+pub use trainer::{train, EpochReport, EvaluateFn, FinetuneOptions, FinetuneSummary, TrainFeatures};

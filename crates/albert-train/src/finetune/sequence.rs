@@ -12,7 +12,7 @@ use candle_core::{Device, Tensor};
 use super::{FinetuneError, TrainFeatures};
 use crate::tasks::custom::{read_custom, CustomDataset, CustomTask, LabelKind};
 use crate::tasks::glue::{read_glue, GlueDataset, GlueTask};
-use crate::tasks::{TaskError, TaskScores, Target, TextExample};
+use crate::tasks::{Target, TaskError, TaskScores, TextExample};
 
 /// Encoded texts with their labels (absent for unlabeled data).
 #[derive(Debug, Clone)]
@@ -35,11 +35,17 @@ impl SequenceFeatures {
         max_seq_length: usize,
     ) -> Result<Self, FinetuneError> {
         let opts = EncodeOptions {
-            truncation: Some(Truncation { max_length: max_seq_length, stride: 0, strategy: TruncationStrategy::LongestFirst }),
+            truncation: Some(Truncation {
+                max_length: max_seq_length,
+                stride: 0,
+                strategy: TruncationStrategy::LongestFirst,
+            }),
             ..EncodeOptions::default()
         };
-        let inputs: Vec<(&str, Option<&str>)> =
-            examples.iter().map(|e| (e.text_a.as_str(), e.text_b.as_deref())).collect();
+        let inputs: Vec<(&str, Option<&str>)> = examples
+            .iter()
+            .map(|e| (e.text_a.as_str(), e.text_b.as_deref()))
+            .collect();
         let encodings = tokenizer.encode_batch(&inputs, &opts)?;
         Ok(Self {
             ids: encodings.iter().map(|e| e.ids.clone()).collect(),
@@ -58,15 +64,23 @@ impl SequenceFeatures {
     fn label_tensor(&self, rows: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
         let labels = rows
             .iter()
-            .map(|&r| self.labels[r].ok_or_else(|| FinetuneError::Invalid(format!("training example {r} has no label"))))
+            .map(|&r| {
+                self.labels[r].ok_or_else(|| FinetuneError::Invalid(format!("training example {r} has no label")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(match labels[0] {
             Target::Class(_) => {
-                let v: Vec<u32> = labels.iter().map(|t| if let Target::Class(c) = t { *c as u32 } else { 0 }).collect();
+                let v: Vec<u32> = labels
+                    .iter()
+                    .map(|t| if let Target::Class(c) = t { *c as u32 } else { 0 })
+                    .collect();
                 Tensor::new(v, device)?
             }
             Target::Score(_) => {
-                let v: Vec<f32> = labels.iter().map(|t| if let Target::Score(s) = t { *s as f32 } else { 0.0 }).collect();
+                let v: Vec<f32> = labels
+                    .iter()
+                    .map(|t| if let Target::Score(s) = t { *s as f32 } else { 0.0 })
+                    .collect();
                 Tensor::new(v, device)?
             }
         })
@@ -90,20 +104,32 @@ impl TrainFeatures for SequenceFeatures {
 
     fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
         let head = head(model)?;
-        let out = head.forward(&self.input(batch, device)?, &ForwardOptions { train: true, ..Default::default() })?;
+        let out = head.forward(
+            &self.input(batch, device)?,
+            &ForwardOptions {
+                train: true,
+                ..Default::default()
+            },
+        )?;
         Ok(head.loss(&out, &self.label_tensor(batch, device)?)?)
     }
 }
 
 /// Predicts every row of `features`: the arg-max class, or the score when the head has one output.
-pub fn predict(model: &Pretrained, features: &SequenceFeatures, batch_size: usize) -> Result<Vec<Target>, FinetuneError> {
+pub fn predict(
+    model: &Pretrained,
+    features: &SequenceFeatures,
+    batch_size: usize,
+) -> Result<Vec<Target>, FinetuneError> {
     let head = head(&model.model)?;
     let device = head.albert.embeddings().word_embeddings().device().clone();
     let rows: Vec<usize> = (0..features.ids.len()).collect();
     let mut out = Vec::with_capacity(rows.len());
     for batch in rows.chunks(batch_size.max(1)) {
         // (batch, num_labels)
-        let logits = head.forward(&features.input(batch, &device)?, &ForwardOptions::default())?.logits;
+        let logits = head
+            .forward(&features.input(batch, &device)?, &ForwardOptions::default())?
+            .logits;
         let logits: Vec<Vec<f32>> = logits.to_dtype(candle_core::DType::F32)?.to_vec2()?;
         out.extend(logits.iter().map(|row| match row.as_slice() {
             [score] => Target::Score(*score as f64),
@@ -114,7 +140,9 @@ pub fn predict(model: &Pretrained, features: &SequenceFeatures, batch_size: usiz
 }
 
 fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold(0, |best, (i, v)| if *v > row[best] { i } else { best })
+    row.iter()
+        .enumerate()
+        .fold(0, |best, (i, v)| if *v > row[best] { i } else { best })
 }
 
 /// A labeled or unlabeled split of a sequence task, with what it takes to score predictions on it.
@@ -199,7 +227,9 @@ pub fn read_split(
     match (task, custom) {
         (crate::tasks::Task::Glue(t), _) => Ok(SequenceSplit::glue(t, path)?),
         (crate::tasks::Task::Custom, Some(c)) => Ok(SequenceSplit::custom(c, path, labels)?),
-        (crate::tasks::Task::Custom, None) => Err(FinetuneError::Invalid("custom data needs its column description".into())),
+        (crate::tasks::Task::Custom, None) => Err(FinetuneError::Invalid(
+            "custom data needs its column description".into(),
+        )),
         (other, _) => Err(FinetuneError::Invalid(format!(
             "{other} is not a sequence classification task (fine-tuning supports GLUE and custom data so far)"
         ))),

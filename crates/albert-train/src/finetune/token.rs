@@ -62,7 +62,11 @@ impl TokenFeatures {
         max_seq_length: usize,
     ) -> Result<Self, FinetuneError> {
         let opts = EncodeOptions {
-            truncation: Some(Truncation { max_length: max_seq_length, stride: 0, strategy: TruncationStrategy::LongestFirst }),
+            truncation: Some(Truncation {
+                max_length: max_seq_length,
+                stride: 0,
+                strategy: TruncationStrategy::LongestFirst,
+            }),
             ..EncodeOptions::default()
         };
         let texts: Vec<(String, Option<String>)> = sentences.iter().map(|s| (s.tokens.join(" "), None)).collect();
@@ -78,11 +82,23 @@ impl TokenFeatures {
             let starts = first_subtokens(&s.tokens, &e.offsets, &e.special_tokens_mask);
             let labels = if !s.tags.is_empty() && s.tags.len() == s.tokens.len() {
                 let class = |tag: &String| {
-                    label_names.iter().position(|l| l == tag).map(|c| c as i64).ok_or_else(|| {
-                        FinetuneError::Invalid(format!("tag {tag:?} (sentence at line {}) is not one of {label_names:?}", s.line))
-                    })
+                    label_names
+                        .iter()
+                        .position(|l| l == tag)
+                        .map(|c| c as i64)
+                        .ok_or_else(|| {
+                            FinetuneError::Invalid(format!(
+                                "tag {tag:?} (sentence at line {}) is not one of {label_names:?}",
+                                s.line
+                            ))
+                        })
                 };
-                Some(starts.iter().map(|w| w.map_or(Ok(IGNORE_INDEX), |w| class(&s.tags[w]))).collect::<Result<Vec<_>, _>>()?)
+                Some(
+                    starts
+                        .iter()
+                        .map(|w| w.map_or(Ok(IGNORE_INDEX), |w| class(&s.tags[w])))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
             } else {
                 None
             };
@@ -100,7 +116,13 @@ impl TokenFeatures {
         sentences: &[NerSentence],
         max_seq_length: usize,
     ) -> Result<Self, FinetuneError> {
-        let bare: Vec<NerSentence> = sentences.iter().map(|s| NerSentence { tags: Vec::new(), ..s.clone() }).collect();
+        let bare: Vec<NerSentence> = sentences
+            .iter()
+            .map(|s| NerSentence {
+                tags: Vec::new(),
+                ..s.clone()
+            })
+            .collect();
         Self::encode(tokenizer, &bare, &[], max_seq_length)
     }
 
@@ -130,27 +152,46 @@ impl TrainFeatures for TokenFeatures {
         let seq = batch.iter().map(|&r| self.ids[r].len()).max().unwrap_or(0);
         let mut labels = Vec::with_capacity(batch.len() * seq);
         for &r in batch {
-            let row = self.labels[r].as_ref().ok_or_else(|| FinetuneError::Invalid(format!("sentence {r} has no tags")))?;
-            labels.extend(row.iter().copied().chain(std::iter::repeat(IGNORE_INDEX).take(seq - row.len())));
+            let row = self.labels[r]
+                .as_ref()
+                .ok_or_else(|| FinetuneError::Invalid(format!("sentence {r} has no tags")))?;
+            labels.extend(
+                row.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(IGNORE_INDEX, seq - row.len())),
+            );
         }
         // (batch, seq)
         let labels = Tensor::from_vec(labels, (batch.len(), seq), device)?;
-        let out = head.forward(&self.input(batch, device)?, &ForwardOptions { train: true, ..Default::default() })?;
+        let out = head.forward(
+            &self.input(batch, device)?,
+            &ForwardOptions {
+                train: true,
+                ..Default::default()
+            },
+        )?;
         Ok(head.loss(&out, &labels)?)
     }
 }
 
 /// Predicts a class id for every word of every sentence (`O`, class 0 of `CONLL2003_LABELS`, for words past the
 /// truncation point).
-pub fn predict(model: &Pretrained, features: &TokenFeatures, batch_size: usize) -> Result<Vec<Vec<usize>>, FinetuneError> {
+pub fn predict(
+    model: &Pretrained,
+    features: &TokenFeatures,
+    batch_size: usize,
+) -> Result<Vec<Vec<usize>>, FinetuneError> {
     let head = head(&model.model)?;
     let device = head.albert.embeddings().word_embeddings().device().clone();
     let rows: Vec<usize> = (0..features.ids.len()).collect();
     let mut out = Vec::with_capacity(rows.len());
     for batch in rows.chunks(batch_size.max(1)) {
         // (batch, seq, num_labels) -> (batch, seq)
-        let classes: Vec<Vec<u32>> =
-            head.forward(&features.input(batch, &device)?, &ForwardOptions::default())?.logits.argmax(2)?.to_vec2()?;
+        let classes: Vec<Vec<u32>> = head
+            .forward(&features.input(batch, &device)?, &ForwardOptions::default())?
+            .logits
+            .argmax(2)?
+            .to_vec2()?;
         for (&r, row) in batch.iter().zip(classes) {
             let mut words = vec![0; features.num_words[r]];
             for (t, w) in features.word_starts[r].iter().enumerate() {
@@ -166,7 +207,12 @@ pub fn predict(model: &Pretrained, features: &TokenFeatures, batch_size: usize) 
 
 /// Writes predicted tags as a CoNLL file (`word tag` lines, blank lines between sentences), which
 /// `albert evaluate --task conll2003 --predictions` reads.
-pub fn write_conll(path: &Path, sentences: &[NerSentence], predictions: &[Vec<usize>], label_names: &[String]) -> Result<(), FinetuneError> {
+pub fn write_conll(
+    path: &Path,
+    sentences: &[NerSentence],
+    predictions: &[Vec<usize>],
+    label_names: &[String],
+) -> Result<(), FinetuneError> {
     let mut text = String::new();
     for (s, p) in sentences.iter().zip(predictions) {
         for (word, class) in s.tokens.iter().zip(p) {
@@ -186,11 +232,17 @@ pub fn score_sentences(
     sentences: &[NerSentence],
     max_seq_length: usize,
 ) -> Result<crate::tasks::TaskScores, FinetuneError> {
-    let labels: Vec<String> = (0..model.config.num_labels()).map(|i| model.config.label_name(i)).collect();
+    let labels: Vec<String> = (0..model.config.num_labels())
+        .map(|i| model.config.label_name(i))
+        .collect();
     let features = TokenFeatures::encode_unlabeled(tokenizer, sentences, max_seq_length)?;
     let tags: Vec<Vec<String>> = predict(model, &features, 64)?
         .iter()
-        .map(|p| p.iter().map(|&c| labels.get(c).cloned().unwrap_or_else(|| "O".into())).collect())
+        .map(|p| {
+            p.iter()
+                .map(|&c| labels.get(c).cloned().unwrap_or_else(|| "O".into()))
+                .collect()
+        })
         .collect();
     let report = crate::tasks::ner::score_ner(sentences, &tags)?;
     let mut scores = crate::tasks::TaskScores::default();
@@ -211,6 +263,9 @@ mod tests {
         let words: Vec<String> = ["Köln", "ist", "schön"].iter().map(|s| s.to_string()).collect();
         let offsets = [(0, 0), (0, 2), (2, 4), (4, 8), (8, 9), (9, 12), (12, 14), (0, 0)];
         let special = [1, 0, 0, 0, 0, 0, 0, 1];
-        assert_eq!(first_subtokens(&words, &offsets, &special), [None, Some(0), None, Some(1), Some(2), None, None, None]);
+        assert_eq!(
+            first_subtokens(&words, &offsets, &special),
+            [None, Some(0), None, Some(1), Some(2), None, None, None]
+        );
     }
 }

@@ -27,6 +27,9 @@ pub trait TrainFeatures {
     fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError>;
 }
 
+/// Scores the model on a dev split (called after each epoch).
+pub type EvaluateFn<'e> = dyn FnMut(&Pretrained) -> Result<TaskScores, FinetuneError> + 'e;
+
 /// Settings of a fine-tuning run.
 #[derive(Debug, Clone)]
 pub struct FinetuneOptions {
@@ -109,7 +112,7 @@ pub struct FinetuneSummary {
 pub fn train<'e>(
     model: &Pretrained,
     data: &dyn TrainFeatures,
-    mut evaluate: Option<&mut (dyn FnMut(&Pretrained) -> Result<TaskScores, FinetuneError> + 'e)>,
+    mut evaluate: Option<&mut EvaluateFn<'e>>,
     save: &mut dyn FnMut(&Pretrained) -> Result<(), FinetuneError>,
     opts: &FinetuneOptions,
 ) -> Result<FinetuneSummary, FinetuneError> {
@@ -117,9 +120,11 @@ pub fn train<'e>(
         return Err(FinetuneError::Invalid("no training examples".into()));
     }
     if opts.batch_size == 0 || opts.accumulate == 0 {
-        return Err(FinetuneError::Invalid("batch size and accumulation must be at least 1".into()));
+        return Err(FinetuneError::Invalid(
+            "batch size and accumulation must be at least 1".into(),
+        ));
     }
-    if !(0.0..=1.0).contains(&opts.warmup_ratio) || !(opts.lr > 0.0) {
+    if !(0.0..=1.0).contains(&opts.warmup_ratio) || opts.lr.is_nan() || opts.lr <= 0.0 {
         return Err(FinetuneError::Invalid(format!(
             "need a positive learning rate and a warmup ratio in [0, 1], got {} and {}",
             opts.lr, opts.warmup_ratio
@@ -137,21 +142,39 @@ pub fn train<'e>(
         warmup_steps: (opts.warmup_ratio * total_steps as f64).round() as u64,
         total_steps,
     };
-    let mut params: Vec<(String, Var)> =
-        model.varmap.data().lock().expect("varmap lock").iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    let mut params: Vec<(String, Var)> = model
+        .varmap
+        .data()
+        .lock()
+        .expect("varmap lock")
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
     params.sort_by(|a, b| a.0.cmp(&b.0));
-    let device = params.first().map(|(_, v)| v.device().clone()).ok_or_else(|| FinetuneError::Invalid("the model has no parameters".into()))?;
+    let device = params
+        .first()
+        .map(|(_, v)| v.device().clone())
+        .ok_or_else(|| FinetuneError::Invalid("the model has no parameters".into()))?;
     let mut optimizer = AdamW::new(opts.adamw.clone())?;
     let mut accumulator = GradAccumulator::new();
     let mut shuffle_rng = AlbertRng::new(opts.seed).fork(2);
     let mut log = JsonlLog::open(opts.log.as_deref())?;
-    let bar = if opts.progress { ProgressBar::new(total_steps) } else { ProgressBar::hidden() };
+    let bar = if opts.progress {
+        ProgressBar::new(total_steps)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}")
             .expect("valid template"),
     );
 
-    let mut summary = FinetuneSummary { epochs: Vec::new(), steps: 0, best: None, stopped_early: false };
+    let mut summary = FinetuneSummary {
+        epochs: Vec::new(),
+        steps: 0,
+        best: None,
+        stopped_early: false,
+    };
     let mut since_best = 0;
     for epoch in 1..=epochs {
         let mut order: Vec<usize> = (0..data.len()).collect();
@@ -161,12 +184,17 @@ pub fn train<'e>(
             let loss = data.loss(&model.model, batch, &device)?;
             let value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
             if !value.is_finite() {
-                return Err(FinetuneError::Invalid(format!("loss became {value} at step {}", summary.steps)));
+                return Err(FinetuneError::Invalid(format!(
+                    "loss became {value} at step {}",
+                    summary.steps
+                )));
             }
             loss_sum += value;
             micro += 1;
             // Summed gradients of loss/k over k micro-batches are the mean batch's gradient.
-            let in_step = opts.accumulate.min(micro_per_epoch - (i / opts.accumulate) * opts.accumulate);
+            let in_step = opts
+                .accumulate
+                .min(micro_per_epoch - (i / opts.accumulate) * opts.accumulate);
             accumulator.add(&params, &(loss / in_step as f64)?.backward()?)?;
             if accumulator.micro_batches() < in_step {
                 continue;
@@ -183,13 +211,28 @@ pub fn train<'e>(
                 break;
             }
         }
-        let mut report = EpochReport { epoch, step: summary.steps, train_loss: loss_sum / micro as f64, eval: None };
+        let mut report = EpochReport {
+            epoch,
+            step: summary.steps,
+            train_loss: loss_sum / micro as f64,
+            eval: None,
+        };
         if let Some(evaluate) = evaluate.as_mut() {
             let scores = evaluate(model)?;
             let metric = scores.metrics.first().map(|m| m.value).unwrap_or(f64::NAN);
-            log.write(json!({"epoch": epoch, "step": summary.steps, "train_loss": report.train_loss, "eval": &scores}))?;
-            let shown: Vec<String> = scores.metrics.iter().map(|m| format!("{} {:.2}", m.name, m.value)).collect();
-            bar.println(format!("epoch {epoch}: train loss {:.4}, dev {}", report.train_loss, shown.join(", ")));
+            log.write(
+                json!({"epoch": epoch, "step": summary.steps, "train_loss": report.train_loss, "eval": &scores}),
+            )?;
+            let shown: Vec<String> = scores
+                .metrics
+                .iter()
+                .map(|m| format!("{} {:.2}", m.name, m.value))
+                .collect();
+            bar.println(format!(
+                "epoch {epoch}: train loss {:.4}, dev {}",
+                report.train_loss,
+                shown.join(", ")
+            ));
             if summary.best.is_none_or(|(best, _)| metric > best) {
                 summary.best = Some((metric, epoch));
                 since_best = 0;

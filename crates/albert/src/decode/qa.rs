@@ -19,7 +19,12 @@ pub struct SpanDecodeOptions {
 
 impl Default for SpanDecodeOptions {
     fn default() -> Self {
-        Self { n_best_size: 20, max_answer_length: 30, with_null_answer: false, null_score_diff_threshold: 0.0 }
+        Self {
+            n_best_size: 20,
+            max_answer_length: 30,
+            with_null_answer: false,
+            null_score_diff_threshold: 0.0,
+        }
     }
 }
 
@@ -96,7 +101,9 @@ pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptio
         }
         for &s in &top_indices(&w.start_logits[..n], opts.n_best_size) {
             for &e in &top_indices(&w.end_logits[..n], opts.n_best_size) {
-                let (Some((start, _)), Some((_, end))) = (w.offsets[s], w.offsets[e]) else { continue };
+                let (Some((start, _)), Some((_, end))) = (w.offsets[s], w.offsets[e]) else {
+                    continue;
+                };
                 if e < s || e - s + 1 > opts.max_answer_length || end > chars.len() || start > end {
                     continue;
                 }
@@ -118,7 +125,10 @@ pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptio
     n_best.sort_by(|a, b| b.score.total_cmp(&a.score));
     n_best.truncate(opts.n_best_size);
     if let Some(null) = &null {
-        if !n_best.iter().any(|c| c.text.is_empty() && c.start == 0 && c.end == 0 && c.score == null.score) {
+        if !n_best
+            .iter()
+            .any(|c| c.text.is_empty() && c.start == 0 && c.end == 0 && c.score == null.score)
+        {
             n_best.push(null.clone());
         }
     }
@@ -136,7 +146,11 @@ pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptio
         (Some(diff), Some(_)) if diff > opts.null_score_diff_threshold => None,
         (_, best) => best,
     };
-    QaPrediction { answer, n_best, null_score_diff }
+    QaPrediction {
+        answer,
+        n_best,
+        null_score_diff,
+    }
 }
 
 #[cfg(test)]
@@ -145,12 +159,17 @@ mod tests {
 
     // "naïve café au lait": naïve [0,5) café [6,10) au [11,13) lait [14,18) in code points (ï and é are 2 bytes).
     const CONTEXT: &str = "naïve café au lait";
-    const OFFSETS: [Option<(usize, usize)>; 6] = [None, Some((0, 5)), Some((6, 10)), Some((11, 13)), Some((14, 18)), None];
+    const OFFSETS: [Option<(usize, usize)>; 6] =
+        [None, Some((0, 5)), Some((6, 10)), Some((11, 13)), Some((14, 18)), None];
     const START: [f32; 6] = [0.0, 1.0, 3.0, 0.5, 0.2, 0.0];
     const END: [f32; 6] = [0.0, 0.1, 2.0, 0.3, 2.5, 0.0];
 
     fn window<'a>(start: &'a [f32], end: &'a [f32]) -> QaWindow<'a> {
-        QaWindow { start_logits: start, end_logits: end, offsets: &OFFSETS }
+        QaWindow {
+            start_logits: start,
+            end_logits: end,
+            offsets: &OFFSETS,
+        }
     }
 
     #[test]
@@ -170,10 +189,22 @@ mod tests {
 
     #[test]
     fn max_answer_length_and_n_best_size_prune() {
-        let opts = SpanDecodeOptions { max_answer_length: 2, ..SpanDecodeOptions::default() };
-        assert_eq!(decode_answer(CONTEXT, &[window(&START, &END)], &opts).answer.unwrap().text, "café");
+        let opts = SpanDecodeOptions {
+            max_answer_length: 2,
+            ..SpanDecodeOptions::default()
+        };
+        assert_eq!(
+            decode_answer(CONTEXT, &[window(&START, &END)], &opts)
+                .answer
+                .unwrap()
+                .text,
+            "café"
+        );
         // Top-2 starts {café, naïve} x top-2 ends {lait, café}: 5.5, 5.0, 3.5, 3.0, keep two.
-        let opts = SpanDecodeOptions { n_best_size: 2, ..SpanDecodeOptions::default() };
+        let opts = SpanDecodeOptions {
+            n_best_size: 2,
+            ..SpanDecodeOptions::default()
+        };
         let p = decode_answer(CONTEXT, &[window(&START, &END)], &opts);
         let texts: Vec<&str> = p.n_best.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, ["café au lait", "café"]);
@@ -184,14 +215,26 @@ mod tests {
         let (mut start, mut end) = (START, END);
         start[0] = 4.0;
         end[0] = 4.0;
-        let v2 = SpanDecodeOptions { with_null_answer: true, ..SpanDecodeOptions::default() };
+        let v2 = SpanDecodeOptions {
+            with_null_answer: true,
+            ..SpanDecodeOptions::default()
+        };
         let p = decode_answer(CONTEXT, &[window(&start, &end)], &v2);
         // null 8.0 - best span 5.5 = 2.5 > 0: no answer; the null answer leads the n-best list.
         assert_eq!(p.answer, None);
         assert_eq!(p.null_score_diff, Some(2.5));
         assert_eq!((p.n_best[0].text.as_str(), p.n_best[0].score), ("", 8.0));
-        let lenient = SpanDecodeOptions { null_score_diff_threshold: 3.0, ..v2 };
-        assert_eq!(decode_answer(CONTEXT, &[window(&start, &end)], &lenient).answer.unwrap().text, "café au lait");
+        let lenient = SpanDecodeOptions {
+            null_score_diff_threshold: 3.0,
+            ..v2
+        };
+        assert_eq!(
+            decode_answer(CONTEXT, &[window(&start, &end)], &lenient)
+                .answer
+                .unwrap()
+                .text,
+            "café au lait"
+        );
         // Without v2 the null answer is never considered.
         let v1 = decode_answer(CONTEXT, &[window(&start, &end)], &SpanDecodeOptions::default());
         assert!(v1.n_best.iter().all(|c| !c.text.is_empty()));
@@ -202,8 +245,15 @@ mod tests {
         // A second window covers only "au lait" (tokens 1, 2), with a strong span on "lait" and a lower null score.
         let offsets2 = [None, Some((11, 13)), Some((14, 18)), None];
         let (s2, e2) = ([-1.0f32, 0.0, 4.0, 0.0], [-1.0f32, 0.0, 4.0, 0.0]);
-        let w2 = QaWindow { start_logits: &s2, end_logits: &e2, offsets: &offsets2 };
-        let v2 = SpanDecodeOptions { with_null_answer: true, ..SpanDecodeOptions::default() };
+        let w2 = QaWindow {
+            start_logits: &s2,
+            end_logits: &e2,
+            offsets: &offsets2,
+        };
+        let v2 = SpanDecodeOptions {
+            with_null_answer: true,
+            ..SpanDecodeOptions::default()
+        };
         let p = decode_answer(CONTEXT, &[window(&START, &END), w2], &v2);
         let a = p.answer.unwrap();
         assert_eq!((a.text.as_str(), a.start, a.end, a.score), ("lait", 14, 18, 8.0));
