@@ -6,14 +6,16 @@ use albert_train::tasks::custom::{CustomTask, FileFormat, LabelKind};
 use albert_train::tasks::{evaluate_predictions, EvalOptions, EvaluationReport, Task, TaskError};
 use anyhow::Context;
 
-fn parse_task(name: &str) -> Result<Task, String> {
+use crate::predict::{predict_to_file, RunArgs};
+
+pub fn parse_task(name: &str) -> Result<Task, String> {
     Task::from_name(name).ok_or_else(|| TaskError::UnknownTask(name.to_owned()).to_string())
 }
 
 /// Arguments of `albert evaluate`. What to score comes from exactly one source (the `source`
-/// group): today `--predictions`.
+/// group): a `--predictions` file, or a fine-tuned `--model` run over the data.
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["predictions"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["predictions", "model"])))]
 pub struct EvaluateArgs {
     /// Task: cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli, ax, squad, squad-v2,
     /// xquad, conll2003, race, custom.
@@ -28,6 +30,12 @@ pub struct EvaluateArgs {
     /// a submission TSV like GLUE's.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
+    /// Fine-tuned checkpoint directory to run over the data (GLUE and custom tasks); its predictions are scored.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// How to run `--model`.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// SQuAD v2.0: JSON {id: probability of no answer}; adds best_exact / best_f1 thresholds.
     #[arg(long)]
     pub na_prob_file: Option<PathBuf>,
@@ -92,10 +100,17 @@ impl CustomDataArgs {
 
 /// Runs `albert evaluate`.
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
-    let predictions = args
-        .predictions
-        .as_deref()
-        .context("--predictions is required")?;
+    let tmp = tempfile::tempdir()?;
+    let predictions = match (&args.predictions, &args.model) {
+        (Some(p), _) => p.clone(),
+        (None, Some(model)) => {
+            let path = tmp.path().join("predictions.tsv");
+            predict_to_file(args.task, &args.data, model, &args.custom, &args.run, &path)?;
+            path
+        }
+        (None, None) => anyhow::bail!("--predictions or --model is required"),
+    };
+    let predictions = predictions.as_path();
     let options = EvalOptions {
         na_prob_file: args.na_prob_file.clone(),
         na_prob_thresh: args.na_prob_thresh,

@@ -3,8 +3,10 @@
 use clap::{Parser, Subcommand};
 
 mod evaluate;
+mod finetune;
 mod forward;
 mod info;
+mod predict;
 mod tokenize;
 mod vocab;
 
@@ -26,9 +28,13 @@ enum Command {
     Forward(forward::ForwardArgs),
     /// Score predictions with a task's official metrics (GLUE, SQuAD v1.1/v2.0, XQuAD, CoNLL-2003, RACE, custom).
     Evaluate(evaluate::EvaluateArgs),
-    /// Tokenize text as ALBERT does: tokens, ids, type ids, code-point offsets (spiece.model or tokenizer.json).
+    /// Fine-tune a classification or regression head on a GLUE task or custom data.
+    Finetune(finetune::FinetuneArgs),
+    /// Predict a task file with a fine-tuned checkpoint (GLUE submission TSV).
+    Predict(predict::PredictArgs),
+    /// Tokenize text with a SentencePiece model, tokenizer.json or checkpoint directory.
     Tokenize(tokenize::TokenizeArgs),
-    /// Train a SentencePiece unigram vocabulary with ALBERT's special tokens.
+    /// Train or inspect a SentencePiece vocabulary.
     Vocab(vocab::VocabArgs),
 }
 
@@ -43,6 +49,8 @@ fn main() {
         Command::Info(a) => info::run(a),
         Command::Forward(a) => forward::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Finetune(a) => finetune::run(a),
+        Command::Predict(a) => predict::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Vocab(a) => vocab::run(a),
     };

@@ -5,10 +5,12 @@
 //!   gradient accumulation.
 //! - [`metrics`]: evaluation metrics that agree with the official scripts (scikit-learn, scipy,
 //!   SQuAD v1.1/v2.0 evaluators, conlleval).
+//! - [`finetune`]: the fine-tuning loop and task features (sequence classification and regression).
 //! - [`tasks`]: readers for the original dataset formats (GLUE, SQuAD, CoNLL-2003, RACE and
 //!   users' own CSV/TSV/JSONL files) and scoring of predictions files.
 
 pub mod data;
+pub mod finetune;
 mod fsutil;
 pub mod metrics;
 pub mod optim;

@@ -63,6 +63,17 @@ impl Pretrained {
             return Err(Error::Input(format!("{} is not a checkpoint directory", dir.display())));
         }
         let config = AlbertConfig::from_file(dir.join("config.json"))?;
+        Self::load_with_config(dir, config, opts)
+    }
+
+    /// Loads a checkpoint directory's weights under `config` instead of its own `config.json`: the way to put a
+    /// new head (other labels, say) on a pretrained encoder. Heads the weights lack are initialized.
+    pub fn load_with_config(dir: impl AsRef<Path>, config: AlbertConfig, opts: &LoadOptions) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::Input(format!("{} is not a checkpoint directory", dir.display())));
+        }
+        config.validate()?;
         let weights = opts.weights.clone().unwrap_or_else(|| dir.to_path_buf());
         let tensors = checkpoint::load_tensors(&weights, &opts.device, opts.dtype)?;
         let arch = opts.architecture.or_else(|| config.architecture()).unwrap_or(Architecture::Model);

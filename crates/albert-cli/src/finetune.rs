@@ -1,0 +1,234 @@
+//! `albert finetune`: train a classification or regression head on a task and save a Hugging Face checkpoint
+//! (config with readable labels, weights, tokenizer files) that `transformers.pipeline` loads.
+
+use std::path::{Path, PathBuf};
+
+use albert::tokenizer::AlbertTokenizer;
+use albert::{AlbertConfig, Architecture, LoadOptions, Pretrained, ProblemType};
+use albert_train::finetune::sequence::{predict_split, read_split, SequenceFeatures};
+use albert_train::finetune::token::{score_sentences, TokenFeatures};
+use albert_train::finetune::{train, EvaluateFn, FinetuneError, FinetuneOptions, TrainFeatures};
+use albert_train::tasks::ner::{read_conll2003, CONLL2003_LABELS};
+use albert_train::tasks::Task;
+use anyhow::Context;
+use candle_core::{DType, Device};
+
+use crate::evaluate::{parse_task, CustomDataArgs};
+
+/// Arguments of `albert finetune`.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("start").required(true).args(["model", "config"])))]
+pub struct FinetuneArgs {
+    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli), conll2003 or custom.
+    #[arg(long, value_parser = parse_task)]
+    pub task: Task,
+    /// GLUE: the task folder (train.tsv and the dev file). CoNLL-2003: the folder with eng.train and eng.testa.
+    /// Custom: the training file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Custom: a labeled dev file evaluated after each epoch to keep the best checkpoint.
+    #[arg(long)]
+    pub dev: Option<PathBuf>,
+    /// Start from this checkpoint directory (its encoder; the classification head is new unless it fits).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Start from random weights with this configuration: a preset name (albert-base-v2, ...) or a config.json.
+    #[arg(long, requires = "tokenizer")]
+    pub config: Option<String>,
+    /// Tokenizer (spiece.model, tokenizer.json or a directory); default: the --model directory's.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Output checkpoint directory (the best epoch on dev, else the last).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Optimizer steps to run instead of --epochs.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Examples per micro-batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    pub accumulate: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-5)]
+    pub lr: f64,
+    /// Fraction of the steps spent warming the learning rate up.
+    #[arg(long, default_value_t = 0.1)]
+    pub warmup_ratio: f64,
+    /// Seed of initialization, dropout and shuffling.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Stop after this many epochs without dev improvement.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Longest input in tokens (longer texts are truncated, longest first).
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    /// Only use the first N training examples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub custom: CustomDataArgs,
+}
+
+fn set_head(config: &mut AlbertConfig, labels: &[String]) {
+    if labels.is_empty() {
+        config.id2label = None;
+        config.label2id = None;
+        config.num_labels = Some(1);
+        config.problem_type = Some(ProblemType::Regression);
+    } else {
+        config.set_labels(labels);
+        config.problem_type = Some(ProblemType::SingleLabelClassification);
+    }
+}
+
+fn load_config(spec: &str) -> anyhow::Result<AlbertConfig> {
+    if Path::new(spec).is_file() {
+        Ok(AlbertConfig::from_file(spec)?)
+    } else {
+        AlbertConfig::preset(spec).with_context(|| format!("{spec:?} is neither a config.json nor a preset"))
+    }
+}
+
+/// Runs `albert finetune`.
+pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
+    let custom = args.custom.to_task();
+    let tokenizer_path = args
+        .tokenizer
+        .clone()
+        .or_else(|| args.model.clone())
+        .context("--tokenizer is required with --config")?;
+    let tokenizer = AlbertTokenizer::from_path(&tokenizer_path)
+        .with_context(|| format!("loading the tokenizer {}", tokenizer_path.display()))?;
+    // Train with the tokenizer exactly as the checkpoint will be read back (tokenizer.json first, as transformers
+    // does): a bare spiece.model splits some words differently from its tokenizer.json conversion.
+    let saved = tempfile::tempdir()?;
+    tokenizer.save(saved.path())?;
+    let tokenizer = AlbertTokenizer::from_path(saved.path())?;
+    let limit = |n: usize| args.limit.unwrap_or(n).min(n);
+    let max_len = args.max_seq_length;
+    // What differs between heads: data, labels, class, features and dev scoring.
+    let (labels, arch, features, mut evaluate): (
+        Vec<String>,
+        Architecture,
+        Box<dyn TrainFeatures>,
+        Option<Box<EvaluateFn>>,
+    ) = if args.task == Task::Conll2003 {
+        anyhow::ensure!(
+            args.data.is_dir(),
+            "--data must be the CoNLL-2003 folder holding eng.train, got {}",
+            args.data.display()
+        );
+        let read = |name: &str| {
+            let path = args.data.join(name);
+            read_conll2003(&path).with_context(|| format!("reading {}", path.display()))
+        };
+        let (train_set, dev_set) = (read("eng.train")?, read("eng.testa")?);
+        let labels: Vec<String> = CONLL2003_LABELS.iter().map(|s| s.to_string()).collect();
+        let features = TokenFeatures::encode(&tokenizer, &train_set[..limit(train_set.len())], &labels, max_len)?;
+        let tok = &tokenizer;
+        let evaluate = move |m: &Pretrained| score_sentences(m, tok, &dev_set, max_len);
+        (
+            labels,
+            Architecture::TokenClassification,
+            Box::new(features),
+            Some(Box::new(evaluate)),
+        )
+    } else {
+        let (train_path, dev_path) = match args.task {
+            Task::Glue(t) => {
+                anyhow::ensure!(
+                    args.data.is_dir(),
+                    "--data must be the GLUE task folder holding train.tsv, got {}",
+                    args.data.display()
+                );
+                (args.data.join("train.tsv"), Some(args.data.join(t.dev_file())))
+            }
+            _ => (args.data.clone(), args.dev.clone()),
+        };
+        let train_split = read_split(args.task, &train_path, Some(&custom), None)
+            .with_context(|| format!("reading {}", train_path.display()))?;
+        let labels = train_split.label_names();
+        let dev = dev_path
+            .map(|p| {
+                read_split(args.task, &p, Some(&custom), Some(&labels))
+                    .with_context(|| format!("reading {}", p.display()))
+            })
+            .transpose()?;
+        let examples = train_split.examples();
+        let features = SequenceFeatures::encode(&tokenizer, &examples[..limit(examples.len())], max_len)?;
+        let tok = &tokenizer;
+        let evaluate = dev.map(|dev| {
+            Box::new(move |m: &Pretrained| Ok(dev.score(&predict_split(m, tok, &dev, max_len, 64)?)?))
+                as Box<EvaluateFn>
+        });
+        (
+            labels,
+            Architecture::SequenceClassification,
+            Box::new(features),
+            evaluate,
+        )
+    };
+
+    let model = match (&args.model, &args.config) {
+        (Some(dir), _) => {
+            let mut config = AlbertConfig::from_file(dir.join("config.json"))?;
+            set_head(&mut config, &labels);
+            let opts = LoadOptions {
+                architecture: Some(arch),
+                seed: args.seed,
+                ..LoadOptions::default()
+            };
+            let model = Pretrained::load_with_config(dir, config, &opts)?;
+            if !model.report.initialized.is_empty() {
+                eprintln!("initialized new parameters: {}", model.report.initialized.join(", "));
+            }
+            model
+        }
+        (None, Some(spec)) => {
+            let mut config = load_config(spec)?;
+            anyhow::ensure!(
+                tokenizer.vocab_size() <= config.vocab_size,
+                "the tokenizer has {} pieces but the config's vocab_size is {}",
+                tokenizer.vocab_size(),
+                config.vocab_size
+            );
+            set_head(&mut config, &labels);
+            Pretrained::init(&config, arch, args.seed, DType::F32, &Device::Cpu)?
+        }
+        (None, None) => anyhow::bail!("--model or --config is required"),
+    };
+
+    let opts = FinetuneOptions {
+        epochs: args.epochs,
+        max_steps: args.steps,
+        batch_size: args.batch,
+        accumulate: args.accumulate,
+        lr: args.lr,
+        warmup_ratio: args.warmup_ratio,
+        seed: args.seed,
+        patience: args.patience,
+        log: Some(args.out.join("train_log.jsonl")),
+        progress: true,
+        ..FinetuneOptions::default()
+    };
+    let out = args.out.clone();
+    let mut save = |m: &Pretrained| -> Result<(), FinetuneError> {
+        m.save(&out)?;
+        Ok(tokenizer.save(&out)?)
+    };
+    let summary = train(&model, features.as_ref(), evaluate.as_deref_mut(), &mut save, &opts)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    if let Some((metric, epoch)) = summary.best {
+        eprintln!(
+            "best dev {metric:.2} at epoch {epoch}; checkpoint in {}",
+            args.out.display()
+        );
+    }
+    Ok(())
+}

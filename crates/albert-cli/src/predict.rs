@@ -1,0 +1,108 @@
+//! `albert predict`: run a fine-tuned checkpoint over a task file (labeled or not) and write its predictions in the
+//! format `albert evaluate --predictions` and the task's leaderboard read (GLUE submission TSV).
+
+use std::path::{Path, PathBuf};
+
+use albert::tokenizer::AlbertTokenizer;
+use albert::{LoadOptions, Pretrained};
+use albert_train::finetune::sequence::{predict_split, read_split, write_submission};
+use albert_train::finetune::token::{self, write_conll, TokenFeatures};
+use albert_train::tasks::ner::read_conll2003;
+use albert_train::tasks::Task;
+use anyhow::Context;
+
+use crate::evaluate::{parse_task, CustomDataArgs};
+
+/// Arguments of `albert predict`.
+#[derive(clap::Args, Debug)]
+pub struct PredictArgs {
+    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli, ax), conll2003 or custom.
+    #[arg(long, value_parser = parse_task)]
+    pub task: Task,
+    /// Data file in the task's format, labels optional (e.g. GLUE test.tsv).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Fine-tuned checkpoint directory (config.json, weights, tokenizer files).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Where to write the predictions (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub custom: CustomDataArgs,
+}
+
+/// How to run the model over the data.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Longest input in tokens; longer texts are truncated (longest first).
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    /// Examples per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+}
+
+/// Loads a checkpoint directory and its tokenizer.
+pub fn load_checkpoint(dir: &Path) -> anyhow::Result<(Pretrained, AlbertTokenizer)> {
+    let model = Pretrained::load(dir, &LoadOptions::default())
+        .with_context(|| format!("loading the model in {}", dir.display()))?;
+    let tokenizer =
+        AlbertTokenizer::from_path(dir).with_context(|| format!("loading the tokenizer in {}", dir.display()))?;
+    Ok((model, tokenizer))
+}
+
+/// Predicts every example of `data` with the checkpoint `model` and writes a submission TSV to `out`.
+pub fn predict_to_file(
+    task: Task,
+    data: &Path,
+    model: &Path,
+    custom: &CustomDataArgs,
+    run: &RunArgs,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let (model, tokenizer) = load_checkpoint(model)?;
+    if task == Task::Conll2003 {
+        let sentences = read_conll2003(data).with_context(|| format!("reading {}", data.display()))?;
+        let labels: Vec<String> = (0..model.config.num_labels())
+            .map(|i| model.config.label_name(i))
+            .collect();
+        let features = TokenFeatures::encode_unlabeled(&tokenizer, &sentences, run.max_seq_length)?;
+        write_conll(out, &sentences, &token::predict(&model, &features, run.batch)?, &labels)?;
+        return Ok(());
+    }
+    let labels: Vec<String> = if model.config.num_labels() == 1 {
+        Vec::new()
+    } else {
+        (0..model.config.num_labels())
+            .map(|i| model.config.label_name(i))
+            .collect()
+    };
+    let custom = custom.to_task();
+    let split = read_split(
+        task,
+        data,
+        Some(&custom),
+        (!labels.is_empty()).then_some(labels.as_slice()),
+    )
+    .with_context(|| format!("reading {}", data.display()))?;
+    let predictions = predict_split(&model, &tokenizer, &split, run.max_seq_length, run.batch)?;
+    write_submission(out, &predictions, &labels)?;
+    Ok(())
+}
+
+/// Runs `albert predict`.
+pub fn run(args: PredictArgs) -> anyhow::Result<()> {
+    match &args.out {
+        Some(out) => predict_to_file(args.task, &args.data, &args.model, &args.custom, &args.run, out),
+        None => {
+            let tmp = tempfile::tempdir()?;
+            let path = tmp.path().join("predictions.tsv");
+            predict_to_file(args.task, &args.data, &args.model, &args.custom, &args.run, &path)?;
+            print!("{}", std::fs::read_to_string(&path)?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Span decoding for extractive question answering, as transformers' `postprocess_qa_predictions` (run_qa.py):
+//! the `n_best_size` best start and end logits of each window are paired, spans that leave the context, end
+//! before they start or exceed `max_answer_length` tokens are dropped, the survivors are ranked by
+//! `start + end` logit, and for SQuAD v2.0 the answer is empty when the best null score (`[CLS]` start + end,
+//! the lowest over the windows) beats the best span by more than `null_score_diff_threshold`.
+
+/// Decoding settings (transformers' defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpanDecodeOptions {
+    /// Best start and end positions considered per window, and the length of the n-best list (20).
+    pub n_best_size: usize,
+    /// Longest answer in tokens (30).
+    pub max_answer_length: usize,
+    /// Allow the null answer (SQuAD v2.0).
+    pub with_null_answer: bool,
+    /// Predict the null answer when its score exceeds the best span's by more than this (0.0).
+    pub null_score_diff_threshold: f32,
+}
+
+impl Default for SpanDecodeOptions {
+    fn default() -> Self {
+        Self {
+            n_best_size: 20,
+            max_answer_length: 30,
+            with_null_answer: false,
+            null_score_diff_threshold: 0.0,
+        }
+    }
+}
+
+/// One window of a context: its logits and, per token, the code-point span of the context it covers (`None` for
+/// the question, special tokens and padding). Token 0 is `[CLS]`, whose logits score the null answer.
+#[derive(Debug, Clone, Copy)]
+pub struct QaWindow<'a> {
+    /// Start logits, one per token.
+    pub start_logits: &'a [f32],
+    /// End logits, one per token.
+    pub end_logits: &'a [f32],
+    /// Context code-point offsets `[start, end)` per token.
+    pub offsets: &'a [Option<(usize, usize)>],
+}
+
+/// A candidate answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerSpan {
+    /// The answer text (empty for the null answer).
+    pub text: String,
+    /// Code-point offsets `[start, end)` in the context (0, 0 for the null answer).
+    pub start: usize,
+    /// See `start`.
+    pub end: usize,
+    /// Start plus end logit.
+    pub score: f32,
+    /// Start logit.
+    pub start_logit: f32,
+    /// End logit.
+    pub end_logit: f32,
+    /// Softmax of the score over the n-best list.
+    pub probability: f32,
+}
+
+/// The decoded answer of one question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QaPrediction {
+    /// The answer: the best span, or `None` for no answer (SQuAD v2.0).
+    pub answer: Option<AnswerSpan>,
+    /// Candidates by decreasing score, the null answer included for SQuAD v2.0.
+    pub n_best: Vec<AnswerSpan>,
+    /// Null score minus the best span's score (SQuAD v2.0's `null_odds`), when there is a span.
+    pub null_score_diff: Option<f32>,
+}
+
+/// Indices of the `n` largest values, largest first (ties: the later index first, as numpy's reversed argsort).
+fn top_indices(values: &[f32], n: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    idx.sort_by(|&a, &b| values[a].total_cmp(&values[b]).then(a.cmp(&b)));
+    idx.into_iter().rev().take(n).collect()
+}
+
+/// Decodes the answer to one question over all windows of its context.
+pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptions) -> QaPrediction {
+    let chars: Vec<char> = context.chars().collect();
+    let mut spans: Vec<AnswerSpan> = Vec::new();
+    let mut null: Option<AnswerSpan> = None;
+    for w in windows {
+        let n = w.start_logits.len().min(w.end_logits.len()).min(w.offsets.len());
+        if n == 0 {
+            continue;
+        }
+        let null_score = w.start_logits[0] + w.end_logits[0];
+        if null.as_ref().is_none_or(|best| best.score > null_score) {
+            null = Some(AnswerSpan {
+                text: String::new(),
+                start: 0,
+                end: 0,
+                score: null_score,
+                start_logit: w.start_logits[0],
+                end_logit: w.end_logits[0],
+                probability: 0.0,
+            });
+        }
+        for &s in &top_indices(&w.start_logits[..n], opts.n_best_size) {
+            for &e in &top_indices(&w.end_logits[..n], opts.n_best_size) {
+                let (Some((start, _)), Some((_, end))) = (w.offsets[s], w.offsets[e]) else {
+                    continue;
+                };
+                if e < s || e - s + 1 > opts.max_answer_length || end > chars.len() || start > end {
+                    continue;
+                }
+                spans.push(AnswerSpan {
+                    text: chars[start..end].iter().collect(),
+                    start,
+                    end,
+                    score: w.start_logits[s] + w.end_logits[e],
+                    start_logit: w.start_logits[s],
+                    end_logit: w.end_logits[e],
+                    probability: 0.0,
+                });
+            }
+        }
+    }
+    let mut n_best = spans;
+    let null = null.filter(|_| opts.with_null_answer);
+    n_best.extend(null.clone());
+    n_best.sort_by(|a, b| b.score.total_cmp(&a.score));
+    n_best.truncate(opts.n_best_size);
+    if let Some(null) = &null {
+        if !n_best
+            .iter()
+            .any(|c| c.text.is_empty() && c.start == 0 && c.end == 0 && c.score == null.score)
+        {
+            n_best.push(null.clone());
+        }
+    }
+    let max = n_best.iter().map(|c| c.score).fold(f32::NEG_INFINITY, f32::max);
+    let total: f32 = n_best.iter().map(|c| (c.score - max).exp()).sum();
+    for c in &mut n_best {
+        c.probability = (c.score - max).exp() / total;
+    }
+    let best_span = n_best.iter().find(|c| !c.text.is_empty()).cloned();
+    let null_score_diff = match (&null, &best_span) {
+        (Some(null), Some(best)) => Some(null.score - best.start_logit - best.end_logit),
+        _ => None,
+    };
+    let answer = match (null_score_diff, best_span) {
+        (Some(diff), Some(_)) if diff > opts.null_score_diff_threshold => None,
+        (_, best) => best,
+    };
+    QaPrediction {
+        answer,
+        n_best,
+        null_score_diff,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // "naïve café au lait": naïve [0,5) café [6,10) au [11,13) lait [14,18) in code points (ï and é are 2 bytes).
+    const CONTEXT: &str = "naïve café au lait";
+    const OFFSETS: [Option<(usize, usize)>; 6] =
+        [None, Some((0, 5)), Some((6, 10)), Some((11, 13)), Some((14, 18)), None];
+    const START: [f32; 6] = [0.0, 1.0, 3.0, 0.5, 0.2, 0.0];
+    const END: [f32; 6] = [0.0, 0.1, 2.0, 0.3, 2.5, 0.0];
+
+    fn window<'a>(start: &'a [f32], end: &'a [f32]) -> QaWindow<'a> {
+        QaWindow {
+            start_logits: start,
+            end_logits: end,
+            offsets: &OFFSETS,
+        }
+    }
+
+    #[test]
+    fn best_span_and_n_best_by_hand() {
+        let p = decode_answer(CONTEXT, &[window(&START, &END)], &SpanDecodeOptions::default());
+        let a = p.answer.unwrap();
+        assert_eq!((a.text.as_str(), a.start, a.end, a.score), ("café au lait", 6, 18, 5.5));
+        // The ten spans with start <= end, scores s_i + e_j by hand; the top four are distinct.
+        let texts: Vec<&str> = p.n_best.iter().take(4).map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["café au lait", "café", "naïve café au lait", "café au"]);
+        assert_eq!(p.n_best.len(), 10);
+        let scores = [5.5f32, 5.0, 3.5, 3.3, 3.0, 3.0, 2.7, 1.3, 1.1, 0.8];
+        let total: f32 = scores.iter().map(|s| (s - 5.5).exp()).sum();
+        assert!((p.n_best[0].probability - 1.0 / total).abs() < 1e-6);
+        assert_eq!(p.null_score_diff, None);
+    }
+
+    #[test]
+    fn max_answer_length_and_n_best_size_prune() {
+        let opts = SpanDecodeOptions {
+            max_answer_length: 2,
+            ..SpanDecodeOptions::default()
+        };
+        assert_eq!(
+            decode_answer(CONTEXT, &[window(&START, &END)], &opts)
+                .answer
+                .unwrap()
+                .text,
+            "café"
+        );
+        // Top-2 starts {café, naïve} x top-2 ends {lait, café}: 5.5, 5.0, 3.5, 3.0, keep two.
+        let opts = SpanDecodeOptions {
+            n_best_size: 2,
+            ..SpanDecodeOptions::default()
+        };
+        let p = decode_answer(CONTEXT, &[window(&START, &END)], &opts);
+        let texts: Vec<&str> = p.n_best.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["café au lait", "café"]);
+    }
+
+    #[test]
+    fn null_answer_wins_by_threshold() {
+        let (mut start, mut end) = (START, END);
+        start[0] = 4.0;
+        end[0] = 4.0;
+        let v2 = SpanDecodeOptions {
+            with_null_answer: true,
+            ..SpanDecodeOptions::default()
+        };
+        let p = decode_answer(CONTEXT, &[window(&start, &end)], &v2);
+        // null 8.0 - best span 5.5 = 2.5 > 0: no answer; the null answer leads the n-best list.
+        assert_eq!(p.answer, None);
+        assert_eq!(p.null_score_diff, Some(2.5));
+        assert_eq!((p.n_best[0].text.as_str(), p.n_best[0].score), ("", 8.0));
+        let lenient = SpanDecodeOptions {
+            null_score_diff_threshold: 3.0,
+            ..v2
+        };
+        assert_eq!(
+            decode_answer(CONTEXT, &[window(&start, &end)], &lenient)
+                .answer
+                .unwrap()
+                .text,
+            "café au lait"
+        );
+        // Without v2 the null answer is never considered.
+        let v1 = decode_answer(CONTEXT, &[window(&start, &end)], &SpanDecodeOptions::default());
+        assert!(v1.n_best.iter().all(|c| !c.text.is_empty()));
+    }
+
+    #[test]
+    fn windows_compete_and_the_lowest_null_score_counts() {
+        // A second window covers only "au lait" (tokens 1, 2), with a strong span on "lait" and a lower null score.
+        let offsets2 = [None, Some((11, 13)), Some((14, 18)), None];
+        let (s2, e2) = ([-1.0f32, 0.0, 4.0, 0.0], [-1.0f32, 0.0, 4.0, 0.0]);
+        let w2 = QaWindow {
+            start_logits: &s2,
+            end_logits: &e2,
+            offsets: &offsets2,
+        };
+        let v2 = SpanDecodeOptions {
+            with_null_answer: true,
+            ..SpanDecodeOptions::default()
+        };
+        let p = decode_answer(CONTEXT, &[window(&START, &END), w2], &v2);
+        let a = p.answer.unwrap();
+        assert_eq!((a.text.as_str(), a.start, a.end, a.score), ("lait", 14, 18, 8.0));
+        // null = min(0.0, -2.0) = -2.0; diff = -2.0 - 8.0.
+        assert_eq!(p.null_score_diff, Some(-10.0));
+    }
+}
