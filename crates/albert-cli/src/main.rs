@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod evaluate;
 mod forward;
 mod info;
@@ -22,6 +23,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Run a checkpoint's own head on one token sequence and print its outputs.
     Forward(forward::ForwardArgs),
+    /// Measure inference or training-step speed on CPU (sequences per second, latency spread, peak memory).
+    Bench(bench::BenchArgs),
     /// Score predictions with a task's official metrics (GLUE, SQuAD v1.1/v2.0, XQuAD, CoNLL-2003, RACE, custom).
     Evaluate(evaluate::EvaluateArgs),
 }
@@ -37,6 +40,7 @@ fn main() {
         Command::Info(a) => info::run(a),
         Command::Forward(a) => forward::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod ops;
 pub mod pretrained;
 pub mod rng;
 
