@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod evaluate;
 mod finetune;
 mod forward;
@@ -26,6 +27,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Run a checkpoint's own head on one token sequence and print its outputs.
     Forward(forward::ForwardArgs),
+    /// Measure inference or training-step speed on CPU (sequences per second, latency spread, peak memory).
+    Bench(bench::BenchArgs),
     /// Score predictions with a task's official metrics (GLUE, SQuAD v1.1/v2.0, XQuAD, CoNLL-2003, RACE, custom).
     Evaluate(evaluate::EvaluateArgs),
     /// Fine-tune a classification or regression head on a GLUE task or custom data.
@@ -53,6 +56,7 @@ fn main() {
         Command::Predict(a) => predict::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Vocab(a) => vocab::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,9 +1,10 @@
 //! `AlbertAttention`: multi-head self-attention with its output projection, residual and post-LayerNorm.
 
-use candle_core::{Module, Tensor, D};
+use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use super::blocks::{linear, Dropout, LayerNorm};
+use super::blocks::{apply_linear, linear, linear_rows, Dropout, LayerNorm};
+use crate::ops::softmax_last_dim;
 use crate::config::AlbertConfig;
 use crate::error::Result;
 use crate::rng::SharedRng;
@@ -39,29 +40,52 @@ impl AlbertAttention {
         })
     }
 
+    /// The query, key and value projections stacked into one (3H, H) weight and (3H) bias, the query rows
+    /// pre-multiplied by the score scale 1/sqrt(head_dim). Built once per forward pass and shared by every layer that
+    /// reuses this block; gradients flow back to the three projections.
+    pub(crate) fn fused_qkv(&self) -> Result<FusedQkv> {
+        let scale = (self.head_dim as f64).powf(-0.5);
+        let bias = |l: &candle_nn::Linear| l.bias().expect("ALBERT projections have biases").clone();
+        let weight = Tensor::cat(&[&(self.query.weight() * scale)?, self.key.weight(), self.value.weight()], 0)?;
+        let bias = Tensor::cat(&[&(bias(&self.query) * scale)?, &bias(&self.key), &bias(&self.value)], 0)?;
+        Ok(FusedQkv { weight, bias })
+    }
+
     /// `hidden`: (batch, seq, H); `mask`: additive, broadcastable to (batch, heads, seq, seq).
     /// Returns the block's output (batch, seq, H) and the attention probabilities (batch, heads, seq, seq).
     pub fn forward(&self, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
+        self.forward_fused(&self.fused_qkv()?, hidden, mask, train)
+    }
+
+    /// [`Self::forward`] with the projections of [`Self::fused_qkv`].
+    pub(crate) fn forward_fused(&self, qkv: &FusedQkv, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
         let (b, s, h) = hidden.dims3()?;
-        let heads = |x: Tensor| -> Result<Tensor> {
-            // (batch, seq, H) -> (batch, heads, seq, head_dim)
-            Ok(x.reshape((b, s, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous()?)
-        };
-        let q = heads(self.query.forward(hidden)?)?;
-        let k = heads(self.key.forward(hidden)?)?;
-        let v = heads(self.value.forward(hidden)?)?;
-        let scale = (self.head_dim as f64).powf(-0.5);
-        // (batch, heads, seq, seq)
-        let mut scores = (q.matmul(&k.t()?)? * scale)?;
+        // (batch, seq, 3H) -> (3, batch, heads, seq, head_dim) in one copy
+        let stacked = linear_rows(hidden, &qkv.weight, Some(&qkv.bias))?
+            .reshape((b, s, 3, self.num_heads, self.head_dim))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        let (q, k, v) = (stacked.get(0)?, stacked.get(1)?, stacked.get(2)?);
+        // (batch, heads, seq, seq); the query already carries the 1/sqrt(head_dim) scale
+        let mut scores = q.matmul(&k.t()?)?;
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
-        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let probs = softmax_last_dim(&scores)?;
         let dropped = self.attention_dropout.forward(&probs, train)?;
         // (batch, heads, seq, head_dim) -> (batch, seq, H)
         let context = dropped.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?;
-        let projected = self.output_dropout.forward(&self.dense.forward(&context)?, train)?;
+        let projected = self.output_dropout.forward(&apply_linear(&self.dense, &context)?, train)?;
         let out = self.layer_norm.forward(&(hidden + projected)?)?;
         Ok((out, probs))
     }
+}
+
+/// The stacked query/key/value projection of [`AlbertAttention::fused_qkv`].
+#[derive(Debug, Clone)]
+pub(crate) struct FusedQkv {
+    /// (3H, H)
+    weight: Tensor,
+    /// (3H)
+    bias: Tensor,
 }

@@ -1,7 +1,7 @@
 //! Building blocks shared by the model's modules: linear and embedding layers created without candle's unseeded
-//! initializers, a differentiable LayerNorm, the activations, and dropout drawn from the project's RNG.
+//! initializers and applied as one matrix product, a fused differentiable LayerNorm, the activations, and dropout drawn from the project's RNG.
 
-use candle_core::{DType, Module, Tensor, D};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use crate::config::HiddenAct;
@@ -25,8 +25,8 @@ pub fn embedding(rows: usize, dim: usize, vb: VarBuilder) -> Result<candle_nn::E
     Ok(candle_nn::Embedding::new(weight, dim))
 }
 
-/// `nn.LayerNorm(dim, eps)`, computed from differentiable primitives so that training reaches its parameters
-/// (candle-nn's fused layer norm records no backward step).
+/// `nn.LayerNorm(dim, eps)`, through [`crate::ops::layer_norm`], whose backward pass reaches the input and both
+/// parameters (candle-nn's fused layer norm records none).
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
     weight: Tensor,
@@ -45,13 +45,30 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        // (..., dim)
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centered = x.broadcast_sub(&mean)?;
-        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+        crate::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
+}
+
+/// `x @ weight.T + bias` over `x` (..., in) as one (rows, in) x (in, out) product: candle's `Linear` on a 3-D input
+/// runs one small product per batch row against a broadcast weight instead.
+pub fn linear_rows(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let dims = x.dims();
+    let (in_dim, out_dim) = (dims[dims.len() - 1], weight.dim(0)?);
+    let rows = x.elem_count() / in_dim;
+    // (rows, in) x (in, out)
+    let y = x.reshape((rows, in_dim))?.matmul(&weight.t()?)?;
+    let y = match bias {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    };
+    let mut out = dims.to_vec();
+    *out.last_mut().expect("at least one dim") = out_dim;
+    y.reshape(out)
+}
+
+/// [`linear_rows`] of a candle `Linear`.
+pub fn apply_linear(layer: &candle_nn::Linear, x: &Tensor) -> candle_core::Result<Tensor> {
+    linear_rows(x, layer.weight(), layer.bias())
 }
 
 impl Module for HiddenAct {

@@ -1,9 +1,10 @@
 //! `AlbertTransformer`: the E -> H projection, then `num_hidden_layers` applications of the shared layer groups.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use super::blocks::linear;
+use super::attention::FusedQkv;
+use super::blocks::{apply_linear, linear};
 use super::layer::AlbertLayerGroup;
 use crate::config::AlbertConfig;
 use crate::error::Result;
@@ -52,12 +53,18 @@ impl AlbertTransformer {
         train: bool,
     ) -> Result<EncoderOutput> {
         // (batch, seq, H)
-        let mut hidden = self.embedding_hidden_mapping_in.forward(embedded)?;
+        let mut hidden = apply_linear(&self.embedding_hidden_mapping_in, embedded)?;
+        // Every layer mapped to a group reuses its stacked attention projections: build them once.
+        let qkv: Vec<Vec<FusedQkv>> = self
+            .albert_layer_groups
+            .iter()
+            .map(|g| g.layers().iter().map(|l| l.attention().fused_qkv()).collect::<Result<_>>())
+            .collect::<Result<_>>()?;
         let mut all_hidden = output_hidden_states.then(|| vec![hidden.clone()]);
         let mut all_attentions = output_attentions.then(Vec::new);
         for &g in &self.group_of_layer {
-            for layer in self.albert_layer_groups[g].layers() {
-                let (next, probs) = layer.forward(&hidden, mask, train)?;
+            for (layer, qkv) in self.albert_layer_groups[g].layers().iter().zip(&qkv[g]) {
+                let (next, probs) = layer.forward_fused(qkv, &hidden, mask, train)?;
                 hidden = next;
                 if let Some(h) = all_hidden.as_mut() {
                     h.push(hidden.clone());

@@ -4,8 +4,8 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::AlbertAttention;
-use super::blocks::{linear, Dropout, LayerNorm};
+use super::attention::{AlbertAttention, FusedQkv};
+use super::blocks::{apply_linear, linear, Dropout, LayerNorm};
 use crate::config::{AlbertConfig, HiddenAct};
 use crate::error::Result;
 use crate::rng::SharedRng;
@@ -37,10 +37,20 @@ impl AlbertLayer {
 
     /// (batch, seq, H) -> (batch, seq, H), and the attention probabilities.
     pub fn forward(&self, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
-        let (attended, probs) = self.attention.forward(hidden, mask, train)?;
+        self.forward_fused(&self.attention.fused_qkv()?, hidden, mask, train)
+    }
+
+    /// The layer's attention block (its stacked projections are prepared once per forward pass).
+    pub(crate) fn attention(&self) -> &AlbertAttention {
+        &self.attention
+    }
+
+    /// [`Self::forward`] with the attention projections already stacked.
+    pub(crate) fn forward_fused(&self, qkv: &FusedQkv, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
+        let (attended, probs) = self.attention.forward_fused(qkv, hidden, mask, train)?;
         // (batch, seq, intermediate)
-        let inner = self.activation.forward(&self.ffn.forward(&attended)?)?;
-        let ffn = self.dropout.forward(&self.ffn_output.forward(&inner)?, train)?;
+        let inner = self.activation.forward(&apply_linear(&self.ffn, &attended)?)?;
+        let ffn = self.dropout.forward(&apply_linear(&self.ffn_output, &inner)?, train)?;
         Ok((self.full_layer_layer_norm.forward(&(ffn + attended)?)?, probs))
     }
 }

@@ -1,6 +1,6 @@
 //! Losses as torch computes them for the heads: cross-entropy with an ignored label, MSE, BCE with logits.
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor};
 
 use crate::error::{Error, Result};
 
@@ -25,7 +25,7 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor, ignore: i64) -> Result<Te
     let weight = Tensor::from_vec(counted.clone(), n, device)?.to_dtype(logits.dtype())?;
     let index = Tensor::from_vec(index, (n, 1), device)?;
     // (n, classes) -> (n)
-    let picked = candle_nn::ops::log_softmax(logits, D::Minus1)?.gather(&index, 1)?.squeeze(1)?;
+    let picked = crate::ops::log_softmax_last_dim(logits)?.gather(&index, 1)?.squeeze(1)?;
     let total = (picked * weight)?.sum_all()?.neg()?;
     Ok((total / counted.iter().sum::<f64>())?)
 }

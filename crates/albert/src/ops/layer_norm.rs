@@ -1,0 +1,147 @@
+//! LayerNorm over the last dimension in one pass per row, with the backward pass for the input, weight and bias.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor, WithDType, D};
+use num_traits::Float;
+use rayon::prelude::*;
+
+struct LayerNorm {
+    eps: f64,
+}
+
+fn contiguous<'a, T>(s: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&s[a..b]),
+        None => candle_core::bail!("layer norm {what} must be contiguous"),
+    }
+}
+
+fn layer_norm_rows<T: WithDType + Float>(
+    (x, xl): (&[T], &Layout),
+    (w, wl): (&[T], &Layout),
+    (b, bl): (&[T], &Layout),
+    eps: f64,
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let (x, w, b) = (contiguous(x, xl, "input")?, contiguous(w, wl, "weight")?, contiguous(b, bl, "bias")?);
+    let dim = w.len();
+    let n = T::from(dim).expect("row length fits the float type");
+    let eps = T::from(eps).expect("eps fits the float type");
+    let mut dst = vec![T::zero(); x.len()];
+    x.par_chunks(dim).zip(dst.par_chunks_mut(dim)).for_each(|(x, y)| {
+        // Two passes as the composed form: mean, then the mean of squared deviations.
+        let mean = x.iter().fold(T::zero(), |s, &v| s + v) / n;
+        let var = x.iter().fold(T::zero(), |s, &v| s + (v - mean) * (v - mean)) / n;
+        let std = (var + eps).sqrt();
+        for (((o, &v), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
+            *o = (v - mean) / std * w + b;
+        }
+    });
+    Ok((WithDType::to_cpu_storage_owned(dst), xl.shape().clone()))
+}
+
+impl CustomOp3 for LayerNorm {
+    fn name(&self) -> &'static str {
+        "albert-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => layer_norm_rows((x, l1), (w, l2), (b, l3), self.eps),
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => layer_norm_rows((x, l1), (w, l2), (b, l3), self.eps),
+            _ => candle_core::bail!("fused layer norm takes f32 or f64 input, weight and bias of one dtype"),
+        }
+    }
+
+    // With x̂ = (x - mean) / std and ĝ = g * weight:
+    // dx = (ĝ - mean(ĝ) - x̂ * mean(ĝ * x̂)) / std, dweight = Σ g * x̂, dbias = Σ g (sums over all but the last dim).
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dim = weight.elem_count();
+        let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+        let std = (centered.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?.sqrt()?;
+        let normed = centered.broadcast_div(&std)?;
+        let g_normed = grad.broadcast_mul(weight)?;
+        let dx = (g_normed.broadcast_sub(&g_normed.mean_keepdim(D::Minus1)?)?
+            - normed.broadcast_mul(&(&g_normed * &normed)?.mean_keepdim(D::Minus1)?)?)?
+        .broadcast_div(&std)?;
+        let rows = |t: Tensor| t.reshape(((), dim))?.sum(0);
+        Ok((Some(dx), Some(rows((grad * &normed)?)?), Some(rows(grad.clone())?)))
+    }
+}
+
+/// `nn.LayerNorm` over the last dimension: `(x - mean) / sqrt(var + eps) * weight + bias` with the biased variance,
+/// fused into one pass per row on the CPU and composed from differentiable candle operations elsewhere.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let x = Tensor::new(&[[1f32, 3.0]], &Device::Cpu)?;
+/// let (w, b) = (Tensor::new(&[2f32, 2.0], &Device::Cpu)?, Tensor::new(&[0f32, 1.0], &Device::Cpu)?);
+/// let y = albert::ops::layer_norm(&x, &w, &b, 0.0)?.to_vec2::<f32>()?;
+/// assert_eq!(y, [[-2.0, 3.0]]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    if super::fused(x) && weight.dtype() == x.dtype() && bias.dtype() == x.dtype() {
+        let dim = x.dim(D::Minus1)?;
+        if weight.dims() != [dim] || bias.dims() != [dim] {
+            candle_core::bail!("layer norm over {dim} values got weight {:?} and bias {:?}", weight.dims(), bias.dims());
+        }
+        return x.contiguous()?.apply_op3(&weight.contiguous()?, &bias.contiguous()?, LayerNorm { eps });
+    }
+    composed(x, weight, bias, eps)
+}
+
+fn composed(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+    let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+    centered.broadcast_div(&(var + eps)?.sqrt()?)?.broadcast_mul(weight)?.broadcast_add(bias)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn values(n: usize, k: f64) -> Vec<f64> {
+        (0..n).map(|i| ((i as f64 + 1.0) * k).sin() * 2.0 + 0.3).collect()
+    }
+
+    #[test]
+    fn matches_composed_layer_norm_and_its_gradients() {
+        let dev = Device::Cpu;
+        let x = Var::from_vec(values(24, 0.7), (2, 3, 4), &dev).unwrap();
+        let w = Var::from_vec(values(4, 1.3), 4, &dev).unwrap();
+        let b = Var::from_vec(values(4, 2.1), 4, &dev).unwrap();
+        let probe = Tensor::from_vec(values(24, 0.4), (2, 3, 4), &dev).unwrap();
+        let fused = layer_norm(&x, &w, &b, 1e-5).unwrap();
+        let reference = composed(&x, &w, &b, 1e-5).unwrap();
+        let max_diff = |a: &Tensor, b: &Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(max_diff(&fused, &reference) < 1e-14);
+        let g1 = (fused * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (reference * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        for v in [&x, &w, &b] {
+            let d = max_diff(g1.get(v.as_tensor()).unwrap(), g2.get(v.as_tensor()).unwrap());
+            assert!(d < 1e-13, "gradient differs by {d}");
+        }
+    }
+
+    #[test]
+    fn wrong_parameter_size_is_an_error() {
+        let x = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let w = Tensor::ones(3, candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(layer_norm(&x, &w, &w, 1e-5).is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! Softmax and log-softmax over the last dimension in one pass per row, with their backward passes.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor, WithDType, D};
+use num_traits::Float;
+use rayon::prelude::*;
+
+/// Softmax, or with `log` its logarithm, over the last dimension.
+struct SoftmaxLastDim {
+    log: bool,
+}
+
+fn softmax_rows<T: WithDType + Float>(src: &[T], layout: &Layout, log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
+    let Some((start, end)) = layout.contiguous_offsets() else { candle_core::bail!("softmax input must be contiguous") };
+    let src = &src[start..end];
+    let dims = layout.shape().dims();
+    let row = dims[dims.len() - 1];
+    let mut dst = vec![T::zero(); src.len()];
+    src.par_chunks(row).zip(dst.par_chunks_mut(row)).for_each(|(s, d)| {
+        let max = s.iter().fold(T::neg_infinity(), |m, &v| Float::max(m, v));
+        if log {
+            let sum = s.iter().fold(T::zero(), |acc, &v| acc + (v - max).exp());
+            let shift = max + sum.ln();
+            d.iter_mut().zip(s).for_each(|(o, &v)| *o = v - shift);
+            return;
+        }
+        let mut sum = T::zero();
+        for (o, &v) in d.iter_mut().zip(s) {
+            *o = (v - max).exp();
+            sum = sum + *o;
+        }
+        let inv = T::one() / sum;
+        d.iter_mut().for_each(|o| *o = *o * inv);
+    });
+    Ok((WithDType::to_cpu_storage_owned(dst), layout.shape().clone()))
+}
+
+impl CustomOp1 for SoftmaxLastDim {
+    fn name(&self) -> &'static str {
+        if self.log {
+            "albert-log-softmax-last-dim"
+        } else {
+            "albert-softmax-last-dim"
+        }
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        match storage {
+            CpuStorage::F32(s) => softmax_rows(s, layout, self.log),
+            CpuStorage::F64(s) => softmax_rows(s, layout, self.log),
+            other => candle_core::bail!("fused softmax takes f32 or f64, got {:?}", other.dtype()),
+        }
+    }
+
+    // Softmax: dx = y * (g - sum(g * y)); log-softmax: dx = g - exp(y) * sum(g); sums over the last dimension.
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        if self.log {
+            let total = grad_res.sum_keepdim(D::Minus1)?;
+            return Ok(Some((grad_res - res.exp()?.broadcast_mul(&total)?)?));
+        }
+        let dot = (grad_res * res)?.sum_keepdim(D::Minus1)?;
+        Ok(Some((res * grad_res.broadcast_sub(&dot)?)?))
+    }
+}
+
+/// Softmax over the last dimension, as `candle_nn::ops::softmax(x, D::Minus1)` computes it, in one fused pass on the
+/// CPU (the exponentials are normalized by a multiply with the reciprocal of their sum).
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let x = Tensor::new(&[[0f32, 0f32], [1f32, 1f32]], &Device::Cpu)?;
+/// assert_eq!(albert::ops::softmax_last_dim(&x)?.to_vec2::<f32>()?, [[0.5, 0.5], [0.5, 0.5]]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
+    if super::fused(x) {
+        x.contiguous()?.apply_op1(SoftmaxLastDim { log: false })
+    } else {
+        candle_nn::ops::softmax(x, D::Minus1)
+    }
+}
+
+/// Log-softmax over the last dimension, `x - max - ln(sum(exp(x - max)))`, fused on the CPU like
+/// [`softmax_last_dim`].
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let x = Tensor::new(&[[0f64, 0f64]], &Device::Cpu)?;
+/// assert_eq!(albert::ops::log_softmax_last_dim(&x)?.to_vec2::<f64>()?, [[-(2f64.ln()), -(2f64.ln())]]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn log_softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
+    if super::fused(x) {
+        x.contiguous()?.apply_op1(SoftmaxLastDim { log: true })
+    } else {
+        candle_nn::ops::log_softmax(x, D::Minus1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn input() -> Tensor {
+        // (2, 3, 5), values spread over a few units, one row with a large masked entry
+        let mut v: Vec<f64> = (0..30).map(|i| ((i * 7 % 11) as f64 - 5.0) * 0.37).collect();
+        v[7] = -3.4e38;
+        Tensor::from_vec(v, (2, 3, 5), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn matches_composed_softmax_and_its_gradient() {
+        let x = Var::from_tensor(&input()).unwrap();
+        let w = Tensor::from_vec((0..30).map(|i| (i as f64 * 0.13).sin()).collect::<Vec<_>>(), (2, 3, 5), &Device::Cpu).unwrap();
+        let fused = softmax_last_dim(x.as_tensor()).unwrap();
+        let composed = candle_nn::ops::softmax(x.as_tensor(), D::Minus1).unwrap();
+        let diff = (&fused - &composed).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(diff < 1e-15, "forward differs by {diff}");
+        let g_fused = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let g_comp = (composed * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let (a, b) = (g_fused.get(x.as_tensor()).unwrap(), g_comp.get(x.as_tensor()).unwrap());
+        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(diff < 1e-15, "gradient differs by {diff}");
+    }
+
+    #[test]
+    fn log_softmax_matches_composed_and_its_gradient() {
+        let x = Var::from_tensor(&(input().clamp(-50.0, 50.0).unwrap())).unwrap();
+        let w = Tensor::from_vec((0..30).map(|i| (i as f64 * 0.29).cos()).collect::<Vec<_>>(), (2, 3, 5), &Device::Cpu).unwrap();
+        let fused = log_softmax_last_dim(x.as_tensor()).unwrap();
+        let composed = candle_nn::ops::log_softmax(x.as_tensor(), D::Minus1).unwrap();
+        let diff = (&fused - &composed).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(diff < 1e-13, "forward differs by {diff}");
+        let g_fused = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let g_comp = (composed * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let (a, b) = (g_fused.get(x.as_tensor()).unwrap(), g_comp.get(x.as_tensor()).unwrap());
+        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(diff < 1e-13, "gradient differs by {diff}");
+    }
+
+    #[test]
+    fn strided_input_is_copied_first() {
+        let x = input().to_dtype(candle_core::DType::F32).unwrap().transpose(1, 2).unwrap();
+        let fused = softmax_last_dim(&x).unwrap();
+        let composed = candle_nn::ops::softmax(&x, D::Minus1).unwrap();
+        let diff = (fused - composed).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-6, "differs by {diff}");
+    }
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Side-by-side CPU speed of `albert bench` and its peers on the same shapes, threads and machine, in one run.
+
+Peers: PyTorch eager (transformers AlbertModel, random init from the albert-base-v2 configuration), ONNX Runtime f32
+(torch.onnx.export of that model) and ONNX Runtime dynamic int8 (quant_pre_process, then quantize_dynamic). Training:
+PyTorch forward + backward + AdamW of AlbertForMaskedLM (E=128, H=256, 4 layers, 30k vocabulary) against
+`albert bench --train` on the same configuration.
+
+Every measurement runs in its own process (so peak RSS belongs to it alone), and the engines alternate within each
+round so that load from other work on the machine spreads over all of them. The reported time is the median over
+rounds of each process's median.
+
+Run by hand (never by tests):
+    cargo build --release -p albert-cli
+    ~/.venvs/ref/bin/python scripts/bench/peers.py --threads 2 --rounds 3
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+BASE_V2 = dict(
+    vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_hidden_groups=1,
+    num_attention_heads=12, intermediate_size=3072, inner_group_num=1, hidden_act="gelu_new",
+    max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0,
+    bos_token_id=2, eos_token_id=3,
+)
+# The training-step workload: a small ALBERT with the full 30k vocabulary.
+SMALL = dict(BASE_V2, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
+
+
+def random_batch(batch, seq, vocab, seed):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, vocab, (batch, seq), generator=g)
+    labels = torch.where(torch.rand((batch, seq), generator=g) < 0.15, ids, torch.full_like(ids, -100))
+    return ids, labels
+
+
+def peak_rss_mib():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def timed(fn, runs, warmup):
+    for _ in range(warmup):
+        fn()
+    ms = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(ms)
+
+
+def worker(a):
+    """One measurement in this process: prints {"median_ms", "peak_rss_mib"}."""
+    import torch
+
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    if a.engine == "torch-train":
+        from transformers import AlbertConfig, AlbertForMaskedLM
+
+        torch.manual_seed(0)
+        model = AlbertForMaskedLM(AlbertConfig(**SMALL)).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+        ids, labels = random_batch(a.batch, a.seq, SMALL["vocab_size"], a.batch)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            model(input_ids=ids, labels=labels).loss.backward()
+            opt.step()
+
+        ms = timed(step, a.runs, a.warmup)
+    elif a.engine == "torch":
+        from transformers import AlbertConfig, AlbertModel
+
+        torch.manual_seed(0)
+        model = AlbertModel(AlbertConfig(**BASE_V2)).eval()
+        ids, _ = random_batch(a.batch, a.seq, BASE_V2["vocab_size"], a.batch)
+        with torch.inference_mode():
+            ms = timed(lambda: model(input_ids=ids), a.runs, a.warmup)
+    else:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = a.threads
+        so.inter_op_num_threads = 1
+        sess = ort.InferenceSession(a.onnx, so, providers=["CPUExecutionProvider"])
+        ids, _ = random_batch(a.batch, a.seq, BASE_V2["vocab_size"], a.batch)
+        feed = {"input_ids": ids.numpy()}
+        ms = timed(lambda: sess.run(None, feed), a.runs, a.warmup)
+    print(json.dumps({"median_ms": ms, "peak_rss_mib": peak_rss_mib()}))
+
+
+def export_onnx(tmp):
+    """albert-base-v2 (random init) as ONNX f32, and its dynamically quantized int8 twin."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from transformers import AlbertConfig, AlbertModel
+
+    torch.manual_seed(0)
+    model = AlbertModel(AlbertConfig(**BASE_V2)).eval()
+    ids, _ = random_batch(1, 128, BASE_V2["vocab_size"], 0)
+    f32 = str(tmp / "albert_f32.onnx")
+    torch.onnx.export(
+        model, (ids,), f32, input_names=["input_ids"], output_names=["last_hidden_state", "pooler_output"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}}, opset_version=17, dynamo=False,
+    )
+    # Without pre-processing the shared layer's weights sit behind Identity nodes and only 7 of 97 MatMuls quantize.
+    pre = str(tmp / "albert_pre.onnx")
+    quant_pre_process(f32, pre, skip_symbolic_shape=True)
+    int8 = str(tmp / "albert_int8.onnx")
+    quantize_dynamic(pre, int8, weight_type=QuantType.QInt8)
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(int8).graph.node]
+    print(f"int8 model: {ops.count('MatMulInteger') + ops.count('DynamicQuantizeMatMul')} quantized MatMuls, "
+          f"{ops.count('MatMul')} f32 MatMuls left", file=sys.stderr)
+    return f32, int8
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--albert", default=str(REPO / "target/release/albert"), help="release binary of `albert`")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batches", default="1,16")
+    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median over rounds is reported")
+    p.add_argument("--train-batch", type=int, default=16)
+    p.add_argument("--no-train", action="store_true")
+    # Internal: one measurement per process.
+    p.add_argument("--worker", dest="engine", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--onnx", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.engine:
+        return worker(a)
+    if not Path(a.albert).is_file():
+        sys.exit(f"{a.albert} not found: run `cargo build --release -p albert-cli` first")
+    env_threads = {**os.environ, "OMP_NUM_THREADS": str(a.threads)}
+    tmp = Path(tempfile.mkdtemp(prefix="albert-peers-"))
+    f32, int8 = export_onnx(tmp)
+    small_cfg = tmp / "small_config.json"
+    from transformers import AlbertConfig
+
+    AlbertConfig(**SMALL).to_json_file(str(small_cfg))
+
+    common = ["--runs", str(a.runs), "--warmup", str(a.warmup)]
+
+    def py(engine, batch, onnx=None):
+        cmd = [sys.executable, __file__, "--worker", engine, "--batch", str(batch), "--seq", str(a.seq),
+               "--threads", str(a.threads), *common] + (["--onnx", onnx] if onnx else [])
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, env=env_threads)
+
+    workloads = []  # (name, {engine: thunk})
+    for b in [int(x) for x in a.batches.split(",")]:
+        ours = [a.albert, "bench", "--preset", "albert-base-v2", "--batch", str(b), "--seq", str(a.seq),
+                "--threads", str(a.threads), "--json", *common]
+        workloads.append((f"infer b={b} s={a.seq}", b, {
+            "albert": lambda c=ours: run_json(c),
+            "pytorch": lambda b=b: json.loads(py("torch", b).stdout.strip().splitlines()[-1]),
+            "ort-f32": lambda b=b: json.loads(py("ort", b, f32).stdout.strip().splitlines()[-1]),
+            "ort-int8": lambda b=b: json.loads(py("ort", b, int8).stdout.strip().splitlines()[-1]),
+        }))
+    if not a.no_train:
+        b = a.train_batch
+        ours = [a.albert, "bench", "--config", str(small_cfg), "--train", "--batch", str(b), "--seq", str(a.seq),
+                "--threads", str(a.threads), "--json", *common]
+        workloads.append((f"train b={b} s={a.seq} (E128 H256 L4)", b, {
+            "albert": lambda c=ours: run_json(c),
+            "pytorch": lambda b=b: json.loads(py("torch-train", b).stdout.strip().splitlines()[-1]),
+        }))
+
+    results = {(w, e): [] for w, _, engines in workloads for e in engines}
+    for r in range(a.rounds):
+        for w, _, engines in workloads:
+            for e, thunk in engines.items():
+                out = thunk()
+                results[(w, e)].append((out["median_ms"], out.get("peak_rss_mib")))
+                print(f"round {r + 1}: {w:<32} {e:<9} {out['median_ms']:9.1f} ms", file=sys.stderr)
+
+    print(f"\n{a.threads} thread(s), median over {a.rounds} alternating round(s) of per-process medians "
+          f"({a.runs} runs after {a.warmup} warmup); ratio = albert time / peer time (< 1: albert faster)\n")
+    head = f"{'workload':<32} {'engine':<9} {'median ms':>10} {'seq/s':>9} {'peak RSS MiB':>13} {'ours/peer':>10}"
+    print(head)
+    print("-" * len(head))
+    for w, batch, engines in workloads:
+        ours_ms = statistics.median(m for m, _ in results[(w, "albert")])
+        for e in engines:
+            ms = statistics.median(m for m, _ in results[(w, e)])
+            rss = max((r for _, r in results[(w, e)] if r is not None), default=float("nan"))
+            ratio = "" if e == "albert" else f"{ours_ms / ms:10.2f}"
+            print(f"{w:<32} {e:<9} {ms:10.1f} {batch * 1e3 / ms:9.2f} {rss:13.0f} {ratio:>10}")
+
+
+if __name__ == "__main__":
+    main()
