@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 mod evaluate;
 mod forward;
 mod info;
+mod tokenize;
+mod vocab;
 
 /// ALBERT ("A Lite BERT") in Rust: inspect, run, tokenize, train and evaluate ALBERT models.
 ///
@@ -24,6 +26,8 @@ enum Command {
     Forward(forward::ForwardArgs),
     /// Score predictions with a task's official metrics (GLUE, SQuAD v1.1/v2.0, XQuAD, CoNLL-2003, RACE, custom).
     Evaluate(evaluate::EvaluateArgs),
+    Tokenize(tokenize::TokenizeArgs),
+    Vocab(vocab::VocabArgs),
 }
 
 fn main() {
@@ -37,6 +41,8 @@ fn main() {
         Command::Info(a) => info::run(a),
         Command::Forward(a) => forward::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Tokenize(a) => tokenize::run(a),
+        Command::Vocab(a) => vocab::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

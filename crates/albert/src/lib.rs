@@ -9,6 +9,7 @@ pub mod error;
 pub mod model;
 pub mod pretrained;
 pub mod rng;
+pub mod tokenizer;
 
 pub use config::{AlbertConfig, Architecture, HiddenAct, ProblemType};
 pub use error::{Error, Result};

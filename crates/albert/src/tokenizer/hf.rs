@@ -1,0 +1,65 @@
+//! The `tokenizer.json` path: a Hugging Face tokenizer run by the `tokenizers` crate, which is
+//! what transformers' (tokenizers-backed) `AlbertTokenizer` runs.
+
+use std::path::Path;
+
+use tokenizers::Tokenizer;
+
+use super::albert_spm::RawToken;
+use super::error::{Result, TokenizerError};
+
+/// A `tokenizer.json` tokenizer, with its own truncation and padding turned off (ours apply).
+#[derive(Clone, Debug)]
+pub struct HfTokenizer {
+    pub(crate) inner: Tokenizer,
+}
+
+fn backend(e: impl std::fmt::Display) -> TokenizerError {
+    TokenizerError::Backend(e.to_string())
+}
+
+impl HfTokenizer {
+    /// Loads a `tokenizer.json` file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| TokenizerError::io(path, e))?;
+        Self::from_json(&text).map_err(|e| match e {
+            TokenizerError::Backend(m) => TokenizerError::InvalidJson {
+                path: path.into(),
+                message: m,
+            },
+            e => e,
+        })
+    }
+
+    /// Parses `tokenizer.json` content.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let mut inner: Tokenizer = json.parse().map_err(backend)?;
+        inner.with_truncation(None).map_err(backend)?;
+        inner.with_padding(None);
+        Ok(Self { inner })
+    }
+
+    /// Tokenizes one text without post-processing; offsets are code points.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<RawToken>> {
+        let e = self
+            .inner
+            .encode_char_offsets(text, false)
+            .map_err(backend)?;
+        Ok(e.get_ids()
+            .iter()
+            .zip(e.get_tokens())
+            .zip(e.get_offsets())
+            .map(|((&id, t), &offsets)| RawToken {
+                id,
+                token: t.clone(),
+                offsets,
+                special: false,
+            })
+            .collect())
+    }
+
+    /// Decodes with the tokenizer's decoder.
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        self.inner.decode(ids, skip_special_tokens).map_err(backend)
+    }
+}
