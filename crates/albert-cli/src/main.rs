@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod evaluate;
 mod forward;
 mod info;
+mod pretrain;
 mod tokenize;
 mod vocab;
 
@@ -26,6 +27,9 @@ enum Command {
     Forward(forward::ForwardArgs),
     /// Score predictions with a task's official metrics (GLUE, SQuAD v1.1/v2.0, XQuAD, CoNLL-2003, RACE, custom).
     Evaluate(evaluate::EvaluateArgs),
+    /// Prepare a corpus and pretrain ALBERT on it (MLM + sentence-order prediction).
+    #[command(subcommand_required = true)]
+    Pretrain(pretrain::PretrainArgs),
     Tokenize(tokenize::TokenizeArgs),
     Vocab(vocab::VocabArgs),
 }
@@ -41,6 +45,7 @@ fn main() {
         Command::Info(a) => info::run(a),
         Command::Forward(a) => forward::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Pretrain(a) => pretrain::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Vocab(a) => vocab::run(a),
     };

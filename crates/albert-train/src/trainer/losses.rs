@@ -1,0 +1,79 @@
+//! The pretraining objective on one batch: MLM and SOP cross-entropy as transformers computes
+//! them, with the counts that accuracies need.
+
+use albert::model::loss::{cross_entropy, IGNORE_INDEX};
+use albert::model::AlbertForPreTraining;
+use albert::{AlbertInput, ForwardOptions};
+use candle_core::{DType, Tensor, D};
+
+use super::TrainError;
+use crate::data::BatchTensors;
+
+/// Losses and prediction counts of one batch.
+#[derive(Debug, Clone)]
+pub struct BatchLosses {
+    /// MLM + SOP, a scalar with its graph (for backward).
+    pub total: Tensor,
+    /// Mean MLM cross-entropy over the predicted positions.
+    pub mlm_loss: f64,
+    /// Mean SOP cross-entropy over the sequences.
+    pub sop_loss: f64,
+    /// Predicted positions.
+    pub mlm_count: usize,
+    /// Predicted positions whose argmax is the original token.
+    pub mlm_correct: usize,
+    /// Sequences.
+    pub sop_count: usize,
+    /// Sequences whose order was predicted right.
+    pub sop_correct: usize,
+    /// Real (non-padding) tokens.
+    pub tokens: usize,
+}
+
+/// Runs `model` on `batch` (dropout on when `train`) and scores both heads, as
+/// `AlbertForPreTraining` in transformers does: cross-entropy over every position with label
+/// -100 ignored, plus cross-entropy of the sentence-order logits.
+pub fn batch_losses(
+    model: &AlbertForPreTraining,
+    batch: &BatchTensors,
+    train: bool,
+) -> Result<BatchLosses, TrainError> {
+    let input = AlbertInput {
+        input_ids: batch.input_ids.clone(),
+        token_type_ids: Some(batch.token_type_ids.clone()),
+        attention_mask: Some(batch.attention_mask.clone()),
+        position_ids: None,
+    };
+    let out = model.forward(&input, &ForwardOptions { train, ..Default::default() })?;
+    let vocab = out.prediction_logits.dim(D::Minus1)?;
+    // (batch, seq, vocab) -> (batch·seq, vocab)
+    let logits = out.prediction_logits.reshape(((), vocab))?;
+    let labels = batch.labels.flatten_all()?;
+    let mlm = cross_entropy(&logits, &labels, IGNORE_INDEX)?;
+    let sop = cross_entropy(&out.sop_logits, &batch.sentence_order_label, IGNORE_INDEX)?;
+
+    let labels: Vec<i64> = labels.to_vec1()?;
+    let predicted: Vec<u32> = logits.detach().argmax(D::Minus1)?.to_vec1()?;
+    let (mut mlm_count, mut mlm_correct) = (0, 0);
+    for (&l, &p) in labels.iter().zip(&predicted) {
+        if l != IGNORE_INDEX {
+            mlm_count += 1;
+            mlm_correct += usize::from(l == p as i64);
+        }
+    }
+    let order: Vec<u32> = batch.sentence_order_label.to_vec1()?;
+    let order_pred: Vec<u32> = out.sop_logits.detach().argmax(D::Minus1)?.to_vec1()?;
+    let sop_correct = order.iter().zip(&order_pred).filter(|(a, b)| a == b).count();
+    let tokens = batch.attention_mask.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()? as usize;
+    let scalar = |t: &Tensor| -> Result<f64, TrainError> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
+    Ok(BatchLosses {
+        mlm_loss: scalar(&mlm)?,
+        sop_loss: scalar(&sop)?,
+        total: (mlm + sop)?,
+        mlm_count,
+        mlm_correct,
+        sop_count: order.len(),
+        sop_correct,
+        tokens,
+    })
+}
