@@ -390,14 +390,25 @@ impl StepRunner {
     }
 }
 
-/// Walks the training split micro-batch by micro-batch, epoch after epoch.
-struct Cursor {
+/// Walks the training split micro-batch by micro-batch, epoch after epoch, as the trainer does.
+pub struct BatchCursor {
     plan: EpochPlan,
     next_batch: usize,
 }
 
-impl Cursor {
-    fn next(&mut self, data: &PretrainData, batch_size: usize) -> Result<Batch, TrainError> {
+impl BatchCursor {
+    /// A cursor at batch `next_batch` of epoch `epoch`.
+    pub fn new(data: &PretrainData, epoch: u64, next_batch: usize) -> Self {
+        BatchCursor { plan: data.epoch(epoch), next_batch }
+    }
+
+    /// The epoch of the last batch returned.
+    pub fn epoch(&self) -> u64 {
+        self.plan.epoch
+    }
+
+    /// The next batch of `batch_size` sequences (the first of the next epoch after the last).
+    pub fn next(&mut self, data: &PretrainData, batch_size: usize) -> Result<Batch, TrainError> {
         if self.next_batch >= self.plan.num_batches(batch_size) {
             self.plan = data.epoch(self.plan.epoch + 1);
             self.next_batch = 0;
@@ -463,12 +474,12 @@ pub fn train(cfg: &TrainConfig, on_event: &mut dyn FnMut(&Event)) -> Result<Trai
         let mut runner = StepRunner::new(pretrained, s)?;
         runner.optimizer_mut().load_state(&dirs.current.join(OPTIMIZER_FILE), &cfg.device)?;
         truncate_metrics(&metrics_path, state.metrics_bytes)?;
-        let cursor = Cursor { plan: data.epoch(state.epoch), next_batch: state.next_batch };
+        let cursor = BatchCursor::new(&data, state.epoch, state.next_batch);
         (runner, cursor, state.step)
     } else {
         let pretrained = initial_model(cfg, &manifest.settings)?;
         File::create(&metrics_path).map_err(TrainError::io(&metrics_path))?;
-        (StepRunner::new(pretrained, s)?, Cursor { plan: data.epoch(0), next_batch: 0 }, 0)
+        (StepRunner::new(pretrained, s)?, BatchCursor::new(&data, 0, 0), 0)
     };
     manifest.check_model_positions(runner.pretrained.config.max_position_embeddings)?;
     if runner.pretrained.config.vocab_size < manifest.settings.vocab_size {
@@ -547,7 +558,7 @@ fn initial_model(cfg: &TrainConfig, data: &crate::data::PrepareSettings) -> Resu
 fn save_checkpoint(
     dirs: &CheckpointDirs,
     runner: &StepRunner,
-    cursor: &Cursor,
+    cursor: &BatchCursor,
     step: u64,
     settings: &TrainSettings,
     metrics_path: &Path,
