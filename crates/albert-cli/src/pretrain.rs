@@ -26,7 +26,9 @@ enum PretrainCommand {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  albert pretrain prepare --corpus a.txt b.txt.gz --tokenizer spiece.model --out data/ --max-seq-length 128")]
+#[command(
+    after_help = "Example:\n  albert pretrain prepare --corpus a.txt b.txt.gz --tokenizer spiece.model --out data/ --max-seq-length 128"
+)]
 struct PrepareArgs {
     /// Corpus files (UTF-8 text, optionally .gz).
     #[arg(long, num_args = 1.., required = true)]
@@ -49,13 +51,19 @@ struct PrepareArgs {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  albert pretrain run --data data/ --config small.json --out run/ --steps 10000 --batch 64 --lr 1e-3\n  albert pretrain run --data data/ --config small.json --out run/ --steps 10000 --batch 64 --lr 1e-3 --resume")]
+#[command(
+    after_help = "Examples:\n  albert pretrain run --data data/ --config small.json --out run/ --steps 10000 --batch 64 --lr 1e-3\n  albert pretrain run --data data/ --config small.json --out run/ --steps 10000 --batch 64 --lr 1e-3 --resume"
+)]
 struct RunArgs {
     /// Prepared data directory (`albert pretrain prepare`).
     #[arg(long)]
     data: PathBuf,
     /// Model configuration: a preset name (albert-base-v2, ...) or a config.json; vocabulary size and special ids come from the data.
-    #[arg(long, conflicts_with = "init_from", required_unless_present = "init_from")]
+    #[arg(
+        long,
+        conflicts_with = "init_from",
+        required_unless_present = "init_from"
+    )]
     config: Option<String>,
     /// Start from this checkpoint's weights instead.
     #[arg(long)]
@@ -132,7 +140,10 @@ fn prepare(a: PrepareArgs) -> Result<()> {
     }
     let m = &outcome.manifest;
     if outcome.reused {
-        println!("{} already holds this preparation; nothing to do", a.out.display());
+        println!(
+            "{} already holds this preparation; nothing to do",
+            a.out.display()
+        );
     }
     println!(
         "train: {} documents, {} sentences, {} tokens; held out: {} documents, {} tokens (vocabulary {}, max_seq_length {})",
@@ -145,7 +156,11 @@ fn prepare(a: PrepareArgs) -> Result<()> {
 /// SHA-256 of the tokenizer's files, so a different tokenizer forces a new preparation.
 fn tokenizer_id(path: &Path) -> Result<String> {
     let files: Vec<PathBuf> = if path.is_dir() {
-        ["tokenizer.json", "spiece.model", "tokenizer_config.json"].iter().map(|f| path.join(f)).filter(|p| p.is_file()).collect()
+        ["tokenizer.json", "spiece.model", "tokenizer_config.json"]
+            .iter()
+            .map(|f| path.join(f))
+            .filter(|p| p.is_file())
+            .collect()
     } else {
         vec![path.to_owned()]
     };
@@ -159,7 +174,11 @@ fn tokenizer_id(path: &Path) -> Result<String> {
 fn train(a: RunArgs) -> Result<()> {
     let model = match (&a.config, &a.init_from) {
         (Some(c), None) => {
-            let mut cfg = if Path::new(c).is_file() { AlbertConfig::from_file(c)? } else { AlbertConfig::preset(c)? };
+            let mut cfg = if Path::new(c).is_file() {
+                AlbertConfig::from_file(c)?
+            } else {
+                AlbertConfig::preset(c)?
+            };
             if let Some(n) = a.max_seq_length {
                 cfg.max_position_embeddings = n;
             }
@@ -191,13 +210,19 @@ fn train(a: RunArgs) -> Result<()> {
     cfg.resume = a.resume;
     cfg.stop_after = a.stop_after;
 
-    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(a.steps) };
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(a.steps)
+    };
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta} | {msg}").expect("valid template"),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta} | {msg}")
+            .expect("valid template"),
     );
     bar.enable_steady_tick(Duration::from_secs(1));
     let quiet = a.quiet;
-    let mut on_event = |e: &Event| match e {
+    let mut on_event = |e: &Event| {
+        match e {
         Event::Start { step, total } => {
             bar.set_position(*step);
             bar.reset_eta();
@@ -218,13 +243,21 @@ fn train(a: RunArgs) -> Result<()> {
         )),
         Event::Checkpoint { step } if quiet => bar.println(format!("step {step}: checkpoint written")),
         Event::Checkpoint { .. } => {}
+    }
     };
     let summary = trainer::train(&cfg, &mut on_event)?;
     bar.finish_and_clear();
     if summary.finished {
-        println!("done: {} steps; the model is in {}", summary.step, a.out.display());
+        println!(
+            "done: {} steps; the model is in {}",
+            summary.step,
+            a.out.display()
+        );
     } else {
-        println!("stopped after step {}; continue with --resume", summary.step);
+        println!(
+            "stopped after step {}; continue with --resume",
+            summary.step
+        );
     }
     Ok(())
 }

@@ -39,15 +39,39 @@ fn albert() -> Command {
 }
 
 fn run_args(data: &Path, config: &Path, out: &Path) -> Vec<String> {
-    let mut v: Vec<String> = ["pretrain", "run", "--quiet", "--steps", "14", "--batch", "3", "--accumulate", "2"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut v: Vec<String> = [
+        "pretrain",
+        "run",
+        "--quiet",
+        "--steps",
+        "14",
+        "--batch",
+        "3",
+        "--accumulate",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     for (k, p) in [("--data", data), ("--config", config), ("--out", out)] {
         v.push(k.into());
         v.push(p.display().to_string());
     }
-    v.extend(["--save-every", "1", "--eval-every", "5", "--lr", "5e-3", "--warmup", "3", "--seed", "5"].map(String::from));
+    v.extend(
+        [
+            "--save-every",
+            "1",
+            "--eval-every",
+            "5",
+            "--lr",
+            "5e-3",
+            "--warmup",
+            "3",
+            "--seed",
+            "5",
+        ]
+        .map(String::from),
+    );
     v
 }
 
@@ -58,7 +82,12 @@ fn losses(out: &Path) -> Vec<(u64, u64)> {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["kind"] == "train")
-        .map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap().to_bits()))
+        .map(|v| {
+            (
+                v["step"].as_u64().unwrap(),
+                v["loss"].as_f64().unwrap().to_bits(),
+            )
+        })
         .collect()
 }
 
@@ -69,7 +98,15 @@ fn prepare_twice_is_a_no_op() {
     std::fs::write(tmp.path().join("c.txt"), CORPUS).unwrap();
     let prep = |out: &str| {
         albert()
-            .args(["pretrain", "prepare", "--max-seq-length", "32", "--heldout-fraction", "0.3", "--corpus"])
+            .args([
+                "pretrain",
+                "prepare",
+                "--max-seq-length",
+                "32",
+                "--heldout-fraction",
+                "0.3",
+                "--corpus",
+            ])
             .arg(tmp.path().join("c.txt"))
             .arg("--tokenizer")
             .arg(&spiece)
@@ -79,7 +116,11 @@ fn prepare_twice_is_a_no_op() {
             .unwrap()
     };
     let first = prep("data");
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert!(!String::from_utf8_lossy(&first.stdout).contains("nothing to do"));
     let second = prep("data");
     assert!(String::from_utf8_lossy(&second.stdout).contains("nothing to do"));
@@ -93,7 +134,15 @@ fn sigkilled_runs_resume_to_the_uninterrupted_result() {
     std::fs::write(dir.join("c.txt"), CORPUS).unwrap();
     std::fs::write(dir.join("tiny.json"), TINY).unwrap();
     let st = albert()
-        .args(["pretrain", "prepare", "--max-seq-length", "32", "--heldout-fraction", "0.3", "--corpus"])
+        .args([
+            "pretrain",
+            "prepare",
+            "--max-seq-length",
+            "32",
+            "--heldout-fraction",
+            "0.3",
+            "--corpus",
+        ])
         .arg(dir.join("c.txt"))
         .arg("--tokenizer")
         .arg(&spiece)
@@ -106,7 +155,11 @@ fn sigkilled_runs_resume_to_the_uninterrupted_result() {
 
     let whole = dir.join("whole");
     let started = Instant::now();
-    let st = albert().args(run_args(&data, &config, &whole)).stdout(Stdio::null()).status().unwrap();
+    let st = albert()
+        .args(run_args(&data, &config, &whole))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     assert!(st.success());
     let full_time = started.elapsed();
 
@@ -124,7 +177,9 @@ fn sigkilled_runs_resume_to_the_uninterrupted_result() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let delay = Duration::from_micros((x >> 33) % (full_time.as_micros() as u64 / 2).max(1000));
         std::thread::sleep(delay);
         if child.try_wait().unwrap().is_none() {
@@ -136,10 +191,17 @@ fn sigkilled_runs_resume_to_the_uninterrupted_result() {
             }
         }
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         break;
     }
-    assert!(kills >= 3, "only {kills} kills landed; the test did not exercise resuming");
+    assert!(
+        kills >= 3,
+        "only {kills} kills landed; the test did not exercise resuming"
+    );
     assert_eq!(losses(&killed), losses(&whole));
     assert_eq!(losses(&whole).len(), 14);
     let read = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();

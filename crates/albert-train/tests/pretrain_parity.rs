@@ -11,9 +11,9 @@ mod trainer_setup;
 use std::path::{Path, PathBuf};
 
 use albert::{Architecture, LoadOptions, Pretrained};
-use candle_core::DType;
 use albert_train::data::{Batch, BatchConfig, PretrainData, Split};
 use albert_train::trainer::{BatchCursor, OptimizerKind, StepRunner, TrainSettings};
+use candle_core::DType;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use trainer_setup::{prepare, spiece, tiny_config};
@@ -36,12 +36,31 @@ fn settings() -> TrainSettings {
 fn write_inputs(dir: &Path, spiece: &Path) -> Vec<Vec<Batch>> {
     let s = settings();
     let data_dir = prepare(dir, spiece);
-    let model = Pretrained::init(&tiny_config(0.0), Architecture::PreTraining, s.seed, DType::F32, &candle_core::Device::Cpu).unwrap();
+    let model = Pretrained::init(
+        &tiny_config(0.0),
+        Architecture::PreTraining,
+        s.seed,
+        DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
     model.save(dir.join("model")).unwrap();
-    let data = PretrainData::open(&data_dir, Split::Train, BatchConfig { seed: s.seed, ..BatchConfig::default() }).unwrap();
+    let data = PretrainData::open(
+        &data_dir,
+        Split::Train,
+        BatchConfig {
+            seed: s.seed,
+            ..BatchConfig::default()
+        },
+    )
+    .unwrap();
     let mut cursor = BatchCursor::new(&data, 0, 0);
     let steps: Vec<Vec<Batch>> = (0..s.steps)
-        .map(|_| (0..s.accumulate).map(|_| cursor.next(&data, s.batch_size).unwrap()).collect())
+        .map(|_| {
+            (0..s.accumulate)
+                .map(|_| cursor.next(&data, s.batch_size).unwrap())
+                .collect()
+        })
         .collect();
     let as_json = |b: &Batch| {
         json!({"batch_size": b.batch_size, "seq_len": b.seq_len, "input_ids": b.input_ids,
@@ -72,25 +91,57 @@ fn dump_parity_inputs() {
 fn adamw_steps_match_pytorch() {
     let Some(spiece) = spiece() else { return };
     let fixture: Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pretrain_step_parity.json")).unwrap(),
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pretrain_step_parity.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let steps = write_inputs(tmp.path(), &spiece);
     // The reference trained on exactly these inputs.
-    assert_eq!(sha256(tmp.path().join("model/model.safetensors")), fixture["inputs_sha256"]["model.safetensors"]);
-    assert_eq!(sha256(tmp.path().join("batches.json")), fixture["inputs_sha256"]["batches.json"]);
+    assert_eq!(
+        sha256(tmp.path().join("model/model.safetensors")),
+        fixture["inputs_sha256"]["model.safetensors"]
+    );
+    assert_eq!(
+        sha256(tmp.path().join("batches.json")),
+        fixture["inputs_sha256"]["batches.json"]
+    );
 
-    let opts = LoadOptions { architecture: Some(Architecture::PreTraining), strict: true, ..LoadOptions::default() };
-    let mut runner = StepRunner::new(Pretrained::load(tmp.path().join("model"), &opts).unwrap(), &settings()).unwrap();
-    let want = |key: &str| -> Vec<f64> { fixture[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect() };
+    let opts = LoadOptions {
+        architecture: Some(Architecture::PreTraining),
+        strict: true,
+        ..LoadOptions::default()
+    };
+    let mut runner = StepRunner::new(
+        Pretrained::load(tmp.path().join("model"), &opts).unwrap(),
+        &settings(),
+    )
+    .unwrap();
+    let want = |key: &str| -> Vec<f64> {
+        fixture[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
     let (loss, mlm, sop) = (want("loss"), want("mlm_loss"), want("sop_loss"));
     assert_eq!(loss.len(), 20);
     for (i, micro) in steps.iter().enumerate() {
         let r = runner.step(i as u64, micro).unwrap();
-        for (name, got, expected) in [("loss", r.loss, loss[i]), ("mlm", r.mlm_loss, mlm[i]), ("sop", r.sop_loss, sop[i])] {
+        for (name, got, expected) in [
+            ("loss", r.loss, loss[i]),
+            ("mlm", r.mlm_loss, mlm[i]),
+            ("sop", r.sop_loss, sop[i]),
+        ] {
             let rel = (got - expected).abs() / expected.abs();
-            assert!(rel <= 1e-4, "step {}: {name} {got} vs PyTorch {expected} (relative {rel:.2e})", i + 1);
+            assert!(
+                rel <= 1e-4,
+                "step {}: {name} {got} vs PyTorch {expected} (relative {rel:.2e})",
+                i + 1
+            );
         }
     }
     // The model learned something over the 20 steps (guards against a vacuous comparison).

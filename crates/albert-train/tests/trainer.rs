@@ -47,16 +47,23 @@ fn timeless(records: Vec<Record>) -> Vec<Record> {
     records
         .into_iter()
         .map(|r| match r {
-            Record::Train(s) => Record::Train(StepRecord { tokens_per_second: 0.0, ..s }),
+            Record::Train(s) => Record::Train(StepRecord {
+                tokens_per_second: 0.0,
+                ..s
+            }),
             e => e,
         })
         .collect()
 }
 
 fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
-    let t = albert::checkpoint::load_tensors(dir, &candle_core::Device::Cpu, candle_core::DType::F32).unwrap();
-    let mut v: Vec<(String, Vec<f32>)> =
-        t.into_iter().map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap())).collect();
+    let t =
+        albert::checkpoint::load_tensors(dir, &candle_core::Device::Cpu, candle_core::DType::F32)
+            .unwrap();
+    let mut v: Vec<(String, Vec<f32>)> = t
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
@@ -77,7 +84,12 @@ fn resumed_runs_reproduce_the_uninterrupted_run_exactly() {
         let mut cfg = config(&data, &parts, optimizer);
         let mut losses = Vec::new();
         // Stop at a checkpoint (4), between checkpoints (5: its own checkpoint), then finish.
-        for (stop, resume) in [(Some(4), false), (Some(5), true), (Some(7), true), (None, true)] {
+        for (stop, resume) in [
+            (Some(4), false),
+            (Some(5), true),
+            (Some(7), true),
+            (None, true),
+        ] {
             cfg.stop_after = stop;
             cfg.resume = resume;
             let part = train(&cfg, &mut |_| {}).unwrap();
@@ -86,10 +98,21 @@ fn resumed_runs_reproduce_the_uninterrupted_run_exactly() {
         }
         let expected: Vec<u64> = full.records.iter().map(|r| r.loss.to_bits()).collect();
         assert_eq!(losses, expected, "{optimizer:?}: per-step losses differ");
-        assert_eq!(timeless(logged(&parts)), timeless(logged(&whole)), "{optimizer:?}: logs differ");
-        assert_eq!(weights(&parts), weights(&whole), "{optimizer:?}: final weights differ");
+        assert_eq!(
+            timeless(logged(&parts)),
+            timeless(logged(&whole)),
+            "{optimizer:?}: logs differ"
+        );
+        assert_eq!(
+            weights(&parts),
+            weights(&whole),
+            "{optimizer:?}: final weights differ"
+        );
         // Training moved the weights and the log holds the held-out evaluations (steps 4, 8, 9).
-        let evals = logged(&whole).into_iter().filter(|r| matches!(r, Record::Eval(_))).count();
+        let evals = logged(&whole)
+            .into_iter()
+            .filter(|r| matches!(r, Record::Eval(_)))
+            .count();
         assert_eq!(evals, 3);
     }
 }
@@ -106,9 +129,15 @@ fn output_is_a_loadable_pretraining_checkpoint_with_its_tokenizer() {
 
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["architectures"], serde_json::json!(["AlbertForPreTraining"]));
+    assert_eq!(
+        config["architectures"],
+        serde_json::json!(["AlbertForPreTraining"])
+    );
     assert_eq!(config["vocab_size"], 30000);
-    let opts = LoadOptions { strict: true, ..LoadOptions::default() };
+    let opts = LoadOptions {
+        strict: true,
+        ..LoadOptions::default()
+    };
     let loaded = Pretrained::load(&out, &opts).unwrap();
     assert_eq!(loaded.model.architecture(), Architecture::PreTraining);
     assert_eq!(weights(&out), weights(&out.join("checkpoint")));

@@ -46,14 +46,18 @@ impl TrainerState {
     pub fn load(dir: &Path) -> Result<Self, TrainError> {
         let path = dir.join(TRAINER_STATE_FILE);
         let text = std::fs::read_to_string(&path).map_err(TrainError::io(&path))?;
-        let state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::BadState {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let state: TrainerState =
+            serde_json::from_str(&text).map_err(|e| TrainError::BadState {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         if state.version != STATE_VERSION {
             return Err(TrainError::BadState {
                 path,
-                message: format!("version {} (this build reads {STATE_VERSION})", state.version),
+                message: format!(
+                    "version {} (this build reads {STATE_VERSION})",
+                    state.version
+                ),
             });
         }
         Ok(state)

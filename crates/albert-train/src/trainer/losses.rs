@@ -44,7 +44,13 @@ pub fn batch_losses(
         attention_mask: Some(batch.attention_mask.clone()),
         position_ids: None,
     };
-    let out = model.forward(&input, &ForwardOptions { train, ..Default::default() })?;
+    let out = model.forward(
+        &input,
+        &ForwardOptions {
+            train,
+            ..Default::default()
+        },
+    )?;
     let vocab = out.prediction_logits.dim(D::Minus1)?;
     // (batch, seq, vocab) -> (batch·seq, vocab)
     let logits = out.prediction_logits.reshape(((), vocab))?;
@@ -63,9 +69,18 @@ pub fn batch_losses(
     }
     let order: Vec<u32> = batch.sentence_order_label.to_vec1()?;
     let order_pred: Vec<u32> = out.sop_logits.detach().argmax(D::Minus1)?.to_vec1()?;
-    let sop_correct = order.iter().zip(&order_pred).filter(|(a, b)| a == b).count();
-    let tokens = batch.attention_mask.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()? as usize;
-    let scalar = |t: &Tensor| -> Result<f64, TrainError> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
+    let sop_correct = order
+        .iter()
+        .zip(&order_pred)
+        .filter(|(a, b)| a == b)
+        .count();
+    let tokens = batch
+        .attention_mask
+        .to_dtype(DType::F64)?
+        .sum_all()?
+        .to_scalar::<f64>()? as usize;
+    let scalar =
+        |t: &Tensor| -> Result<f64, TrainError> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
     Ok(BatchLosses {
         mlm_loss: scalar(&mlm)?,
         sop_loss: scalar(&sop)?,

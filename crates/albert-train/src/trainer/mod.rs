@@ -315,7 +315,13 @@ impl StepRunner {
     pub fn step(&mut self, step: u64, micro_batches: &[Batch]) -> Result<StepRecord, TrainError> {
         let started = Instant::now();
         let k = micro_batches.len() as f64;
-        let device = self.pretrained.varmap.all_vars().first().map(|v| v.device().clone()).unwrap_or(Device::Cpu);
+        let device = self
+            .pretrained
+            .varmap
+            .all_vars()
+            .first()
+            .map(|v| v.device().clone())
+            .unwrap_or(Device::Cpu);
         let (mut loss, mut mlm, mut sop) = (0.0, 0.0, 0.0);
         let (mut mlm_n, mut mlm_ok, mut sop_n, mut sop_ok, mut tokens) = (0, 0, 0, 0, 0);
         for batch in micro_batches {
@@ -333,7 +339,10 @@ impl StepRunner {
             tokens += l.tokens;
         }
         if !loss.is_finite() {
-            return Err(TrainError::NonFinite { step: step + 1, loss });
+            return Err(TrainError::NonFinite {
+                step: step + 1,
+                loss,
+            });
         }
         let mut grads = self.accumulator.take();
         let grad_norm = clip_grad_norm(&self.params, &mut grads, self.settings.max_grad_norm)?;
@@ -363,7 +372,13 @@ impl StepRunner {
         max_batches: usize,
         step: u64,
     ) -> Result<EvalRecord, TrainError> {
-        let device = self.pretrained.varmap.all_vars().first().map(|v| v.device().clone()).unwrap_or(Device::Cpu);
+        let device = self
+            .pretrained
+            .varmap
+            .all_vars()
+            .first()
+            .map(|v| v.device().clone())
+            .unwrap_or(Device::Cpu);
         let plan = data.epoch(0);
         let n = plan.num_batches(batch_size).min(max_batches.max(1));
         let (mut mlm_sum, mut sop_sum) = (0.0, 0.0);
@@ -399,7 +414,10 @@ pub struct BatchCursor {
 impl BatchCursor {
     /// A cursor at batch `next_batch` of epoch `epoch`.
     pub fn new(data: &PretrainData, epoch: u64, next_batch: usize) -> Self {
-        BatchCursor { plan: data.epoch(epoch), next_batch }
+        BatchCursor {
+            plan: data.epoch(epoch),
+            next_batch,
+        }
     }
 
     /// The epoch of the last batch returned.
@@ -425,7 +443,10 @@ impl BatchCursor {
 /// `out_dir/checkpoint/` every `save_every` steps and at the end, and when all steps are done
 /// the trained model as a Hugging Face checkpoint in `out_dir` (config.json, model.safetensors
 /// and the data's tokenizer files).
-pub fn train(cfg: &TrainConfig, on_event: &mut dyn FnMut(&Event)) -> Result<TrainSummary, TrainError> {
+pub fn train(
+    cfg: &TrainConfig,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<TrainSummary, TrainError> {
     let s = &cfg.settings;
     if s.steps == 0 || s.batch_size == 0 || s.accumulate == 0 {
         return Err(TrainError::InvalidConfig(
@@ -433,13 +454,23 @@ pub fn train(cfg: &TrainConfig, on_event: &mut dyn FnMut(&Event)) -> Result<Trai
         ));
     }
     if !(s.lr.is_finite() && s.lr > 0.0) {
-        return Err(TrainError::InvalidConfig(format!("learning rate must be positive, got {}", s.lr)));
+        return Err(TrainError::InvalidConfig(format!(
+            "learning rate must be positive, got {}",
+            s.lr
+        )));
     }
-    let batch_cfg = BatchConfig { seed: s.seed, ..BatchConfig::default() };
+    let batch_cfg = BatchConfig {
+        seed: s.seed,
+        ..BatchConfig::default()
+    };
     let data = PretrainData::open(&cfg.data_dir, Split::Train, batch_cfg)?;
     let manifest = data.split().manifest().clone();
     let heldout = if manifest.heldout.documents > 0 {
-        Some(PretrainData::open(&cfg.data_dir, Split::HeldOut, batch_cfg)?)
+        Some(PretrainData::open(
+            &cfg.data_dir,
+            Split::HeldOut,
+            batch_cfg,
+        )?)
     } else {
         None
     };
@@ -472,14 +503,20 @@ pub fn train(cfg: &TrainConfig, on_event: &mut dyn FnMut(&Event)) -> Result<Trai
         let pretrained = Pretrained::load(&dirs.current, &opts)?;
         *pretrained.rng.lock().expect("rng lock") = AlbertRng::from_state(state.dropout_rng);
         let mut runner = StepRunner::new(pretrained, s)?;
-        runner.optimizer_mut().load_state(&dirs.current.join(OPTIMIZER_FILE), &cfg.device)?;
+        runner
+            .optimizer_mut()
+            .load_state(&dirs.current.join(OPTIMIZER_FILE), &cfg.device)?;
         truncate_metrics(&metrics_path, state.metrics_bytes)?;
         let cursor = BatchCursor::new(&data, state.epoch, state.next_batch);
         (runner, cursor, state.step)
     } else {
         let pretrained = initial_model(cfg, &manifest.settings)?;
         File::create(&metrics_path).map_err(TrainError::io(&metrics_path))?;
-        (StepRunner::new(pretrained, s)?, BatchCursor::new(&data, 0, 0), 0)
+        (
+            StepRunner::new(pretrained, s)?,
+            BatchCursor::new(&data, 0, 0),
+            0,
+        )
     };
     manifest.check_model_positions(runner.pretrained.config.max_position_embeddings)?;
     if runner.pretrained.config.vocab_size < manifest.settings.vocab_size {
@@ -496,11 +533,16 @@ pub fn train(cfg: &TrainConfig, on_event: &mut dyn FnMut(&Event)) -> Result<Trai
     let mut log = |record: &Record| -> Result<(), TrainError> {
         let mut line = serde_json::to_string(record).expect("records serialize");
         line.push('\n');
-        metrics.write_all(line.as_bytes()).map_err(TrainError::io(&metrics_path))?;
+        metrics
+            .write_all(line.as_bytes())
+            .map_err(TrainError::io(&metrics_path))?;
         metrics.flush().map_err(TrainError::io(&metrics_path))
     };
 
-    on_event(&Event::Start { step, total: s.steps });
+    on_event(&Event::Start {
+        step,
+        total: s.steps,
+    });
     let stop = cfg.stop_after.unwrap_or(s.steps).min(s.steps);
     let mut records = Vec::new();
     while step < stop {
@@ -529,10 +571,17 @@ pub fn train(cfg: &TrainConfig, on_event: &mut dyn FnMut(&Event)) -> Result<Trai
         runner.pretrained.save(&cfg.out_dir)?;
         copy_tokenizer(&cfg.data_dir.join(TOKENIZER_SUBDIR), &cfg.out_dir)?;
     }
-    Ok(TrainSummary { step, finished, records })
+    Ok(TrainSummary {
+        step,
+        finished,
+        records,
+    })
 }
 
-fn initial_model(cfg: &TrainConfig, data: &crate::data::PrepareSettings) -> Result<Pretrained, TrainError> {
+fn initial_model(
+    cfg: &TrainConfig,
+    data: &crate::data::PrepareSettings,
+) -> Result<Pretrained, TrainError> {
     let seed = cfg.settings.seed;
     match &cfg.model {
         ModelSource::Config(config) => {
@@ -541,7 +590,13 @@ fn initial_model(cfg: &TrainConfig, data: &crate::data::PrepareSettings) -> Resu
             config.pad_token_id = Some(data.special.pad);
             config.bos_token_id = Some(data.special.cls);
             config.eos_token_id = Some(data.special.sep.into());
-            Ok(Pretrained::init(&config, Architecture::PreTraining, seed, DType::F32, &cfg.device)?)
+            Ok(Pretrained::init(
+                &config,
+                Architecture::PreTraining,
+                seed,
+                DType::F32,
+                &cfg.device,
+            )?)
         }
         ModelSource::InitFrom(dir) => {
             let opts = LoadOptions {
@@ -587,7 +642,10 @@ fn save_checkpoint(
 }
 
 fn truncate_metrics(path: &Path, len: u64) -> Result<(), TrainError> {
-    let f = OpenOptions::new().write(true).open(path).map_err(TrainError::io(path))?;
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(TrainError::io(path))?;
     let actual = f.metadata().map_err(TrainError::io(path))?.len();
     if actual < len {
         return Err(TrainError::BadState {
