@@ -17,7 +17,7 @@ if [ ! -f "$OUT/vocab/spiece.model" ]; then
     --normalizer-from ../shared/data/spm/spiece.model --out "$OUT/vocab"
 fi
 "$ALBERT" pretrain prepare --corpus "${FILES[@]}" --tokenizer "$OUT/vocab/spiece.model" \
-  --out "$OUT/data" --max-seq-length 128 --doc-boundary file
+  --out "$OUT/data" --max-seq-length 128 --doc-boundary blank-line
 cat > "$OUT/config.json" <<'JSON'
 {"vocab_size": 16000, "embedding_size": 128, "hidden_size": 256, "num_hidden_layers": 4,
  "num_hidden_groups": 1, "num_attention_heads": 4, "intermediate_size": 1024, "inner_group_num": 1,

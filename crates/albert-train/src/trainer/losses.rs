@@ -32,7 +32,8 @@ pub struct BatchLosses {
 
 /// Runs `model` on `batch` (dropout on when `train`) and scores both heads, as
 /// `AlbertForPreTraining` in transformers does: cross-entropy over every position with label
-/// -100 ignored, plus cross-entropy of the sentence-order logits.
+/// -100 ignored (computed on the predicted positions only, which is the same loss), plus
+/// cross-entropy of the sentence-order logits.
 pub fn batch_losses(
     model: &AlbertForPreTraining,
     batch: &BatchTensors,
@@ -44,31 +45,44 @@ pub fn batch_losses(
         attention_mask: Some(batch.attention_mask.clone()),
         position_ids: None,
     };
-    let out = model.forward(
-        &input,
-        &ForwardOptions {
-            train,
-            ..Default::default()
-        },
-    )?;
-    let vocab = out.prediction_logits.dim(D::Minus1)?;
-    // (batch, seq, vocab) -> (batch·seq, vocab)
-    let logits = out.prediction_logits.reshape(((), vocab))?;
-    let labels = batch.labels.flatten_all()?;
-    let mlm = cross_entropy(&logits, &labels, IGNORE_INDEX)?;
-    let sop = cross_entropy(&out.sop_logits, &batch.sentence_order_label, IGNORE_INDEX)?;
+    let opts = ForwardOptions {
+        train,
+        ..Default::default()
+    };
+    let base = model.albert.forward(&input, &opts)?;
+    // Only the predicted positions enter the MLM loss, so only they go through the decoder: the
+    // same loss and gradients as scoring every position with -100 ignored (transformers), at a
+    // fraction of the (positions x vocabulary) cost.
+    let labels: Vec<i64> = batch.labels.flatten_all()?.to_vec1()?;
+    let (rows, targets): (Vec<u32>, Vec<i64>) = labels
+        .iter()
+        .enumerate()
+        .filter(|(_, &l)| l != IGNORE_INDEX)
+        .map(|(i, &l)| (i as u32, l))
+        .unzip();
+    let hidden = base.last_hidden_state.flatten_to(1)?;
+    let device = hidden.device();
+    // (batch·seq, H) -> (predicted, H) -> (predicted, vocab)
+    let picked = hidden.index_select(&Tensor::new(rows.as_slice(), device)?, 0)?;
+    let logits = model.predictions.forward(&picked)?;
+    let targets_t = Tensor::new(targets.as_slice(), device)?;
+    let mlm = cross_entropy(&logits, &targets_t, IGNORE_INDEX)?;
+    let pooled = base
+        .pooler_output
+        .as_ref()
+        .ok_or_else(|| TrainError::InvalidConfig("the pretraining model has no pooler".into()))?;
+    let sop_logits = model.sop_classifier.forward(pooled, train)?;
+    let sop = cross_entropy(&sop_logits, &batch.sentence_order_label, IGNORE_INDEX)?;
 
-    let labels: Vec<i64> = labels.to_vec1()?;
     let predicted: Vec<u32> = logits.detach().argmax(D::Minus1)?.to_vec1()?;
-    let (mut mlm_count, mut mlm_correct) = (0, 0);
-    for (&l, &p) in labels.iter().zip(&predicted) {
-        if l != IGNORE_INDEX {
-            mlm_count += 1;
-            mlm_correct += usize::from(l == p as i64);
-        }
-    }
+    let mlm_count = targets.len();
+    let mlm_correct = targets
+        .iter()
+        .zip(&predicted)
+        .filter(|(&l, &p)| l == p as i64)
+        .count();
     let order: Vec<u32> = batch.sentence_order_label.to_vec1()?;
-    let order_pred: Vec<u32> = out.sop_logits.detach().argmax(D::Minus1)?.to_vec1()?;
+    let order_pred: Vec<u32> = sop_logits.detach().argmax(D::Minus1)?.to_vec1()?;
     let sop_correct = order
         .iter()
         .zip(&order_pred)
