@@ -8,6 +8,7 @@ mod finetune;
 mod forward;
 mod info;
 mod predict;
+mod pretrain;
 mod tokenize;
 mod vocab;
 
@@ -35,6 +36,9 @@ enum Command {
     Finetune(finetune::FinetuneArgs),
     /// Predict a task file with a fine-tuned checkpoint (GLUE submission TSV).
     Predict(predict::PredictArgs),
+    /// Prepare a corpus and pretrain ALBERT on it (MLM + sentence-order prediction).
+    #[command(subcommand_required = true)]
+    Pretrain(pretrain::PretrainArgs),
     /// Tokenize text with a SentencePiece model, tokenizer.json or checkpoint directory.
     Tokenize(tokenize::TokenizeArgs),
     /// Train or inspect a SentencePiece vocabulary.
@@ -57,6 +61,7 @@ fn main() {
         Command::Tokenize(a) => tokenize::run(a),
         Command::Vocab(a) => vocab::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Pretrain(a) => pretrain::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

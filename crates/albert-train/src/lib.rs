@@ -15,3 +15,4 @@ mod fsutil;
 pub mod metrics;
 pub mod optim;
 pub mod tasks;
+pub mod trainer;

@@ -28,6 +28,7 @@ mod prepare;
 mod rng;
 mod shard;
 mod text;
+mod tokenizer_vocab;
 mod vocab;
 
 pub use batch::{
@@ -51,4 +52,5 @@ pub use text::{
     read_text, split_documents, split_sentences, DecodedText, DocBoundary, TextDocument,
     TextEncoding,
 };
+pub use tokenizer_vocab::TokenizerVocab;
 pub use vocab::{is_start_piece, PieceVocab, SpecialIds, WordStarts};

@@ -1,0 +1,263 @@
+//! `albert pretrain`: prepare a corpus, then pretrain an ALBERT model on it (MLM + SOP).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use albert::tokenizer::AlbertTokenizer;
+use albert::AlbertConfig;
+use albert_train::data::{prepare_corpus, DocBoundary, PrepareConfig, TokenizerVocab};
+use albert_train::trainer::{self, Event, ModelSource, OptimizerKind, TrainConfig, TrainSettings};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+#[derive(clap::Args)]
+pub struct PretrainArgs {
+    #[command(subcommand)]
+    command: PretrainCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum PretrainCommand {
+    /// Tokenize corpus files into sharded training and held-out splits (a no-op when already done).
+    Prepare(PrepareArgs),
+    /// Pretrain (or resume pretraining) an AlbertForPreTraining on prepared data.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  albert pretrain prepare --corpus a.txt b.txt.gz --tokenizer spiece.model --out data/ --max-seq-length 128"
+)]
+struct PrepareArgs {
+    /// Corpus files (UTF-8 text, optionally .gz).
+    #[arg(long, num_args = 1.., required = true)]
+    corpus: Vec<PathBuf>,
+    /// Tokenizer: spiece.model, tokenizer.json or a checkpoint directory holding one.
+    #[arg(long)]
+    tokenizer: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Longest [CLS] A [SEP] B [SEP] sequence.
+    #[arg(long, default_value_t = 512)]
+    max_seq_length: usize,
+    /// How documents are delimited: blank-line, file or wikitext-heading.
+    #[arg(long, default_value = "blank-line")]
+    doc_boundary: String,
+    /// Fraction of documents held out for evaluation.
+    #[arg(long, default_value_t = 0.05)]
+    heldout_fraction: f64,
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  albert pretrain run --data data/ --config small.json --out run/ --steps 10000 --batch 64 --lr 1e-3\n  albert pretrain run --data data/ --config small.json --out run/ --steps 10000 --batch 64 --lr 1e-3 --resume"
+)]
+struct RunArgs {
+    /// Prepared data directory (`albert pretrain prepare`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Model configuration: a preset name (albert-base-v2, ...) or a config.json; vocabulary size and special ids come from the data.
+    #[arg(
+        long,
+        conflicts_with = "init_from",
+        required_unless_present = "init_from"
+    )]
+    config: Option<String>,
+    /// Start from this checkpoint's weights instead.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+    /// Output directory: the final Hugging Face checkpoint, checkpoint/ and metrics.jsonl.
+    #[arg(long)]
+    out: PathBuf,
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 1000)]
+    steps: u64,
+    /// Sequences per micro-batch.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    accumulate: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Warmup steps.
+    #[arg(long, default_value_t = 100)]
+    warmup: u64,
+    /// lamb or adamw.
+    #[arg(long, default_value = "lamb")]
+    optimizer: String,
+    /// Weight decay (not on biases and LayerNorm weights).
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    /// Seed of initialization, batches and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Checkpoint every N steps (0: only at the end).
+    #[arg(long, default_value_t = 1000)]
+    save_every: u64,
+    /// Evaluate on the held-out split every N steps (0: only at the end).
+    #[arg(long, default_value_t = 1000)]
+    eval_every: u64,
+    /// Most held-out batches per evaluation.
+    #[arg(long, default_value_t = 50)]
+    eval_batches: usize,
+    /// With --config: the model's max_position_embeddings (at least the data's max_seq_length).
+    #[arg(long)]
+    max_seq_length: Option<usize>,
+    /// Continue from OUT/checkpoint (starts afresh when there is none).
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this step with a checkpoint (resume later with --resume).
+    #[arg(long)]
+    stop_after: Option<u64>,
+    /// No progress bar (one line per evaluation and checkpoint instead).
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: PretrainArgs) -> Result<()> {
+    match args.command {
+        PretrainCommand::Prepare(a) => prepare(a),
+        PretrainCommand::Run(a) => train(a),
+    }
+}
+
+fn prepare(a: PrepareArgs) -> Result<()> {
+    let tokenizer = AlbertTokenizer::from_path(&a.tokenizer)
+        .with_context(|| format!("loading the tokenizer {}", a.tokenizer.display()))?;
+    let vocab = TokenizerVocab::new(tokenizer)?;
+    let mut cfg = PrepareConfig::new(a.corpus, a.out.clone(), tokenizer_id(&a.tokenizer)?);
+    cfg.max_seq_length = a.max_seq_length;
+    cfg.doc_boundary = a.doc_boundary.parse::<DocBoundary>()?;
+    cfg.heldout_fraction = a.heldout_fraction;
+    let outcome = prepare_corpus(&cfg, &vocab)?;
+    let tok_dir = a.out.join(trainer::TOKENIZER_SUBDIR);
+    if !outcome.reused || !tok_dir.is_dir() {
+        vocab.tokenizer().save(&tok_dir)?;
+    }
+    let m = &outcome.manifest;
+    if outcome.reused {
+        println!(
+            "{} already holds this preparation; nothing to do",
+            a.out.display()
+        );
+    }
+    println!(
+        "train: {} documents, {} sentences, {} tokens; held out: {} documents, {} tokens (vocabulary {}, max_seq_length {})",
+        m.train.documents, m.train.sentences, m.train.tokens, m.heldout.documents, m.heldout.tokens,
+        m.settings.vocab_size, m.settings.max_seq_length
+    );
+    Ok(())
+}
+
+/// SHA-256 of the tokenizer's files, so a different tokenizer forces a new preparation.
+fn tokenizer_id(path: &Path) -> Result<String> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        ["tokenizer.json", "spiece.model", "tokenizer_config.json"]
+            .iter()
+            .map(|f| path.join(f))
+            .filter(|p| p.is_file())
+            .collect()
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut h = Sha256::new();
+    for f in &files {
+        h.update(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?);
+    }
+    Ok(format!("sha256:{:x}", h.finalize()))
+}
+
+fn train(a: RunArgs) -> Result<()> {
+    let model = match (&a.config, &a.init_from) {
+        (Some(c), None) => {
+            let mut cfg = if Path::new(c).is_file() {
+                AlbertConfig::from_file(c)?
+            } else {
+                AlbertConfig::preset(c)?
+            };
+            if let Some(n) = a.max_seq_length {
+                cfg.max_position_embeddings = n;
+            }
+            ModelSource::Config(Box::new(cfg))
+        }
+        (None, Some(dir)) => {
+            if a.max_seq_length.is_some() {
+                bail!("--max-seq-length applies to a fresh model (--config), not to --init-from");
+            }
+            ModelSource::InitFrom(dir.clone())
+        }
+        _ => bail!("give --config PRESET|config.json or --init-from MODEL"),
+    };
+    let mut cfg = TrainConfig::new(a.data, a.out.clone(), model);
+    cfg.settings = TrainSettings {
+        steps: a.steps,
+        batch_size: a.batch,
+        accumulate: a.accumulate,
+        lr: a.lr,
+        warmup_steps: a.warmup,
+        optimizer: a.optimizer.parse::<OptimizerKind>()?,
+        weight_decay: a.weight_decay,
+        seed: a.seed,
+        ..TrainSettings::default()
+    };
+    cfg.save_every = a.save_every;
+    cfg.eval_every = a.eval_every;
+    cfg.eval_batches = a.eval_batches;
+    cfg.resume = a.resume;
+    cfg.stop_after = a.stop_after;
+
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(a.steps)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta} | {msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_secs(1));
+    let quiet = a.quiet;
+    let mut on_event = |e: &Event| {
+        match e {
+        Event::Start { step, total } => {
+            bar.set_position(*step);
+            bar.reset_eta();
+            if *step > 0 {
+                bar.println(format!("resuming after step {step} of {total}"));
+            }
+        }
+        Event::Step(r) => {
+            bar.set_position(r.step);
+            bar.set_message(format!(
+                "loss {:.4}, MLM acc {:.3}, SOP acc {:.3}, lr {:.2e}, {:.0} tok/s",
+                r.loss, r.mlm_accuracy, r.sop_accuracy, r.lr, r.tokens_per_second
+            ));
+        }
+        Event::Eval(r) => bar.println(format!(
+            "step {}: held-out MLM loss {:.4}, MLM acc {:.4}, SOP loss {:.4}, SOP acc {:.4} ({} sequences)",
+            r.step, r.mlm_loss, r.mlm_accuracy, r.sop_loss, r.sop_accuracy, r.sequences
+        )),
+        Event::Checkpoint { step } if quiet => bar.println(format!("step {step}: checkpoint written")),
+        Event::Checkpoint { .. } => {}
+    }
+    };
+    let summary = trainer::train(&cfg, &mut on_event)?;
+    bar.finish_and_clear();
+    if summary.finished {
+        println!(
+            "done: {} steps; the model is in {}",
+            summary.step,
+            a.out.display()
+        );
+    } else {
+        println!(
+            "stopped after step {}; continue with --resume",
+            summary.step
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Errors of the pretraining loop.
+
+use std::path::PathBuf;
+
+use crate::data::DataError;
+use crate::optim::OptimError;
+
+/// Everything that can stop a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A setting is out of range or contradicts the data, the model or a checkpoint.
+    #[error("invalid setting: {0}")]
+    InvalidConfig(String),
+    /// A file or directory could not be read, written or renamed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A checkpoint's trainer state is missing or damaged.
+    #[error("{path}: bad trainer state: {message}")]
+    BadState {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data pipeline failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The optimizer failed.
+    #[error(transparent)]
+    Optim(#[from] OptimError),
+    /// The model or a checkpoint failed.
+    #[error(transparent)]
+    Model(#[from] albert::Error),
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Tensor(#[from] candle_core::Error),
+    /// The loss became NaN or infinite.
+    #[error("the loss is not finite at step {step} ({loss}); lower the learning rate")]
+    NonFinite {
+        /// The 1-based step.
+        step: u64,
+        /// The loss.
+        loss: f64,
+    },
+}
+
+impl TrainError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainError {
+        let path = path.into();
+        move |source| TrainError::Io { path, source }
+    }
+}

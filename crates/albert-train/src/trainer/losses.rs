@@ -1,0 +1,108 @@
+//! The pretraining objective on one batch: MLM and SOP cross-entropy as transformers computes
+//! them, with the counts that accuracies need.
+
+use albert::model::loss::{cross_entropy, IGNORE_INDEX};
+use albert::model::AlbertForPreTraining;
+use albert::{AlbertInput, ForwardOptions};
+use candle_core::{DType, Tensor, D};
+
+use super::TrainError;
+use crate::data::BatchTensors;
+
+/// Losses and prediction counts of one batch.
+#[derive(Debug, Clone)]
+pub struct BatchLosses {
+    /// MLM + SOP, a scalar with its graph (for backward).
+    pub total: Tensor,
+    /// Mean MLM cross-entropy over the predicted positions.
+    pub mlm_loss: f64,
+    /// Mean SOP cross-entropy over the sequences.
+    pub sop_loss: f64,
+    /// Predicted positions.
+    pub mlm_count: usize,
+    /// Predicted positions whose argmax is the original token.
+    pub mlm_correct: usize,
+    /// Sequences.
+    pub sop_count: usize,
+    /// Sequences whose order was predicted right.
+    pub sop_correct: usize,
+    /// Real (non-padding) tokens.
+    pub tokens: usize,
+}
+
+/// Runs `model` on `batch` (dropout on when `train`) and scores both heads, as
+/// `AlbertForPreTraining` in transformers does: cross-entropy over every position with label
+/// -100 ignored (computed on the predicted positions only, which is the same loss), plus
+/// cross-entropy of the sentence-order logits.
+pub fn batch_losses(
+    model: &AlbertForPreTraining,
+    batch: &BatchTensors,
+    train: bool,
+) -> Result<BatchLosses, TrainError> {
+    let input = AlbertInput {
+        input_ids: batch.input_ids.clone(),
+        token_type_ids: Some(batch.token_type_ids.clone()),
+        attention_mask: Some(batch.attention_mask.clone()),
+        position_ids: None,
+    };
+    let opts = ForwardOptions {
+        train,
+        ..Default::default()
+    };
+    let base = model.albert.forward(&input, &opts)?;
+    // Only the predicted positions enter the MLM loss, so only they go through the decoder: the
+    // same loss and gradients as scoring every position with -100 ignored (transformers), at a
+    // fraction of the (positions x vocabulary) cost.
+    let labels: Vec<i64> = batch.labels.flatten_all()?.to_vec1()?;
+    let (rows, targets): (Vec<u32>, Vec<i64>) = labels
+        .iter()
+        .enumerate()
+        .filter(|(_, &l)| l != IGNORE_INDEX)
+        .map(|(i, &l)| (i as u32, l))
+        .unzip();
+    let hidden = base.last_hidden_state.flatten_to(1)?;
+    let device = hidden.device();
+    // (batch·seq, H) -> (predicted, H) -> (predicted, vocab)
+    let picked = hidden.index_select(&Tensor::new(rows.as_slice(), device)?, 0)?;
+    let logits = model.predictions.forward(&picked)?;
+    let targets_t = Tensor::new(targets.as_slice(), device)?;
+    let mlm = cross_entropy(&logits, &targets_t, IGNORE_INDEX)?;
+    let pooled = base
+        .pooler_output
+        .as_ref()
+        .ok_or_else(|| TrainError::InvalidConfig("the pretraining model has no pooler".into()))?;
+    let sop_logits = model.sop_classifier.forward(pooled, train)?;
+    let sop = cross_entropy(&sop_logits, &batch.sentence_order_label, IGNORE_INDEX)?;
+
+    let predicted: Vec<u32> = logits.detach().argmax(D::Minus1)?.to_vec1()?;
+    let mlm_count = targets.len();
+    let mlm_correct = targets
+        .iter()
+        .zip(&predicted)
+        .filter(|(&l, &p)| l == p as i64)
+        .count();
+    let order: Vec<u32> = batch.sentence_order_label.to_vec1()?;
+    let order_pred: Vec<u32> = sop_logits.detach().argmax(D::Minus1)?.to_vec1()?;
+    let sop_correct = order
+        .iter()
+        .zip(&order_pred)
+        .filter(|(a, b)| a == b)
+        .count();
+    let tokens = batch
+        .attention_mask
+        .to_dtype(DType::F64)?
+        .sum_all()?
+        .to_scalar::<f64>()? as usize;
+    let scalar =
+        |t: &Tensor| -> Result<f64, TrainError> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
+    Ok(BatchLosses {
+        mlm_loss: scalar(&mlm)?,
+        sop_loss: scalar(&sop)?,
+        total: (mlm + sop)?,
+        mlm_count,
+        mlm_correct,
+        sop_count: order.len(),
+        sop_correct,
+        tokens,
+    })
+}

@@ -1,0 +1,171 @@
+//! The trainer: a run stopped and resumed computes exactly the losses and weights of an
+//! uninterrupted one, and its output is a loadable Hugging Face checkpoint.
+
+mod trainer_setup;
+
+use std::path::Path;
+
+use albert::tokenizer::AlbertTokenizer;
+use albert::{Architecture, LoadOptions, Pretrained};
+use albert_train::trainer::{
+    train, ModelSource, OptimizerKind, Record, StepRecord, TrainConfig, TrainSettings, METRICS_FILE,
+};
+use trainer_setup::{prepare, spiece, tiny_config};
+
+fn config(data: &Path, out: &Path, optimizer: OptimizerKind) -> TrainConfig {
+    let mut cfg = TrainConfig::new(
+        data.to_owned(),
+        out.to_owned(),
+        ModelSource::Config(Box::new(tiny_config(0.1))),
+    );
+    cfg.settings = TrainSettings {
+        steps: 9,
+        batch_size: 3,
+        accumulate: 2,
+        lr: 5e-3,
+        warmup_steps: 2,
+        optimizer,
+        seed: 11,
+        ..TrainSettings::default()
+    };
+    cfg.save_every = 2;
+    cfg.eval_every = 4;
+    cfg.eval_batches = 2;
+    cfg
+}
+
+fn logged(out: &Path) -> Vec<Record> {
+    std::fs::read_to_string(out.join(METRICS_FILE))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Records without the wall-clock field.
+fn timeless(records: Vec<Record>) -> Vec<Record> {
+    records
+        .into_iter()
+        .map(|r| match r {
+            Record::Train(s) => Record::Train(StepRecord {
+                tokens_per_second: 0.0,
+                ..s
+            }),
+            e => e,
+        })
+        .collect()
+}
+
+fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let t =
+        albert::checkpoint::load_tensors(dir, &candle_core::Device::Cpu, candle_core::DType::F32)
+            .unwrap();
+    let mut v: Vec<(String, Vec<f32>)> = t
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn resumed_runs_reproduce_the_uninterrupted_run_exactly() {
+    let Some(spiece) = spiece() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = prepare(tmp.path(), &spiece);
+    for optimizer in [OptimizerKind::Lamb, OptimizerKind::AdamW] {
+        let whole = tmp.path().join(format!("whole-{optimizer:?}"));
+        let full = train(&config(&data, &whole, optimizer), &mut |_| {}).unwrap();
+        assert!(full.finished);
+        assert_eq!(full.records.len(), 9);
+        assert!(full.records.iter().all(|r| r.loss.is_finite()));
+
+        let parts = tmp.path().join(format!("parts-{optimizer:?}"));
+        let mut cfg = config(&data, &parts, optimizer);
+        let mut losses = Vec::new();
+        // Stop at a checkpoint (4), between checkpoints (5: its own checkpoint), then finish.
+        for (stop, resume) in [
+            (Some(4), false),
+            (Some(5), true),
+            (Some(7), true),
+            (None, true),
+        ] {
+            cfg.stop_after = stop;
+            cfg.resume = resume;
+            let part = train(&cfg, &mut |_| {}).unwrap();
+            assert_eq!(part.finished, stop.is_none());
+            losses.extend(part.records.iter().map(|r| r.loss.to_bits()));
+        }
+        let expected: Vec<u64> = full.records.iter().map(|r| r.loss.to_bits()).collect();
+        assert_eq!(losses, expected, "{optimizer:?}: per-step losses differ");
+        assert_eq!(
+            timeless(logged(&parts)),
+            timeless(logged(&whole)),
+            "{optimizer:?}: logs differ"
+        );
+        assert_eq!(
+            weights(&parts),
+            weights(&whole),
+            "{optimizer:?}: final weights differ"
+        );
+        // Training moved the weights and the log holds the held-out evaluations (steps 4, 8, 9).
+        let evals = logged(&whole)
+            .into_iter()
+            .filter(|r| matches!(r, Record::Eval(_)))
+            .count();
+        assert_eq!(evals, 3);
+    }
+}
+
+#[test]
+fn output_is_a_loadable_pretraining_checkpoint_with_its_tokenizer() {
+    let Some(spiece) = spiece() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = prepare(tmp.path(), &spiece);
+    let out = tmp.path().join("run");
+    let mut cfg = config(&data, &out, OptimizerKind::Lamb);
+    cfg.settings.steps = 3;
+    train(&cfg, &mut |_| {}).unwrap();
+
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["architectures"],
+        serde_json::json!(["AlbertForPreTraining"])
+    );
+    assert_eq!(config["vocab_size"], 30000);
+    let opts = LoadOptions {
+        strict: true,
+        ..LoadOptions::default()
+    };
+    let loaded = Pretrained::load(&out, &opts).unwrap();
+    assert_eq!(loaded.model.architecture(), Architecture::PreTraining);
+    assert_eq!(weights(&out), weights(&out.join("checkpoint")));
+    let tok = AlbertTokenizer::from_path(&out).unwrap();
+    assert_eq!(tok.vocab_size(), 30000);
+    for f in ["spiece.model", "tokenizer.json", "tokenizer_config.json"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // A finished run resumes as a no-op; a fresh start over it is refused.
+    cfg.resume = true;
+    let again = train(&cfg, &mut |_| {}).unwrap();
+    assert!(again.finished && again.records.is_empty());
+    cfg.resume = false;
+    let err = train(&cfg, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("--resume"), "{err}");
+}
+
+#[test]
+fn resuming_with_other_settings_is_refused() {
+    let Some(spiece) = spiece() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = prepare(tmp.path(), &spiece);
+    let out = tmp.path().join("run");
+    let mut cfg = config(&data, &out, OptimizerKind::Lamb);
+    cfg.stop_after = Some(1);
+    train(&cfg, &mut |_| {}).unwrap();
+    cfg.resume = true;
+    cfg.settings.lr = 1e-2;
+    let err = train(&cfg, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("same settings"), "{err}");
+}
