@@ -24,7 +24,7 @@ impl TokenizerVocab {
     /// Wraps `tokenizer`; errors when it lacks `<pad>`, `[CLS]`, `[SEP]` or `[MASK]`.
     pub fn new(tokenizer: AlbertTokenizer) -> Result<Self, DataError> {
         let id = |piece: &str| {
-            tokenizer.special_id(piece).ok_or_else(|| {
+            tokenizer.token_to_id(piece).ok_or_else(|| {
                 DataError::InvalidConfig(format!(
                     "the tokenizer has no {piece} piece, which ALBERT pretraining needs"
                 ))
