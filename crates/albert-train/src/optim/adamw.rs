@@ -103,13 +103,6 @@ impl Optimizer for AdamW {
     }
 
     fn set_state(&mut self, state: OptimizerState) -> Result<(), OptimError> {
-        if state.kind != "adamw" {
-            return Err(OptimError::BadState {
-                path: Default::default(),
-                message: format!("state of a {:?} optimizer cannot resume AdamW", state.kind),
-            });
-        }
-        self.state = state;
-        Ok(())
+        self.state.resume_from(state)
     }
 }

@@ -133,13 +133,6 @@ impl Optimizer for Lamb {
     }
 
     fn set_state(&mut self, state: OptimizerState) -> Result<(), OptimError> {
-        if state.kind != "lamb" {
-            return Err(OptimError::BadState {
-                path: Default::default(),
-                message: format!("state of a {:?} optimizer cannot resume LAMB", state.kind),
-            });
-        }
-        self.state = state;
-        Ok(())
+        self.state.resume_from(state)
     }
 }

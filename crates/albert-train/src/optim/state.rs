@@ -30,6 +30,23 @@ pub struct OptimizerState {
 }
 
 impl OptimizerState {
+    /// Replaces this state with `other`, which must come from the same kind of optimizer.
+    pub(crate) fn resume_from(&mut self, other: OptimizerState) -> Result<(), OptimError> {
+        if other.kind != self.kind {
+            let name = match self.kind.as_str() {
+                "adamw" => "AdamW",
+                "lamb" => "LAMB",
+                other => other,
+            };
+            return Err(OptimError::BadState {
+                path: Default::default(),
+                message: format!("state of a {:?} optimizer cannot resume {name}", other.kind),
+            });
+        }
+        *self = other;
+        Ok(())
+    }
+
     /// Empty state of optimizer `kind`.
     pub fn new(kind: &str) -> Self {
         OptimizerState {
