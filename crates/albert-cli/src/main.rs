@@ -51,6 +51,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(a) => info::run(a),
@@ -66,5 +67,17 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// Tensors of several MiB are allocated and freed on every step; glibc's default hands such blocks back to the
+/// kernel with munmap and page-faults them in again on the next step, which cost about a fifth of a training step
+/// (measured with `albert bench --train`). Keeping freed memory in the heap avoids it.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        // 32 MiB is the largest threshold glibc accepts on 64-bit systems.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
 }

@@ -71,15 +71,10 @@ pub fn apply_linear(layer: &candle_nn::Linear, x: &Tensor) -> candle_core::Resul
     linear_rows(x, layer.weight(), layer.bias())
 }
 
-impl Module for HiddenAct {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            HiddenAct::Gelu => x.gelu_erf(),
-            HiddenAct::GeluNew => x.gelu(),
-            HiddenAct::Relu => x.relu(),
-            HiddenAct::Silu => x.silu(),
-        }
-    }
+/// [`apply_linear`] followed by `act`, the bias addition fused into the activation ([`crate::ops::bias_act`]).
+pub fn apply_linear_act(layer: &candle_nn::Linear, x: &Tensor, act: HiddenAct) -> candle_core::Result<Tensor> {
+    let bias = layer.bias().ok_or_else(|| candle_core::Error::Msg("an activated projection needs its bias".into()))?;
+    crate::ops::bias_act(&linear_rows(x, layer.weight(), None)?, bias, act)
 }
 
 /// Inverted dropout whose masks come from the model's shared, seeded RNG; the identity outside training.

@@ -4,7 +4,7 @@ use candle_core::{DType, Module, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::albert::{AlbertInput, AlbertModel, AlbertOutput, ForwardOptions};
-use super::blocks::{apply_linear, linear, Dropout, LayerNorm};
+use super::blocks::{apply_linear_act, linear, Dropout, LayerNorm};
 use super::loss::{bce_with_logits, cross_entropy, mse, IGNORE_INDEX};
 use crate::config::{AlbertConfig, Architecture, HiddenAct, ProblemType};
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ impl AlbertMLMHead {
 
     /// The head's hidden state before the vocabulary projection: (..., H) -> (..., E).
     pub fn transform(&self, hidden: &Tensor) -> Result<Tensor> {
-        Ok(self.layer_norm.forward(&self.activation.forward(&apply_linear(&self.dense, hidden)?)?)?)
+        Ok(self.layer_norm.forward(&apply_linear_act(&self.dense, hidden, self.activation)?)?)
     }
 
     /// (..., H) -> (..., vocab) logits.

@@ -5,7 +5,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::{AlbertAttention, FusedQkv};
-use super::blocks::{apply_linear, linear, Dropout, LayerNorm};
+use super::blocks::{apply_linear, apply_linear_act, linear, Dropout, LayerNorm};
 use crate::config::{AlbertConfig, HiddenAct};
 use crate::error::Result;
 use crate::rng::SharedRng;
@@ -49,7 +49,7 @@ impl AlbertLayer {
     pub(crate) fn forward_fused(&self, qkv: &FusedQkv, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
         let (attended, probs) = self.attention.forward_fused(qkv, hidden, mask, train)?;
         // (batch, seq, intermediate)
-        let inner = self.activation.forward(&apply_linear(&self.ffn, &attended)?)?;
+        let inner = apply_linear_act(&self.ffn, &attended, self.activation)?;
         let ffn = self.dropout.forward(&apply_linear(&self.ffn_output, &inner)?, train)?;
         Ok((self.full_layer_layer_norm.forward(&(ffn + attended)?)?, probs))
     }

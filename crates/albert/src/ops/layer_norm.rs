@@ -59,8 +59,6 @@ impl CustomOp3 for LayerNorm {
         }
     }
 
-    // With x̂ = (x - mean) / std and ĝ = g * weight:
-    // dx = (ĝ - mean(ĝ) - x̂ * mean(ĝ * x̂)) / std, dweight = Σ g * x̂, dbias = Σ g (sums over all but the last dim).
     fn bwd(
         &self,
         x: &Tensor,
@@ -69,16 +67,91 @@ impl CustomOp3 for LayerNorm {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dim = weight.elem_count();
-        let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
-        let std = (centered.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?.sqrt()?;
-        let normed = centered.broadcast_div(&std)?;
-        let g_normed = grad.broadcast_mul(weight)?;
-        let dx = (g_normed.broadcast_sub(&g_normed.mean_keepdim(D::Minus1)?)?
-            - normed.broadcast_mul(&(&g_normed * &normed)?.mean_keepdim(D::Minus1)?)?)?
-        .broadcast_div(&std)?;
-        let rows = |t: Tensor| t.reshape(((), dim))?.sum(0);
-        Ok((Some(dx), Some(rows((grad * &normed)?)?), Some(rows(grad.clone())?)))
+        let rows = x.elem_count() / weight.elem_count();
+        // (rows + 2, dim): dx, then dweight and dbias
+        let packed = x.apply_op3_no_bwd(weight, &grad.contiguous()?, &LayerNormGrad { eps: self.eps })?;
+        let dx = packed.narrow(0, 0, rows)?.reshape(x.shape())?;
+        Ok((Some(dx), Some(packed.get(rows)?), Some(packed.get(rows + 1)?)))
+    }
+}
+
+/// The whole LayerNorm backward in one pass per row. With x̂ = (x - mean) / std and ĝ = g * weight:
+/// dx = (ĝ - mean(ĝ) - x̂ * mean(ĝ * x̂)) / std, dweight = Σ g * x̂, dbias = Σ g (sums over rows).
+struct LayerNormGrad {
+    eps: f64,
+}
+
+/// Rows per block of the parameter-gradient sums: blocks are summed in a fixed order, so that the result does not
+/// depend on how threads split the work (a resumed run must repeat its losses exactly).
+const ROWS_PER_BLOCK: usize = 64;
+
+fn layer_norm_grad_rows<T: WithDType + Float>(
+    (x, xl): (&[T], &Layout),
+    (w, wl): (&[T], &Layout),
+    (g, gl): (&[T], &Layout),
+    eps: f64,
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let (x, w, g) = (contiguous(x, xl, "input")?, contiguous(w, wl, "weight")?, contiguous(g, gl, "gradient")?);
+    let dim = w.len();
+    let rows = x.len() / dim;
+    let n = T::from(dim).expect("row length fits the float type");
+    let eps = T::from(eps).expect("eps fits the float type");
+    let mut dst = vec![T::zero(); (rows + 2) * dim];
+    let (dx, params) = dst.split_at_mut(rows * dim);
+    let block = dim * ROWS_PER_BLOCK;
+    let partials: Vec<Vec<T>> = dx
+        .par_chunks_mut(block)
+        .zip(x.par_chunks(block))
+        .zip(g.par_chunks(block))
+        .map(|((dx, x), g)| {
+            let mut sums = vec![T::zero(); 2 * dim];
+            let mut normed = vec![T::zero(); dim];
+            for ((dx, x), g) in dx.chunks_mut(dim).zip(x.chunks(dim)).zip(g.chunks(dim)) {
+                let mean = x.iter().fold(T::zero(), |s, &v| s + v) / n;
+                let var = x.iter().fold(T::zero(), |s, &v| s + (v - mean) * (v - mean)) / n;
+                let inv_std = T::one() / (var + eps).sqrt();
+                let (mut mean_g, mut mean_gx) = (T::zero(), T::zero());
+                for (i, ((xn, &v), (&gv, &wv))) in normed.iter_mut().zip(x).zip(g.iter().zip(w)).enumerate() {
+                    *xn = (v - mean) * inv_std;
+                    let gw = gv * wv;
+                    mean_g = mean_g + gw;
+                    mean_gx = mean_gx + gw * *xn;
+                    sums[i] = sums[i] + gv * *xn;
+                    sums[dim + i] = sums[dim + i] + gv;
+                }
+                let (mean_g, mean_gx) = (mean_g / n, mean_gx / n);
+                for (((o, &xn), &gv), &wv) in dx.iter_mut().zip(&normed).zip(g).zip(w) {
+                    *o = (gv * wv - mean_g - xn * mean_gx) * inv_std;
+                }
+            }
+            sums
+        })
+        .collect();
+    for sums in partials {
+        params.iter_mut().zip(sums).for_each(|(p, s)| *p = *p + s);
+    }
+    Ok((WithDType::to_cpu_storage_owned(dst), Shape::from((rows + 2, dim))))
+}
+
+impl CustomOp3 for LayerNormGrad {
+    fn name(&self) -> &'static str {
+        "albert-layer-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(g)) => layer_norm_grad_rows((x, l1), (w, l2), (g, l3), self.eps),
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(g)) => layer_norm_grad_rows((x, l1), (w, l2), (g, l3), self.eps),
+            _ => candle_core::bail!("fused layer norm gradient takes f32 or f64 tensors of one dtype"),
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! Fused CPU kernels for the memory-bound steps around the matrix products, each with its backward pass so that
 //! training goes through them. On other devices and dtypes they fall back to the composed candle operations.
 
+mod activation;
 mod layer_norm;
 mod softmax;
 
+pub use activation::bias_act;
 pub use layer_norm::layer_norm;
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
 

@@ -1,7 +1,7 @@
 //! Softmax and log-softmax over the last dimension in one pass per row, with their backward passes.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor, WithDType, D};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, WithDType, D};
 use num_traits::Float;
 use rayon::prelude::*;
 
@@ -52,14 +52,52 @@ impl CustomOp1 for SoftmaxLastDim {
         }
     }
 
-    // Softmax: dx = y * (g - sum(g * y)); log-softmax: dx = g - exp(y) * sum(g); sums over the last dimension.
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        if self.log {
-            let total = grad_res.sum_keepdim(D::Minus1)?;
-            return Ok(Some((grad_res - res.exp()?.broadcast_mul(&total)?)?));
+        Ok(Some(res.apply_op2_no_bwd(&grad_res.contiguous()?, &SoftmaxLastDimGrad { log: self.log })?))
+    }
+}
+
+/// The backward pass of [`SoftmaxLastDim`] in one pass per row, from its output y and the gradient g:
+/// softmax: dx = y * (g - sum(g * y)); log-softmax: dx = g - exp(y) * sum(g); sums over the last dimension.
+struct SoftmaxLastDimGrad {
+    log: bool,
+}
+
+fn softmax_grad_rows<T: WithDType + Float>((y, yl): (&[T], &Layout), (g, gl): (&[T], &Layout), log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
+    let (Some((ya, yb)), Some((ga, gb))) = (yl.contiguous_offsets(), gl.contiguous_offsets()) else {
+        candle_core::bail!("softmax gradient inputs must be contiguous")
+    };
+    let (y, g) = (&y[ya..yb], &g[ga..gb]);
+    let dims = yl.shape().dims();
+    let row = dims[dims.len() - 1];
+    let mut dst = vec![T::zero(); y.len()];
+    dst.par_chunks_mut(row).zip(y.par_chunks(row)).zip(g.par_chunks(row)).for_each(|((d, y), g)| {
+        if log {
+            let total = g.iter().fold(T::zero(), |s, &v| s + v);
+            for ((o, &yv), &gv) in d.iter_mut().zip(y).zip(g) {
+                *o = gv - yv.exp() * total;
+            }
+        } else {
+            let dot = y.iter().zip(g).fold(T::zero(), |s, (&yv, &gv)| s + yv * gv);
+            for ((o, &yv), &gv) in d.iter_mut().zip(y).zip(g) {
+                *o = yv * (gv - dot);
+            }
         }
-        let dot = (grad_res * res)?.sum_keepdim(D::Minus1)?;
-        Ok(Some((res * grad_res.broadcast_sub(&dot)?)?))
+    });
+    Ok((WithDType::to_cpu_storage_owned(dst), yl.shape().clone()))
+}
+
+impl CustomOp2 for SoftmaxLastDimGrad {
+    fn name(&self) -> &'static str {
+        "albert-softmax-last-dim-grad"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        match (s1, s2) {
+            (CpuStorage::F32(y), CpuStorage::F32(g)) => softmax_grad_rows((y, l1), (g, l2), self.log),
+            (CpuStorage::F64(y), CpuStorage::F64(g)) => softmax_grad_rows((y, l1), (g, l2), self.log),
+            _ => candle_core::bail!("fused softmax gradient takes f32 or f64 tensors of one dtype"),
+        }
     }
 }
 
