@@ -7,6 +7,7 @@ mod evaluate;
 mod finetune;
 mod forward;
 mod info;
+mod plot;
 mod predict;
 mod pretrain;
 mod tokenize;
@@ -34,6 +35,8 @@ enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Fine-tune a classification or regression head on a GLUE task or custom data.
     Finetune(finetune::FinetuneArgs),
+    /// Draw a pretraining run's loss, accuracy and learning-rate curves to a PNG.
+    Plot(plot::PlotArgs),
     /// Predict a task file with a fine-tuned checkpoint (GLUE submission TSV).
     Predict(predict::PredictArgs),
     /// Prepare a corpus and pretrain ALBERT on it (MLM + sentence-order prediction).
@@ -59,6 +62,7 @@ fn main() {
         Command::Evaluate(a) => evaluate::run(a),
         Command::Finetune(a) => finetune::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Plot(a) => plot::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Vocab(a) => vocab::run(a),
         Command::Bench(a) => bench::run(a),

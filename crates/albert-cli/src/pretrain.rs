@@ -247,11 +247,14 @@ fn train(a: RunArgs) -> Result<()> {
     };
     let summary = trainer::train(&cfg, &mut on_event)?;
     bar.finish_and_clear();
+    let curves = a.out.join("curves.png");
+    crate::plot::write_curves(&a.out.join(trainer::METRICS_FILE), &curves)?;
     if summary.finished {
         println!(
-            "done: {} steps; the model is in {}",
+            "done: {} steps; the model is in {}, its curves in {}",
             summary.step,
-            a.out.display()
+            a.out.display(),
+            curves.display()
         );
     } else {
         println!(

@@ -14,5 +14,6 @@ pub mod finetune;
 mod fsutil;
 pub mod metrics;
 pub mod optim;
+pub mod plot;
 pub mod tasks;
 pub mod trainer;
