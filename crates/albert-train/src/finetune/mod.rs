@@ -6,10 +6,12 @@
 //! All randomness (shuffling here, dropout in the model) comes from [`albert::AlbertRng`] seeds.
 //!
 //! - [`sequence`]: sequence classification and regression (GLUE, users' own CSV/TSV/JSONL data).
+//! - [`qa`]: extractive question answering (SQuAD v1.1 / v2.0, XQuAD) over overlapping windows.
 //! - [`token`]: token classification (CoNLL-2003 named entities), labels on the first sub-token of each word.
 
 mod error;
 mod log;
+pub mod qa;
 pub mod sequence;
 pub mod token;
 mod trainer;

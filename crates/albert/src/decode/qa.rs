@@ -4,6 +4,8 @@
 //! `start + end` logit, and for SQuAD v2.0 the answer is empty when the best null score (`[CLS]` start + end,
 //! the lowest over the windows) beats the best span by more than `null_score_diff_threshold`.
 
+use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
+
 /// Decoding settings (transformers' defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpanDecodeOptions {
@@ -151,6 +153,85 @@ pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptio
         n_best,
         null_score_diff,
     }
+}
+
+/// How a question and its context become model inputs (transformers' run_qa.py and the original BERT code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QaWindowOptions {
+    /// Tokens per window, special tokens included (384).
+    pub max_seq_length: usize,
+    /// Context tokens shared by consecutive windows (128; transformers' `stride`).
+    pub doc_stride: usize,
+    /// Questions longer than this many tokens are cut (64).
+    pub max_query_length: usize,
+}
+
+impl Default for QaWindowOptions {
+    fn default() -> Self {
+        Self { max_seq_length: 384, doc_stride: 128, max_query_length: 64 }
+    }
+}
+
+/// One window of `[CLS] question [SEP] context-part [SEP]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaEncodedWindow {
+    /// Token ids.
+    pub ids: Vec<u32>,
+    /// Segment ids (1 on the context part).
+    pub type_ids: Vec<u32>,
+    /// Per token, the code-point span of the context it covers; `None` for the question and special tokens.
+    pub context_offsets: Vec<Option<(usize, usize)>>,
+}
+
+impl QaEncodedWindow {
+    /// Token positions of the answer occupying code points `[start, end)` of the context, as run_qa.py labels
+    /// training windows: the first token starting at or before `start` and the last ending at or after `end`;
+    /// `None` when the answer is not wholly inside this window (the label is then `[CLS]`, position 0).
+    pub fn answer_positions(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        let inside: Vec<(usize, (usize, usize))> =
+            self.context_offsets.iter().enumerate().filter_map(|(i, o)| o.map(|o| (i, o))).collect();
+        let (&(_, first), &(_, last)) = (inside.first()?, inside.last()?);
+        if first.0 > start || last.1 < end {
+            return None;
+        }
+        let s = inside.iter().rev().find(|(_, o)| o.0 <= start)?.0;
+        let e = inside.iter().find(|(_, o)| o.1 >= end)?.0;
+        Some((s, e))
+    }
+}
+
+/// Encodes `question` against `context` in overlapping windows: the question (left-stripped, as run_qa.py does,
+/// and cut to `max_query_length` tokens) is repeated in every window, the context is truncated into windows of
+/// `max_seq_length` tokens sharing `doc_stride` tokens.
+pub fn encode_qa_windows(
+    tokenizer: &AlbertTokenizer,
+    question: &str,
+    context: &str,
+    opts: &QaWindowOptions,
+) -> crate::tokenizer::Result<Vec<QaEncodedWindow>> {
+    let mut question = question.trim_start();
+    let bare = EncodeOptions { add_special_tokens: false, ..EncodeOptions::default() };
+    let q = tokenizer.encode(question, None, &bare)?;
+    if q.len() > opts.max_query_length {
+        let cut = q.offsets[opts.max_query_length.saturating_sub(1)].1;
+        let byte = question.char_indices().nth(cut).map_or(question.len(), |(b, _)| b);
+        question = &question[..byte];
+    }
+    let windows = EncodeOptions {
+        truncation: Some(Truncation { max_length: opts.max_seq_length, stride: opts.doc_stride, strategy: TruncationStrategy::OnlySecond }),
+        ..EncodeOptions::default()
+    };
+    let mut first = tokenizer.encode(question, Some(context), &windows)?;
+    let rest = std::mem::take(&mut first.overflowing);
+    Ok(std::iter::once(first)
+        .chain(rest)
+        .map(|e| {
+            let context_offsets = (0..e.len())
+                .map(|i| (e.type_ids[i] == 1 && e.special_tokens_mask[i] == 0).then_some(e.offsets[i]))
+                .collect();
+            QaEncodedWindow { ids: e.ids, type_ids: e.type_ids, context_offsets }
+        })
+        .collect())
 }
 
 #[cfg(test)]
