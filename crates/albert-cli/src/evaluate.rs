@@ -6,7 +6,7 @@ use albert_train::tasks::custom::{CustomTask, FileFormat, LabelKind};
 use albert_train::tasks::{evaluate_predictions, EvalOptions, EvaluationReport, Task, TaskError};
 use anyhow::Context;
 
-use crate::predict::{predict_to_file, RunArgs};
+use crate::predict::{na_odds_path, predict_to_file, read_qa_data, RunArgs};
 
 pub fn parse_task(name: &str) -> Result<Task, String> {
     Task::from_name(name).ok_or_else(|| TaskError::UnknownTask(name.to_owned()).to_string())
@@ -30,7 +30,8 @@ pub struct EvaluateArgs {
     /// a submission TSV like GLUE's.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
-    /// Fine-tuned checkpoint directory to run over the data (GLUE and custom tasks); its predictions are scored.
+    /// Fine-tuned checkpoint directory to run over the data; its predictions are scored (SQuAD v2.0: with its
+    /// no-answer odds unless --na-prob-file is given).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// How to run `--model`.
@@ -101,23 +102,37 @@ impl CustomDataArgs {
 /// Runs `albert evaluate`.
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
+    // XQuAD restricted to the split's articles: score against that part only.
+    let data = match args.run.articles {
+        Some(part) => {
+            let path = tmp.path().join("articles.json");
+            std::fs::write(&path, serde_json::to_vec(&read_qa_data(args.task, &args.data, Some(part))?)?)?;
+            path
+        }
+        None => args.data.clone(),
+    };
+    let mut na_prob_file = args.na_prob_file.clone();
     let predictions = match (&args.predictions, &args.model) {
         (Some(p), _) => p.clone(),
         (None, Some(model)) => {
-            let path = tmp.path().join("predictions.tsv");
-            predict_to_file(args.task, &args.data, model, &args.custom, &args.run, &path)?;
+            let path = tmp.path().join("predictions.out");
+            let run = RunArgs { articles: None, ..args.run.clone() };
+            predict_to_file(args.task, &data, model, &args.custom, &run, &path)?;
+            if args.task == Task::SquadV2 && na_prob_file.is_none() {
+                na_prob_file = Some(na_odds_path(&path));
+            }
             path
         }
         (None, None) => anyhow::bail!("--predictions or --model is required"),
     };
     let predictions = predictions.as_path();
     let options = EvalOptions {
-        na_prob_file: args.na_prob_file.clone(),
+        na_prob_file,
         na_prob_thresh: args.na_prob_thresh,
         custom: (args.task == Task::Custom).then(|| args.custom.to_task()),
     };
     let report =
-        evaluate_predictions(args.task, &args.data, predictions, &options).with_context(|| {
+        evaluate_predictions(args.task, &data, predictions, &options).with_context(|| {
             format!(
                 "evaluating {} predictions {}",
                 args.task,

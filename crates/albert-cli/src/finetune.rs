@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use albert::tokenizer::AlbertTokenizer;
 use albert::{AlbertConfig, Architecture, LoadOptions, Pretrained, ProblemType};
 use albert_train::finetune::sequence::{predict_split, read_split, SequenceFeatures};
+use albert_train::finetune::qa::{score_dataset, QaFeatures};
 use albert_train::finetune::token::{score_sentences, TokenFeatures};
+use albert_train::tasks::squad::{hold_out_articles, read_squad, ArticlePart, ArticleSplit};
+use albert::decode::qa::QaWindowOptions;
 use albert_train::finetune::{train, EvaluateFn, FinetuneError, FinetuneOptions, TrainFeatures};
 use albert_train::tasks::ner::{read_conll2003, CONLL2003_LABELS};
 use albert_train::tasks::Task;
@@ -19,14 +22,17 @@ use crate::evaluate::{parse_task, CustomDataArgs};
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("start").required(true).args(["model", "config"])))]
 pub struct FinetuneArgs {
-    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli), conll2003 or custom.
+    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli), conll2003, squad, squad-v2, xquad
+    /// or custom.
     #[arg(long, value_parser = parse_task)]
     pub task: Task,
     /// GLUE: the task folder (train.tsv and the dev file). CoNLL-2003: the folder with eng.train and eng.testa.
+    /// SQuAD: the training JSON. XQuAD: a language's file, of which the training articles of the committed split
+    /// (data/splits/xquad_split.json) are used, the last 10% of them held out to select the checkpoint.
     /// Custom: the training file.
     #[arg(long)]
     pub data: PathBuf,
-    /// Custom: a labeled dev file evaluated after each epoch to keep the best checkpoint.
+    /// Custom and SQuAD: a labeled dev file evaluated after each epoch to keep the best checkpoint.
     #[arg(long)]
     pub dev: Option<PathBuf>,
     /// Start from this checkpoint directory (its encoder; the classification head is new unless it fits).
@@ -65,9 +71,10 @@ pub struct FinetuneArgs {
     /// Stop after this many epochs without dev improvement.
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Longest input in tokens (longer texts are truncated, longest first).
-    #[arg(long, default_value_t = 128)]
-    pub max_seq_length: usize,
+    /// Longest input in tokens [default: 384 for question answering (windows sharing 128 tokens), else 128;
+    /// longer texts are truncated, longest first].
+    #[arg(long)]
+    pub max_seq_length: Option<usize>,
     /// Only use the first N training examples.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -75,8 +82,14 @@ pub struct FinetuneArgs {
     pub custom: CustomDataArgs,
 }
 
-fn set_head(config: &mut AlbertConfig, labels: &[String]) {
-    if labels.is_empty() {
+fn set_head(config: &mut AlbertConfig, arch: Architecture, labels: &[String]) {
+    if arch == Architecture::QuestionAnswering {
+        // start and end logits
+        config.id2label = None;
+        config.label2id = None;
+        config.num_labels = Some(2);
+        config.problem_type = None;
+    } else if labels.is_empty() {
         config.id2label = None;
         config.label2id = None;
         config.num_labels = Some(1);
@@ -111,14 +124,36 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     tokenizer.save(saved.path())?;
     let tokenizer = AlbertTokenizer::from_path(saved.path())?;
     let limit = |n: usize| args.limit.unwrap_or(n).min(n);
-    let max_len = args.max_seq_length;
+    let max_len = args.max_seq_length.unwrap_or(if args.task.is_question_answering() { 384 } else { 128 });
     // What differs between heads: data, labels, class, features and dev scoring.
     let (labels, arch, features, mut evaluate): (
         Vec<String>,
         Architecture,
         Box<dyn TrainFeatures>,
         Option<Box<EvaluateFn>>,
-    ) = if args.task == Task::Conll2003 {
+    ) = if args.task.is_question_answering() {
+        let read = |path: &Path| read_squad(path).with_context(|| format!("reading {}", path.display()));
+        let data = read(&args.data)?;
+        let (train_set, dev_set) = match (args.task, &args.dev) {
+            (Task::Xquad, _) => hold_out_articles(&ArticleSplit::xquad().part(&data, &args.data, ArticlePart::Train)?, 0.1),
+            (_, Some(dev)) => (data, read(dev)?),
+            (_, None) => hold_out_articles(&data, 0.1),
+        };
+        let window = QaWindowOptions { max_seq_length: max_len, ..QaWindowOptions::default() };
+        let mut features = QaFeatures::encode(&tokenizer, &train_set, &window, true)?;
+        if let Some(n) = args.limit {
+            features.truncate_questions(n);
+        }
+        eprintln!(
+            "{} training questions in {} windows; {} questions select the checkpoint",
+            features.questions.len(),
+            features.windows.len(),
+            dev_set.questions().count()
+        );
+        let (tok, dev_path, v2) = (&tokenizer, args.dev.clone().unwrap_or_else(|| args.data.clone()), args.task == Task::SquadV2);
+        let evaluate = move |m: &Pretrained| score_dataset(m, tok, &dev_set, &dev_path, &window, v2);
+        (Vec::new(), Architecture::QuestionAnswering, Box::new(features), Some(Box::new(evaluate)))
+    } else if args.task == Task::Conll2003 {
         anyhow::ensure!(
             args.data.is_dir(),
             "--data must be the CoNLL-2003 folder holding eng.train, got {}",
@@ -178,7 +213,7 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     let model = match (&args.model, &args.config) {
         (Some(dir), _) => {
             let mut config = AlbertConfig::from_file(dir.join("config.json"))?;
-            set_head(&mut config, &labels);
+            set_head(&mut config, arch, &labels);
             let opts = LoadOptions {
                 architecture: Some(arch),
                 seed: args.seed,
@@ -198,7 +233,7 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
                 tokenizer.vocab_size(),
                 config.vocab_size
             );
-            set_head(&mut config, &labels);
+            set_head(&mut config, arch, &labels);
             Pretrained::init(&config, arch, args.seed, DType::F32, &Device::Cpu)?
         }
         (None, None) => anyhow::bail!("--model or --config is required"),

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use albert::tokenizer::AlbertTokenizer;
 use albert::{LoadOptions, Pretrained};
 use albert_train::finetune::sequence::{predict_split, read_split, write_submission};
+use albert::decode::qa::{QaWindowOptions, SpanDecodeOptions};
+use albert_train::finetune::qa::{self, prediction_files, QaFeatures};
 use albert_train::finetune::token::{self, write_conll, TokenFeatures};
+use albert_train::tasks::squad::{read_squad, ArticlePart, ArticleSplit, SquadDataset};
 use albert_train::tasks::ner::read_conll2003;
 use albert_train::tasks::Task;
 use anyhow::Context;
@@ -16,7 +19,8 @@ use crate::evaluate::{parse_task, CustomDataArgs};
 /// Arguments of `albert predict`.
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
-    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli, ax), conll2003 or custom.
+    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli, ax), conll2003, squad,
+    /// squad-v2 (also writes NAME.na_odds.json beside --out), xquad or custom.
     #[arg(long, value_parser = parse_task)]
     pub task: Task,
     /// Data file in the task's format, labels optional (e.g. GLUE test.tsv).
@@ -37,12 +41,39 @@ pub struct PredictArgs {
 /// How to run the model over the data.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Longest input in tokens; longer texts are truncated (longest first).
-    #[arg(long, default_value_t = 128)]
-    pub max_seq_length: usize,
+    /// Longest input in tokens [default: 384 for question answering (windows sharing 128 tokens), else 128;
+    /// longer texts are truncated, longest first].
+    #[arg(long)]
+    pub max_seq_length: Option<usize>,
+    /// XQuAD: only the train or test articles of the committed split (data/splits/xquad_split.json).
+    #[arg(long, value_parser = clap::value_parser!(ArticlePart))]
+    pub articles: Option<ArticlePart>,
     /// Examples per forward pass.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+}
+
+impl RunArgs {
+    /// The window or truncation length for `task`.
+    pub fn max_len(&self, task: Task) -> usize {
+        self.max_seq_length.unwrap_or(if task.is_question_answering() { 384 } else { 128 })
+    }
+}
+
+/// Reads a SQuAD-format file, restricted to the split's articles when `articles` is given (XQuAD only).
+pub fn read_qa_data(task: Task, data: &Path, articles: Option<ArticlePart>) -> anyhow::Result<SquadDataset> {
+    let dataset = read_squad(data).with_context(|| format!("reading {}", data.display()))?;
+    match articles {
+        Some(part) if task == Task::Xquad => Ok(ArticleSplit::xquad().part(&dataset, data, part)?),
+        Some(_) => anyhow::bail!("--articles applies to --task xquad only"),
+        None => Ok(dataset),
+    }
+}
+
+/// Where the no-answer odds of SQuAD v2.0 predictions `out` go: `NAME.na_odds.json` beside it.
+pub fn na_odds_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().map_or_else(|| "predictions".into(), |s| s.to_string_lossy().to_string());
+    out.with_file_name(format!("{stem}.na_odds.json"))
 }
 
 /// Loads a checkpoint directory and its tokenizer.
@@ -64,12 +95,24 @@ pub fn predict_to_file(
     out: &Path,
 ) -> anyhow::Result<()> {
     let (model, tokenizer) = load_checkpoint(model)?;
+    if task.is_question_answering() {
+        let dataset = read_qa_data(task, data, run.articles)?;
+        let window = QaWindowOptions { max_seq_length: run.max_len(task), ..QaWindowOptions::default() };
+        let features = QaFeatures::encode(&tokenizer, &dataset, &window, false)?;
+        let decode = SpanDecodeOptions { with_null_answer: task == Task::SquadV2, ..SpanDecodeOptions::default() };
+        let (texts, odds) = prediction_files(&qa::predict(&model, &features, run.batch, &decode)?);
+        albert::checkpoint::write_atomic(out, &serde_json::to_vec_pretty(&texts)?)?;
+        if task == Task::SquadV2 {
+            albert::checkpoint::write_atomic(&na_odds_path(out), &serde_json::to_vec_pretty(&odds)?)?;
+        }
+        return Ok(());
+    }
     if task == Task::Conll2003 {
         let sentences = read_conll2003(data).with_context(|| format!("reading {}", data.display()))?;
         let labels: Vec<String> = (0..model.config.num_labels())
             .map(|i| model.config.label_name(i))
             .collect();
-        let features = TokenFeatures::encode_unlabeled(&tokenizer, &sentences, run.max_seq_length)?;
+        let features = TokenFeatures::encode_unlabeled(&tokenizer, &sentences, run.max_len(task))?;
         write_conll(out, &sentences, &token::predict(&model, &features, run.batch)?, &labels)?;
         return Ok(());
     }
@@ -88,7 +131,7 @@ pub fn predict_to_file(
         (!labels.is_empty()).then_some(labels.as_slice()),
     )
     .with_context(|| format!("reading {}", data.display()))?;
-    let predictions = predict_split(&model, &tokenizer, &split, run.max_seq_length, run.batch)?;
+    let predictions = predict_split(&model, &tokenizer, &split, run.max_len(task), run.batch)?;
     write_submission(out, &predictions, &labels)?;
     Ok(())
 }
@@ -99,9 +142,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         Some(out) => predict_to_file(args.task, &args.data, &args.model, &args.custom, &args.run, out),
         None => {
             let tmp = tempfile::tempdir()?;
-            let path = tmp.path().join("predictions.tsv");
+            let path = tmp.path().join("predictions.out");
             predict_to_file(args.task, &args.data, &args.model, &args.custom, &args.run, &path)?;
-            print!("{}", std::fs::read_to_string(&path)?);
+            println!("{}", std::fs::read_to_string(&path)?.trim_end());
             Ok(())
         }
     }

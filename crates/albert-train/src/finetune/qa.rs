@@ -64,6 +64,15 @@ impl QaFeatures {
         Ok(out)
     }
 
+    /// Keeps only the first `n` questions and their windows.
+    pub fn truncate_questions(&mut self, n: usize) {
+        let keep = self.question.iter().take_while(|&&q| q < n).count();
+        self.windows.truncate(keep);
+        self.question.truncate(keep);
+        self.positions.truncate(keep.min(self.positions.len()));
+        self.questions.truncate(n);
+    }
+
     fn input(&self, rows: &[usize], device: &Device) -> Result<AlbertInput, FinetuneError> {
         let ids: Vec<Vec<u32>> = rows.iter().map(|&r| self.windows[r].ids.clone()).collect();
         let types: Vec<Vec<u32>> = rows.iter().map(|&r| self.windows[r].type_ids.clone()).collect();

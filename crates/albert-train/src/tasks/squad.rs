@@ -185,6 +185,27 @@ pub struct ArticleSplit {
     pub test: Vec<SplitArticle>,
 }
 
+/// Which articles of a split file to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArticlePart {
+    /// The training articles.
+    Train,
+    /// The test articles.
+    Test,
+}
+
+impl std::str::FromStr for ArticlePart {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "train" => Ok(ArticlePart::Train),
+            "test" => Ok(ArticlePart::Test),
+            other => Err(format!("unknown article part {other:?}: use train or test")),
+        }
+    }
+}
+
 /// The two halves of a split dataset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SplitDatasets {
@@ -251,4 +272,22 @@ impl ArticleSplit {
             test: pick(&self.test)?,
         })
     }
+
+    /// One part of `dataset` under this split.
+    pub fn part(&self, dataset: &SquadDataset, path: &Path, part: ArticlePart) -> Result<SquadDataset, TaskError> {
+        let halves = self.apply(dataset, path)?;
+        Ok(match part {
+            ArticlePart::Train => halves.train,
+            ArticlePart::Test => halves.test,
+        })
+    }
+}
+
+/// Splits off the last `fraction` of the articles (at least one when there are two or more) for checkpoint
+/// selection: (kept for training, held out).
+pub fn hold_out_articles(dataset: &SquadDataset, fraction: f64) -> (SquadDataset, SquadDataset) {
+    let n = dataset.data.len();
+    let k = if n >= 2 { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) } else { 0 };
+    let part = |data: &[SquadArticle]| SquadDataset { version: dataset.version.clone(), data: data.to_vec() };
+    (part(&dataset.data[..n - k]), part(&dataset.data[n - k..]))
 }
