@@ -137,3 +137,44 @@ fn finetune_evaluate_predict_round_trip() {
         scores
     );
 }
+
+/// Question answering from the CLI: a few steps on XQuAD's training articles, then the official v1.1 scores on the
+/// test articles (English and zero-shot German) and a predictions file holding exactly the test questions.
+#[test]
+fn xquad_finetune_evaluate_predict_on_the_article_split() {
+    let (Some(spm), Some(en), Some(de)) =
+        (shared_data("spm/spiece.model"), shared_data("xquad/xquad.en.json"), shared_data("xquad/xquad.de.json"))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = albert::AlbertConfig {
+        vocab_size: 30000,
+        embedding_size: 16,
+        hidden_size: 32,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        max_position_embeddings: 384,
+        ..albert::AlbertConfig::default()
+    };
+    config.save(dir.path()).unwrap();
+    let (out, s) = (dir.path().join("out"), |p: &Path| p.to_str().unwrap().to_owned());
+    #[rustfmt::skip]
+    albert(&["finetune", "--task", "xquad", "--data", &s(&en), "--config", &s(&dir.path().join("config.json")),
+        "--tokenizer", &s(&spm), "--out", &s(&out), "--steps", "2", "--batch", "4", "--limit", "8"]);
+    for data in [&en, &de] {
+        #[rustfmt::skip]
+        let report = albert(&["evaluate", "--task", "xquad", "--data", &s(data), "--articles", "test", "--model", &s(&out), "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+        let (em, f1) = (v["exact_match"].as_f64().unwrap(), v["f1"].as_f64().unwrap());
+        assert!((0.0..=100.0).contains(&em) && em <= f1 && f1 <= 100.0, "{v}");
+    }
+    let predictions = albert(&["predict", "--task", "xquad", "--data", &s(&en), "--articles", "test", "--model", &s(&out)]);
+    let answers: std::collections::BTreeMap<String, String> = serde_json::from_slice(&predictions.stdout).unwrap();
+    let test = albert_train::tasks::squad::ArticleSplit::xquad()
+        .part(&albert_train::tasks::squad::read_squad(&en).unwrap(), &en, albert_train::tasks::squad::ArticlePart::Test)
+        .unwrap();
+    let ids: std::collections::BTreeSet<String> = test.questions().map(|q| q.id.clone()).collect();
+    assert_eq!(answers.keys().cloned().collect::<std::collections::BTreeSet<_>>(), ids);
+}
