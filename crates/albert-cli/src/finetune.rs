@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use albert::tokenizer::AlbertTokenizer;
 use albert::{AlbertConfig, Architecture, LoadOptions, Pretrained, ProblemType};
 use albert_train::finetune::sequence::{predict_split, read_split, SequenceFeatures};
+use albert_train::finetune::choice::{self, ChoiceFeatures};
 use albert_train::finetune::qa::{score_dataset, QaFeatures};
+use albert_train::tasks::multiple_choice::read_race;
 use albert_train::finetune::token::{score_sentences, TokenFeatures};
 use albert_train::tasks::squad::{hold_out_articles, read_squad, ArticlePart, ArticleSplit};
 use albert::decode::qa::QaWindowOptions;
@@ -22,17 +24,18 @@ use crate::evaluate::{parse_task, CustomDataArgs};
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("start").required(true).args(["model", "config"])))]
 pub struct FinetuneArgs {
-    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli), conll2003, squad, squad-v2, xquad
-    /// or custom.
+    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli), conll2003, squad, squad-v2, xquad,
+    /// race or custom.
     #[arg(long, value_parser = parse_task)]
     pub task: Task,
     /// GLUE: the task folder (train.tsv and the dev file). CoNLL-2003: the folder with eng.train and eng.testa.
-    /// SQuAD: the training JSON. XQuAD: a language's file, of which the training articles of the committed split
+    /// SQuAD: the training JSON. RACE: the train directory (or a JSON Lines file of articles). XQuAD: a language's file, of which the training articles of the committed split
     /// (data/splits/xquad_split.json) are used, the last 10% of them held out to select the checkpoint.
     /// Custom: the training file.
     #[arg(long)]
     pub data: PathBuf,
-    /// Custom and SQuAD: a labeled dev file evaluated after each epoch to keep the best checkpoint.
+    /// Custom, SQuAD and RACE: a labeled dev file (RACE: directory) evaluated after each epoch to keep the best
+    /// checkpoint (SQuAD and RACE without it: the last 10% of the training data).
     #[arg(long)]
     pub dev: Option<PathBuf>,
     /// Start from this checkpoint directory (its encoder; the classification head is new unless it fits).
@@ -71,8 +74,8 @@ pub struct FinetuneArgs {
     /// Stop after this many epochs without dev improvement.
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Longest input in tokens [default: 384 for question answering (windows sharing 128 tokens), else 128;
-    /// longer texts are truncated, longest first].
+    /// Longest input in tokens [default: 384 for question answering (windows sharing 128 tokens), 512 for RACE,
+    /// else 128; longer texts are truncated, longest first; RACE cuts the passage].
     #[arg(long)]
     pub max_seq_length: Option<usize>,
     /// Only use the first N training examples.
@@ -83,8 +86,8 @@ pub struct FinetuneArgs {
 }
 
 fn set_head(config: &mut AlbertConfig, arch: Architecture, labels: &[String]) {
-    if arch == Architecture::QuestionAnswering {
-        // start and end logits
+    if matches!(arch, Architecture::QuestionAnswering | Architecture::MultipleChoice) {
+        // QA: start and end logits; multiple choice: one score per option (transformers' default of 2 labels).
         config.id2label = None;
         config.label2id = None;
         config.num_labels = Some(2);
@@ -124,14 +127,29 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     tokenizer.save(saved.path())?;
     let tokenizer = AlbertTokenizer::from_path(saved.path())?;
     let limit = |n: usize| args.limit.unwrap_or(n).min(n);
-    let max_len = args.max_seq_length.unwrap_or(if args.task.is_question_answering() { 384 } else { 128 });
+    let max_len = args.max_seq_length.unwrap_or_else(|| args.task.default_max_seq_length());
     // What differs between heads: data, labels, class, features and dev scoring.
     let (labels, arch, features, mut evaluate): (
         Vec<String>,
         Architecture,
         Box<dyn TrainFeatures>,
         Option<Box<EvaluateFn>>,
-    ) = if args.task.is_question_answering() {
+    ) = if args.task == Task::Race {
+        let read = |path: &Path| read_race(path).with_context(|| format!("reading {}", path.display()));
+        let mut train_set = read(&args.data)?;
+        train_set.truncate(limit(train_set.len()));
+        let dev_set = match &args.dev {
+            Some(dev) => read(dev)?,
+            None => {
+                let keep = train_set.len() - (train_set.len() / 10).max(usize::from(train_set.len() >= 2));
+                train_set.split_off(keep)
+            }
+        };
+        let features = ChoiceFeatures::encode(&tokenizer, &train_set, max_len)?;
+        let (tok, dev_path) = (&tokenizer, args.dev.clone().unwrap_or_else(|| args.data.clone()));
+        let evaluate = move |m: &Pretrained| choice::score_examples(m, tok, &dev_set, &dev_path, max_len);
+        (Vec::new(), Architecture::MultipleChoice, Box::new(features), Some(Box::new(evaluate)))
+    } else if args.task.is_question_answering() {
         let read = |path: &Path| read_squad(path).with_context(|| format!("reading {}", path.display()));
         let data = read(&args.data)?;
         let (train_set, dev_set) = match (args.task, &args.dev) {

@@ -7,7 +7,9 @@ use albert::tokenizer::AlbertTokenizer;
 use albert::{LoadOptions, Pretrained};
 use albert_train::finetune::sequence::{predict_split, read_split, write_submission};
 use albert::decode::qa::{QaWindowOptions, SpanDecodeOptions};
+use albert_train::finetune::choice::{self, prediction_file, ChoiceFeatures};
 use albert_train::finetune::qa::{self, prediction_files, QaFeatures};
+use albert_train::tasks::multiple_choice::read_race;
 use albert_train::finetune::token::{self, write_conll, TokenFeatures};
 use albert_train::tasks::squad::{read_squad, ArticlePart, ArticleSplit, SquadDataset};
 use albert_train::tasks::ner::read_conll2003;
@@ -20,7 +22,7 @@ use crate::evaluate::{parse_task, CustomDataArgs};
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
     /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli, ax), conll2003, squad,
-    /// squad-v2 (also writes NAME.na_odds.json beside --out), xquad or custom.
+    /// squad-v2 (also writes NAME.na_odds.json beside --out), xquad, race or custom.
     #[arg(long, value_parser = parse_task)]
     pub task: Task,
     /// Data file in the task's format, labels optional (e.g. GLUE test.tsv).
@@ -41,8 +43,8 @@ pub struct PredictArgs {
 /// How to run the model over the data.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Longest input in tokens [default: 384 for question answering (windows sharing 128 tokens), else 128;
-    /// longer texts are truncated, longest first].
+    /// Longest input in tokens [default: 384 for question answering (windows sharing 128 tokens), 512 for RACE,
+    /// else 128; longer texts are truncated, longest first; RACE cuts the passage].
     #[arg(long)]
     pub max_seq_length: Option<usize>,
     /// XQuAD: only the train or test articles of the committed split (data/splits/xquad_split.json).
@@ -56,7 +58,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// The window or truncation length for `task`.
     pub fn max_len(&self, task: Task) -> usize {
-        self.max_seq_length.unwrap_or(if task.is_question_answering() { 384 } else { 128 })
+        self.max_seq_length.unwrap_or_else(|| task.default_max_seq_length())
     }
 }
 
@@ -105,6 +107,13 @@ pub fn predict_to_file(
         if task == Task::SquadV2 {
             albert::checkpoint::write_atomic(&na_odds_path(out), &serde_json::to_vec_pretty(&odds)?)?;
         }
+        return Ok(());
+    }
+    if task == Task::Race {
+        let examples = read_race(data).with_context(|| format!("reading {}", data.display()))?;
+        let features = ChoiceFeatures::encode(&tokenizer, &examples, run.max_len(task))?;
+        let chosen = choice::predict(&model, &features, run.batch)?;
+        albert::checkpoint::write_atomic(out, &serde_json::to_vec_pretty(&prediction_file(&examples, &chosen))?)?;
         return Ok(());
     }
     if task == Task::Conll2003 {

@@ -6,11 +6,13 @@
 //! All randomness (shuffling here, dropout in the model) comes from [`albert::AlbertRng`] seeds.
 //!
 //! - [`sequence`]: sequence classification and regression (GLUE, users' own CSV/TSV/JSONL data).
+//! - [`choice`]: multiple choice (RACE), one scored pair per option.
 //! - [`qa`]: extractive question answering (SQuAD v1.1 / v2.0, XQuAD) over overlapping windows.
 //! - [`token`]: token classification (CoNLL-2003 named entities), labels on the first sub-token of each word.
 
 mod error;
 mod log;
+pub mod choice;
 pub mod qa;
 pub mod sequence;
 pub mod token;

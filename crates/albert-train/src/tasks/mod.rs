@@ -291,6 +291,16 @@ impl Task {
         "race",
     ];
 
+    /// The usual longest input: 384 for question answering (windows), 512 for RACE's passages (as ALBERT's
+    /// paper), 128 for sentence tasks (GLUE's default).
+    pub fn default_max_seq_length(self) -> usize {
+        match self {
+            Task::SquadV1 | Task::SquadV2 | Task::Xquad => 384,
+            Task::Race => 512,
+            _ => 128,
+        }
+    }
+
     /// Whether the task is extractive question answering (SQuAD v1.1 / v2.0, XQuAD).
     pub fn is_question_answering(self) -> bool {
         matches!(self, Task::SquadV1 | Task::SquadV2 | Task::Xquad)
