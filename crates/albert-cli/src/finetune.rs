@@ -12,7 +12,7 @@ use albert_train::tasks::multiple_choice::read_race;
 use albert_train::finetune::token::{score_sentences, TokenFeatures};
 use albert_train::tasks::squad::{hold_out_articles, read_squad, ArticlePart, ArticleSplit};
 use albert::decode::qa::QaWindowOptions;
-use albert_train::finetune::{train, EvaluateFn, FinetuneError, FinetuneOptions, TrainFeatures};
+use albert_train::finetune::{train, EvaluateFn, FinetuneError, FinetuneOptions, ResumeOptions, TrainFeatures};
 use albert_train::tasks::ner::{read_conll2003, CONLL2003_LABELS};
 use albert_train::tasks::Task;
 use anyhow::Context;
@@ -78,6 +78,16 @@ pub struct FinetuneArgs {
     /// else 128; longer texts are truncated, longest first; RACE cuts the passage].
     #[arg(long)]
     pub max_seq_length: Option<usize>,
+    /// Continue the run checkpointed in --out (after a kill or --stop-after) exactly as if it had never stopped.
+    #[arg(long)]
+    pub resume: bool,
+    /// Checkpoint (weights, optimizer, RNG states, place in the data) to OUT/checkpoint every N steps and after
+    /// every epoch; 0: only after epochs.
+    #[arg(long, default_value_t = 200)]
+    pub save_every: u64,
+    /// Stop after this step with a checkpoint (continue later with --resume).
+    #[arg(long)]
+    pub stop_after: Option<u64>,
     /// Only use the first N training examples.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -268,6 +278,7 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         patience: args.patience,
         log: Some(args.out.join("train_log.jsonl")),
         progress: true,
+        checkpoint: Some(ResumeOptions { dir: args.out.clone(), every: args.save_every, resume: args.resume, stop_after: args.stop_after }),
         ..FinetuneOptions::default()
     };
     let out = args.out.clone();
@@ -277,6 +288,10 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     };
     let summary = train(&model, features.as_ref(), evaluate.as_deref_mut(), &mut save, &opts)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
+    if args.stop_after == Some(summary.steps) {
+        eprintln!("stopped after step {}; continue with --resume", summary.steps);
+        return Ok(());
+    }
     if let Some((metric, epoch)) = summary.best {
         eprintln!(
             "best dev {metric:.2} at epoch {epoch}; checkpoint in {}",

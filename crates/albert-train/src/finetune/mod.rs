@@ -19,4 +19,4 @@ pub mod token;
 mod trainer;
 
 pub use error::FinetuneError;
-pub use trainer::{train, EpochReport, EvaluateFn, FinetuneOptions, FinetuneSummary, TrainFeatures};
+pub use trainer::{train, EpochReport, EvaluateFn, FinetuneOptions, FinetuneSummary, ResumeOptions, TrainFeatures};

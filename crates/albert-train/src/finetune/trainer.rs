@@ -2,15 +2,17 @@
 
 use std::path::PathBuf;
 
+use albert::rng::RngState;
 use albert::{AlbertForAny, AlbertRng, Pretrained};
 use candle_core::{Device, Tensor, Var};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::log::JsonlLog;
 use super::FinetuneError;
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, GradAccumulator, LinearWarmupSchedule, Optimizer};
+use crate::trainer::CheckpointDirs;
 use crate::tasks::TaskScores;
 
 /// Training features: anything that can compute the mean loss of a batch of its items.
@@ -57,6 +59,22 @@ pub struct FinetuneOptions {
     pub log: Option<PathBuf>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Checkpoint the run so that it can be resumed.
+    pub checkpoint: Option<ResumeOptions>,
+}
+
+/// Where and how often a fine-tuning run checkpoints itself (weights, optimizer moments, RNG states and its place
+/// in the data), so that a killed run continues with `resume` as if it had never stopped.
+#[derive(Debug, Clone)]
+pub struct ResumeOptions {
+    /// The run's directory; the checkpoint is `DIR/checkpoint`, replaced atomically.
+    pub dir: PathBuf,
+    /// Checkpoint every this many optimizer steps (and after every epoch).
+    pub every: u64,
+    /// Continue from the checkpoint in `dir` when there is one.
+    pub resume: bool,
+    /// Stop with a checkpoint after this optimizer step (continue later with `resume`).
+    pub stop_after: Option<u64>,
 }
 
 impl Default for FinetuneOptions {
@@ -74,12 +92,13 @@ impl Default for FinetuneOptions {
             patience: None,
             log: None,
             progress: false,
+            checkpoint: None,
         }
     }
 }
 
 /// What happened in one epoch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EpochReport {
     /// Epoch number, from 1.
     pub epoch: usize,
@@ -92,7 +111,7 @@ pub struct EpochReport {
 }
 
 /// The outcome of [`train`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FinetuneSummary {
     /// One report per epoch run.
     pub epochs: Vec<EpochReport>,
@@ -158,6 +177,33 @@ pub fn train<'e>(
     let mut optimizer = AdamW::new(opts.adamw.clone())?;
     let mut accumulator = GradAccumulator::new();
     let mut shuffle_rng = AlbertRng::new(opts.seed).fork(2);
+    let settings = settings_text(opts, data.len());
+    let resumed = match &opts.checkpoint {
+        Some(c) if c.resume => load_state(&c.dir, model, &mut optimizer, &device)?,
+        Some(c) if has_checkpoint(&c.dir)? => {
+            return Err(FinetuneError::Invalid(format!(
+                "{} already holds a checkpoint; pass --resume to continue it or choose another output directory",
+                c.dir.display()
+            )))
+        }
+        _ => None,
+    };
+    if let Some(state) = &resumed {
+        if state.settings != settings {
+            return Err(FinetuneError::Invalid(format!(
+                "the checkpoint was made with different settings ({}); resume with the same (got {settings})",
+                state.settings
+            )));
+        }
+        shuffle_rng = AlbertRng::from_state(state.epoch_rng.clone());
+        if let Some(path) = &opts.log {
+            let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| FinetuneError::io(path, e))?;
+            f.set_len(state.log_bytes).map_err(|e| FinetuneError::io(path, e))?;
+        }
+    } else if let Some(path) = opts.log.as_deref().filter(|p| p.exists()) {
+        // A fresh run starts a fresh log.
+        std::fs::remove_file(path).map_err(|e| FinetuneError::io(path, e))?;
+    }
     let mut log = JsonlLog::open(opts.log.as_deref())?;
     let bar = if opts.progress {
         ProgressBar::new(total_steps)
@@ -169,18 +215,21 @@ pub fn train<'e>(
             .expect("valid template"),
     );
 
-    let mut summary = FinetuneSummary {
-        epochs: Vec::new(),
-        steps: 0,
-        best: None,
-        stopped_early: false,
+    let (first_epoch, mut skip, mut since_best, mut summary, mut sums) = match resumed {
+        Some(s) => (s.epoch, s.next_micro, s.since_best, s.summary, (s.loss_sum, s.micro)),
+        None => (1, 0, 0, FinetuneSummary { epochs: Vec::new(), steps: 0, best: None, stopped_early: false }, (0.0, 0)),
     };
-    let mut since_best = 0;
-    for epoch in 1..=epochs {
+    bar.set_position(summary.steps);
+    let log_bytes = || opts.log.as_deref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+    for epoch in first_epoch..=epochs {
+        if summary.steps >= total_steps || summary.stopped_early {
+            break;
+        }
+        let epoch_rng = shuffle_rng.state();
         let mut order: Vec<usize> = (0..data.len()).collect();
         shuffle_rng.shuffle(&mut order);
-        let (mut loss_sum, mut micro) = (0.0, 0usize);
-        for (i, batch) in order.chunks(opts.batch_size).enumerate() {
+        let (mut loss_sum, mut micro) = std::mem::take(&mut sums);
+        for (i, batch) in order.chunks(opts.batch_size).enumerate().skip(std::mem::take(&mut skip)) {
             let loss = data.loss(&model.model, batch, &device)?;
             let value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
             if !value.is_finite() {
@@ -210,11 +259,31 @@ pub fn train<'e>(
             if summary.steps >= total_steps {
                 break;
             }
+            let stop = opts.checkpoint.as_ref().is_some_and(|c| c.stop_after == Some(summary.steps));
+            if let Some(c) = opts.checkpoint.as_ref().filter(|c| stop || (c.every > 0 && summary.steps % c.every == 0)) {
+                let state = FinetuneState {
+                    settings: settings.clone(),
+                    epoch,
+                    next_micro: i + 1,
+                    epoch_rng: epoch_rng.clone(),
+                    dropout_rng: model.rng.lock().unwrap_or_else(|e| e.into_inner()).state(),
+                    loss_sum,
+                    micro,
+                    since_best,
+                    summary: summary.clone(),
+                    log_bytes: log_bytes(),
+                };
+                save_state(&c.dir, model, &optimizer, &state)?;
+            }
+            if stop {
+                bar.finish_and_clear();
+                return Ok(summary);
+            }
         }
         let mut report = EpochReport {
             epoch,
             step: summary.steps,
-            train_loss: loss_sum / micro as f64,
+            train_loss: loss_sum / micro.max(1) as f64,
             eval: None,
         };
         if let Some(evaluate) = evaluate.as_mut() {
@@ -247,6 +316,23 @@ pub fn train<'e>(
         summary.epochs.push(report);
         if opts.patience.is_some_and(|p| since_best >= p) && epoch < epochs {
             summary.stopped_early = true;
+        }
+        if let Some(c) = &opts.checkpoint {
+            let state = FinetuneState {
+                settings: settings.clone(),
+                epoch: epoch + 1,
+                next_micro: 0,
+                epoch_rng: shuffle_rng.state(),
+                dropout_rng: model.rng.lock().unwrap_or_else(|e| e.into_inner()).state(),
+                loss_sum: 0.0,
+                micro: 0,
+                since_best,
+                summary: summary.clone(),
+                log_bytes: log_bytes(),
+            };
+            save_state(&c.dir, model, &optimizer, &state)?;
+        }
+        if summary.stopped_early {
             break;
         }
     }
@@ -255,4 +341,75 @@ pub fn train<'e>(
         save(model)?;
     }
     Ok(summary)
+}
+
+const STATE_FILE: &str = "finetune_state.json";
+const WEIGHTS_FILE: &str = "weights.safetensors";
+const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+
+/// Where a fine-tuning run stands, beside its weights and optimizer moments in the checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FinetuneState {
+    /// The settings that must not change on resume, as text.
+    settings: String,
+    /// Epoch (from 1) of the next micro-batch.
+    epoch: usize,
+    /// Index of the next micro-batch in the epoch's order.
+    next_micro: usize,
+    /// The shuffling generator as it was before this epoch's shuffle.
+    epoch_rng: RngState,
+    /// The model's dropout generator.
+    dropout_rng: RngState,
+    /// Running sums of the epoch's training loss.
+    loss_sum: f64,
+    micro: usize,
+    /// Evaluations since the best one.
+    since_best: usize,
+    summary: FinetuneSummary,
+    /// Length of the log when the checkpoint was taken (later lines are dropped on resume).
+    log_bytes: u64,
+}
+
+fn settings_text(opts: &FinetuneOptions, items: usize) -> String {
+    format!(
+        "epochs {} max_steps {:?} batch {} accumulate {} lr {} warmup {} adamw {:?} clip {} seed {} patience {:?} items {items}",
+        opts.epochs, opts.max_steps, opts.batch_size, opts.accumulate, opts.lr, opts.warmup_ratio, opts.adamw,
+        opts.max_grad_norm, opts.seed, opts.patience
+    )
+}
+
+fn checkpoint_error(path: &std::path::Path) -> impl Fn(crate::trainer::TrainError) -> FinetuneError + '_ {
+    move |e| FinetuneError::Invalid(format!("checkpoint {}: {e}", path.display()))
+}
+
+fn save_state(dir: &std::path::Path, model: &Pretrained, optimizer: &AdamW, state: &FinetuneState) -> Result<(), FinetuneError> {
+    let dirs = CheckpointDirs::new(dir);
+    let tmp = dirs.begin().map_err(checkpoint_error(dir))?.to_owned();
+    model.varmap.save(tmp.join(WEIGHTS_FILE))?;
+    optimizer.save_state(&tmp.join(OPTIMIZER_FILE))?;
+    let path = tmp.join(STATE_FILE);
+    crate::fsutil::write_atomic(&path, &serde_json::to_vec_pretty(state).expect("state serializes")).map_err(|e| FinetuneError::io(&path, e))?;
+    dirs.commit().map_err(checkpoint_error(dir))
+}
+
+/// Whether `dir` holds a fine-tuning checkpoint (after finishing or undoing a swap a kill interrupted).
+fn has_checkpoint(dir: &std::path::Path) -> Result<bool, FinetuneError> {
+    let dirs = CheckpointDirs::new(dir);
+    dirs.recover().map_err(checkpoint_error(dir))?;
+    Ok(dirs.current.join(STATE_FILE).is_file())
+}
+
+/// Restores weights, optimizer moments and the dropout generator from `dir`'s checkpoint, if there is one.
+fn load_state(dir: &std::path::Path, model: &Pretrained, optimizer: &mut AdamW, device: &Device) -> Result<Option<FinetuneState>, FinetuneError> {
+    if !has_checkpoint(dir)? {
+        return Ok(None);
+    }
+    let dirs = CheckpointDirs::new(dir);
+    let path = dirs.current.join(STATE_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| FinetuneError::io(&path, e))?;
+    let state: FinetuneState = serde_json::from_str(&text).map_err(|e| FinetuneError::Invalid(format!("{}: {e}", path.display())))?;
+    model.varmap.clone().load(dirs.current.join(WEIGHTS_FILE))?;
+    optimizer.load_state(&dirs.current.join(OPTIMIZER_FILE), device)?;
+    *model.rng.lock().unwrap_or_else(|e| e.into_inner()) = AlbertRng::from_state(state.dropout_rng.clone());
+    Ok(Some(state))
 }

@@ -20,7 +20,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::ser::SerializeMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::conlleval::ConllevalReport;
 use crate::metrics::squad::{SquadV1Scores, SquadV2Scores};
@@ -247,6 +247,27 @@ impl Serialize for TaskScores {
             map.serialize_entry(&m.name, &m.value)?;
         }
         map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskScores {
+    /// Reads `{name: value}` in document order (the first metric selects checkpoints).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Ordered;
+        impl<'de> serde::de::Visitor<'de> for Ordered {
+            type Value = TaskScores;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of metric values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TaskScores, A::Error> {
+                let mut scores = TaskScores::default();
+                while let Some((name, value)) = map.next_entry::<String, f64>()? {
+                    scores.push(&name, value);
+                }
+                Ok(scores)
+            }
+        }
+        deserializer.deserialize_map(Ordered)
     }
 }
 

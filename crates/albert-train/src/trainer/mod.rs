@@ -14,6 +14,7 @@ pub use checkpoint::{
     TrainerState, CHECKPOINT_DIR, OPTIMIZER_FILE, STATE_VERSION, TRAINER_STATE_FILE,
 };
 pub use error::TrainError;
+pub(crate) use checkpoint::CheckpointDirs;
 pub use losses::{batch_losses, BatchLosses};
 
 use std::fs::{File, OpenOptions};
@@ -33,7 +34,6 @@ use crate::optim::{
     clip_grad_norm, AdamW, AdamWConfig, GradAccumulator, Lamb, LambConfig, LinearWarmupSchedule,
     Optimizer,
 };
-use checkpoint::CheckpointDirs;
 
 /// The metrics log inside the output directory.
 pub const METRICS_FILE: &str = "metrics.jsonl";
