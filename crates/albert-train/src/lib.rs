@@ -9,6 +9,7 @@
 //! - [`tasks`]: readers for the original dataset formats (GLUE, SQuAD, CoNLL-2003, RACE and
 //!   users' own CSV/TSV/JSONL files) and scoring of predictions files.
 
+pub mod augment;
 pub mod data;
 pub mod finetune;
 mod fsutil;
