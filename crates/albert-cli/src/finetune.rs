@@ -4,7 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use albert::tokenizer::AlbertTokenizer;
-use albert::{AlbertConfig, Architecture, LoadOptions, Pretrained, ProblemType};
+use albert::{AlbertConfig, AlbertForAny, Architecture, LoadOptions, Pretrained, ProblemType};
+use albert_train::augment::eda::EdaConfig;
+use albert_train::augment::mlm::{MlmAugmenter, MlmConfig};
+use albert_train::augment::wordnet::WordNet;
+use albert_train::augment::{augment_examples, Method};
+use albert_train::tasks::TextExample;
 use albert_train::finetune::sequence::{predict_split, read_split, SequenceFeatures};
 use albert_train::finetune::choice::{self, ChoiceFeatures};
 use albert_train::finetune::qa::{score_dataset, QaFeatures};
@@ -88,6 +93,23 @@ pub struct FinetuneArgs {
     /// Stop after this step with a checkpoint (continue later with --resume).
     #[arg(long)]
     pub stop_after: Option<u64>,
+    /// Add augmented copies of the training texts (sentence tasks): `eda` (WordNet synonym replacement, random
+    /// insertion, swap and deletion; needs Debian's wordnet-base) or `mlm` (words refilled by the --model
+    /// checkpoint's masked-LM head, or --augment-model's).
+    #[arg(long, value_parser = ["eda", "mlm"])]
+    pub augment: Option<String>,
+    /// Augmented copies per training text.
+    #[arg(long, default_value_t = 4)]
+    pub augment_copies: usize,
+    /// Fraction of each text's words an augmentation changes.
+    #[arg(long, default_value_t = 0.1)]
+    pub augment_alpha: f64,
+    /// Masked-LM checkpoint for --augment mlm [default: --model].
+    #[arg(long)]
+    pub augment_model: Option<PathBuf>,
+    /// WordNet database directory for --augment eda [default: /usr/share/wordnet].
+    #[arg(long)]
+    pub wordnet: Option<PathBuf>,
     /// Only use the first N training examples.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -119,6 +141,33 @@ fn load_config(spec: &str) -> anyhow::Result<AlbertConfig> {
     } else {
         AlbertConfig::preset(spec).with_context(|| format!("{spec:?} is neither a config.json nor a preset"))
     }
+}
+
+/// The training examples and, with --augment, their augmented copies.
+fn augment(args: &FinetuneArgs, tokenizer: &AlbertTokenizer, examples: &[TextExample]) -> anyhow::Result<Vec<TextExample>> {
+    let Some(kind) = args.augment.as_deref() else { return Ok(examples.to_vec()) };
+    let (copies, alpha) = (args.augment_copies, args.augment_alpha);
+    let out = if kind == "eda" {
+        let wn = WordNet::locate(args.wordnet.as_deref())?;
+        let cfg = EdaConfig { alpha_sr: alpha, alpha_ri: alpha, alpha_rs: alpha, p_rd: alpha, num_aug: copies };
+        augment_examples(examples, &Method::Eda(cfg, &wn), args.seed)?
+    } else {
+        let dir = args.augment_model.as_ref().or(args.model.as_ref()).context("--augment mlm needs --model or --augment-model")?;
+        let opts = LoadOptions { architecture: Some(Architecture::MaskedLM), ..LoadOptions::default() };
+        let lm = Pretrained::load(dir, &opts).with_context(|| format!("loading the masked-LM head of {}", dir.display()))?;
+        // Other heads' tensors may be there (a pretraining checkpoint's SOP head); the MLM head must be.
+        anyhow::ensure!(
+            lm.report.initialized.is_empty(),
+            "{} has no trained masked-LM head (missing: {})",
+            dir.display(),
+            lm.report.initialized.join(", ")
+        );
+        let AlbertForAny::MaskedLM(model) = &lm.model else { anyhow::bail!("{} has no masked-LM head", dir.display()) };
+        let augmenter = MlmAugmenter { model, tokenizer, config: MlmConfig { alpha, num_aug: copies, ..MlmConfig::default() } };
+        augment_examples(examples, &Method::Mlm(augmenter), args.seed)?
+    };
+    eprintln!("{} training examples with {} augmented ({kind})", out.len(), out.len() - examples.len());
+    Ok(out)
 }
 
 /// Runs `albert finetune`.
@@ -224,7 +273,8 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
             })
             .transpose()?;
         let examples = train_split.examples();
-        let features = SequenceFeatures::encode(&tokenizer, &examples[..limit(examples.len())], max_len)?;
+        let examples = augment(&args, &tokenizer, &examples[..limit(examples.len())])?;
+        let features = SequenceFeatures::encode(&tokenizer, &examples, max_len)?;
         let tok = &tokenizer;
         let evaluate = dev.map(|dev| {
             Box::new(move |m: &Pretrained| Ok(dev.score(&predict_split(m, tok, &dev, max_len, 64)?)?))

@@ -53,3 +53,32 @@ fn eda_makes_the_asked_number_of_clean_variants_from_the_sentence() {
         }
     }
 }
+
+#[test]
+fn masked_lm_replacement_changes_only_content_words_into_vocabulary_words() {
+    use albert::tokenizer::AlbertTokenizer;
+    use albert::{AlbertConfig, AlbertForAny, Architecture, Pretrained};
+    use albert_train::augment::is_stop_word;
+    use albert_train::augment::mlm::{MlmAugmenter, MlmConfig};
+    let Some(spm) = common::shared_data("spm/spiece.model") else { return };
+    let tokenizer = AlbertTokenizer::from_path(spm).unwrap();
+    let cfg = AlbertConfig { vocab_size: tokenizer.vocab_size(), embedding_size: 8, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, ..AlbertConfig::default() };
+    let lm = Pretrained::init(&cfg, Architecture::MaskedLM, 4, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+    let AlbertForAny::MaskedLM(model) = &lm.model else { unreachable!() };
+    let augmenter = MlmAugmenter { model, tokenizer: &tokenizer, config: MlmConfig { alpha: 0.3, top_k: 5, num_aug: 6 } };
+    let sentence = "the acting is wonderful and the story moves along at a lively pace";
+    let words: Vec<&str> = sentence.split(' ').collect();
+    let variants = augmenter.augment(sentence, &mut AlbertRng::new(1)).unwrap();
+    assert!(!variants.is_empty() && variants.len() <= 6);
+    for v in &variants {
+        let new: Vec<&str> = v.split(' ').collect();
+        assert_eq!(new.len(), words.len(), "{v}");
+        let changed: Vec<usize> = (0..words.len()).filter(|&i| new[i] != words[i]).collect();
+        assert!(!changed.is_empty() && changed.len() <= 4, "{v}: at most round(0.3 x 13) words change");
+        for i in changed {
+            assert!(!is_stop_word(words[i]), "stop word {:?} replaced in {v}", words[i]);
+            assert!(tokenizer.token_to_id(&format!("▁{}", new[i])).is_some(), "{:?} is a whole vocabulary word", new[i]);
+        }
+    }
+    assert_eq!(augmenter.augment(sentence, &mut AlbertRng::new(1)).unwrap(), variants, "seeded");
+}

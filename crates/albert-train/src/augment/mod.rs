@@ -51,3 +51,47 @@ pub const STOP_WORDS: &[&str] = &[
 pub fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.contains(&word)
 }
+
+/// An augmentation method.
+pub enum Method<'a> {
+    /// EDA with WordNet synonyms.
+    Eda(eda::EdaConfig, &'a wordnet::WordNet),
+    /// Masked-LM contextual replacement.
+    Mlm(mlm::MlmAugmenter<'a>),
+}
+
+impl Method<'_> {
+    /// Variants of one text.
+    pub fn variants(&self, text: &str, rng: &mut albert::AlbertRng) -> Result<Vec<String>, AugmentError> {
+        match self {
+            Method::Eda(cfg, wn) => Ok(eda::eda(text, cfg, wn, rng)),
+            Method::Mlm(m) => m.augment(text, rng),
+        }
+    }
+}
+
+/// `examples` followed by their variants, each with its example's label and the id `GUID-augK`; a text pair's two
+/// texts are varied independently and paired in order.
+pub fn augment_examples(
+    examples: &[crate::tasks::TextExample],
+    method: &Method,
+    seed: u64,
+) -> Result<Vec<crate::tasks::TextExample>, AugmentError> {
+    let mut rng = albert::AlbertRng::new(seed).fork(3);
+    let mut out = examples.to_vec();
+    for e in examples {
+        let a = method.variants(&e.text_a, &mut rng)?;
+        let b = e.text_b.as_deref().map(|t| method.variants(t, &mut rng)).transpose()?;
+        for (k, text_a) in a.into_iter().enumerate() {
+            let text_b = match &b {
+                Some(b) => match b.get(k) {
+                    Some(t) => Some(t.clone()),
+                    None => break,
+                },
+                None => None,
+            };
+            out.push(crate::tasks::TextExample { guid: format!("{}-aug{k}", e.guid), text_a, text_b, label: e.label.clone() });
+        }
+    }
+    Ok(out)
+}
