@@ -3,7 +3,7 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use super::blocks::{apply_linear, linear, linear_rows, Dropout, LayerNorm};
+use super::blocks::{apply_linear, linear, Dropout, LayerNorm};
 use crate::ops::softmax_last_dim;
 use crate::config::AlbertConfig;
 use crate::error::Result;
@@ -61,7 +61,7 @@ impl AlbertAttention {
     pub(crate) fn forward_fused(&self, qkv: &FusedQkv, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
         let (b, s, h) = hidden.dims3()?;
         // (batch, seq, 3H) -> (3, batch, heads, seq, head_dim) in one copy
-        let stacked = linear_rows(hidden, &qkv.weight, Some(&qkv.bias))?
+        let stacked = crate::ops::linear(hidden, &qkv.weight, Some(&qkv.bias))?
             .reshape((b, s, 3, self.num_heads, self.head_dim))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?;

@@ -49,32 +49,16 @@ impl Module for LayerNorm {
     }
 }
 
-/// `x @ weight.T + bias` over `x` (..., in) as one (rows, in) x (in, out) product: candle's `Linear` on a 3-D input
-/// runs one small product per batch row against a broadcast weight instead.
-pub fn linear_rows(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
-    let dims = x.dims();
-    let (in_dim, out_dim) = (dims[dims.len() - 1], weight.dim(0)?);
-    let rows = x.elem_count() / in_dim;
-    // (rows, in) x (in, out)
-    let y = x.reshape((rows, in_dim))?.matmul(&weight.t()?)?;
-    let y = match bias {
-        Some(b) => y.broadcast_add(b)?,
-        None => y,
-    };
-    let mut out = dims.to_vec();
-    *out.last_mut().expect("at least one dim") = out_dim;
-    y.reshape(out)
-}
-
-/// [`linear_rows`] of a candle `Linear`.
+/// A candle `Linear` applied over the rows of `x` (..., in) as one product with the bias accumulated into it
+/// ([`crate::ops::linear`]): candle's own `Linear` on a 3-D input runs one small product per batch row.
 pub fn apply_linear(layer: &candle_nn::Linear, x: &Tensor) -> candle_core::Result<Tensor> {
-    linear_rows(x, layer.weight(), layer.bias())
+    crate::ops::linear(x, layer.weight(), layer.bias())
 }
 
 /// [`apply_linear`] followed by `act`, the bias addition fused into the activation ([`crate::ops::bias_act`]).
 pub fn apply_linear_act(layer: &candle_nn::Linear, x: &Tensor, act: HiddenAct) -> candle_core::Result<Tensor> {
     let bias = layer.bias().ok_or_else(|| candle_core::Error::Msg("an activated projection needs its bias".into()))?;
-    crate::ops::bias_act(&linear_rows(x, layer.weight(), None)?, bias, act)
+    crate::ops::bias_act(&crate::ops::linear(x, layer.weight(), None)?, bias, act)
 }
 
 /// Inverted dropout whose masks come from the model's shared, seeded RNG; the identity outside training.

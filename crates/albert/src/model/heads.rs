@@ -39,15 +39,8 @@ impl AlbertMLMHead {
 
     /// (..., H) -> (..., vocab) logits.
     pub fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
-        let h = self.transform(hidden)?;
-        let dims = h.dims().to_vec();
-        let e = dims[dims.len() - 1];
-        let rows = h.elem_count() / e;
-        // (rows, E) x (E, vocab)
-        let logits = h.reshape((rows, e))?.matmul(&self.decoder_weight.t()?)?.broadcast_add(&self.bias)?;
-        let mut out = dims;
-        *out.last_mut().expect("at least one dim") = self.bias.dim(0)?;
-        Ok(logits.reshape(out)?)
+        // (..., E) x (E, vocab), the decoder tied to the word embeddings
+        Ok(crate::ops::linear(&self.transform(hidden)?, &self.decoder_weight, Some(&self.bias))?)
     }
 }
 

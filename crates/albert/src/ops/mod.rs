@@ -3,10 +3,12 @@
 
 mod activation;
 mod layer_norm;
+mod linear;
 mod softmax;
 
 pub use activation::bias_act;
 pub use layer_norm::layer_norm;
+pub use linear::linear;
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
 
 use candle_core::{DType, Tensor};

@@ -1,0 +1,205 @@
+//! `x @ weight.T + bias` as one matrix product whose output starts as the broadcast bias (gemm accumulates into it),
+//! recorded as one node of the autograd graph. Composed from candle operations a linear layer is four nodes
+//! (reshape, transpose, product, broadcast add), and candle's backward pass zero-fills and adds a gradient buffer
+//! for every node: a third of a training step's memory traffic at ALBERT's sizes.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
+
+struct Linear;
+
+fn contiguous<'a, T>(s: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&s[a..b]),
+        None => candle_core::bail!("linear {what} must be contiguous"),
+    }
+}
+
+/// (rows, in) x (out, in)^T + bias.
+fn forward<T: WithDType>(
+    (x, xl): (&[T], &Layout),
+    (w, wl): (&[T], &Layout),
+    bias: Option<(&[T], &Layout)>,
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let (x, w) = (contiguous(x, xl, "input")?, contiguous(w, wl, "weight")?);
+    let ((rows, inner), (out, w_inner)) = (xl.shape().dims2()?, wl.shape().dims2()?);
+    if inner != w_inner {
+        candle_core::bail!("linear input of width {inner} against a weight of shape ({out}, {w_inner})");
+    }
+    let mut dst = match bias {
+        Some((b, bl)) => contiguous(b, bl, "bias")?.repeat(rows),
+        None => vec![T::zero(); rows * out],
+    };
+    if dst.len() != rows * out {
+        candle_core::bail!("linear bias must have {out} values");
+    }
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: dst is (rows, out) row-major, x (rows, inner) row-major, w (out, inner) row-major read as its
+    // transpose (inner, out) with column stride `inner`; all three slices hold exactly those elements.
+    unsafe {
+        gemm::gemm(
+            rows,
+            out,
+            inner,
+            dst.as_mut_ptr(),
+            1,
+            out as isize,
+            bias.is_some(),
+            x.as_ptr(),
+            1,
+            inner as isize,
+            w.as_ptr(),
+            inner as isize,
+            1,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+    Ok((WithDType::to_cpu_storage_owned(dst), Shape::from((rows, out))))
+}
+
+/// dx = g W, dW = g^T x, db = column sums of g; g is (rows, out).
+fn backward(x: &Tensor, w: &Tensor, grad: &Tensor, bias: bool) -> candle_core::Result<(Tensor, Tensor, Option<Tensor>)> {
+    let dx = grad.matmul(w)?;
+    let dw = grad.t()?.matmul(x)?;
+    let db = if bias { Some(grad.sum(0)?) } else { None };
+    Ok((dx, dw, db))
+}
+
+impl CustomOp3 for Linear {
+    fn name(&self) -> &'static str {
+        "albert-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => forward((x, l1), (w, l2), Some((b, l3))),
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => forward((x, l1), (w, l2), Some((b, l3))),
+            _ => candle_core::bail!("fused linear takes f32 or f64 tensors of one dtype, got {:?}", s1.dtype()),
+        }
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, db) = backward(x, w, grad, true)?;
+        Ok((Some(dx), Some(dw), db))
+    }
+}
+
+impl CustomOp2 for Linear {
+    fn name(&self) -> &'static str {
+        "albert-linear-no-bias"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(w)) => forward((x, l1), (w, l2), None),
+            (CpuStorage::F64(x), CpuStorage::F64(w)) => forward((x, l1), (w, l2), None),
+            _ => candle_core::bail!("fused linear takes f32 or f64 tensors of one dtype, got {:?}", s1.dtype()),
+        }
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = backward(x, w, grad, false)?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+/// `x @ weight.T + bias` over the rows of `x` (..., in) for a weight (out, in): one fused product on the CPU in f32
+/// and f64, candle's composed operations elsewhere.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let x = Tensor::new(&[[1f32, 2.0]], &Device::Cpu)?;
+/// let w = Tensor::new(&[[1f32, 0.0], [1.0, 1.0], [0.0, -1.0]], &Device::Cpu)?;
+/// let b = Tensor::new(&[0.5f32, 0.0, 1.0], &Device::Cpu)?;
+/// assert_eq!(albert::ops::linear(&x, &w, Some(&b))?.to_vec2::<f32>()?, [[1.5, 3.0, -1.0]]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let dims = x.dims();
+    let (in_dim, out_dim) = (dims[dims.len() - 1], weight.dim(0)?);
+    let rows = x.elem_count() / in_dim.max(1);
+    let flat = x.reshape((rows, in_dim))?;
+    let same_dtype = weight.dtype() == x.dtype() && bias.is_none_or(|b| b.dtype() == x.dtype());
+    let y = if super::fused(x) && same_dtype {
+        let (flat, weight) = (flat.contiguous()?, weight.contiguous()?);
+        match bias {
+            Some(b) => flat.apply_op3(&weight, &b.contiguous()?, Linear)?,
+            None => flat.apply_op2(&weight, Linear)?,
+        }
+    } else {
+        let y = flat.matmul(&weight.t()?)?;
+        match bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        }
+    };
+    let mut out = dims.to_vec();
+    *out.last_mut().expect("at least one dim") = out_dim;
+    y.reshape(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn values(n: usize, k: f64) -> Vec<f64> {
+        (0..n).map(|i| ((i as f64 + 1.0) * k).sin()).collect()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap()
+    }
+
+    #[test]
+    fn matches_composed_linear_and_its_gradients() {
+        let dev = Device::Cpu;
+        for with_bias in [true, false] {
+            let x = Var::from_vec(values(2 * 3 * 5, 0.7), (2, 3, 5), &dev).unwrap();
+            let w = Var::from_vec(values(4 * 5, 1.3), (4, 5), &dev).unwrap();
+            let b = Var::from_vec(values(4, 2.1), 4, &dev).unwrap();
+            let probe = Tensor::from_vec(values(2 * 3 * 4, 0.4), (2, 3, 4), &dev).unwrap();
+            let bias = with_bias.then_some(b.as_tensor());
+            let fused = linear(&x, &w, bias).unwrap();
+            let mut reference = x.broadcast_matmul(&w.t().unwrap()).unwrap();
+            if let Some(b) = bias {
+                reference = reference.broadcast_add(b).unwrap();
+            }
+            assert!(max_diff(&fused, &reference) < 1e-14);
+            let g1 = (fused * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = (reference * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            for v in [&x, &w] {
+                assert!(max_diff(g1.get(v.as_tensor()).unwrap(), g2.get(v.as_tensor()).unwrap()) < 1e-13);
+            }
+            match (g1.get(b.as_tensor()), g2.get(b.as_tensor())) {
+                (Some(a), Some(r)) => assert!(max_diff(a, r) < 1e-13),
+                (None, None) => assert!(!with_bias),
+                other => panic!("bias gradient presence differs: {:?}", (other.0.is_some(), other.1.is_some())),
+            }
+        }
+    }
+
+    #[test]
+    fn mismatched_shapes_are_errors() {
+        let x = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let w = Tensor::zeros((3, 5), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(linear(&x, &w, None).is_err());
+        let w = Tensor::zeros((3, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(linear(&x, &w, Some(&b)).is_err());
+    }
+}
