@@ -81,6 +81,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let threads = candle_core::utils::get_num_threads();
     let mut trainer = args.train.then(|| Trainer::new(&model)).transpose()?;
+    // Inference runs the detached model, as every prediction path does: no autograd graph is kept.
+    let inference = model.detached()?;
     for &batch in &args.batch {
         let (ids, labels) = random_batch(batch, args.seq, model.config.vocab_size, batch as u64)?;
         let input = AlbertInput::new(ids);
@@ -88,7 +90,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             match trainer.as_mut() {
                 Some(t) => t.step(&model, &input, &labels),
                 None => {
-                    model.model.forward(&input, &ForwardOptions::default())?;
+                    inference.forward(&input, &ForwardOptions::default())?;
                     Ok(())
                 }
             }

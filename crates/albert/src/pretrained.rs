@@ -1,9 +1,10 @@
 //! Loading and saving Hugging Face checkpoints as a whole: config, weights, the right class.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use crate::checkpoint;
@@ -94,6 +95,17 @@ impl Pretrained {
         let (model, varmap) =
             init_model(config, dtype, device, &mut init_rng, |vb: VarBuilder| AlbertForAny::new(config, arch, vb, rng.clone()))?;
         Ok(Self { model, varmap, config: config.clone(), report: LoadReport::default(), rng })
+    }
+
+    /// The model with its parameters detached from autograd, sharing their storage (nothing is copied): a forward
+    /// pass through it records no graph, so every intermediate tensor is freed as soon as it has been used. Use it
+    /// for inference; build it again after the parameters change.
+    pub fn detached(&self) -> Result<AlbertForAny> {
+        let tensors: HashMap<String, Tensor> =
+            self.varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
+        let (dtype, device) = tensors.values().next().map_or((DType::F32, Device::Cpu), |t| (t.dtype(), t.device().clone()));
+        let vb = VarBuilder::from_tensors(tensors, dtype, &device);
+        AlbertForAny::new(&self.config, self.model.architecture(), vb, self.rng.clone())
     }
 
     /// Number of distinct parameters (the tied decoder counts once).

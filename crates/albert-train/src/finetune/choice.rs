@@ -111,7 +111,8 @@ impl TrainFeatures for ChoiceFeatures {
 
 /// The chosen option of every question.
 pub fn predict(model: &Pretrained, features: &ChoiceFeatures, batch_size: usize) -> Result<Vec<usize>, FinetuneError> {
-    let head = head(&model.model)?;
+    let detached = model.detached()?;
+    let head = head(&detached)?;
     let device = head.albert.embeddings().word_embeddings().device().clone();
     let rows: Vec<usize> = (0..features.ids.len()).collect();
     let mut out = Vec::with_capacity(rows.len());

@@ -110,7 +110,8 @@ impl TrainFeatures for QaFeatures {
 
 /// Decodes an answer for every question of `features`, in question order (id, prediction).
 pub fn predict(model: &Pretrained, features: &QaFeatures, batch_size: usize, decode: &SpanDecodeOptions) -> Result<Vec<(String, QaPrediction)>, FinetuneError> {
-    let head = head(&model.model)?;
+    let detached = model.detached()?;
+    let head = head(&detached)?;
     let device = head.albert.embeddings().word_embeddings().device().clone();
     let rows: Vec<usize> = (0..features.windows.len()).collect();
     let mut logits: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(rows.len());

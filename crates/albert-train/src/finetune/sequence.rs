@@ -121,7 +121,8 @@ pub fn predict(
     features: &SequenceFeatures,
     batch_size: usize,
 ) -> Result<Vec<Target>, FinetuneError> {
-    let head = head(&model.model)?;
+    let detached = model.detached()?;
+    let head = head(&detached)?;
     let device = head.albert.embeddings().word_embeddings().device().clone();
     let rows: Vec<usize> = (0..features.ids.len()).collect();
     let mut out = Vec::with_capacity(rows.len());

@@ -181,7 +181,8 @@ pub fn predict(
     features: &TokenFeatures,
     batch_size: usize,
 ) -> Result<Vec<Vec<usize>>, FinetuneError> {
-    let head = head(&model.model)?;
+    let detached = model.detached()?;
+    let head = head(&detached)?;
     let device = head.albert.embeddings().word_embeddings().device().clone();
     let rows: Vec<usize> = (0..features.ids.len()).collect();
     let mut out = Vec::with_capacity(rows.len());
