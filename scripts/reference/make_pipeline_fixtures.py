@@ -90,6 +90,7 @@ NER = [
     "John Smith works for Google in New York.",
     "Angela Merkel met Emmanuel Macron in Berlin on Tuesday.",
     "Zoë Saldaña visited São Paulo and the Musée d'Orsay.",
+    "Yuki Tanaka moved to 東京 from Ōsaka in 2019 ☃ with Sony.",  # pieces outside the vocabulary: <unk>
 ]
 EMBED = ["A man is eating food.", "A man is eating a piece of bread.", "The new movie is awesome, naïve and fun!"]
 SIMILARITY = [(EMBED[0], EMBED[1]), (EMBED[0], EMBED[2])]
@@ -174,9 +175,9 @@ def qa(model, tok, question, context, max_length, stride):
 def main():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(2026)
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
-    os.makedirs(OUT)
+    os.makedirs(OUT, exist_ok=True)
+    for name, _, _ in FIXTURES:  # README.md stays
+        shutil.rmtree(os.path.join(OUT, name), ignore_errors=True)
     tmp = tempfile.mkdtemp()
     shutil.copy(SPM, os.path.join(tmp, "spiece.model"))
     tok = AlbertTokenizer.from_pretrained(tmp)

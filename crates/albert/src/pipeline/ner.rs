@@ -83,7 +83,10 @@ fn tag_tokens(
             let best = argmax(&scores);
             let (start, end) = e.offsets[i];
             // An unknown token stands for its text, as in transformers.
-            let word = if Some(e.ids[i]) == unk { chars[start..end].iter().collect() } else { e.tokens[i].clone() };
+            let word = match chars.get(start..end) {
+                Some(span) if Some(e.ids[i]) == unk => span.iter().collect(),
+                _ => e.tokens[i].clone(),
+            };
             Tagged { label: label_name(best), score: scores[best], word, start, end }
         })
         .collect()
