@@ -10,6 +10,20 @@
 //! whose class or weights lack the head the task needs (a head is never initialized at random here). Texts are
 //! tokenized with the checkpoint's tokenizer, truncated to [`PipelineOptions::max_length`] (flagged in the
 //! outputs, never silently) and run in batches of [`PipelineOptions::batch_size`].
+//!
+//! ```
+//! use albert::pipeline::{classify, PipelineModel, PipelineOptions, Task};
+//!
+//! // A tiny random checkpoint of the test fixtures; a hub id such as "textattack/albert-base-v2-SST-2" works too.
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pipelines/sentiment");
+//! let model = PipelineModel::load(dir, Task::Classify)?;
+//! let out = classify::classify(&model, &["I loved this movie."], None, &PipelineOptions::default())?;
+//! assert_eq!(out[0].labels.len(), 3); // negative, neutral, positive, best first
+//! assert!(out[0].labels[0].score >= out[0].labels[1].score);
+//! // A checkpoint without the head is refused rather than completed at random.
+//! assert!(PipelineModel::load(dir, Task::Ner).is_err());
+//! # Ok::<(), albert::Error>(())
+//! ```
 
 pub mod classify;
 pub mod embed;
