@@ -101,18 +101,25 @@ fn split_tag(label: &str) -> (bool, &str) {
     }
 }
 
-fn group(model: &PipelineModel, tokens: Vec<Tagged>) -> Result<Vec<Entity>> {
-    let mut groups: Vec<Vec<Tagged>> = Vec::new();
-    for t in tokens {
-        let (begin, tag) = split_tag(&t.label);
-        let joins = groups.last().and_then(|g| g.last()).is_some_and(|last| split_tag(&last.label).1 == tag && !begin);
-        match groups.last_mut() {
-            Some(g) if joins => g.push(t),
-            _ => groups.push(vec![t]),
+/// Runs of consecutive labels that form one entity (transformers' `group_entities`): a label joins the previous
+/// one when both have the same type and it is not a `B-` tag.
+fn group_runs<S: AsRef<str>>(labels: &[S]) -> Vec<std::ops::Range<usize>> {
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, label) in labels.iter().enumerate() {
+        let (begin, tag) = split_tag(label.as_ref());
+        match runs.last_mut() {
+            Some(r) if !begin && split_tag(labels[i - 1].as_ref()).1 == tag => r.end = i + 1,
+            _ => runs.push(i..i + 1),
         }
     }
+    runs
+}
+
+fn group(model: &PipelineModel, tokens: Vec<Tagged>) -> Result<Vec<Entity>> {
+    let labels: Vec<&str> = tokens.iter().map(|t| t.label.as_str()).collect();
     let mut out = Vec::new();
-    for g in groups {
+    for run in group_runs(&labels) {
+        let g = &tokens[run];
         let first = &g[0];
         let entity_group = first.label.split_once('-').map_or(first.label.as_str(), |(_, t)| t).to_string();
         if entity_group == "O" {
@@ -132,7 +139,7 @@ fn group(model: &PipelineModel, tokens: Vec<Tagged>) -> Result<Vec<Entity>> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_tag;
+    use super::{group_runs, split_tag};
 
     #[test]
     fn tags_split_as_transformers_get_tag() {
@@ -140,5 +147,15 @@ mod tests {
         assert_eq!(split_tag("I-LOC"), (false, "LOC"));
         assert_eq!(split_tag("O"), (false, "O"));
         assert_eq!(split_tag("MISC"), (false, "MISC"));
+    }
+
+    // By hand, following transformers' group_entities: B-PER I-PER | B-PER (a B- splits even after PER) | I-LOC
+    // (another type) | O O (grouped, dropped later) | I-ORG B-ORG (a B- splits) | MISC I-MISC (a bare label reads
+    // as I-).
+    #[test]
+    fn runs_split_at_b_tags_and_type_changes() {
+        let labels = ["B-PER", "I-PER", "B-PER", "I-LOC", "O", "O", "I-ORG", "B-ORG", "MISC", "I-MISC"];
+        assert_eq!(group_runs(&labels), [0..2, 2..3, 3..4, 4..6, 6..7, 7..8, 8..10]);
+        assert!(group_runs::<&str>(&[]).is_empty());
     }
 }
