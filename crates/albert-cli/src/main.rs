@@ -7,6 +7,7 @@ mod evaluate;
 mod finetune;
 mod forward;
 mod info;
+mod pipelines;
 mod plot;
 mod predict;
 mod pretrain;
@@ -44,6 +45,18 @@ enum Command {
     Pretrain(pretrain::PretrainArgs),
     /// Tokenize text with a SentencePiece model, tokenizer.json or checkpoint directory.
     Tokenize(tokenize::TokenizeArgs),
+    /// Classify texts: every label with its score (sentiment, topics, ...).
+    Classify(pipelines::ClassifyArgs),
+    /// Predict the tokens behind each [MASK] of a text.
+    FillMask(pipelines::FillMaskArgs),
+    /// Turn texts into vectors (mean-pooled last hidden state, or the pooler).
+    Embed(pipelines::EmbedArgs),
+    /// Cosine similarity of two texts' mean-pooled vectors.
+    Similarity(pipelines::SimilarityArgs),
+    /// Answer a question from a context, however long (extractive question answering).
+    Qa(pipelines::QaArgs),
+    /// Find named entities in texts, with labels, scores and code-point spans.
+    Ner(pipelines::NerArgs),
     /// Train or inspect a SentencePiece vocabulary.
     Vocab(vocab::VocabArgs),
 }
@@ -67,6 +80,12 @@ fn main() {
         Command::Vocab(a) => vocab::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Pretrain(a) => pretrain::run(a),
+        Command::Classify(a) => pipelines::run_classify(a),
+        Command::FillMask(a) => pipelines::run_fill_mask(a),
+        Command::Embed(a) => pipelines::run_embed(a),
+        Command::Similarity(a) => pipelines::run_similarity(a),
+        Command::Qa(a) => pipelines::run_qa(a),
+        Command::Ner(a) => pipelines::run_ner(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -57,6 +57,10 @@ pub enum Error {
     #[error("checkpoint holds {} tensor(s) the model does not use: {}", .0.len(), .0.join(", "))]
     UnexpectedWeights(Vec<String>),
 
+    /// Tokenizing failed or no tokenizer could be loaded.
+    #[error(transparent)]
+    Tokenizer(#[from] crate::tokenizer::TokenizerError),
+
     /// Input to a forward pass or a helper is malformed.
     #[error("invalid input: {0}")]
     Input(String),

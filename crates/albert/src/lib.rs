@@ -9,6 +9,7 @@ pub mod decode;
 pub mod error;
 pub mod hub;
 pub mod model;
+pub mod pipeline;
 pub mod ops;
 pub mod pretrained;
 pub mod rng;

@@ -3,6 +3,10 @@
 //! before they start or exceed `max_answer_length` tokens are dropped, the survivors are ranked by
 //! `start + end` logit, and for SQuAD v2.0 the answer is empty when the best null score (`[CLS]` start + end,
 //! the lowest over the windows) beats the best span by more than `null_score_diff_threshold`.
+//!
+//! [`SpanScoring::WindowProbability`] ranks as transformers' question-answering pipeline did instead
+//! (`select_starts_ends`): start and end logits become probabilities by a softmax over `[CLS]` and the window's
+//! context tokens, every span of the window is a candidate, and a span scores `p_start * p_end`.
 
 use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
 
@@ -17,6 +21,20 @@ pub struct SpanDecodeOptions {
     pub with_null_answer: bool,
     /// Predict the null answer when its score exceeds the best span's by more than this (0.0).
     pub null_score_diff_threshold: f32,
+    /// How spans are scored and ranked.
+    pub scoring: SpanScoring,
+}
+
+/// How candidate spans are scored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SpanScoring {
+    /// `start + end` logit over the n-best starts and ends of each window; `probability` is the softmax of the
+    /// scores over the n-best list (run_qa.py). The null answer is considered in this mode only.
+    #[default]
+    LogitSum,
+    /// `p_start * p_end`, each a softmax over `[CLS]` and the window's context tokens, over every span of the
+    /// window; `probability` holds it and ranks the candidates (transformers' question-answering pipeline).
+    WindowProbability,
 }
 
 impl Default for SpanDecodeOptions {
@@ -26,6 +44,7 @@ impl Default for SpanDecodeOptions {
             max_answer_length: 30,
             with_null_answer: false,
             null_score_diff_threshold: 0.0,
+            scoring: SpanScoring::LogitSum,
         }
     }
 }
@@ -79,6 +98,18 @@ fn top_indices(values: &[f32], n: usize) -> Vec<usize> {
     idx.into_iter().rev().take(n).collect()
 }
 
+/// Softmax over `[CLS]` (token 0) and the context tokens, zero elsewhere, then `[CLS]` set to zero: the window
+/// probabilities of transformers' `select_starts_ends`.
+fn window_softmax(logits: &[f32], offsets: &[Option<(usize, usize)>]) -> Vec<f32> {
+    let kept = |i: usize| i == 0 || offsets.get(i).is_some_and(Option::is_some);
+    let max = (0..logits.len()).filter(|&i| kept(i)).map(|i| logits[i]).fold(f32::NEG_INFINITY, f32::max);
+    let mut p: Vec<f32> = (0..logits.len()).map(|i| if kept(i) { (logits[i] - max).exp() } else { 0.0 }).collect();
+    let total: f32 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= total);
+    p[0] = 0.0;
+    p
+}
+
 /// Decodes the answer to one question over all windows of its context.
 pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptions) -> QaPrediction {
     let chars: Vec<char> = context.chars().collect();
@@ -101,8 +132,18 @@ pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptio
                 probability: 0.0,
             });
         }
-        for &s in &top_indices(&w.start_logits[..n], opts.n_best_size) {
-            for &e in &top_indices(&w.end_logits[..n], opts.n_best_size) {
+        let (starts, ends, probs) = match opts.scoring {
+            SpanScoring::LogitSum => {
+                (top_indices(&w.start_logits[..n], opts.n_best_size), top_indices(&w.end_logits[..n], opts.n_best_size), None)
+            }
+            SpanScoring::WindowProbability => {
+                let context: Vec<usize> = (0..n).filter(|&i| w.offsets[i].is_some()).collect();
+                let probs = (window_softmax(&w.start_logits[..n], w.offsets), window_softmax(&w.end_logits[..n], w.offsets));
+                (context.clone(), context, Some(probs))
+            }
+        };
+        for &s in &starts {
+            for &e in &ends {
                 let (Some((start, _)), Some((_, end))) = (w.offsets[s], w.offsets[e]) else {
                     continue;
                 };
@@ -116,10 +157,15 @@ pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptio
                     score: w.start_logits[s] + w.end_logits[e],
                     start_logit: w.start_logits[s],
                     end_logit: w.end_logits[e],
-                    probability: 0.0,
+                    probability: probs.as_ref().map_or(0.0, |(ps, pe)| ps[s] * pe[e]),
                 });
             }
         }
+    }
+    if opts.scoring == SpanScoring::WindowProbability {
+        spans.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+        spans.truncate(opts.n_best_size);
+        return QaPrediction { answer: spans.first().cloned(), n_best: spans, null_score_diff: None };
     }
     let mut n_best = spans;
     let null = null.filter(|_| opts.with_null_answer);
@@ -340,5 +386,27 @@ mod tests {
         assert_eq!((a.text.as_str(), a.start, a.end, a.score), ("lait", 14, 18, 8.0));
         // null = min(0.0, -2.0) = -2.0; diff = -2.0 - 8.0.
         assert_eq!(p.null_score_diff, Some(-10.0));
+    }
+
+    #[test]
+    fn window_probability_ranks_by_start_times_end_probability() {
+        let opts = SpanDecodeOptions { scoring: SpanScoring::WindowProbability, ..SpanDecodeOptions::default() };
+        let p = decode_answer(CONTEXT, &[window(&START, &END)], &opts);
+        // Softmax over [CLS] and the four context tokens (the last token is neither), by hand.
+        let z = |v: &[f32; 6]| v[..5].iter().map(|x| x.exp()).sum::<f32>();
+        let (ps, pe) = (START[2].exp() / z(&START), END[4].exp() / z(&END));
+        let a = p.answer.unwrap();
+        assert_eq!((a.text.as_str(), a.start, a.end), ("café au lait", 6, 18));
+        assert!((a.probability - ps * pe).abs() < 1e-7);
+        assert_eq!(p.n_best.len(), 10);
+        // A second window with larger logits, but whose best span ("lait", e^9 / (2 e^9 + 1) squared, about 0.25)
+        // is less probable than the first window's (0.753 * 0.529, about 0.398): the first wins here, the second
+        // wins by logit sum (9 + 9 > 3 + 2.5).
+        let offsets2 = [None, Some((14, 18)), Some((6, 10)), None];
+        let (s2, e2) = ([9.0f32, 9.0, 0.0, 0.0], [9.0f32, 9.0, 0.0, 0.0]);
+        let w2 = QaWindow { start_logits: &s2, end_logits: &e2, offsets: &offsets2 };
+        let both = [window(&START, &END), w2];
+        assert_eq!(decode_answer(CONTEXT, &both, &opts).answer.unwrap().text, "café au lait");
+        assert_eq!(decode_answer(CONTEXT, &both, &SpanDecodeOptions::default()).answer.unwrap().text, "lait");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tokenizers::Tokenizer;
+use tokenizers::{Decoder, Tokenizer};
 
 use super::albert_spm::RawToken;
 use super::error::{Result, TokenizerError};
@@ -60,5 +60,14 @@ impl HfTokenizer {
     /// Decodes with the tokenizer's decoder.
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         self.inner.decode(ids, skip_special_tokens).map_err(backend)
+    }
+
+    /// Runs the decoder on token strings (their concatenation when there is none).
+    pub fn tokens_to_string<S: AsRef<str>>(&self, tokens: &[S]) -> Result<String> {
+        let tokens: Vec<String> = tokens.iter().map(|t| t.as_ref().to_string()).collect();
+        match self.inner.get_decoder() {
+            Some(d) => d.decode(tokens).map_err(backend),
+            None => Ok(tokens.concat()),
+        }
     }
 }

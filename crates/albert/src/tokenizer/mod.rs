@@ -385,6 +385,16 @@ impl AlbertTokenizer {
         Ok(out.trim().to_string())
     }
 
+    /// Joins token strings into text as transformers' `convert_tokens_to_string` does: the
+    /// `tokenizer.json` decoder, or SentencePiece's piece decoding on the `spiece.model` path.
+    /// Tokens need not be in the vocabulary (pipelines put the original text in place of `<unk>`).
+    pub fn tokens_to_string<S: AsRef<str>>(&self, tokens: &[S]) -> Result<String> {
+        match &self.inner {
+            Inner::Spm(a) => Ok(a.sp.decode_pieces(tokens)),
+            Inner::Hf(h) => h.tokens_to_string(tokens),
+        }
+    }
+
     /// Writes `spiece.model` (SentencePiece backend only), `tokenizer.json` and
     /// `tokenizer_config.json` into `dir`, each atomically. The tokenizer.json is what
     /// transformers' `AlbertTokenizer` builds from the same spiece.model.

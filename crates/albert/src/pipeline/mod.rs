@@ -1,0 +1,278 @@
+//! Task pipelines: text in, typed answers out, as transformers' pipelines give them.
+//!
+//! - [`classify`]: sequence classification (label names with softmax, sigmoid or raw scores).
+//! - [`fill_mask`]: the top-k tokens for each `[MASK]`.
+//! - [`embed`]: mean-pooled (or pooler) sentence vectors and their cosine similarity.
+//! - [`qa`]: extractive question answering over windows of a long context.
+//! - [`ner`]: named entities, word pieces and B-/I- tags grouped into spans.
+//!
+//! Each pipeline loads a checkpoint directory or hub id with [`PipelineModel::load`], which refuses a checkpoint
+//! whose class or weights lack the head the task needs (a head is never initialized at random here). Texts are
+//! tokenized with the checkpoint's tokenizer, truncated to [`PipelineOptions::max_length`] (flagged in the
+//! outputs, never silently) and run in batches of [`PipelineOptions::batch_size`].
+//!
+//! ```
+//! use albert::pipeline::{classify, PipelineModel, PipelineOptions, Task};
+//!
+//! // A tiny random checkpoint of the test fixtures; a hub id such as "textattack/albert-base-v2-SST-2" works too.
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pipelines/sentiment");
+//! let model = PipelineModel::load(dir, Task::Classify)?;
+//! let out = classify::classify(&model, &["I loved this movie."], None, &PipelineOptions::default())?;
+//! assert_eq!(out[0].labels.len(), 3); // negative, neutral, positive, best first
+//! assert!(out[0].labels[0].score >= out[0].labels[1].score);
+//! // A checkpoint without the head is refused rather than completed at random.
+//! assert!(PipelineModel::load(dir, Task::Ner).is_err());
+//! # Ok::<(), albert::Error>(())
+//! ```
+
+pub mod classify;
+pub mod embed;
+pub mod fill_mask;
+pub mod ner;
+pub mod qa;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+
+use crate::config::{AlbertConfig, Architecture};
+use crate::error::{Error, Result};
+use crate::model::{AlbertInput, ForwardOptions, NamedOutputs};
+use crate::pretrained::{LoadOptions, Pretrained};
+use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, Truncation, TruncationStrategy};
+
+/// The tasks, each with the class it runs and the built-in model it falls back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Sequence classification or regression.
+    Classify,
+    /// Masked-token prediction.
+    FillMask,
+    /// Sentence vectors (and similarity).
+    Embed,
+    /// Extractive question answering.
+    QuestionAnswering,
+    /// Named entities (token classification).
+    Ner,
+}
+
+impl Task {
+    /// The class the pipeline loads.
+    pub fn architecture(self) -> Architecture {
+        match self {
+            Task::Classify => Architecture::SequenceClassification,
+            Task::FillMask => Architecture::MaskedLM,
+            Task::Embed => Architecture::Model,
+            Task::QuestionAnswering => Architecture::QuestionAnswering,
+            Task::Ner => Architecture::TokenClassification,
+        }
+    }
+
+    /// Whether a checkpoint saved as `arch` holds this task's head (any class holds the encoder that `Embed` runs;
+    /// the masked-LM head is part of `AlbertForPreTraining`).
+    pub fn accepts(self, arch: Architecture) -> bool {
+        match self {
+            Task::Embed => true,
+            Task::FillMask => matches!(arch, Architecture::MaskedLM | Architecture::PreTraining),
+            other => arch == other.architecture(),
+        }
+    }
+
+    /// The model used when none is given: `None` until the project ships its built-in checkpoints.
+    pub fn default_model(self) -> Option<&'static str> {
+        DEFAULT_MODELS.iter().find(|(t, _)| *t == self).map(|(_, m)| *m)
+    }
+
+    /// The command name of the task.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classify => "classify",
+            Task::FillMask => "fill-mask",
+            Task::Embed => "embed",
+            Task::QuestionAnswering => "qa",
+            Task::Ner => "ner",
+        }
+    }
+}
+
+/// Built-in default model of each task (a checkpoint directory or hub id); empty until pretraining is done.
+pub const DEFAULT_MODELS: &[(Task, &str)] = &[];
+
+/// How texts are run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Longest input in tokens, special tokens included; `None`: 512, or the model's `max_position_embeddings`
+    /// when smaller. Longer inputs are truncated and flagged.
+    pub max_length: Option<usize>,
+    /// Inputs per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self { max_length: None, batch_size: 8 }
+    }
+}
+
+/// A checkpoint loaded for one task, with its tokenizer.
+pub struct PipelineModel {
+    /// The model, of the task's class.
+    pub model: Pretrained,
+    /// The checkpoint's tokenizer.
+    pub tokenizer: AlbertTokenizer,
+    /// Where the checkpoint lies.
+    pub dir: PathBuf,
+    task: Task,
+}
+
+impl PipelineModel {
+    /// Resolves `spec` (a checkpoint directory or a hub id, see [`crate::hub::resolve_model`]) and loads it as the
+    /// task's class. A checkpoint whose `architectures` names a class without the task's head, or whose weights
+    /// lack any head tensor, is refused, naming the class and the missing tensors.
+    pub fn load(spec: &str, task: Task) -> Result<Self> {
+        let dir = crate::hub::resolve_model(spec)?;
+        Self::load_dir(&dir, task)
+    }
+
+    /// Loads a checkpoint directory as the task's class (see [`PipelineModel::load`]).
+    pub fn load_dir(dir: &Path, task: Task) -> Result<Self> {
+        let config = AlbertConfig::from_file(dir.join("config.json"))?;
+        if let Some(declared) = config.architecture() {
+            if !task.accepts(declared) {
+                return Err(Error::Input(format!(
+                    "{} is an {} checkpoint; `{}` needs {}",
+                    dir.display(),
+                    declared.hf_name(),
+                    task.name(),
+                    match task {
+                        Task::FillMask => "AlbertForMaskedLM or AlbertForPreTraining",
+                        other => other.architecture().hf_name(),
+                    }
+                )));
+            }
+        }
+        let opts = LoadOptions { architecture: Some(task.architecture()), ..LoadOptions::default() };
+        let model = Pretrained::load_with_config(dir, config, &opts)?;
+        // Embed tolerates a missing pooler: only `--pooler` needs it, and it checks.
+        let missing: Vec<&String> =
+            model.report.initialized.iter().filter(|n| !(task == Task::Embed && n.starts_with("pooler."))).collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            return Err(Error::Input(format!(
+                "{} lacks the {} head `{}` needs (missing: {}); it would be initialized at random",
+                dir.display(),
+                task.architecture().hf_name(),
+                task.name(),
+                names.join(", ")
+            )));
+        }
+        let tokenizer = AlbertTokenizer::from_path(dir)?;
+        Ok(Self { model, tokenizer, dir: dir.to_path_buf(), task })
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &AlbertConfig {
+        &self.model.config
+    }
+
+    /// The effective maximum input length: `requested`, else 512 capped by `max_position_embeddings`.
+    pub fn max_length(&self, requested: Option<usize>) -> Result<usize> {
+        let positions = self.config().max_position_embeddings;
+        match requested {
+            Some(n) if n > positions => Err(Error::Input(format!(
+                "--max-length {n} exceeds the model's max_position_embeddings ({positions})"
+            ))),
+            Some(n) if n < 3 => Err(Error::Input(format!("--max-length {n} leaves no room for a token"))),
+            Some(n) => Ok(n),
+            None => Ok(positions.min(512)),
+        }
+    }
+
+    /// Encodes single texts, truncated to the effective maximum length; each comes with whether it was cut.
+    pub fn encode(&self, texts: &[&str], max_length: Option<usize>) -> Result<Vec<Truncated>> {
+        if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
+            return Err(Error::Input(format!("input {} is empty", i + 1)));
+        }
+        let opts = EncodeOptions {
+            truncation: Some(Truncation {
+                max_length: self.max_length(max_length)?,
+                stride: 0,
+                strategy: TruncationStrategy::LongestFirst,
+            }),
+            ..EncodeOptions::default()
+        };
+        let pairs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (*t, None)).collect();
+        Ok(self
+            .tokenizer
+            .encode_batch(&pairs, &opts)?
+            .into_iter()
+            .map(|mut encoding| {
+                let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
+                Truncated { encoding, truncated }
+            })
+            .collect())
+    }
+
+    /// Runs the model over `encodings` in batches of `batch_size`, padded to each batch's longest, and hands each
+    /// batch's outputs with the batch's rows to `each`.
+    pub fn run_batches(
+        &self,
+        encodings: &[&Encoding],
+        batch_size: usize,
+        mut each: impl FnMut(&NamedOutputs, &[&Encoding]) -> Result<()>,
+    ) -> Result<()> {
+        let pad = self.tokenizer.token_to_id("<pad>").unwrap_or(0);
+        for batch in encodings.chunks(batch_size.max(1)) {
+            let ids: Vec<Vec<u32>> = batch.iter().map(|e| e.ids.clone()).collect();
+            let types: Vec<Vec<u32>> = batch.iter().map(|e| e.type_ids.clone()).collect();
+            let input = AlbertInput::from_rows(&ids, Some(&types), pad, &Device::Cpu)?;
+            let out = self.model.model.forward(&input, &ForwardOptions::default())?;
+            each(&out, batch)?;
+        }
+        Ok(())
+    }
+
+    /// The task this model was loaded for.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+
+    /// Refuses a model loaded for another task.
+    pub fn require(&self, task: Task) -> Result<()> {
+        if self.task != task {
+            return Err(Error::Input(format!("the model was loaded for `{}`, not `{}`", self.task.name(), task.name())));
+        }
+        Ok(())
+    }
+}
+
+/// An encoding and whether truncation cut it.
+#[derive(Debug, Clone)]
+pub struct Truncated {
+    /// The (possibly truncated) encoding.
+    pub encoding: Encoding,
+    /// Whether tokens were dropped to fit the maximum length.
+    pub truncated: bool,
+}
+
+/// The named head output of a forward pass.
+pub(crate) fn head<'a>(out: &'a NamedOutputs, name: &str) -> Result<&'a candle_core::Tensor> {
+    out.heads
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| t)
+        .ok_or_else(|| Error::Input(format!("the model produced no `{name}`")))
+}
+
+/// Softmax of a row, as numpy computes it: `exp(x - max) / sum`.
+pub(crate) fn softmax(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = row.iter().map(|x| (x - max).exp()).collect();
+    let total: f32 = e.iter().sum();
+    e.into_iter().map(|x| x / total).collect()
+}
+
+/// Index of the first largest value (numpy's `argmax`).
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().fold(0, |best, (i, v)| if *v > row[best] { i } else { best })
+}

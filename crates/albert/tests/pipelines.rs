@@ -1,0 +1,225 @@
+//! The task pipelines against transformers' own pipelines on the same checkpoints
+//! (tests/fixtures/pipelines, made by scripts/reference/make_pipeline_fixtures.py): labels, tokens, words and
+//! code-point spans exactly, scores within 1e-5. Inputs of different lengths share batches, so padding is exercised
+//! against references computed one text at a time.
+
+use std::path::{Path, PathBuf};
+
+use albert::pipeline::{classify, embed, fill_mask, ner, qa, PipelineModel, PipelineOptions, Task};
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines")
+}
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap()).unwrap()
+}
+
+fn load(name: &str, task: Task) -> PipelineModel {
+    PipelineModel::load_dir(&fixtures().join(name), task).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+fn texts(cases: &Value, key: &str) -> Vec<String> {
+    cases.as_array().unwrap().iter().map(|c| str_of(&c[key]).to_string()).collect()
+}
+
+fn close(got: f32, want: &Value, what: &str) {
+    let want = want.as_f64().unwrap();
+    let diff = (got as f64 - want).abs();
+    assert!(diff <= 1e-5, "{what}: {got} vs transformers {want} (diff {diff})");
+}
+
+const BATCHED: PipelineOptions = PipelineOptions { max_length: None, batch_size: 3 };
+
+#[test]
+fn fill_mask_matches_transformers() {
+    let exp = expected();
+    let cases = &exp["fill_mask"];
+    let model = load("pretraining", Task::FillMask);
+    let inputs = texts(cases, "text");
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let got = fill_mask::fill_mask(&model, &refs, 5, &BATCHED).unwrap();
+    assert_eq!(got.len(), refs.len());
+    for (case, g) in cases.as_array().unwrap().iter().zip(&got) {
+        let masks = case["masks"].as_array().unwrap();
+        assert_eq!(g.masks.len(), masks.len(), "{}", case["text"]);
+        for (want, have) in masks.iter().zip(&g.masks) {
+            for (w, h) in want.as_array().unwrap().iter().zip(have) {
+                assert_eq!(h.token as u64, w["token"].as_u64().unwrap(), "{}", case["text"]);
+                assert_eq!(h.token_str, str_of(&w["token_str"]));
+                assert_eq!(h.sequence, str_of(&w["sequence"]));
+                close(h.score, &w["score"], "fill-mask score");
+            }
+        }
+        assert!(!g.truncated);
+    }
+}
+
+#[test]
+fn classify_matches_transformers_softmax_sigmoid_and_regression() {
+    let exp = expected();
+    for name in ["sentiment", "multilabel", "regression"] {
+        let cases = &exp["classify"][name];
+        let model = load(name, Task::Classify);
+        let inputs = texts(cases, "text");
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let got = classify::classify(&model, &refs, None, &BATCHED).unwrap();
+        assert_eq!(got.len(), refs.len());
+        for (case, g) in cases.as_array().unwrap().iter().zip(&got) {
+            let want = case["labels"].as_array().unwrap();
+            assert_eq!(g.labels.len(), want.len());
+            for (w, h) in want.iter().zip(&g.labels) {
+                assert_eq!(h.label, str_of(&w["label"]), "{name}: {}", case["text"]);
+                close(h.score, &w["score"], name);
+            }
+        }
+    }
+    // top-k keeps the best labels.
+    let model = load("sentiment", Task::Classify);
+    let top = classify::classify(&model, &["I loved this movie."], Some(1), &BATCHED).unwrap();
+    assert_eq!(top[0].labels.len(), 1);
+    assert_eq!(top[0].labels[0].label, str_of(&exp["classify"]["sentiment"][0]["labels"][0]["label"]));
+}
+
+#[test]
+fn over_long_input_is_truncated_and_flagged() {
+    let exp = expected();
+    let case = &exp["classify_truncated"][0];
+    let model = load("sentiment", Task::Classify);
+    let max = case["max_length"].as_u64().unwrap() as usize;
+    let opts = PipelineOptions { max_length: Some(max), batch_size: 2 };
+    let got = classify::classify(&model, &[str_of(&case["text"]), "Short."], None, &opts).unwrap();
+    assert!(got[0].truncated && !got[1].truncated);
+    for (w, h) in case["labels"].as_array().unwrap().iter().zip(&got[0].labels) {
+        assert_eq!(h.label, str_of(&w["label"]));
+        close(h.score, &w["score"], "truncated classify");
+    }
+}
+
+#[test]
+fn ner_matches_transformers_simple_aggregation() {
+    let exp = expected();
+    let cases = &exp["ner"];
+    let model = load("ner", Task::Ner);
+    let inputs = texts(cases, "text");
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let got = ner::ner(&model, &refs, &BATCHED).unwrap();
+    assert_eq!(got.len(), refs.len());
+    for (case, g) in cases.as_array().unwrap().iter().zip(&got) {
+        let want = case["entities"].as_array().unwrap();
+        let have: Vec<(&str, &str, u64, u64)> =
+            g.entities.iter().map(|e| (e.entity_group.as_str(), e.word.as_str(), e.start as u64, e.end as u64)).collect();
+        let expect: Vec<(&str, &str, u64, u64)> = want
+            .iter()
+            .map(|w| (str_of(&w["entity_group"]), str_of(&w["word"]), w["start"].as_u64().unwrap(), w["end"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(have, expect, "{}", case["text"]);
+        for (w, h) in want.iter().zip(&g.entities) {
+            close(h.score, &w["score"], "ner score");
+        }
+    }
+}
+
+#[test]
+fn embeddings_and_similarity_match_transformers() {
+    let exp = expected();
+    let cases = &exp["embed"];
+    let model = load("pretraining", Task::Embed);
+    let inputs = texts(cases, "text");
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    for (pooling, key) in [(embed::Pooling::Mean, "mean"), (embed::Pooling::Pooler, "pooler")] {
+        let got = embed::embed(&model, &refs, pooling, &BATCHED).unwrap();
+        assert_eq!(got.len(), refs.len());
+        for (case, g) in cases.as_array().unwrap().iter().zip(&got) {
+            let want = case[key].as_array().unwrap();
+            assert_eq!(g.vector.len(), want.len());
+            for (h, w) in g.vector.iter().zip(want) {
+                close(*h, w, key);
+            }
+        }
+    }
+    let pairs: Vec<(String, String)> = exp["similarity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (str_of(&c["a"]).to_string(), str_of(&c["b"]).to_string()))
+        .collect();
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let got = embed::similarity(&model, &refs, &BATCHED).unwrap();
+    assert_eq!(got.len(), refs.len());
+    for (case, g) in exp["similarity"].as_array().unwrap().iter().zip(&got) {
+        close(g.cosine, &case["cosine"], "cosine");
+    }
+}
+
+#[test]
+fn qa_matches_transformers_over_windows() {
+    let exp = expected();
+    let model = load("qa", Task::QuestionAnswering);
+    for case in exp["qa"].as_array().unwrap() {
+        let opts = qa::QaOptions {
+            max_length: case["max_length"].as_u64().unwrap() as usize,
+            stride: case["stride"].as_u64().unwrap() as usize,
+            ..qa::QaOptions::default()
+        };
+        let a = qa::answer(&model, str_of(&case["question"]), str_of(&case["context"]), &opts).unwrap();
+        let what = format!("{} windows of {}", case["windows"], opts.max_length);
+        assert_eq!(a.windows as u64, case["windows"].as_u64().unwrap(), "{what}");
+        assert_eq!((a.answer.as_str(), a.start as u64, a.end as u64),
+                   (str_of(&case["answer"]), case["start"].as_u64().unwrap(), case["end"].as_u64().unwrap()), "{what}");
+        close(a.score, &case["score"], &what);
+        let rel = (a.score as f64 / case["score"].as_f64().unwrap() - 1.0).abs();
+        assert!(rel < 1e-3, "{what}: relative score difference {rel}");
+    }
+}
+
+fn error_of<T>(r: albert::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn bad_input_and_wrong_checkpoints_are_clear_errors() {
+    let mlm = load("pretraining", Task::FillMask);
+    let err = error_of(fill_mask::fill_mask(&mlm, &["no mask here"], 5, &BATCHED));
+    assert!(err.contains("[MASK] is missing"), "{err}");
+    let err = error_of(fill_mask::fill_mask(&mlm, &["a b c d e f g h i j k [MASK]"], 5, &PipelineOptions { max_length: Some(6), batch_size: 1 }));
+    assert!(err.contains("cut off by truncation"), "{err}");
+    let err = error_of(classify::classify(&load("sentiment", Task::Classify), &["fine", "  "], None, &BATCHED));
+    assert!(err.contains("input 2 is empty"), "{err}");
+    let err = error_of(classify::classify(&load("sentiment", Task::Classify), &["fine"], None, &PipelineOptions { max_length: Some(513), batch_size: 1 }));
+    assert!(err.contains("max_position_embeddings"), "{err}");
+    // The config names another class.
+    let err = error_of(PipelineModel::load_dir(&fixtures().join("ner"), Task::Classify));
+    assert!(err.contains("AlbertForTokenClassification") && err.contains("AlbertForSequenceClassification"), "{err}");
+    let err = error_of(PipelineModel::load_dir(&fixtures().join("sentiment"), Task::FillMask));
+    assert!(err.contains("AlbertForMaskedLM or AlbertForPreTraining"), "{err}");
+    // A config without `architectures`: the missing head's tensors are named, nothing is initialized at random.
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(fixtures().join("pretraining").join(f), tmp.path().join(f)).unwrap();
+    }
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("pretraining/config.json")).unwrap()).unwrap();
+    config.as_object_mut().unwrap().remove("architectures");
+    std::fs::write(tmp.path().join("config.json"), config.to_string()).unwrap();
+    let err = error_of(PipelineModel::load_dir(tmp.path(), Task::QuestionAnswering));
+    assert!(err.contains("qa_outputs.weight") && err.contains("initialized at random"), "{err}");
+    // No pooler in a token-classification checkpoint.
+    let ner_model = load("ner", Task::Embed);
+    let err = error_of(embed::embed(&ner_model, &["text"], embed::Pooling::Pooler, &BATCHED));
+    assert!(err.contains("no pooler"), "{err}");
+    assert!(embed::embed(&ner_model, &["text"], embed::Pooling::Mean, &BATCHED).is_ok());
+    let qa_model = load("qa", Task::QuestionAnswering);
+    let err = error_of(qa::answer(&qa_model, " ", "context", &qa::QaOptions::default()));
+    assert!(err.contains("question is empty"), "{err}");
+    // A model loaded for one task is refused by another.
+    let err = error_of(ner::ner(&qa_model, &["text"], &BATCHED));
+    assert!(err.contains("loaded for `qa`"), "{err}");
+}
