@@ -44,8 +44,8 @@ fn windows_and_answer_labels_equal_run_qa() {
         for (k, (w, e)) in features.windows.iter().zip(expected).enumerate() {
             let ids: Vec<u32> = serde_json::from_value(e["input_ids"].clone()).unwrap();
             let types: Vec<u32> = serde_json::from_value(e["token_type_ids"].clone()).unwrap();
-            assert_eq!(w.ids, ids, "{id} window {k}: ids");
-            assert_eq!(w.type_ids, types, "{id} window {k}: type ids");
+            assert_eq!(w.encoding.ids, ids, "{id} window {k}: ids");
+            assert_eq!(w.encoding.type_ids, types, "{id} window {k}: type ids");
             let labels = (e["start_position"].as_u64().unwrap() as u32, e["end_position"].as_u64().unwrap() as u32);
             assert_eq!(features.positions[k], labels, "{id} window {k}: answer positions");
         }

@@ -74,8 +74,8 @@ impl QaFeatures {
     }
 
     fn input(&self, rows: &[usize], device: &Device) -> Result<AlbertInput, FinetuneError> {
-        let ids: Vec<Vec<u32>> = rows.iter().map(|&r| self.windows[r].ids.clone()).collect();
-        let types: Vec<Vec<u32>> = rows.iter().map(|&r| self.windows[r].type_ids.clone()).collect();
+        let ids: Vec<Vec<u32>> = rows.iter().map(|&r| self.windows[r].encoding.ids.clone()).collect();
+        let types: Vec<Vec<u32>> = rows.iter().map(|&r| self.windows[r].encoding.type_ids.clone()).collect();
         Ok(AlbertInput::from_rows(&ids, Some(&types), self.pad_id, device)?)
     }
 }
@@ -132,7 +132,7 @@ pub fn predict(model: &Pretrained, features: &QaFeatures, batch_size: usize, dec
             let views: Vec<QaWindow> = windows
                 .iter()
                 .map(|&w| {
-                    let n = features.windows[w].ids.len();
+                    let n = features.windows[w].encoding.ids.len();
                     QaWindow { start_logits: &logits[w].0[..n], end_logits: &logits[w].1[..n], offsets: &features.windows[w].context_offsets }
                 })
                 .collect();

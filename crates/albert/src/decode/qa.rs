@@ -8,7 +8,7 @@
 //! (`select_starts_ends`): start and end logits become probabilities by a softmax over `[CLS]` and the window's
 //! context tokens, every span of the window is a candidate, and a span scores `p_start * p_end`.
 
-use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
+use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, Truncation, TruncationStrategy};
 
 /// Decoding settings (transformers' defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -221,10 +221,8 @@ impl Default for QaWindowOptions {
 /// One window of `[CLS] question [SEP] context-part [SEP]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QaEncodedWindow {
-    /// Token ids.
-    pub ids: Vec<u32>,
-    /// Segment ids (1 on the context part).
-    pub type_ids: Vec<u32>,
+    /// The window's encoding (ids, segment ids 1 on the context part, offsets), without further windows.
+    pub encoding: Encoding,
     /// Per token, the code-point span of the context it covers; `None` for the question and special tokens.
     pub context_offsets: Vec<Option<(usize, usize)>>,
 }
@@ -247,7 +245,7 @@ impl QaEncodedWindow {
 }
 
 /// Encodes `question` against `context` in overlapping windows: the question (left-stripped, as run_qa.py does,
-/// and cut to `max_query_length` tokens) is repeated in every window, the context is truncated into windows of
+/// and cut to `max_query_length` tokens; `usize::MAX` keeps it whole) is repeated in every window, the context is truncated into windows of
 /// `max_seq_length` tokens sharing `doc_stride` tokens.
 pub fn encode_qa_windows(
     tokenizer: &AlbertTokenizer,
@@ -275,7 +273,7 @@ pub fn encode_qa_windows(
             let context_offsets = (0..e.len())
                 .map(|i| (e.type_ids[i] == 1 && e.special_tokens_mask[i] == 0).then_some(e.offsets[i]))
                 .collect();
-            QaEncodedWindow { ids: e.ids, type_ids: e.type_ids, context_offsets }
+            QaEncodedWindow { encoding: e, context_offsets }
         })
         .collect())
 }

@@ -222,11 +222,13 @@ impl PipelineModel {
         mut each: impl FnMut(&NamedOutputs, &[&Encoding]) -> Result<()>,
     ) -> Result<()> {
         let pad = self.tokenizer.token_to_id("<pad>").unwrap_or(0);
+        // No autograd graph: each intermediate is freed as soon as it is used.
+        let model = self.model.detached()?;
         for batch in encodings.chunks(batch_size.max(1)) {
             let ids: Vec<Vec<u32>> = batch.iter().map(|e| e.ids.clone()).collect();
             let types: Vec<Vec<u32>> = batch.iter().map(|e| e.type_ids.clone()).collect();
             let input = AlbertInput::from_rows(&ids, Some(&types), pad, &Device::Cpu)?;
-            let out = self.model.model.forward(&input, &ForwardOptions::default())?;
+            let out = model.forward(&input, &ForwardOptions::default())?;
             each(&out, batch)?;
         }
         Ok(())

@@ -8,9 +8,9 @@ use candle_core::DType;
 use serde::Serialize;
 
 use super::{head, PipelineModel, Task};
-use crate::decode::qa::{decode_answer, QaWindow, SpanDecodeOptions, SpanScoring};
+use crate::decode::qa::{decode_answer, encode_qa_windows, QaWindow, QaWindowOptions, SpanDecodeOptions, SpanScoring};
 use crate::error::{Error, Result};
-use crate::tokenizer::{EncodeOptions, Encoding, Truncation, TruncationStrategy};
+use crate::tokenizer::Encoding;
 
 /// Windowing and decoding settings (the pipeline's defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,21 +56,10 @@ pub fn answer(model: &PipelineModel, question: &str, context: &str, opts: &QaOpt
         return Err(Error::Input("the context is empty".into()));
     }
     let max_length = model.max_length(Some(opts.max_length))?;
-    let enc = model
-        .tokenizer
-        .encode(
-            question,
-            Some(context),
-            &EncodeOptions {
-                truncation: Some(Truncation { max_length, stride: opts.stride, strategy: TruncationStrategy::OnlySecond }),
-                ..EncodeOptions::default()
-            },
-        )
+    let window = QaWindowOptions { max_seq_length: max_length, doc_stride: opts.stride, max_query_length: usize::MAX };
+    let windows = encode_qa_windows(&model.tokenizer, question, context, &window)
         .map_err(|e| Error::Input(format!("the question does not fit windows of {max_length} tokens with stride {}: {e}", opts.stride)))?;
-    let mut first = enc;
-    let rest = std::mem::take(&mut first.overflowing);
-    let windows: Vec<Encoding> = std::iter::once(first).chain(rest).collect();
-    let refs: Vec<&Encoding> = windows.iter().collect();
+    let refs: Vec<&Encoding> = windows.iter().map(|w| &w.encoding).collect();
     let mut logits: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(windows.len());
     model.run_batches(&refs, opts.batch_size, |o, batch| {
         // (batch, seq) each
@@ -81,15 +70,10 @@ pub fn answer(model: &PipelineModel, question: &str, context: &str, opts: &QaOpt
         }
         Ok(())
     })?;
-    // Context tokens only: type id 1 and not special.
-    let offsets: Vec<Vec<Option<(usize, usize)>>> = windows
-        .iter()
-        .map(|w| (0..w.len()).map(|i| (w.type_ids[i] == 1 && w.special_tokens_mask[i] == 0).then_some(w.offsets[i])).collect())
-        .collect();
     let qa_windows: Vec<QaWindow> = logits
         .iter()
-        .zip(&offsets)
-        .map(|((s, e), o)| QaWindow { start_logits: s, end_logits: e, offsets: o })
+        .zip(&windows)
+        .map(|((s, e), w)| QaWindow { start_logits: s, end_logits: e, offsets: &w.context_offsets })
         .collect();
     let decode = SpanDecodeOptions {
         n_best_size: 1,
