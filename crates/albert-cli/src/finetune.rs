@@ -93,6 +93,10 @@ pub struct FinetuneArgs {
     /// Stop after this step with a checkpoint (continue later with --resume).
     #[arg(long)]
     pub stop_after: Option<u64>,
+    /// GLUE and custom data: select the checkpoint (and stop early) on this seeded fraction of the training data
+    /// instead of the dev file, which then stays unseen for `albert evaluate`.
+    #[arg(long)]
+    pub holdout_fraction: Option<f64>,
     /// Add augmented copies of the training texts (sentence tasks): `eda` (WordNet synonym replacement, random
     /// insertion, swap and deletion; needs Debian's wordnet-base) or `mlm` (words refilled by the --model
     /// checkpoint's masked-LM head, or --augment-model's).
@@ -266,14 +270,29 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         let train_split = read_split(args.task, &train_path, Some(&custom), None)
             .with_context(|| format!("reading {}", train_path.display()))?;
         let labels = train_split.label_names();
-        let dev = dev_path
-            .map(|p| {
-                read_split(args.task, &p, Some(&custom), Some(&labels))
-                    .with_context(|| format!("reading {}", p.display()))
-            })
-            .transpose()?;
+        let train_split = match args.limit {
+            Some(n) => train_split.subset(|i| i < n),
+            None => train_split,
+        };
+        let (train_split, dev) = match args.holdout_fraction {
+            Some(f) => {
+                anyhow::ensure!(f > 0.0 && f < 1.0, "--holdout-fraction must be between 0 and 1, got {f}");
+                let (rest, held) = train_split.hold_out(f, args.seed);
+                eprintln!("{} training examples; {} held out to select the checkpoint", rest.examples().len(), held.examples().len());
+                (rest, Some(held))
+            }
+            None => {
+                let dev = dev_path
+                    .map(|p| {
+                        read_split(args.task, &p, Some(&custom), Some(&labels))
+                            .with_context(|| format!("reading {}", p.display()))
+                    })
+                    .transpose()?;
+                (train_split, dev)
+            }
+        };
         let examples = train_split.examples();
-        let examples = augment(&args, &tokenizer, &examples[..limit(examples.len())])?;
+        let examples = augment(&args, &tokenizer, examples)?;
         let features = SequenceFeatures::encode(&tokenizer, &examples, max_len)?;
         let tok = &tokenizer;
         let evaluate = dev.map(|dev| {

@@ -196,3 +196,22 @@ fn dev_evaluation_keeps_the_best_epoch_and_stops_early() {
     let lines = std::fs::read_to_string(log.path().join("log.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), evals.len() * 3);
 }
+
+#[test]
+fn hold_out_splits_disjoint_seeded_parts_in_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.tsv");
+    let rows: String = (0..20).map(|i| format!("sentence {i}\t{}\n", i % 2)).collect();
+    std::fs::write(&path, format!("sentence\tlabel\n{rows}")).unwrap();
+    let split = SequenceSplit::glue(GlueTask::Sst2, &path).unwrap();
+    let (rest, held) = split.hold_out(0.25, 7);
+    let texts = |s: &SequenceSplit| s.examples().iter().map(|e| e.text_a.clone()).collect::<Vec<_>>();
+    assert_eq!((rest.examples().len(), held.examples().len()), (15, 5));
+    let (a, b) = (texts(&rest), texts(&held));
+    assert!(a.iter().all(|t| !b.contains(t)), "disjoint");
+    let index = |t: &String| t[9..].parse::<usize>().unwrap();
+    assert!(a.windows(2).all(|w| index(&w[0]) < index(&w[1])) && b.windows(2).all(|w| index(&w[0]) < index(&w[1])));
+    assert_eq!(texts(&split.hold_out(0.25, 7).1), b, "same seed, same part");
+    assert_ne!(texts(&split.hold_out(0.25, 8).1), b, "another seed, another part");
+    assert_eq!(split.subset(|i| i < 3).examples().len(), 3);
+}

@@ -194,6 +194,27 @@ impl SequenceSplit {
         }
     }
 
+    /// The examples at the indices `keep` accepts, in file order.
+    pub fn subset(&self, keep: impl Fn(usize) -> bool) -> Self {
+        let examples: Vec<TextExample> = self.examples().iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, e)| e.clone()).collect();
+        match self {
+            Self::Glue(d) => Self::Glue(GlueDataset { examples, ..d.clone() }),
+            Self::Custom(d) => Self::Custom(CustomDataset { examples, ..d.clone() }),
+        }
+    }
+
+    /// Splits off a seeded random `fraction` of the examples (at least one, when there are two or more), both parts
+    /// in file order: (the rest, the held-out part). Checkpoint selection on held-out training data keeps the dev
+    /// file for the final score.
+    pub fn hold_out(&self, fraction: f64, seed: u64) -> (Self, Self) {
+        let n = self.examples().len();
+        let k = if n >= 2 { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) } else { 0 };
+        let mut order: Vec<usize> = (0..n).collect();
+        albert::AlbertRng::new(seed).fork(4).shuffle(&mut order);
+        let held: std::collections::HashSet<usize> = order[..k].iter().copied().collect();
+        (self.subset(|i| !held.contains(&i)), self.subset(|i| held.contains(&i)))
+    }
+
     /// Scores predictions in example order with the task's official metrics.
     pub fn score(&self, predictions: &[Target]) -> Result<TaskScores, TaskError> {
         match self {
