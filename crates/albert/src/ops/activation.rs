@@ -123,7 +123,7 @@ impl CustomOp2 for BiasAct {
 
     fn bwd(&self, x: &Tensor, bias: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let dz = grad.contiguous()?.apply_op3_no_bwd(x, bias, &BiasActGrad(self.0))?;
-        let dbias = dz.reshape(((), bias.elem_count()))?.sum(0)?;
+        let dbias = super::sum_rows(&dz)?;
         Ok((Some(dz), Some(dbias)))
     }
 }

@@ -81,10 +81,6 @@ struct LayerNormGrad {
     eps: f64,
 }
 
-/// Rows per block of the parameter-gradient sums: blocks are summed in a fixed order, so that the result does not
-/// depend on how threads split the work (a resumed run must repeat its losses exactly).
-const ROWS_PER_BLOCK: usize = 64;
-
 fn layer_norm_grad_rows<T: WithDType + Float>(
     (x, xl): (&[T], &Layout),
     (w, wl): (&[T], &Layout),
@@ -98,7 +94,7 @@ fn layer_norm_grad_rows<T: WithDType + Float>(
     let eps = T::from(eps).expect("eps fits the float type");
     let mut dst = vec![T::zero(); (rows + 2) * dim];
     let (dx, params) = dst.split_at_mut(rows * dim);
-    let block = dim * ROWS_PER_BLOCK;
+    let block = dim * super::ROWS_PER_BLOCK;
     let partials: Vec<Vec<T>> = dx
         .par_chunks_mut(block)
         .zip(x.par_chunks(block))

@@ -67,7 +67,7 @@ fn forward<T: WithDType>(
 fn backward(x: &Tensor, w: &Tensor, grad: &Tensor, bias: bool) -> candle_core::Result<(Tensor, Tensor, Option<Tensor>)> {
     let dx = grad.matmul(w)?;
     let dw = grad.t()?.matmul(x)?;
-    let db = if bias { Some(grad.sum(0)?) } else { None };
+    let db = if bias { Some(super::sum_rows(grad)?) } else { None };
     Ok((dx, dw, db))
 }
 
