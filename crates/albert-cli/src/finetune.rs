@@ -182,12 +182,12 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| args.model.clone())
         .context("--tokenizer is required with --config")?;
-    let tokenizer = AlbertTokenizer::from_path(&tokenizer_path)
+    let original = AlbertTokenizer::from_path(&tokenizer_path)
         .with_context(|| format!("loading the tokenizer {}", tokenizer_path.display()))?;
     // Train with the tokenizer exactly as the checkpoint will be read back (tokenizer.json first, as transformers
     // does): a bare spiece.model splits some words differently from its tokenizer.json conversion.
     let saved = tempfile::tempdir()?;
-    tokenizer.save(saved.path())?;
+    original.save(saved.path())?;
     let tokenizer = AlbertTokenizer::from_path(saved.path())?;
     let limit = |n: usize| args.limit.unwrap_or(n).min(n);
     let max_len = args.max_seq_length.unwrap_or_else(|| args.task.default_max_seq_length());
@@ -353,7 +353,8 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
     let mut save = |m: &Pretrained| -> Result<(), FinetuneError> {
         m.save(&out)?;
-        Ok(tokenizer.save(&out)?)
+        // The tokenizer as given: a SentencePiece model is saved as spiece.model beside tokenizer.json.
+        Ok(original.save(&out)?)
     };
     let summary = train(&model, features.as_ref(), evaluate.as_deref_mut(), &mut save, &opts)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -141,7 +141,12 @@ pub fn predict_to_file(
     )
     .with_context(|| format!("reading {}", data.display()))?;
     let predictions = predict_split(&model, &tokenizer, &split, run.max_len(task), run.batch)?;
-    write_submission(out, &predictions, &labels)?;
+    // GLUE submissions name classes as the task's files do (0/1 for the binary tasks), whatever the model calls them.
+    let written: Vec<String> = match task {
+        Task::Glue(t) if t.file_labels().len() == labels.len() => t.file_labels().iter().map(|l| l.to_string()).collect(),
+        _ => labels,
+    };
+    write_submission(out, &predictions, &written)?;
     Ok(())
 }
 

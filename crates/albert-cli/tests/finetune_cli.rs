@@ -45,7 +45,8 @@ fn finetune_evaluate_predict_round_trip() {
     let rows: Vec<&str> = class("\t0").chain(class("\t1")).collect();
     let gold: Vec<&str> = rows
         .iter()
-        .map(|r| if r.ends_with("\t1") { "positive" } else { "negative" })
+        // GLUE submissions write the classes as the task files do.
+        .map(|r| if r.ends_with("\t1") { "1" } else { "0" })
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let glue = dir.path().join("SST-2");

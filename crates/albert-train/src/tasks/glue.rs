@@ -150,8 +150,9 @@ impl GlueTask {
         }
     }
 
-    /// Labels as the TSV files write them, indexed by class id.
-    fn file_labels(self) -> &'static [&'static str] {
+    /// Labels as the TSV files and GLUE's submission files write them (`0`/`1` for CoLA, SST-2, MRPC, QQP and
+    /// WNLI), indexed by class id.
+    pub fn file_labels(self) -> &'static [&'static str] {
         match self {
             GlueTask::Cola | GlueTask::Sst2 | GlueTask::Mrpc | GlueTask::Qqp | GlueTask::Wnli => {
                 &["0", "1"]
