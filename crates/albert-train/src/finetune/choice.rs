@@ -84,13 +84,10 @@ impl ChoiceFeatures {
 }
 
 fn head(model: &AlbertForAny) -> Result<&AlbertForMultipleChoice, FinetuneError> {
-    match model {
-        AlbertForAny::MultipleChoice(m) => Ok(m),
-        other => Err(FinetuneError::Invalid(format!(
-            "multiple choice needs AlbertForMultipleChoice, the model is {}",
-            other.architecture().hf_name()
-        ))),
-    }
+    super::require_head(model, albert::Architecture::MultipleChoice, |m| match m {
+        AlbertForAny::MultipleChoice(h) => Some(h),
+        _ => None,
+    })
 }
 
 impl TrainFeatures for ChoiceFeatures {

@@ -20,3 +20,18 @@ mod trainer;
 
 pub use error::FinetuneError;
 pub use trainer::{train, EpochReport, EvaluateFn, FinetuneOptions, FinetuneSummary, ResumeOptions, TrainFeatures};
+
+/// The model as the head class a task needs (`pick` finds it), or an error naming that class and the model's.
+pub(crate) fn require_head<'a, T>(
+    model: &'a albert::AlbertForAny,
+    needed: albert::Architecture,
+    pick: impl FnOnce(&'a albert::AlbertForAny) -> Option<&'a T>,
+) -> Result<&'a T, FinetuneError> {
+    pick(model).ok_or_else(|| {
+        FinetuneError::Invalid(format!(
+            "this task needs {}, the model is {}",
+            needed.hf_name(),
+            model.architecture().hf_name()
+        ))
+    })
+}

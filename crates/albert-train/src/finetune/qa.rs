@@ -81,13 +81,10 @@ impl QaFeatures {
 }
 
 fn head(model: &AlbertForAny) -> Result<&AlbertForQuestionAnswering, FinetuneError> {
-    match model {
-        AlbertForAny::QuestionAnswering(m) => Ok(m),
-        other => Err(FinetuneError::Invalid(format!(
-            "question answering needs AlbertForQuestionAnswering, the model is {}",
-            other.architecture().hf_name()
-        ))),
-    }
+    super::require_head(model, albert::Architecture::QuestionAnswering, |m| match m {
+        AlbertForAny::QuestionAnswering(h) => Some(h),
+        _ => None,
+    })
 }
 
 impl TrainFeatures for QaFeatures {

@@ -88,13 +88,10 @@ impl SequenceFeatures {
 }
 
 fn head(model: &AlbertForAny) -> Result<&AlbertForSequenceClassification, FinetuneError> {
-    match model {
-        AlbertForAny::SequenceClassification(m) => Ok(m),
-        other => Err(FinetuneError::Invalid(format!(
-            "sequence tasks need AlbertForSequenceClassification, the model is {}",
-            other.architecture().hf_name()
-        ))),
-    }
+    super::require_head(model, albert::Architecture::SequenceClassification, |m| match m {
+        AlbertForAny::SequenceClassification(h) => Some(h),
+        _ => None,
+    })
 }
 
 impl TrainFeatures for SequenceFeatures {

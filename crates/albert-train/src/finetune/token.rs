@@ -133,13 +133,10 @@ impl TokenFeatures {
 }
 
 fn head(model: &AlbertForAny) -> Result<&AlbertForTokenClassification, FinetuneError> {
-    match model {
-        AlbertForAny::TokenClassification(m) => Ok(m),
-        other => Err(FinetuneError::Invalid(format!(
-            "token classification needs AlbertForTokenClassification, the model is {}",
-            other.architecture().hf_name()
-        ))),
-    }
+    super::require_head(model, albert::Architecture::TokenClassification, |m| match m {
+        AlbertForAny::TokenClassification(h) => Some(h),
+        _ => None,
+    })
 }
 
 impl TrainFeatures for TokenFeatures {

@@ -12,13 +12,6 @@ use crate::config::HiddenAct;
 /// Rows per parallel task: large enough that scheduling costs nothing next to the work.
 const ROWS_PER_TASK: usize = 16;
 
-fn contiguous<'a, T>(s: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&s[a..b]),
-        None => candle_core::bail!("bias activation {what} must be contiguous"),
-    }
-}
-
 fn constant<T: Float>(v: f64) -> T {
     T::from(v).expect("constant fits the float type")
 }
@@ -96,7 +89,7 @@ fn value_and_slope<T: Float + Tanh>(act: HiddenAct, z: T) -> (T, T) {
 struct BiasAct(HiddenAct);
 
 fn forward_rows<T: WithDType + Float + Tanh>(act: HiddenAct, (x, xl): (&[T], &Layout), (b, bl): (&[T], &Layout)) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (x, b) = (contiguous(x, xl, "input")?, contiguous(b, bl, "bias")?);
+    let (x, b) = (super::contiguous(x, xl, "bias activation input")?, super::contiguous(b, bl, "bias activation bias")?);
     let mut dst = vec![T::zero(); x.len()];
     dst.par_chunks_mut(b.len() * ROWS_PER_TASK).zip(x.par_chunks(b.len() * ROWS_PER_TASK)).for_each(|(y, x)| {
         for (y, x) in y.chunks_mut(b.len()).zip(x.chunks(b.len())) {
@@ -137,7 +130,7 @@ fn backward_rows<T: WithDType + Float + Tanh>(
     (x, xl): (&[T], &Layout),
     (b, bl): (&[T], &Layout),
 ) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (g, x, b) = (contiguous(g, gl, "gradient")?, contiguous(x, xl, "input")?, contiguous(b, bl, "bias")?);
+    let (g, x, b) = (super::contiguous(g, gl, "bias activation gradient")?, super::contiguous(x, xl, "bias activation input")?, super::contiguous(b, bl, "bias activation bias")?);
     let chunk = b.len() * ROWS_PER_TASK;
     let mut dst = vec![T::zero(); x.len()];
     dst.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).zip(g.par_chunks(chunk)).for_each(|((d, x), g)| {

@@ -8,20 +8,13 @@ struct LayerNorm {
     eps: f64,
 }
 
-fn contiguous<'a, T>(s: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&s[a..b]),
-        None => candle_core::bail!("layer norm {what} must be contiguous"),
-    }
-}
-
 fn layer_norm_rows<T: WithDType + Float>(
     (x, xl): (&[T], &Layout),
     (w, wl): (&[T], &Layout),
     (b, bl): (&[T], &Layout),
     eps: f64,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (x, w, b) = (contiguous(x, xl, "input")?, contiguous(w, wl, "weight")?, contiguous(b, bl, "bias")?);
+    let (x, w, b) = (super::contiguous(x, xl, "layer norm input")?, super::contiguous(w, wl, "layer norm weight")?, super::contiguous(b, bl, "layer norm bias")?);
     let dim = w.len();
     let n = T::from(dim).expect("row length fits the float type");
     let eps = T::from(eps).expect("eps fits the float type");
@@ -87,7 +80,7 @@ fn layer_norm_grad_rows<T: WithDType + Float>(
     (g, gl): (&[T], &Layout),
     eps: f64,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (x, w, g) = (contiguous(x, xl, "input")?, contiguous(w, wl, "weight")?, contiguous(g, gl, "gradient")?);
+    let (x, w, g) = (super::contiguous(x, xl, "layer norm input")?, super::contiguous(w, wl, "layer norm weight")?, super::contiguous(g, gl, "layer norm gradient")?);
     let dim = w.len();
     let rows = x.len() / dim;
     let n = T::from(dim).expect("row length fits the float type");

@@ -8,26 +8,19 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithD
 
 struct Linear;
 
-fn contiguous<'a, T>(s: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&s[a..b]),
-        None => candle_core::bail!("linear {what} must be contiguous"),
-    }
-}
-
 /// (rows, in) x (out, in)^T + bias.
 fn forward<T: WithDType>(
     (x, xl): (&[T], &Layout),
     (w, wl): (&[T], &Layout),
     bias: Option<(&[T], &Layout)>,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (x, w) = (contiguous(x, xl, "input")?, contiguous(w, wl, "weight")?);
+    let (x, w) = (super::contiguous(x, xl, "linear input")?, super::contiguous(w, wl, "linear weight")?);
     let ((rows, inner), (out, w_inner)) = (xl.shape().dims2()?, wl.shape().dims2()?);
     if inner != w_inner {
         candle_core::bail!("linear input of width {inner} against a weight of shape ({out}, {w_inner})");
     }
     let mut dst = match bias {
-        Some((b, bl)) => contiguous(b, bl, "bias")?.repeat(rows),
+        Some((b, bl)) => super::contiguous(b, bl, "linear bias")?.repeat(rows),
         None => vec![T::zero(); rows * out],
     };
     if dst.len() != rows * out {

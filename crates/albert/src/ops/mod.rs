@@ -13,6 +13,14 @@ pub use softmax::{log_softmax_last_dim, softmax_last_dim};
 
 use candle_core::{DType, Tensor};
 
+/// The elements of a contiguous CPU tensor's storage, or an error naming `what` is strided.
+fn contiguous<'a, T>(s: &'a [T], l: &candle_core::Layout, what: &str) -> candle_core::Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&s[a..b]),
+        None => candle_core::bail!("{what} must be contiguous"),
+    }
+}
+
 /// Whether the fused CPU kernels handle `x` (f32 or f64 on the CPU).
 fn fused(x: &Tensor) -> bool {
     x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
@@ -31,9 +39,9 @@ fn sum_rows_of<T: candle_core::WithDType + num_traits::Float + Send + Sync>(
     layout: &candle_core::Layout,
 ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
     use rayon::prelude::*;
-    let Some((a, b)) = layout.contiguous_offsets() else { candle_core::bail!("sum over rows needs a contiguous input") };
+    let src = contiguous(src, layout, "the input of a sum over rows")?;
     let (_, cols) = layout.shape().dims2()?;
-    let partials: Vec<Vec<T>> = src[a..b]
+    let partials: Vec<Vec<T>> = src
         .par_chunks(cols.max(1) * ROWS_PER_BLOCK)
         .map(|block| {
             let mut acc = vec![T::zero(); cols];

@@ -11,8 +11,7 @@ struct SoftmaxLastDim {
 }
 
 fn softmax_rows<T: WithDType + Float>(src: &[T], layout: &Layout, log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
-    let Some((start, end)) = layout.contiguous_offsets() else { candle_core::bail!("softmax input must be contiguous") };
-    let src = &src[start..end];
+    let src = super::contiguous(src, layout, "softmax input")?;
     let dims = layout.shape().dims();
     let row = dims[dims.len() - 1];
     let mut dst = vec![T::zero(); src.len()];
@@ -64,10 +63,7 @@ struct SoftmaxLastDimGrad {
 }
 
 fn softmax_grad_rows<T: WithDType + Float>((y, yl): (&[T], &Layout), (g, gl): (&[T], &Layout), log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (Some((ya, yb)), Some((ga, gb))) = (yl.contiguous_offsets(), gl.contiguous_offsets()) else {
-        candle_core::bail!("softmax gradient inputs must be contiguous")
-    };
-    let (y, g) = (&y[ya..yb], &g[ga..gb]);
+    let (y, g) = (super::contiguous(y, yl, "softmax output")?, super::contiguous(g, gl, "softmax gradient")?);
     let dims = yl.shape().dims();
     let row = dims[dims.len() - 1];
     let mut dst = vec![T::zero(); y.len()];
