@@ -47,14 +47,15 @@ impl MlmAugmenter<'_> {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        let mask_id = self
-            .tokenizer
-            .token_to_id("[MASK]")
-            .ok_or_else(|| AugmentError::Tokenizer(albert::tokenizer::TokenizerError::MissingToken("[MASK]".into())))?;
+        let special = |token: &str| {
+            self.tokenizer
+                .token_to_id(token)
+                .ok_or_else(|| AugmentError::Tokenizer(albert::tokenizer::TokenizerError::MissingToken(token.into())))
+        };
+        let (mask_id, cls, sep) = (special("[MASK]")?, special("[CLS]")?, special("[SEP]")?);
         let n = ((self.config.alpha * words.len() as f64).round() as usize).clamp(1, candidates.len());
         let bare = EncodeOptions { add_special_tokens: false, ..EncodeOptions::default() };
         let pieces: Vec<Vec<u32>> = words.iter().map(|w| self.tokenizer.encode(w, None, &bare).map(|e| e.ids)).collect::<Result<_, _>>()?;
-        let (cls, sep) = (self.tokenizer.token_to_id("[CLS]").unwrap_or(2), self.tokenizer.token_to_id("[SEP]").unwrap_or(3));
         // Each variant masks its own draw of words; all variants go through the model as one batch.
         let mut chosen_sets = Vec::new();
         let mut rows = Vec::new();

@@ -2,7 +2,6 @@
 //! operations the feed-forward activation costs a dozen passes over (batch, seq, intermediate) per layer in training
 //! (candle's GELU backward alone builds ten temporaries and two `powf`s, with rounded constants).
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 use num_traits::Float;
 use rayon::prelude::*;
@@ -107,11 +106,7 @@ impl CustomOp2 for BiasAct {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(b)) => forward_rows(self.0, (x, l1), (b, l2)),
-            (CpuStorage::F64(x), CpuStorage::F64(b)) => forward_rows(self.0, (x, l1), (b, l2)),
-            _ => candle_core::bail!("fused bias activation takes f32 or f64 input and bias of one dtype, got {:?}", s1.dtype()),
-        }
+        f32_or_f64!("fused bias activation", (s1, s2), |x, b| forward_rows(self.0, (x, l1), (b, l2)))
     }
 
     fn bwd(&self, x: &Tensor, bias: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
@@ -157,11 +152,7 @@ impl CustomOp3 for BiasActGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2, s3) {
-            (CpuStorage::F32(g), CpuStorage::F32(x), CpuStorage::F32(b)) => backward_rows(self.0, (g, l1), (x, l2), (b, l3)),
-            (CpuStorage::F64(g), CpuStorage::F64(x), CpuStorage::F64(b)) => backward_rows(self.0, (g, l1), (x, l2), (b, l3)),
-            _ => candle_core::bail!("fused bias activation gradient takes f32 or f64 tensors of one dtype"),
-        }
+        f32_or_f64!("fused bias activation gradient", (s1, s2, s3), |g, x, b| backward_rows(self.0, (g, l1), (x, l2), (b, l3)))
     }
 }
 

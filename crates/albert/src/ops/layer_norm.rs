@@ -45,11 +45,7 @@ impl CustomOp3 for LayerNorm {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => layer_norm_rows((x, l1), (w, l2), (b, l3), self.eps),
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => layer_norm_rows((x, l1), (w, l2), (b, l3), self.eps),
-            _ => candle_core::bail!("fused layer norm takes f32 or f64 input, weight and bias of one dtype"),
-        }
+        f32_or_f64!("fused layer norm", (s1, s2, s3), |x, w, b| layer_norm_rows((x, l1), (w, l2), (b, l3), self.eps))
     }
 
     fn bwd(
@@ -136,11 +132,7 @@ impl CustomOp3 for LayerNormGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(g)) => layer_norm_grad_rows((x, l1), (w, l2), (g, l3), self.eps),
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(g)) => layer_norm_grad_rows((x, l1), (w, l2), (g, l3), self.eps),
-            _ => candle_core::bail!("fused layer norm gradient takes f32 or f64 tensors of one dtype"),
-        }
+        f32_or_f64!("fused layer norm gradient", (s1, s2, s3), |x, w, g| layer_norm_grad_rows((x, l1), (w, l2), (g, l3), self.eps))
     }
 }
 

@@ -3,7 +3,6 @@
 //! (reshape, transpose, product, broadcast add), and candle's backward pass zero-fills and adds a gradient buffer
 //! for every node: a third of a training step's memory traffic at ALBERT's sizes.
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 
 struct Linear;
@@ -78,11 +77,7 @@ impl CustomOp3 for Linear {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => forward((x, l1), (w, l2), Some((b, l3))),
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => forward((x, l1), (w, l2), Some((b, l3))),
-            _ => candle_core::bail!("fused linear takes f32 or f64 tensors of one dtype, got {:?}", s1.dtype()),
-        }
+        f32_or_f64!("fused linear", (s1, s2, s3), |x, w, b| forward((x, l1), (w, l2), Some((b, l3))))
     }
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
@@ -97,11 +92,7 @@ impl CustomOp2 for Linear {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(w)) => forward((x, l1), (w, l2), None),
-            (CpuStorage::F64(x), CpuStorage::F64(w)) => forward((x, l1), (w, l2), None),
-            _ => candle_core::bail!("fused linear takes f32 or f64 tensors of one dtype, got {:?}", s1.dtype()),
-        }
+        f32_or_f64!("fused linear", (s1, s2), |x, w| forward((x, l1), (w, l2), None))
     }
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {

@@ -1,6 +1,20 @@
 //! Fused CPU kernels for the memory-bound steps around the matrix products, each with its backward pass so that
 //! training goes through them. On other devices and dtypes they fall back to the composed candle operations.
 
+/// Runs `$body` on the slices of CPU storages that are all f32 or all f64 (the body is written once, compiled for
+/// both), or fails naming `$what`.
+macro_rules! f32_or_f64 {
+    ($what:expr, ($($s:expr),+), |$($v:ident),+| $body:expr) => {
+        // One storage makes the tuples single parenthesized values.
+        #[allow(unused_parens)]
+        match ($($s),+) {
+            ($(candle_core::CpuStorage::F32($v)),+) => $body,
+            ($(candle_core::CpuStorage::F64($v)),+) => $body,
+            _ => candle_core::bail!("{} takes f32 or f64 tensors of one dtype", $what),
+        }
+    };
+}
+
 mod activation;
 mod layer_norm;
 mod linear;
@@ -64,11 +78,7 @@ impl candle_core::CustomOp1 for SumRows {
     }
 
     fn cpu_fwd(&self, storage: &candle_core::CpuStorage, layout: &candle_core::Layout) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        match storage {
-            candle_core::CpuStorage::F32(s) => sum_rows_of(s, layout),
-            candle_core::CpuStorage::F64(s) => sum_rows_of(s, layout),
-            _ => candle_core::bail!("sum over rows takes f32 or f64"),
-        }
+        f32_or_f64!("sum over rows", (storage), |s| sum_rows_of(s, layout))
     }
 }
 

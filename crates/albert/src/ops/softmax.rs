@@ -1,6 +1,5 @@
 //! Softmax and log-softmax over the last dimension in one pass per row, with their backward passes.
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, WithDType, D};
 use num_traits::Float;
 use rayon::prelude::*;
@@ -44,11 +43,7 @@ impl CustomOp1 for SoftmaxLastDim {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        match storage {
-            CpuStorage::F32(s) => softmax_rows(s, layout, self.log),
-            CpuStorage::F64(s) => softmax_rows(s, layout, self.log),
-            other => candle_core::bail!("fused softmax takes f32 or f64, got {:?}", other.dtype()),
-        }
+        f32_or_f64!("fused softmax", (storage), |s| softmax_rows(s, layout, self.log))
     }
 
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
@@ -89,11 +84,7 @@ impl CustomOp2 for SoftmaxLastDimGrad {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2) {
-            (CpuStorage::F32(y), CpuStorage::F32(g)) => softmax_grad_rows((y, l1), (g, l2), self.log),
-            (CpuStorage::F64(y), CpuStorage::F64(g)) => softmax_grad_rows((y, l1), (g, l2), self.log),
-            _ => candle_core::bail!("fused softmax gradient takes f32 or f64 tensors of one dtype"),
-        }
+        f32_or_f64!("fused softmax gradient", (s1, s2), |y, g| softmax_grad_rows((y, l1), (g, l2), self.log))
     }
 }
 
