@@ -4,7 +4,7 @@
 #   phase 1 (90% of the steps): sequences of 128 from every corpus file, a document per paragraph;
 #   phase 2 (the last 10%): sequences of 384 from the Gutenberg books, a document per book, so that the positions
 #   question answering uses are trained (as BERT's recipe does), continuing from phase 1's weights.
-# About 10M tokens are seen in all. Every stage is resumable: re-run this script after an interruption (prepare is a
+# About 10.5M tokens (padding not counted) are seen in all. Every stage is resumable: re-run this script after an interruption (prepare is a
 # no-op when done, each phase continues from its checkpoint, a finished phase only rewrites its final model).
 #   usage: scripts/pretrain_small.sh OUT [extra `albert pretrain run` flags for both phases]
 set -euo pipefail
@@ -35,7 +35,7 @@ JSON
 "$ALBERT" pretrain run --data "$OUT/data" --config "$OUT/config.json" --out "$OUT/phase1" \
   --steps 3050 --batch 32 --lr 7e-4 --warmup 300 --optimizer adamw --seed 42 \
   --save-every 50 --eval-every 250 --eval-batches 20 --resume --quiet "$@"
-# Phase 2: 340 steps x 16 sequences of up to 384 (about 2M tokens), fresh optimizer and a short warmup.
+# Phase 2: 340 steps x 24 sequences of up to 384 (about 3M tokens; phase 1 sees about 7.5M), fresh optimizer and a short warmup.
 "$ALBERT" pretrain run --data "$OUT/data384" --init-from "$OUT/phase1" --out "$OUT/model" \
-  --steps 340 --batch 16 --lr 3e-4 --warmup 30 --optimizer adamw --seed 43 \
+  --steps 340 --batch 24 --lr 3e-4 --warmup 30 --optimizer adamw --seed 43 \
   --save-every 20 --eval-every 85 --eval-batches 20 --resume --quiet "$@"
