@@ -4,7 +4,10 @@
 Peers: PyTorch eager (transformers AlbertModel, random init from the albert-base-v2 configuration), ONNX Runtime f32
 (torch.onnx.export of that model) and ONNX Runtime dynamic int8 (quant_pre_process, then quantize_dynamic). Training:
 PyTorch forward + backward + AdamW of AlbertForMaskedLM (E=128, H=256, 4 layers, 30k vocabulary) against
-`albert bench --train` on the same configuration.
+`albert bench --train` on the same configuration. Text to logits: the 872 SST-2 dev sentences tokenized (transformers'
+fast AlbertTokenizer from ../shared/data/spm/spiece.model; ours reads the same file), batched by 32 in file order,
+padded to each batch's longest, through a two-label AlbertForSequenceClassification (albert-base-v2 shape) to its
+softmax, against `albert bench --texts`.
 
 Every measurement runs in its own process (so peak RSS belongs to it alone), and the engines alternate within each
 round so that load from other work on the machine spreads over all of them. The reported time is the median over
@@ -64,6 +67,22 @@ def timed(fn, runs, warmup):
     return statistics.median(ms)
 
 
+def sst2_sentences(path):
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    col = lines[0].split("\t").index("sentence")
+    return [line.split("\t")[col] for line in lines[1:] if line]
+
+
+def spm_tokenizer(spm):
+    import shutil
+
+    from transformers import AlbertTokenizer
+
+    d = tempfile.mkdtemp()
+    shutil.copy(spm, os.path.join(d, "spiece.model"))
+    return AlbertTokenizer.from_pretrained(d)
+
+
 def worker(a):
     """One measurement in this process: prints {"median_ms", "peak_rss_mib"}."""
     import torch
@@ -84,6 +103,38 @@ def worker(a):
             opt.step()
 
         ms = timed(step, a.runs, a.warmup)
+    elif a.engine in ("torch-texts", "ort-texts"):
+        texts, tok = sst2_sentences(a.texts), spm_tokenizer(a.spm)
+        batches = [texts[i:i + a.batch] for i in range(0, len(texts), a.batch)]
+        if a.engine == "torch-texts":
+            from transformers import AlbertConfig, AlbertForSequenceClassification
+
+            torch.manual_seed(0)
+            model = AlbertForSequenceClassification(AlbertConfig(**BASE_V2, num_labels=2)).eval()
+
+            def run():
+                with torch.inference_mode():
+                    for b in batches:
+                        enc = tok(b, padding="longest", truncation=True, max_length=a.seq, return_tensors="pt")
+                        model(**enc).logits.softmax(-1)
+        else:
+            import numpy as np
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = a.threads
+            so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(a.onnx, so, providers=["CPUExecutionProvider"])
+
+            def run():
+                for b in batches:
+                    enc = tok(b, padding="longest", truncation=True, max_length=a.seq, return_tensors="np")
+                    logits = sess.run(None, {k: enc[k].astype(np.int64) for k in
+                                             ("input_ids", "attention_mask", "token_type_ids")})[0]
+                    e = np.exp(logits - logits.max(-1, keepdims=True))
+                    e / e.sum(-1, keepdims=True)
+
+        ms = timed(run, a.runs, a.warmup)
     elif a.engine == "torch":
         from transformers import AlbertConfig, AlbertModel
 
@@ -105,30 +156,38 @@ def worker(a):
     print(json.dumps({"median_ms": ms, "peak_rss_mib": peak_rss_mib()}))
 
 
-def export_onnx(tmp):
-    """albert-base-v2 (random init) as ONNX f32, and its dynamically quantized int8 twin."""
+def export_onnx(tmp, classifier=False):
+    """albert-base-v2 (random init) as ONNX f32, and its dynamically quantized int8 twin; `classifier`: the two-label
+    AlbertForSequenceClassification fed input_ids, attention_mask and token_type_ids."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    from transformers import AlbertConfig, AlbertModel
+    from transformers import AlbertConfig, AlbertForSequenceClassification, AlbertModel
 
     torch.manual_seed(0)
-    model = AlbertModel(AlbertConfig(**BASE_V2)).eval()
     ids, _ = random_batch(1, 128, BASE_V2["vocab_size"], 0)
-    f32 = str(tmp / "albert_f32.onnx")
+    name = "classifier" if classifier else "albert"
+    f32 = str(tmp / f"{name}_f32.onnx")
+    if classifier:
+        model = AlbertForSequenceClassification(AlbertConfig(**BASE_V2, num_labels=2)).eval()
+        inputs = ["input_ids", "attention_mask", "token_type_ids"]
+        args, outputs = (ids, torch.ones_like(ids), torch.zeros_like(ids)), ["logits"]
+    else:
+        model = AlbertModel(AlbertConfig(**BASE_V2)).eval()
+        inputs, args, outputs = ["input_ids"], (ids,), ["last_hidden_state", "pooler_output"]
     torch.onnx.export(
-        model, (ids,), f32, input_names=["input_ids"], output_names=["last_hidden_state", "pooler_output"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}}, opset_version=17, dynamo=False,
+        model, args, f32, input_names=inputs, output_names=outputs,
+        dynamic_axes={i: {0: "batch", 1: "seq"} for i in inputs}, opset_version=17, dynamo=False,
     )
     # Without pre-processing the shared layer's weights sit behind Identity nodes and only 7 of 97 MatMuls quantize.
-    pre = str(tmp / "albert_pre.onnx")
+    pre = str(tmp / f"{name}_pre.onnx")
     quant_pre_process(f32, pre, skip_symbolic_shape=True)
-    int8 = str(tmp / "albert_int8.onnx")
+    int8 = str(tmp / f"{name}_int8.onnx")
     quantize_dynamic(pre, int8, weight_type=QuantType.QInt8)
     import onnx
 
     ops = [n.op_type for n in onnx.load(int8).graph.node]
-    print(f"int8 model: {ops.count('MatMulInteger') + ops.count('DynamicQuantizeMatMul')} quantized MatMuls, "
+    print(f"int8 {name}: {ops.count('MatMulInteger') + ops.count('DynamicQuantizeMatMul')} quantized MatMuls, "
           f"{ops.count('MatMul')} f32 MatMuls left", file=sys.stderr)
     return f32, int8
 
@@ -149,6 +208,10 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median over rounds is reported")
     p.add_argument("--train-batch", type=int, default=16)
     p.add_argument("--no-train", action="store_true")
+    p.add_argument("--texts", default=str(REPO.parent / "shared/data/glue/SST-2/dev.tsv"),
+                   help="TSV with a sentence column for the text-to-logits workload ('' skips it)")
+    p.add_argument("--spm", default=str(REPO.parent / "shared/data/spm/spiece.model"), help="tokenizer of that workload")
+    p.add_argument("--texts-batch", type=int, default=32)
     # Internal: one measurement per process.
     p.add_argument("--worker", dest="engine", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -170,7 +233,7 @@ def main():
 
     def py(engine, batch, onnx=None):
         cmd = [sys.executable, __file__, "--worker", engine, "--batch", str(batch), "--seq", str(a.seq),
-               "--threads", str(a.threads), *common] + (["--onnx", onnx] if onnx else [])
+               "--threads", str(a.threads), "--texts", a.texts, "--spm", a.spm, *common] + (["--onnx", onnx] if onnx else [])
         return subprocess.run(cmd, check=True, capture_output=True, text=True, env=env_threads)
 
     workloads = []  # (name, {engine: thunk})
@@ -190,6 +253,18 @@ def main():
         workloads.append((f"train b={b} s={a.seq} (E128 H256 L4)", b, {
             "albert": lambda c=ours: run_json(c),
             "pytorch": lambda b=b: json.loads(py("torch-train", b).stdout.strip().splitlines()[-1]),
+        }))
+
+    if a.texts:
+        b, n = a.texts_batch, len(sst2_sentences(a.texts))
+        cls_f32, cls_int8 = export_onnx(tmp, classifier=True)
+        ours = [a.albert, "bench", "--preset", "albert-base-v2", "--texts", a.texts, "--tokenizer", a.spm, "--batch",
+                str(b), "--seq", str(a.seq), "--threads", str(a.threads), "--json", *common]
+        workloads.append((f"{n} texts to logits b={b}", n, {
+            "albert": lambda c=ours: run_json(c),
+            "pytorch": lambda b=b: json.loads(py("torch-texts", b).stdout.strip().splitlines()[-1]),
+            "ort-f32": lambda b=b: json.loads(py("ort-texts", b, cls_f32).stdout.strip().splitlines()[-1]),
+            "ort-int8": lambda b=b: json.loads(py("ort-texts", b, cls_int8).stdout.strip().splitlines()[-1]),
         }))
 
     results = {(w, e): [] for w, _, engines in workloads for e in engines}

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, LoadOptions, Pretrained};
+use albert::pipeline::{classify, PipelineModel, PipelineOptions, Task};
+use albert::{AlbertConfig, AlbertInput, AlbertTokenizer, Architecture, ForwardOptions, LoadOptions, Pretrained};
 use albert_train::optim::{AdamW, AdamWConfig, Optimizer};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
@@ -11,7 +12,11 @@ use serde_json::json;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  albert bench --batch 1,16 --seq 128 --threads 2 --json\n  \
-albert bench --config small.json --train --batch 16\n\n\
+albert bench --config small.json --train --batch 16\n  \
+albert bench --texts ../shared/data/glue/SST-2/dev.tsv --tokenizer ../shared/data/spm/spiece.model --batch 32\n\n\
+--texts times the text-to-logits workload instead: every text of the file's `sentence` column (a TSV with a header,\n\
+as GLUE's) tokenized, truncated to --seq tokens, batched in file order, padded to each batch's longest and run\n\
+through a two-label sequence classifier to its softmax scores (`albert classify`'s path); seq_per_s counts texts.\n\n\
 Each configuration runs --warmup untimed repetitions, then --runs timed ones; the JSON line per configuration has\n\
 seq_per_s (from the median), median_ms, p10_ms, p90_ms, threads, the shape and peak_rss_mib (the process's VmHWM\n\
 so far: run one configuration per process to attribute it). Weights are random unless --model is given.")]
@@ -41,8 +46,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2)]
     warmup: usize,
     /// Time one training step (masked-LM forward, backward, AdamW update) instead of inference.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "texts")]
     train: bool,
+    /// Time text-to-logits over this TSV's `sentence` column (e.g. SST-2 dev.tsv) instead of fixed shapes.
+    #[arg(long, value_name = "TSV")]
+    texts: Option<PathBuf>,
+    /// Tokenizer for --texts (spiece.model, tokenizer.json or a directory); default: the --model directory's.
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
     /// Print one JSON line per configuration.
     #[arg(long)]
     json: bool,
@@ -63,7 +74,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if args.batch.iter().any(|&b| b == 0) || args.seq == 0 {
         bail!("batch sizes and --seq must be at least 1");
     }
-    let arch = if args.train { Architecture::MaskedLM } else { Architecture::Model };
+    let arch = match (args.train, &args.texts) {
+        (true, _) => Architecture::MaskedLM,
+        (false, Some(_)) => Architecture::SequenceClassification,
+        (false, None) => Architecture::Model,
+    };
     let device = Device::Cpu;
     let (source, model) = match (&args.model, &args.config) {
         (Some(dir), _) => {
@@ -76,6 +91,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         (None, None) => (args.preset.clone(), Pretrained::init(&AlbertConfig::preset(&args.preset)?, arch, 0, DType::F32, &device)?),
     };
+    if let Some(path) = &args.texts {
+        return bench_texts(&args, path, source, model);
+    }
     if args.seq > model.config.max_position_embeddings {
         bail!("--seq {} exceeds the model's max_position_embeddings {}", args.seq, model.config.max_position_embeddings);
     }
@@ -86,7 +104,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for &batch in &args.batch {
         let (ids, labels) = random_batch(batch, args.seq, model.config.vocab_size, batch as u64)?;
         let input = AlbertInput::new(ids);
-        let mut step = || -> Result<()> {
+        let step = || -> Result<()> {
             match trainer.as_mut() {
                 Some(t) => t.step(&model, &input, &labels),
                 None => {
@@ -95,37 +113,83 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 }
             }
         };
-        for _ in 0..args.warmup {
-            step()?;
-        }
-        let mut ms = Vec::with_capacity(args.runs);
-        for _ in 0..args.runs {
-            let start = Instant::now();
-            step()?;
-            ms.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        let stats = Stats::new(ms);
-        let seq_per_s = batch as f64 * 1e3 / stats.median;
-        let rss = peak_rss_mib();
+        let stats = time_runs(&args, step)?;
         let mode = if args.train { "train_step" } else { "inference" };
-        if args.json {
-            let line = json!({
-                "model": source, "mode": mode, "batch": batch, "seq": args.seq, "threads": threads,
-                "runs": args.runs, "warmup": args.warmup, "seq_per_s": seq_per_s, "median_ms": stats.median,
-                "p10_ms": stats.p10, "p90_ms": stats.p90, "min_ms": stats.min, "peak_rss_mib": rss,
-            });
-            println!("{line}");
-        } else {
-            println!(
-                "{source} {mode} batch {batch} x seq {}, {threads} thread(s): {seq_per_s:.2} seq/s, median {:.1} ms \
-                 (p10 {:.1}, p90 {:.1}), peak RSS {}",
-                args.seq,
-                stats.median,
-                stats.p10,
-                stats.p90,
-                rss.map_or("unknown".to_string(), |r| format!("{r:.0} MiB"))
-            );
-        }
+        report(&args, &source, mode, batch, threads, batch as f64 * 1e3 / stats.median, &stats)?;
+    }
+    Ok(())
+}
+
+/// Times `repeat` as the arguments ask: --warmup untimed calls, then --runs timed ones.
+fn time_runs(args: &BenchArgs, mut repeat: impl FnMut() -> Result<()>) -> Result<Stats> {
+    for _ in 0..args.warmup {
+        repeat()?;
+    }
+    let mut ms = Vec::with_capacity(args.runs);
+    for _ in 0..args.runs {
+        let start = Instant::now();
+        repeat()?;
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(Stats::new(ms))
+}
+
+/// The text-to-logits workload of `--texts`, once per batch size.
+fn bench_texts(args: &BenchArgs, path: &std::path::Path, source: String, model: Pretrained) -> Result<()> {
+    let texts = read_sentences(path)?;
+    let tok_path = args.tokenizer.clone().or_else(|| args.model.clone()).context("--texts needs --tokenizer (or --model)")?;
+    let tokenizer = AlbertTokenizer::from_path(&tok_path).with_context(|| format!("reading {}", tok_path.display()))?;
+    let pipeline = PipelineModel::new(model, tokenizer, Task::Classify)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let threads = candle_core::utils::get_num_threads();
+    for &batch in &args.batch {
+        let opts = PipelineOptions { max_length: Some(args.seq), batch_size: batch };
+        let stats = time_runs(args, || {
+            classify::classify(&pipeline, &refs, None, &opts)?;
+            Ok(())
+        })?;
+        report(args, &source, "texts_to_logits", batch, threads, refs.len() as f64 * 1e3 / stats.median, &stats)?;
+    }
+    Ok(())
+}
+
+/// The `sentence` column of a TSV with a header row.
+fn read_sentences(path: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("the file is empty")?.split('\t').collect();
+    let col = header.iter().position(|h| *h == "sentence").with_context(|| format!("{}: no `sentence` column", path.display()))?;
+    let texts: Vec<String> = lines
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, l)| l.split('\t').nth(col).map(str::to_string).with_context(|| format!("{}: line {} has no sentence", path.display(), i + 2)))
+        .collect::<Result<_>>()?;
+    if texts.is_empty() {
+        bail!("{}: no texts", path.display());
+    }
+    Ok(texts)
+}
+
+/// Prints one configuration's result as text or one JSON line.
+fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usize, seq_per_s: f64, stats: &Stats) -> Result<()> {
+    let rss = peak_rss_mib();
+    if args.json {
+        let line = json!({
+            "model": source, "mode": mode, "batch": batch, "seq": args.seq, "threads": threads,
+            "runs": args.runs, "warmup": args.warmup, "seq_per_s": seq_per_s, "median_ms": stats.median,
+            "p10_ms": stats.p10, "p90_ms": stats.p90, "min_ms": stats.min, "peak_rss_mib": rss,
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "{source} {mode} batch {batch} x seq {}, {threads} thread(s): {seq_per_s:.2} seq/s, median {:.1} ms \
+             (p10 {:.1}, p90 {:.1}), peak RSS {}",
+            args.seq,
+            stats.median,
+            stats.p10,
+            stats.p90,
+            rss.map_or("unknown".to_string(), |r| format!("{r:.0} MiB"))
+        );
     }
     Ok(())
 }

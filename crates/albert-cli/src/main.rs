@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod demo;
 mod evaluate;
+mod export;
 mod finetune;
 mod forward;
 mod info;
@@ -26,6 +28,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job: the built-in models classify, fill a mask, answer questions and find entities, offline.
+    Demo(demo::DemoArgs),
+    /// Rewrite a checkpoint with its tokenizer as a Hugging Face directory, weights in f16, bf16 or f32.
+    Export(export::ExportArgs),
     /// Summarize a checkpoint or preset: configuration, parameter count, weight memory.
     Info(info::InfoArgs),
     /// Run a checkpoint's own head on one token sequence and print its outputs.
@@ -70,6 +76,8 @@ fn main() {
     keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Export(a) => export::run(a),
         Command::Info(a) => info::run(a),
         Command::Forward(a) => forward::run(a),
         Command::Evaluate(a) => evaluate::run(a),

@@ -9,8 +9,9 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 const MODEL_HELP: &str = "Checkpoint directory or Hugging Face hub id (taken from the hub cache, fetched when missing \
-unless HF_HUB_OFFLINE=1). Required for now: built-in default models (albert::pipeline::DEFAULT_MODELS) come with \
-the project's pretrained checkpoints";
+unless HF_HUB_OFFLINE=1). Default: the task's built-in model in the repository's models/ folder (albert-small for \
+fill-mask, embed and similarity; albert-small-sst2, -xquad and -conll03 for classify, qa and ner); ALBERT_MODELS \
+names another folder";
 
 /// Options every pipeline command takes.
 #[derive(clap::Args, Debug)]
@@ -36,12 +37,11 @@ pub struct LengthArgs {
 
 impl CommonArgs {
     fn load(&self, task: Task) -> Result<PipelineModel> {
-        let spec = match (&self.model, task.default_model()) {
-            (Some(m), _) => m.as_str(),
-            (None, Some(d)) => d,
-            (None, None) => bail!("--model is required: there is no built-in {} model yet", task.name()),
+        let spec = match &self.model {
+            Some(m) => m.clone(),
+            None => albert::builtin::path(task.default_model())?.to_string_lossy().into_owned(),
         };
-        PipelineModel::load(spec, task).with_context(|| format!("loading {spec} for {}", task.name()))
+        PipelineModel::load(&spec, task).with_context(|| format!("loading {spec} for {}", task.name()))
     }
 
     fn options(&self, length: &LengthArgs) -> PipelineOptions {

@@ -141,7 +141,6 @@ fn errors_name_what_is_wrong() {
         (vec!["fill-mask", "--model", pre.as_str(), "no mask"], "[MASK] is missing"),
         (vec!["classify", "--model", pre.as_str(), "text"], "AlbertForPreTraining checkpoint"),
         (vec!["ner", "--model", sentiment.as_str(), "text"], "needs AlbertForTokenClassification"),
-        (vec!["classify", "text"], "--model is required"),
         (vec!["classify", "--model", "/no/such/dir", "text"], "no such file or directory"),
         (vec!["embed", "--model", qa.as_str(), "--pooler", "text"], "no pooler"),
     ] {
@@ -153,6 +152,10 @@ fn errors_name_what_is_wrong() {
     }
     let out = albert(&["similarity", "--model", &pre], Some("only one text\n"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("separated by a tab"));
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_albert")).args(["classify", "text"]).env("ALBERT_MODELS", empty.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("built-in model `albert-small-sst2` is not at"), "{err}");
 }
 
 /// A pipeline checkpoint in the hub cache layout under a temporary HF_HOME answers by hub id, offline, exactly as

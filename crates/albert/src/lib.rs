@@ -3,6 +3,7 @@
 //! The model follows Hugging Face transformers module for module and parameter name for parameter name, so its
 //! checkpoints load unchanged and its outputs match transformers' to 1e-5.
 
+pub mod builtin;
 pub mod checkpoint;
 pub mod config;
 pub mod decode;

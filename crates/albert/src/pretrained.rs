@@ -115,11 +115,23 @@ impl Pretrained {
 
     /// Writes `config.json` (with this class in `architectures`) and `model.safetensors` into `dir`, atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        self.save_as(dir, None)
+    }
+
+    /// [`Pretrained::save`] with the weights stored as `dtype` (f16 halves the file; loading upcasts again), or as
+    /// they are when `None`.
+    pub fn save_as(&self, dir: impl AsRef<Path>, dtype: Option<DType>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut config = self.config.clone();
         config.architectures = Some(vec![self.model.architecture().hf_name().to_string()]);
-        checkpoint::save_safetensors(&dir.join("model.safetensors"), &named_tensors(&self.varmap))?;
+        let mut tensors = named_tensors(&self.varmap);
+        if let Some(dtype) = dtype {
+            for (_, t) in tensors.iter_mut() {
+                *t = t.to_dtype(dtype)?;
+            }
+        }
+        checkpoint::save_safetensors(&dir.join("model.safetensors"), &tensors)?;
         config.save(dir)
     }
 }

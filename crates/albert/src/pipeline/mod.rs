@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 
+use crate::builtin;
 use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
 use crate::model::{AlbertInput, ForwardOptions, NamedOutputs};
@@ -78,9 +79,14 @@ impl Task {
         }
     }
 
-    /// The model used when none is given: `None` until the project ships its built-in checkpoints.
-    pub fn default_model(self) -> Option<&'static str> {
-        DEFAULT_MODELS.iter().find(|(t, _)| *t == self).map(|(_, m)| *m)
+    /// The built-in model (see [`crate::builtin`]) used when none is given.
+    pub fn default_model(self) -> &'static str {
+        match self {
+            Task::Classify => builtin::SENTIMENT,
+            Task::FillMask | Task::Embed => builtin::PRETRAINED,
+            Task::QuestionAnswering => builtin::QUESTION_ANSWERING,
+            Task::Ner => builtin::NER,
+        }
     }
 
     /// The command name of the task.
@@ -94,9 +100,6 @@ impl Task {
         }
     }
 }
-
-/// Built-in default model of each task (a checkpoint directory or hub id); empty until pretraining is done.
-pub const DEFAULT_MODELS: &[(Task, &str)] = &[];
 
 /// How texts are run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +171,16 @@ impl PipelineModel {
         }
         let tokenizer = AlbertTokenizer::from_path(dir)?;
         Ok(Self { model, tokenizer, dir: dir.to_path_buf(), task })
+    }
+
+    /// A pipeline over a model already in memory (one just trained, or a random one to benchmark); `model` must be
+    /// of the task's class.
+    pub fn new(model: Pretrained, tokenizer: AlbertTokenizer, task: Task) -> Result<Self> {
+        let arch = model.model.architecture();
+        if !task.accepts(arch) {
+            return Err(Error::Input(format!("`{}` needs {}, not {}", task.name(), task.architecture().hf_name(), arch.hf_name())));
+        }
+        Ok(Self { model, tokenizer, dir: PathBuf::new(), task })
     }
 
     /// The model's configuration.
