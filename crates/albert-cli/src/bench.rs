@@ -48,6 +48,10 @@ pub struct BenchArgs {
     /// Time one training step (masked-LM forward, backward, AdamW update) instead of inference.
     #[arg(long, conflicts_with = "texts")]
     train: bool,
+    /// Run the encoder's projections in int8 (dynamic quantization: per-channel int8 weights, per-row int8
+    /// activations; AVX-512 VNNI where the CPU has it). Inference only.
+    #[arg(long, conflicts_with = "train")]
+    int8: bool,
     /// Time text-to-logits over this TSV's `sentence` column (e.g. SST-2 dev.tsv) instead of fixed shapes.
     #[arg(long, value_name = "TSV")]
     texts: Option<PathBuf>,
@@ -80,7 +84,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         (false, None) => Architecture::Model,
     };
     let device = Device::Cpu;
-    let (source, model) = match (&args.model, &args.config) {
+    let (source, mut model) = match (&args.model, &args.config) {
         (Some(dir), _) => {
             let opts = LoadOptions { architecture: Some(arch), ..LoadOptions::default() };
             (dir.display().to_string(), Pretrained::load(dir, &opts).with_context(|| format!("loading {}", dir.display()))?)
@@ -91,6 +95,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         (None, None) => (args.preset.clone(), Pretrained::init(&AlbertConfig::preset(&args.preset)?, arch, 0, DType::F32, &device)?),
     };
+    model.int8 = args.int8;
     if let Some(path) = &args.texts {
         return bench_texts(&args, path, source, model);
     }
@@ -175,15 +180,16 @@ fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usi
     let rss = peak_rss_mib();
     if args.json {
         let line = json!({
-            "model": source, "mode": mode, "batch": batch, "seq": args.seq, "threads": threads,
+            "model": source, "mode": mode, "int8": args.int8, "batch": batch, "seq": args.seq, "threads": threads,
             "runs": args.runs, "warmup": args.warmup, "seq_per_s": seq_per_s, "median_ms": stats.median,
             "p10_ms": stats.p10, "p90_ms": stats.p90, "min_ms": stats.min, "peak_rss_mib": rss,
         });
         println!("{line}");
     } else {
         println!(
-            "{source} {mode} batch {batch} x seq {}, {threads} thread(s): {seq_per_s:.2} seq/s, median {:.1} ms \
+            "{source} {mode}{} batch {batch} x seq {}, {threads} thread(s): {seq_per_s:.2} seq/s, median {:.1} ms \
              (p10 {:.1}, p90 {:.1}), peak RSS {}",
+            if args.int8 { " int8" } else { "" },
             args.seq,
             stats.median,
             stats.p10,

@@ -26,13 +26,15 @@ pub struct LoadOptions {
     pub device: Device,
     /// Seed of the RNG that initializes absent heads and drives dropout.
     pub seed: u64,
+    /// Run inference ([`Pretrained::detached`]) with int8 projections.
+    pub int8: bool,
     /// Weights file to read instead of the directory's default (`model.safetensors`, then `pytorch_model.bin`).
     pub weights: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { architecture: None, strict: false, dtype: DType::F32, device: Device::Cpu, seed: 42, weights: None }
+        Self { architecture: None, strict: false, dtype: DType::F32, device: Device::Cpu, seed: 42, weights: None, int8: false }
     }
 }
 
@@ -48,6 +50,9 @@ pub struct Pretrained {
     pub report: LoadReport,
     /// The RNG shared by its dropout layers.
     pub rng: SharedRng,
+    /// Whether [`Pretrained::detached`] models run the encoder's projections in int8 (dynamic quantization,
+    /// [`crate::ops::QuantizedLinear`]); the trainable `model` always stays in its own dtype.
+    pub int8: bool,
 }
 
 impl Pretrained {
@@ -84,7 +89,7 @@ impl Pretrained {
             load_model(&config, arch, tensors, opts.strict, opts.dtype, &opts.device, &mut init_rng, |vb| {
                 AlbertForAny::new(&config, arch, vb, rng.clone())
             })?;
-        Ok(Self { model, varmap, config, report, rng })
+        Ok(Self { model, varmap, config, report, rng, int8: opts.int8 })
     }
 
     /// A freshly initialized model of class `arch` (transformers' `_init_weights`, from `seed`).
@@ -94,18 +99,23 @@ impl Pretrained {
         let rng: SharedRng = Arc::new(Mutex::new(init_rng.fork(1)));
         let (model, varmap) =
             init_model(config, dtype, device, &mut init_rng, |vb: VarBuilder| AlbertForAny::new(config, arch, vb, rng.clone()))?;
-        Ok(Self { model, varmap, config: config.clone(), report: LoadReport::default(), rng })
+        Ok(Self { model, varmap, config: config.clone(), report: LoadReport::default(), rng, int8: false })
     }
 
     /// The model with its parameters detached from autograd, sharing their storage (nothing is copied): a forward
     /// pass through it records no graph, so every intermediate tensor is freed as soon as it has been used. Use it
-    /// for inference; build it again after the parameters change.
+    /// for inference; build it again after the parameters change. With [`Pretrained::int8`] set, its encoder
+    /// projections run in int8.
     pub fn detached(&self) -> Result<AlbertForAny> {
         let tensors: HashMap<String, Tensor> =
             self.varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
         let (dtype, device) = tensors.values().next().map_or((DType::F32, Device::Cpu), |t| (t.dtype(), t.device().clone()));
         let vb = VarBuilder::from_tensors(tensors, dtype, &device);
-        AlbertForAny::new(&self.config, self.model.architecture(), vb, self.rng.clone())
+        let mut model = AlbertForAny::new(&self.config, self.model.architecture(), vb, self.rng.clone())?;
+        if self.int8 {
+            model.quantize()?;
+        }
+        Ok(model)
     }
 
     /// Number of distinct parameters (the tied decoder counts once).

@@ -30,3 +30,31 @@ fn detached_model_gives_the_same_outputs_without_a_graph() {
     let g = detached.sum_all().unwrap().backward().unwrap();
     assert!(vars.iter().all(|v| g.get(v.as_tensor()).is_none()));
 }
+
+/// With int8 projections the detached model stays close to the f32 one (a transformers-checked checkpoint, grouped
+/// layers): every token's last hidden state keeps its direction, and the class of every sequence is unchanged.
+#[test]
+fn int8_detached_model_stays_close_to_f32() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models/seq_cls_silu");
+    let mut model = Pretrained::load(&dir, &albert::LoadOptions::default()).unwrap();
+    let rows: Vec<Vec<u32>> = (0..6).map(|r| (0..12 + r).map(|i| (2 + (i * 7 + r * 13) % 90) as u32).collect()).collect();
+    let input = AlbertInput::from_rows(&rows, None, 0, &Device::Cpu).unwrap();
+    let run = |m: &AlbertForAny| {
+        let out = m.forward(&input, &ForwardOptions::default()).unwrap();
+        let logits: Vec<Vec<f32>> = out.heads[0].1.to_vec2().unwrap();
+        (out.base.last_hidden_state, logits)
+    };
+    let (h32, l32) = run(&model.detached().unwrap());
+    model.int8 = true;
+    let (h8, l8) = run(&model.detached().unwrap());
+    // (batch, seq) cosine between the f32 and int8 hidden states
+    let dot = (&h32 * &h8).unwrap().sum(2).unwrap();
+    let norms = (h32.sqr().unwrap().sum(2).unwrap().sqrt().unwrap() * h8.sqr().unwrap().sum(2).unwrap().sqrt().unwrap()).unwrap();
+    let cos = (dot / norms).unwrap().flatten_all().unwrap().min(0).unwrap().to_scalar::<f32>().unwrap();
+    assert!(cos > 0.999, "lowest cosine {cos}");
+    let argmax = |v: &[f32]| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    for (a, b) in l32.iter().zip(&l8) {
+        assert_eq!(argmax(a), argmax(b), "{a:?} vs {b:?}");
+    }
+    assert_ne!(l32, l8, "the int8 path must have run");
+}

@@ -1,9 +1,9 @@
 //! `AlbertModel`: embeddings, the shared encoder and the optional pooler.
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::blocks::{dtype_min, linear};
+use super::blocks::{dtype_min, linear, Linear};
 use super::embeddings::AlbertEmbeddings;
 use super::encoder::AlbertTransformer;
 use crate::config::AlbertConfig;
@@ -89,7 +89,7 @@ pub struct AlbertOutput {
 pub struct AlbertModel {
     embeddings: AlbertEmbeddings,
     encoder: AlbertTransformer,
-    pooler: Option<candle_nn::Linear>,
+    pooler: Option<Linear>,
     config: AlbertConfig,
 }
 
@@ -102,6 +102,12 @@ impl AlbertModel {
             pooler: with_pooler.then(|| linear(cfg.hidden_size, cfg.hidden_size, vb.pp("pooler"))).transpose()?,
             config: cfg.clone(),
         })
+    }
+
+    /// Runs the encoder's projections in int8 from now on (inference only; the embeddings and the pooler, which
+    /// sees one row per sequence, stay f32).
+    pub fn quantize(&mut self) -> Result<()> {
+        self.encoder.quantize()
     }
 
     /// The model's configuration.

@@ -1,10 +1,12 @@
 //! `AlbertAttention`: multi-head self-attention with its output projection, residual and post-LayerNorm.
 
+use std::sync::Arc;
+
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use super::blocks::{apply_linear, linear, Dropout, LayerNorm};
-use crate::ops::softmax_last_dim;
+use super::blocks::{linear, Dropout, LayerNorm, Linear};
+use crate::ops::{softmax_last_dim, QuantizedLinear};
 use crate::config::AlbertConfig;
 use crate::error::Result;
 use crate::rng::SharedRng;
@@ -12,15 +14,17 @@ use crate::rng::SharedRng;
 /// Self-attention block (Hugging Face `albert_layers.N.attention`).
 #[derive(Debug, Clone)]
 pub struct AlbertAttention {
-    query: candle_nn::Linear,
-    key: candle_nn::Linear,
-    value: candle_nn::Linear,
-    dense: candle_nn::Linear,
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    dense: Linear,
     layer_norm: LayerNorm,
     attention_dropout: Dropout,
     output_dropout: Dropout,
     num_heads: usize,
     head_dim: usize,
+    /// The stacked projections with their int8 form, once [`AlbertAttention::quantize`] ran.
+    int8_qkv: Option<FusedQkv>,
 }
 
 impl AlbertAttention {
@@ -37,6 +41,7 @@ impl AlbertAttention {
             output_dropout: Dropout::new(cfg.hidden_dropout_prob, rng),
             num_heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
+            int8_qkv: None,
         })
     }
 
@@ -44,11 +49,21 @@ impl AlbertAttention {
     /// pre-multiplied by the score scale 1/sqrt(head_dim). Built once per forward pass and shared by every layer that
     /// reuses this block; gradients flow back to the three projections.
     pub(crate) fn fused_qkv(&self) -> Result<FusedQkv> {
+        if let Some(q) = &self.int8_qkv {
+            return Ok(q.clone());
+        }
         let scale = (self.head_dim as f64).powf(-0.5);
-        let bias = |l: &candle_nn::Linear| l.bias().expect("ALBERT projections have biases").clone();
         let weight = Tensor::cat(&[&(self.query.weight() * scale)?, self.key.weight(), self.value.weight()], 0)?;
-        let bias = Tensor::cat(&[&(bias(&self.query) * scale)?, &bias(&self.key), &bias(&self.value)], 0)?;
-        Ok(FusedQkv { weight, bias })
+        let bias = Tensor::cat(&[&(self.query.bias() * scale)?, self.key.bias(), self.value.bias()], 0)?;
+        Ok(FusedQkv { weight, bias, int8: None })
+    }
+
+    /// Runs the projections in int8 from now on (inference only).
+    pub fn quantize(&mut self) -> Result<()> {
+        let mut qkv = self.fused_qkv()?;
+        qkv.int8 = Some(Arc::new(QuantizedLinear::new(&qkv.weight)?));
+        self.int8_qkv = Some(qkv);
+        self.dense.quantize()
     }
 
     /// `hidden`: (batch, seq, H); `mask`: additive, broadcastable to (batch, heads, seq, seq).
@@ -61,8 +76,11 @@ impl AlbertAttention {
     pub(crate) fn forward_fused(&self, qkv: &FusedQkv, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
         let (b, s, h) = hidden.dims3()?;
         // (batch, seq, 3H) -> (3, batch, heads, seq, head_dim) in one copy
-        let stacked = crate::ops::linear(hidden, &qkv.weight, Some(&qkv.bias))?
-            .reshape((b, s, 3, self.num_heads, self.head_dim))?
+        let stacked = match &qkv.int8 {
+            Some(q) => q.forward(hidden, Some(&qkv.bias))?,
+            None => crate::ops::linear(hidden, &qkv.weight, Some(&qkv.bias))?,
+        }
+        .reshape((b, s, 3, self.num_heads, self.head_dim))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?;
         let (q, k, v) = (stacked.get(0)?, stacked.get(1)?, stacked.get(2)?);
@@ -75,7 +93,7 @@ impl AlbertAttention {
         let dropped = self.attention_dropout.forward(&probs, train)?;
         // (batch, heads, seq, head_dim) -> (batch, seq, H)
         let context = dropped.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?;
-        let projected = self.output_dropout.forward(&apply_linear(&self.dense, &context)?, train)?;
+        let projected = self.output_dropout.forward(&self.dense.forward(&context)?, train)?;
         let out = self.layer_norm.forward(&(hidden + projected)?)?;
         Ok((out, probs))
     }
@@ -88,4 +106,6 @@ pub(crate) struct FusedQkv {
     weight: Tensor,
     /// (3H)
     bias: Tensor,
+    /// The weight in int8, when quantized.
+    int8: Option<Arc<QuantizedLinear>>,
 }

@@ -1,11 +1,14 @@
 //! Building blocks shared by the model's modules: linear and embedding layers created without candle's unseeded
 //! initializers and applied as one matrix product, a fused differentiable LayerNorm, the activations, and dropout drawn from the project's RNG.
 
+use std::sync::Arc;
+
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use crate::config::HiddenAct;
 use crate::error::Result;
+use crate::ops::QuantizedLinear;
 use crate::rng::SharedRng;
 
 // Parameters are created as zeros and filled afterwards from a checkpoint or by `init::init_weights`, so that no
@@ -13,10 +16,57 @@ use crate::rng::SharedRng;
 const PLACEHOLDER: Init = Init::Const(0.0);
 
 /// `nn.Linear(in_dim, out_dim)` with Hugging Face's `weight` (out x in) and `bias` names.
-pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<candle_nn::Linear> {
+pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
     let weight = vb.get_with_hints((out_dim, in_dim), "weight", PLACEHOLDER)?;
     let bias = vb.get_with_hints(out_dim, "bias", PLACEHOLDER)?;
-    Ok(candle_nn::Linear::new(weight, Some(bias)))
+    Ok(Linear { weight, bias, int8: None })
+}
+
+/// A linear layer applied over the rows of its input as one matrix product with the bias accumulated into it
+/// ([`crate::ops::linear`]; candle's own `Linear` on a 3-D input runs one small product per batch row), or, once
+/// [`Linear::quantize`] ran, as the int8 product of [`QuantizedLinear`].
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// (out, in)
+    weight: Tensor,
+    /// (out)
+    bias: Tensor,
+    int8: Option<Arc<QuantizedLinear>>,
+}
+
+impl Linear {
+    /// The weight, (out, in).
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias, (out).
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
+    /// Runs the layer in int8 from now on (inference only: the int8 path records no gradient).
+    pub fn quantize(&mut self) -> Result<()> {
+        self.int8 = Some(Arc::new(QuantizedLinear::new(&self.weight)?));
+        Ok(())
+    }
+
+    /// (..., in) -> (..., out)
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.int8 {
+            Some(q) => q.forward(x, Some(&self.bias)),
+            None => Ok(crate::ops::linear(x, &self.weight, Some(&self.bias))?),
+        }
+    }
+
+    /// [`Linear::forward`] followed by `act`, the bias addition fused into the activation ([`crate::ops::bias_act`]).
+    pub fn forward_act(&self, x: &Tensor, act: HiddenAct) -> Result<Tensor> {
+        let product = match &self.int8 {
+            Some(q) => q.forward(x, None)?,
+            None => crate::ops::linear(x, &self.weight, None)?,
+        };
+        Ok(crate::ops::bias_act(&product, &self.bias, act)?)
+    }
 }
 
 /// `nn.Embedding(rows, dim)`.
@@ -47,18 +97,6 @@ impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         crate::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
-}
-
-/// A candle `Linear` applied over the rows of `x` (..., in) as one product with the bias accumulated into it
-/// ([`crate::ops::linear`]): candle's own `Linear` on a 3-D input runs one small product per batch row.
-pub fn apply_linear(layer: &candle_nn::Linear, x: &Tensor) -> candle_core::Result<Tensor> {
-    crate::ops::linear(x, layer.weight(), layer.bias())
-}
-
-/// [`apply_linear`] followed by `act`, the bias addition fused into the activation ([`crate::ops::bias_act`]).
-pub fn apply_linear_act(layer: &candle_nn::Linear, x: &Tensor, act: HiddenAct) -> candle_core::Result<Tensor> {
-    let bias = layer.bias().ok_or_else(|| candle_core::Error::Msg("an activated projection needs its bias".into()))?;
-    crate::ops::bias_act(&crate::ops::linear(x, layer.weight(), None)?, bias, act)
 }
 
 /// Inverted dropout whose masks come from the model's shared, seeded RNG; the identity outside training.

@@ -4,7 +4,7 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::attention::FusedQkv;
-use super::blocks::{apply_linear, linear};
+use super::blocks::{linear, Linear};
 use super::layer::AlbertLayerGroup;
 use crate::config::AlbertConfig;
 use crate::error::Result;
@@ -13,7 +13,7 @@ use crate::rng::SharedRng;
 /// The encoder (Hugging Face `albert.encoder`).
 #[derive(Debug, Clone)]
 pub struct AlbertTransformer {
-    embedding_hidden_mapping_in: candle_nn::Linear,
+    embedding_hidden_mapping_in: Linear,
     albert_layer_groups: Vec<AlbertLayerGroup>,
     group_of_layer: Vec<usize>,
 }
@@ -43,6 +43,12 @@ impl AlbertTransformer {
         })
     }
 
+    /// Runs the E -> H projection and every layer's projections in int8 from now on (inference only).
+    pub fn quantize(&mut self) -> Result<()> {
+        self.embedding_hidden_mapping_in.quantize()?;
+        self.albert_layer_groups.iter_mut().try_for_each(AlbertLayerGroup::quantize)
+    }
+
     /// `embedded`: (batch, seq, E); `mask`: additive attention mask or `None`.
     pub fn forward(
         &self,
@@ -53,7 +59,7 @@ impl AlbertTransformer {
         train: bool,
     ) -> Result<EncoderOutput> {
         // (batch, seq, H)
-        let mut hidden = apply_linear(&self.embedding_hidden_mapping_in, embedded)?;
+        let mut hidden = self.embedding_hidden_mapping_in.forward(embedded)?;
         // Every layer mapped to a group reuses its stacked attention projections: build them once.
         let qkv: Vec<Vec<FusedQkv>> = self
             .albert_layer_groups

@@ -4,7 +4,7 @@ use candle_core::{DType, Module, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::albert::{AlbertInput, AlbertModel, AlbertOutput, ForwardOptions};
-use super::blocks::{apply_linear_act, linear, Dropout, LayerNorm};
+use super::blocks::{linear, Dropout, Linear, LayerNorm};
 use super::loss::{bce_with_logits, cross_entropy, mse, IGNORE_INDEX};
 use crate::config::{AlbertConfig, Architecture, HiddenAct, ProblemType};
 use crate::error::{Error, Result};
@@ -13,7 +13,7 @@ use crate::rng::SharedRng;
 /// Masked-LM head (`predictions`): dense H -> E, activation, LayerNorm, then the decoder tied to the word embeddings.
 #[derive(Debug, Clone)]
 pub struct AlbertMLMHead {
-    dense: candle_nn::Linear,
+    dense: Linear,
     activation: HiddenAct,
     layer_norm: LayerNorm,
     bias: Tensor,
@@ -34,7 +34,7 @@ impl AlbertMLMHead {
 
     /// The head's hidden state before the vocabulary projection: (..., H) -> (..., E).
     pub fn transform(&self, hidden: &Tensor) -> Result<Tensor> {
-        Ok(self.layer_norm.forward(&apply_linear_act(&self.dense, hidden, self.activation)?)?)
+        Ok(self.layer_norm.forward(&self.dense.forward_act(hidden, self.activation)?)?)
     }
 
     /// (..., H) -> (..., vocab) logits.
@@ -48,7 +48,7 @@ impl AlbertMLMHead {
 #[derive(Debug, Clone)]
 pub struct ClassifierHead {
     dropout: Dropout,
-    classifier: candle_nn::Linear,
+    classifier: Linear,
 }
 
 impl ClassifierHead {
@@ -59,7 +59,7 @@ impl ClassifierHead {
 
     /// (..., H) -> (..., out)
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.classifier.forward(&self.dropout.forward(x, train)?)?)
+        self.classifier.forward(&self.dropout.forward(x, train)?)
     }
 }
 
@@ -267,7 +267,7 @@ pub struct AlbertForQuestionAnswering {
     /// The encoder (`albert`).
     pub albert: AlbertModel,
     /// `qa_outputs`: H -> 2 (start, end).
-    pub qa_outputs: candle_nn::Linear,
+    pub qa_outputs: Linear,
 }
 
 impl AlbertForQuestionAnswering {
@@ -395,6 +395,20 @@ impl AlbertForAny {
             Architecture::QuestionAnswering => Self::QuestionAnswering(AlbertForQuestionAnswering::new(cfg, vb, rng)?),
             Architecture::MultipleChoice => Self::MultipleChoice(AlbertForMultipleChoice::new(cfg, vb, rng)?),
         })
+    }
+
+    /// Runs the encoder's projections in int8 from now on ([`AlbertModel::quantize`]; heads stay f32). For
+    /// inference only: the int8 path records no gradient.
+    pub fn quantize(&mut self) -> Result<()> {
+        match self {
+            Self::Model(m) => m.quantize(),
+            Self::PreTraining(m) => m.albert.quantize(),
+            Self::MaskedLM(m) => m.albert.quantize(),
+            Self::SequenceClassification(m) => m.albert.quantize(),
+            Self::TokenClassification(m) => m.albert.quantize(),
+            Self::QuestionAnswering(m) => m.albert.quantize(),
+            Self::MultipleChoice(m) => m.albert.quantize(),
+        }
     }
 
     /// Which class this is.

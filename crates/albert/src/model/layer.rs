@@ -5,7 +5,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::{AlbertAttention, FusedQkv};
-use super::blocks::{apply_linear, apply_linear_act, linear, Dropout, LayerNorm};
+use super::blocks::{linear, Dropout, LayerNorm, Linear};
 use crate::config::{AlbertConfig, HiddenAct};
 use crate::error::Result;
 use crate::rng::SharedRng;
@@ -14,8 +14,8 @@ use crate::rng::SharedRng;
 #[derive(Debug, Clone)]
 pub struct AlbertLayer {
     attention: AlbertAttention,
-    ffn: candle_nn::Linear,
-    ffn_output: candle_nn::Linear,
+    ffn: Linear,
+    ffn_output: Linear,
     full_layer_layer_norm: LayerNorm,
     activation: HiddenAct,
     dropout: Dropout,
@@ -40,6 +40,13 @@ impl AlbertLayer {
         self.forward_fused(&self.attention.fused_qkv()?, hidden, mask, train)
     }
 
+    /// Runs the layer's projections in int8 from now on (inference only).
+    pub fn quantize(&mut self) -> Result<()> {
+        self.attention.quantize()?;
+        self.ffn.quantize()?;
+        self.ffn_output.quantize()
+    }
+
     /// The layer's attention block (its stacked projections are prepared once per forward pass).
     pub(crate) fn attention(&self) -> &AlbertAttention {
         &self.attention
@@ -49,8 +56,8 @@ impl AlbertLayer {
     pub(crate) fn forward_fused(&self, qkv: &FusedQkv, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
         let (attended, probs) = self.attention.forward_fused(qkv, hidden, mask, train)?;
         // (batch, seq, intermediate)
-        let inner = apply_linear_act(&self.ffn, &attended, self.activation)?;
-        let ffn = self.dropout.forward(&apply_linear(&self.ffn_output, &inner)?, train)?;
+        let inner = self.ffn.forward_act(&attended, self.activation)?;
+        let ffn = self.dropout.forward(&self.ffn_output.forward(&inner)?, train)?;
         Ok((self.full_layer_layer_norm.forward(&(ffn + attended)?)?, probs))
     }
 }
@@ -68,6 +75,11 @@ impl AlbertLayerGroup {
             .map(|i| AlbertLayer::new(cfg, vb.pp("albert_layers").pp(i), rng.clone()))
             .collect::<Result<_>>()?;
         Ok(Self { albert_layers })
+    }
+
+    /// Runs every layer's projections in int8 from now on (inference only).
+    pub fn quantize(&mut self) -> Result<()> {
+        self.albert_layers.iter_mut().try_for_each(AlbertLayer::quantize)
     }
 
     /// The group's layers, in order.

@@ -16,11 +16,13 @@ macro_rules! f32_or_f64 {
 }
 
 mod activation;
+mod int8;
 mod layer_norm;
 mod linear;
 mod softmax;
 
 pub use activation::bias_act;
+pub use int8::QuantizedLinear;
 pub use layer_norm::layer_norm;
 pub use linear::linear;
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
