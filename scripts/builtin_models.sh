@@ -29,8 +29,10 @@ done
 # Scores of the exported (f16) models on a 0-100 scale; the pretrained one keeps the held-out accuracies its run measured.
 scores() { jq --arg d "$2" "{dataset: \$d, metrics: ($3)}" > "$MODELS/$1/scores.json"; }
 last_eval() { grep '"kind":"eval"' "$1/metrics.jsonl" | tail -1; }
-last_eval "$PRE" | scores albert-small "the held-out books of phase 2 (640 sequences of up to 384 tokens, masks drawn once)" \
-  '{mlm_accuracy: (.mlm_accuracy * 100), sop_accuracy: (.sop_accuracy * 100)}'
+{ last_eval "$RUN/phase1"; last_eval "$PRE"; } | jq -s '.[0] + {p2: .[1]}' | scores albert-small \
+  "the held-out documents, masks drawn once: phase 1's at 128 tokens (2,259 paragraphs), phase 2's at 384 (one book)" \
+  '{"mlm_accuracy (seq 128)": (.mlm_accuracy * 100), "sop_accuracy (seq 128)": (.sop_accuracy * 100),
+    "mlm_accuracy (seq 384)": (.p2.mlm_accuracy * 100), "sop_accuracy (seq 384)": (.p2.sop_accuracy * 100)}'
 "$ALBERT" evaluate --task sst2 --data "$DATA/glue/SST-2/dev.tsv" --model "$MODELS/albert-small-sst2" --json |
   scores albert-small-sst2 "SST-2 dev (872 sentences)" '{accuracy: .acc}'
 "$ALBERT" evaluate --task xquad --data "$DATA/xquad/xquad.en.json" --articles test --model "$MODELS/albert-small-xquad" \

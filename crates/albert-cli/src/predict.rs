@@ -53,6 +53,9 @@ pub struct RunArgs {
     /// Examples per forward pass.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    /// Run the encoder's projections in int8 (dynamic quantization): faster, scores change slightly.
+    #[arg(long)]
+    pub int8: bool,
 }
 
 impl RunArgs {
@@ -96,7 +99,8 @@ pub fn predict_to_file(
     run: &RunArgs,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let (model, tokenizer) = load_checkpoint(model)?;
+    let (mut model, tokenizer) = load_checkpoint(model)?;
+    model.int8 = run.int8;
     if task.is_question_answering() {
         let dataset = read_qa_data(task, data, run.articles)?;
         let window = QaWindowOptions { max_seq_length: run.max_len(task), ..QaWindowOptions::default() };

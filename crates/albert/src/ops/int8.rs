@@ -68,8 +68,11 @@ impl QuantizedLinear {
 
     /// `x` (..., in) -> `x W^T + bias` (..., out), in f32.
     pub fn forward(&self, x: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-        let bias: Option<Vec<f32>> = bias.map(|b| b.to_dtype(candle_core::DType::F32)?.to_vec1()).transpose()?;
-        if bias.as_ref().is_some_and(|b| b.len() != self.out) {
+        let bias: Vec<f32> = match bias {
+            Some(b) => b.to_dtype(candle_core::DType::F32)?.to_vec1()?,
+            None => vec![0.0; self.out],
+        };
+        if bias.len() != self.out {
             return Err(Error::Input(format!("a bias of {} values was expected", self.out)));
         }
         let dims = x.dims().to_vec();
@@ -92,11 +95,10 @@ impl QuantizedLinear {
             }
             let mut c = vec![0i32; m * self.out64];
             self.product(&a, m, &mut c, vnni);
-            for i in 0..m {
-                let (ci, yi) = (&c[i * self.out64..i * self.out64 + self.out], &mut y[i * self.out..(i + 1) * self.out]);
-                for n in 0..self.out {
-                    let v = (ci[n] - ZERO * self.sums[n]) as f32 * row_scales[i] * self.scales[n];
-                    yi[n] = v + bias.as_ref().map_or(0.0, |b| b[n]);
+            for (i, yi) in y.chunks_mut(self.out).enumerate() {
+                let (ci, rs) = (&c[i * self.out64..i * self.out64 + self.out], row_scales[i]);
+                for ((((y, &c), &sum), &scale), &b) in yi.iter_mut().zip(ci).zip(&self.sums).zip(&self.scales).zip(&bias) {
+                    *y = (c - ZERO * sum) as f32 * rs * scale + b;
                 }
             }
         });

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{head, softmax, PipelineModel, PipelineOptions, Task};
+use super::{head, InOrder, softmax, PipelineModel, PipelineOptions, Task};
 use crate::config::ProblemType;
 use crate::error::Result;
 
@@ -73,11 +73,11 @@ pub fn classify(
     let function = ScoreFunction::for_config(cfg.problem_type, cfg.num_labels());
     let encoded = model.encode(texts, opts.max_length)?;
     let encodings: Vec<_> = encoded.iter().map(|t| &t.encoding).collect();
-    let mut out = Vec::with_capacity(texts.len());
-    model.run_batches(&encodings, opts.batch_size, |o, _| {
+    let mut out = InOrder::new(texts.len());
+    model.run_batches(&encodings, opts.batch_size, |o, batch| {
         // (batch, num_labels)
         let logits: Vec<Vec<f32>> = head(o, "logits")?.to_dtype(candle_core::DType::F32)?.to_vec2()?;
-        for row in logits {
+        for (row, (i, _)) in logits.into_iter().zip(batch) {
             let mut labels: Vec<LabelScore> = function
                 .apply(&row)
                 .into_iter()
@@ -87,11 +87,12 @@ pub fn classify(
             // Stable, as Python's sort: equal scores keep label order.
             labels.sort_by(|a, b| b.score.total_cmp(&a.score));
             labels.truncate(top_k.unwrap_or(usize::MAX));
-            out.push(labels);
+            out.set(*i, labels);
         }
         Ok(())
     })?;
     Ok(out
+        .finish()?
         .into_iter()
         .zip(&encoded)
         .map(|(labels, e)| Classification { labels, truncated: e.truncated })

@@ -5,7 +5,7 @@
 use candle_core::DType;
 use serde::Serialize;
 
-use super::{PipelineModel, PipelineOptions, Task};
+use super::{InOrder, PipelineModel, PipelineOptions, Task};
 use crate::error::{Error, Result};
 
 /// Which vector represents a text.
@@ -39,7 +39,7 @@ pub fn embed(model: &PipelineModel, texts: &[&str], pooling: Pooling, opts: &Pip
     }
     let encoded = model.encode(texts, opts.max_length)?;
     let encodings: Vec<_> = encoded.iter().map(|t| &t.encoding).collect();
-    let mut out = Vec::with_capacity(texts.len());
+    let mut out = InOrder::new(texts.len());
     model.run_batches(&encodings, opts.batch_size, |o, batch| {
         let vectors = match pooling {
             Pooling::Pooler => o.base.pooler_output.as_ref().ok_or_else(|| Error::Input("the model has no pooler".into()))?.clone(),
@@ -48,7 +48,7 @@ pub fn embed(model: &PipelineModel, texts: &[&str], pooling: Pooling, opts: &Pip
                 let seq = h.dim(1)?;
                 let mask: Vec<f32> = batch
                     .iter()
-                    .flat_map(|e| (0..seq).map(|i| if i < e.ids.len() { 1.0 } else { 0.0 }))
+                    .flat_map(|(_, e)| (0..seq).map(|i| if i < e.ids.len() { 1.0 } else { 0.0 }))
                     .collect();
                 // (batch, seq, 1)
                 let mask = candle_core::Tensor::from_vec(mask, (batch.len(), seq, 1), h.device())?.to_dtype(h.dtype())?;
@@ -58,10 +58,12 @@ pub fn embed(model: &PipelineModel, texts: &[&str], pooling: Pooling, opts: &Pip
             }
         };
         let vectors: Vec<Vec<f32>> = vectors.to_dtype(DType::F32)?.to_vec2()?;
-        out.extend(vectors);
+        for (v, (i, _)) in vectors.into_iter().zip(batch) {
+            out.set(*i, v);
+        }
         Ok(())
     })?;
-    Ok(out.into_iter().zip(&encoded).map(|(vector, e)| Embedding { vector, truncated: e.truncated }).collect())
+    Ok(out.finish()?.into_iter().zip(&encoded).map(|(vector, e)| Embedding { vector, truncated: e.truncated }).collect())
 }
 
 /// Cosine similarity as torch computes it: `a·b / max(|a| |b|, 1e-8)`.

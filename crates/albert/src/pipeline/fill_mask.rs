@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{head, softmax, PipelineModel, PipelineOptions, Task};
+use super::{head, InOrder, softmax, PipelineModel, PipelineOptions, Task};
 use crate::error::{Error, Result};
 
 /// The mask token.
@@ -49,10 +49,10 @@ pub fn fill_mask(model: &PipelineModel, texts: &[&str], top_k: usize, opts: &Pip
         }
     }
     let encodings: Vec<_> = encoded.iter().map(|t| &t.encoding).collect();
-    let mut out = Vec::with_capacity(texts.len());
+    let mut out = InOrder::new(texts.len());
     model.run_batches(&encodings, opts.batch_size, |o, batch| {
         let logits = head(o, "logits")?;
-        for (row, e) in batch.iter().enumerate() {
+        for (row, &(i, e)) in batch.iter().enumerate() {
             let positions: Vec<usize> = (0..e.ids.len()).filter(|&i| e.ids[i] == mask_id).collect();
             let single = positions.len() == 1;
             let mut masks = Vec::with_capacity(positions.len());
@@ -75,9 +75,9 @@ pub fn fill_mask(model: &PipelineModel, texts: &[&str], top_k: usize, opts: &Pip
                 }
                 masks.push(candidates);
             }
-            out.push(masks);
+            out.set(i, masks);
         }
         Ok(())
     })?;
-    Ok(out.into_iter().zip(&encoded).map(|(masks, e)| FillMask { masks, truncated: e.truncated }).collect())
+    Ok(out.finish()?.into_iter().zip(&encoded).map(|(masks, e)| FillMask { masks, truncated: e.truncated }).collect())
 }

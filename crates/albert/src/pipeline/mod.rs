@@ -226,20 +226,23 @@ impl PipelineModel {
             .collect())
     }
 
-    /// Runs the model over `encodings` in batches of `batch_size`, padded to each batch's longest, and hands each
-    /// batch's outputs with the batch's rows to `each`.
+    /// Runs the model over `encodings` in batches of `batch_size` and hands each batch's outputs with the batch's
+    /// rows (their index in `encodings`, and the encoding) to `each`. Batches are cut from the inputs sorted by
+    /// length and padded to their longest, so that little padding is computed (the results do not depend on it).
     pub fn run_batches(
         &self,
         encodings: &[&Encoding],
         batch_size: usize,
-        mut each: impl FnMut(&NamedOutputs, &[&Encoding]) -> Result<()>,
+        mut each: impl FnMut(&NamedOutputs, &[(usize, &Encoding)]) -> Result<()>,
     ) -> Result<()> {
         let pad = self.tokenizer.token_to_id("<pad>").unwrap_or(0);
         // No autograd graph: each intermediate is freed as soon as it is used.
         let model = self.model.detached()?;
-        for batch in encodings.chunks(batch_size.max(1)) {
-            let ids: Vec<Vec<u32>> = batch.iter().map(|e| e.ids.clone()).collect();
-            let types: Vec<Vec<u32>> = batch.iter().map(|e| e.type_ids.clone()).collect();
+        let mut rows: Vec<(usize, &Encoding)> = encodings.iter().copied().enumerate().collect();
+        rows.sort_by_key(|(_, e)| e.ids.len());
+        for batch in rows.chunks(batch_size.max(1)) {
+            let ids: Vec<Vec<u32>> = batch.iter().map(|(_, e)| e.ids.clone()).collect();
+            let types: Vec<Vec<u32>> = batch.iter().map(|(_, e)| e.type_ids.clone()).collect();
             let input = AlbertInput::from_rows(&ids, Some(&types), pad, &Device::Cpu)?;
             let out = model.forward(&input, &ForwardOptions::default())?;
             each(&out, batch)?;
@@ -258,6 +261,24 @@ impl PipelineModel {
             return Err(Error::Input(format!("the model was loaded for `{}`, not `{}`", self.task.name(), task.name())));
         }
         Ok(())
+    }
+}
+
+/// Per-input results gathered from [`PipelineModel::run_batches`] in input order.
+pub(crate) struct InOrder<T>(Vec<Option<T>>);
+
+impl<T> InOrder<T> {
+    pub(crate) fn new(n: usize) -> Self {
+        Self(std::iter::repeat_with(|| None).take(n).collect())
+    }
+
+    pub(crate) fn set(&mut self, index: usize, value: T) {
+        self.0[index] = Some(value);
+    }
+
+    /// The results, every input having one.
+    pub(crate) fn finish(self) -> Result<Vec<T>> {
+        self.0.into_iter().map(|v| v.ok_or_else(|| Error::Input("an input was left out of the batches".into()))).collect()
     }
 }
 

@@ -7,7 +7,7 @@
 use candle_core::DType;
 use serde::Serialize;
 
-use super::{argmax, head, softmax, PipelineModel, PipelineOptions, Task};
+use super::{argmax, head, InOrder, softmax, PipelineModel, PipelineOptions, Task};
 use crate::error::Result;
 use crate::tokenizer::Encoding;
 
@@ -50,17 +50,17 @@ pub fn ner(model: &PipelineModel, texts: &[&str], opts: &PipelineOptions) -> Res
     let cfg = model.config();
     let encoded = model.encode(texts, opts.max_length)?;
     let encodings: Vec<_> = encoded.iter().map(|t| &t.encoding).collect();
-    let mut tagged: Vec<Vec<Tagged>> = Vec::with_capacity(texts.len());
+    let mut tagged: InOrder<Vec<Tagged>> = InOrder::new(texts.len());
     model.run_batches(&encodings, opts.batch_size, |o, batch| {
         // (batch, seq, num_labels)
         let logits: Vec<Vec<Vec<f32>>> = head(o, "logits")?.to_dtype(DType::F32)?.to_vec3()?;
-        for (rows, e) in logits.iter().zip(batch) {
-            let text = texts[tagged.len()];
-            tagged.push(tag_tokens(model, text, e, rows, |i| cfg.label_name(i)));
+        for (rows, &(i, e)) in logits.iter().zip(batch) {
+            tagged.set(i, tag_tokens(model, texts[i], e, rows, |l| cfg.label_name(l)));
         }
         Ok(())
     })?;
     tagged
+        .finish()?
         .into_iter()
         .zip(&encoded)
         .map(|(tokens, e)| Ok(Entities { entities: group(model, tokens)?, truncated: e.truncated }))

@@ -7,7 +7,7 @@
 use candle_core::DType;
 use serde::Serialize;
 
-use super::{head, PipelineModel, Task};
+use super::{head, InOrder, PipelineModel, Task};
 use crate::decode::qa::{decode_answer, encode_qa_windows, QaWindow, QaWindowOptions, SpanDecodeOptions, SpanScoring};
 use crate::error::{Error, Result};
 use crate::tokenizer::Encoding;
@@ -60,16 +60,17 @@ pub fn answer(model: &PipelineModel, question: &str, context: &str, opts: &QaOpt
     let windows = encode_qa_windows(&model.tokenizer, question, context, &window)
         .map_err(|e| Error::Input(format!("the question does not fit windows of {max_length} tokens with stride {}: {e}", opts.stride)))?;
     let refs: Vec<&Encoding> = windows.iter().map(|w| &w.encoding).collect();
-    let mut logits: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(windows.len());
+    let mut logits: InOrder<(Vec<f32>, Vec<f32>)> = InOrder::new(windows.len());
     model.run_batches(&refs, opts.batch_size, |o, batch| {
         // (batch, seq) each
         let start: Vec<Vec<f32>> = head(o, "start_logits")?.to_dtype(DType::F32)?.to_vec2()?;
         let end: Vec<Vec<f32>> = head(o, "end_logits")?.to_dtype(DType::F32)?.to_vec2()?;
-        for ((s, e), w) in start.into_iter().zip(end).zip(batch) {
-            logits.push((s[..w.len()].to_vec(), e[..w.len()].to_vec()));
+        for ((s, e), &(i, w)) in start.into_iter().zip(end).zip(batch) {
+            logits.set(i, (s[..w.len()].to_vec(), e[..w.len()].to_vec()));
         }
         Ok(())
     })?;
+    let logits = logits.finish()?;
     let qa_windows: Vec<QaWindow> = logits
         .iter()
         .zip(&windows)
