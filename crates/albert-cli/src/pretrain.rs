@@ -238,8 +238,8 @@ fn train(a: RunArgs) -> Result<()> {
             ));
         }
         Event::Eval(r) => bar.println(format!(
-            "step {}: held-out MLM loss {:.4}, MLM acc {:.4}, SOP loss {:.4}, SOP acc {:.4} ({} sequences)",
-            r.step, r.mlm_loss, r.mlm_accuracy, r.sop_loss, r.sop_accuracy, r.sequences
+            "step {}: held-out MLM loss {:.4}, MLM acc {:.4}, SOP loss {:.4}, SOP acc {:.4} (majority label {:.4}; {} sequences)",
+            r.step, r.mlm_loss, r.mlm_accuracy, r.sop_loss, r.sop_accuracy, r.sop_majority, r.sequences
         )),
         Event::Checkpoint { step } if quiet => bar.println(format!("step {step}: checkpoint written")),
         Event::Checkpoint { .. } => {}

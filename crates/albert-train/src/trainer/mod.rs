@@ -198,6 +198,11 @@ pub struct EvalRecord {
     pub sop_loss: f64,
     /// SOP accuracy.
     pub sop_accuracy: f64,
+    /// The SOP accuracy of always answering the more frequent label on these sequences, the baseline to beat:
+    /// a one-sentence chunk takes its second segment from another document (label 1), as the original code does,
+    /// so corpora of short documents lean towards label 1.
+    #[serde(default)]
+    pub sop_majority: f64,
     /// Sequences evaluated.
     pub sequences: usize,
 }
@@ -394,12 +399,15 @@ impl StepRunner {
             sop_ok += l.sop_correct;
         }
         let per = |sum: f64, n: usize| sum / n.max(1) as f64;
+        let scored = &plan.pairs()[..(n * batch_size).min(plan.pairs().len())];
+        let swapped = scored.iter().filter(|p| p.sentence_order_label == 1).count();
         Ok(EvalRecord {
             step,
             mlm_loss: per(mlm_sum, mlm_n),
             mlm_accuracy: per(mlm_ok as f64, mlm_n),
             sop_loss: per(sop_sum, sop_n),
             sop_accuracy: per(sop_ok as f64, sop_n),
+            sop_majority: per(swapped.max(scored.len() - swapped) as f64, scored.len()),
             sequences: sop_n,
         })
     }
