@@ -42,7 +42,7 @@ last_eval() { grep '"kind":"eval"' "$1/metrics.jsonl" | tail -1; }
   '{precision, recall, f1: .FB1}'
 
 # The model cards.
-PRETRAIN_CMD="ALBERT=$ALBERT scripts/pretrain_small.sh $RUN"
+PRETRAIN_CMD="scripts/pretrain_small.sh $RUN"
 TABLE_CMD="SEEDS=1 TASKS=\"sst2 xquad\" ARMS=pretrained scripts/experiments/finetune_table.sh $PRE $TABLE"
 card() { # name, pipeline tag, title, what it does, data, recipe, command lines
   local name=$1 dir=$MODELS/$1
@@ -117,5 +117,5 @@ card albert-small-conll03 token-classification "named entities (CoNLL-2003)" \
   "$CORPUS_DATA Fine-tuning: CoNLL-2003 English eng.train (Reuters news; research use); the checkpoint is chosen on eng.testa and scored on eng.testb." \
   "$FT_RECIPE, batch 32, up to 3 epochs with early stopping, seed 1." \
   "$PRETRAIN_CMD
-$ALBERT finetune --task conll2003 --data $DATA/conll2003 --model $PRE --out $TABLE/conll03-pretrained-1 $CONLL_FLAGS"
+target/release/albert finetune --task conll2003 --data $DATA/conll2003 --model $PRE --out $TABLE/conll03-pretrained-1 $CONLL_FLAGS"
 ls -la "$MODELS"/*
