@@ -18,7 +18,7 @@ SEEDS=1 TASKS="sst2 xquad" ARMS=pretrained ALBERT=$ALBERT DATA=$DATA \
 CONLL_FLAGS="--lr 1e-4 --warmup-ratio 0.1 --batch 32 --epochs 3 --patience 2 --seed 1"
 if [ ! -f "$TABLE/conll03-pretrained-1/model.safetensors" ]; then
   "$ALBERT" finetune --task conll2003 --data "$DATA/conll2003" --model "$PRE" --out "$TABLE/conll03-pretrained-1" \
-    $CONLL_FLAGS > "$TABLE/conll03-pretrained-1.log" 2>&1
+    $CONLL_FLAGS --resume > "$TABLE/conll03-pretrained-1.log" 2>&1
 fi
 
 for pair in "$PRE:albert-small" "$TABLE/sst2-pretrained-1:albert-small-sst2" \

@@ -19,7 +19,7 @@ for arm in none eda mlm; do
   esac
   for seed in 1 2 3 4 5; do
     run=$arm-$seed; grep -q "\"run\":\"$run\"" "$RESULTS" && continue
-    "$ALBERT" finetune "${COMMON[@]}" "${flags[@]}" --seed "$seed" --out "$OUT/$run" > "$OUT/$run.log" 2>&1
+    "$ALBERT" finetune "${COMMON[@]}" "${flags[@]}" --seed "$seed" --out "$OUT/$run" --resume > "$OUT/$run.log" 2>&1
     acc=$("$ALBERT" evaluate --task sst2 --data "$SST/dev.tsv" --model "$OUT/$run" --json | jq .acc)
     echo "{\"run\":\"$run\",\"arm\":\"$arm\",\"seed\":$seed,\"acc\":$acc}" >> "$RESULTS"
   done

@@ -4,7 +4,8 @@
 # on 10% held out from train; XQuAD trained on the 36 training articles of data/splits/xquad_split.json and scored on
 # the 12 test articles in English and, zero-shot, German and Spanish.
 # Hyperparameters are fixed here, before any run, and identical for both arms.
-#   usage: scripts/experiments/finetune_table.sh PRETRAINED_DIR OUT   (re-running skips finished runs)
+#   usage: scripts/experiments/finetune_table.sh PRETRAINED_DIR OUT   (re-running skips finished runs and resumes
+#   an interrupted one from its checkpoint)
 # Runs go seed by seed (every task and arm of seed 1 first), so a partial run still fills the whole table.
 # SEEDS, TASKS (sst2 mrpc rte cola stsb xquad) and ARMS (pretrained scratch) narrow it down.
 set -euo pipefail
@@ -32,7 +33,7 @@ for seed in $SEEDS; do
       run=$task-$arm-$seed; done_already "$run" && continue
       if [ "$task" = xquad ]; then
         "$ALBERT" finetune --task xquad --data "$DATA/xquad/xquad.en.json" $(arm_flags "$arm") --out "$OUT/$run" \
-          --seed "$seed" "${COMMON[@]}" --batch 16 --epochs 3 > "$OUT/$run.log" 2>&1
+          --seed "$seed" "${COMMON[@]}" --batch 16 --epochs 3 --resume > "$OUT/$run.log" 2>&1
         scores="{}"
         for lang in en de es; do
           s=$("$ALBERT" evaluate --task xquad --data "$DATA/xquad/xquad.$lang.json" --articles test --model "$OUT/$run" --json)
@@ -44,7 +45,7 @@ for seed in $SEEDS; do
       dir=$DATA/glue/$(glue_dir "$task")
       size=(--epochs 3); [ "$task" = sst2 ] && size=(--limit 20000 --epochs 1)
       "$ALBERT" finetune --task "$task" --data "$dir" $(arm_flags "$arm") --out "$OUT/$run" --seed "$seed" \
-        "${COMMON[@]}" --holdout-fraction 0.1 --batch 32 "${size[@]}" > "$OUT/$run.log" 2>&1
+        "${COMMON[@]}" --holdout-fraction 0.1 --batch 32 "${size[@]}" --resume > "$OUT/$run.log" 2>&1
       score=$("$ALBERT" evaluate --task "$task" --data "$dir/dev.tsv" --model "$OUT/$run" --json)
       echo "{\"run\":\"$run\",\"task\":\"$task\",\"arm\":\"$arm\",\"seed\":$seed,\"dev\":$(echo "$score" | jq -c .)}" >> "$RESULTS"
     done
