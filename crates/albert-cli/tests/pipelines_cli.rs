@@ -184,3 +184,25 @@ fn hub_id_from_offline_cache() {
     let by_id = run("tiny-org/albert-sentiment");
     assert_eq!(ok(&by_id), ok(&run(&model("sentiment"))));
 }
+
+/// `albert export` rewrites a checkpoint with its tokenizer: the f16 fixture exported to f32 and back to f16 keeps
+/// every weight (f16 values are exact in f32), so all three answer alike, and the f16 file has the fixture's size.
+#[test]
+fn export_round_trips_between_dtypes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (f32_dir, f16_dir) = (dir.path().join("f32"), dir.path().join("f16"));
+    let sentiment = model("sentiment");
+    for (src, out, dtype) in [(sentiment.as_str(), &f32_dir, "f32"), (f32_dir.to_str().unwrap(), &f16_dir, "f16")] {
+        let text = ok(&albert(&["export", src, "--out", out.to_str().unwrap(), "--dtype", dtype], None));
+        assert!(text.contains("AlbertForSequenceClassification"), "{text}");
+        assert!(out.join("tokenizer.json").is_file() && out.join("config.json").is_file());
+    }
+    let size = |d: &Path| std::fs::metadata(d.join("model.safetensors")).unwrap().len();
+    let original = fixtures().join("sentiment");
+    assert!(size(&f32_dir) > size(&original) * 19 / 10, "f32 weights take twice the room of f16");
+    assert_eq!(size(&f16_dir), size(&original));
+    let answer = |m: &str| ok(&albert(&["classify", "--model", m, "--json", "I loved this movie."], None));
+    let want = answer(&sentiment);
+    assert_eq!(answer(f32_dir.to_str().unwrap()), want);
+    assert_eq!(answer(f16_dir.to_str().unwrap()), want);
+}
