@@ -129,8 +129,10 @@ def worker(a):
             def run():
                 for b in batches:
                     enc = tok(b, padding="longest", truncation=True, max_length=a.seq, return_tensors="np")
-                    logits = sess.run(None, {k: enc[k].astype(np.int64) for k in
-                                             ("input_ids", "attention_mask", "token_type_ids")})[0]
+                    ids = enc["input_ids"].astype(np.int64)
+                    # Single sentences: type ids are all 0 (the tokenizer may leave them out).
+                    logits = sess.run(None, {"input_ids": ids, "attention_mask": enc["attention_mask"].astype(np.int64),
+                                             "token_type_ids": np.zeros_like(ids)})[0]
                     e = np.exp(logits - logits.max(-1, keepdims=True))
                     e / e.sum(-1, keepdims=True)
 
@@ -212,6 +214,8 @@ def main():
                    help="TSV with a sentence column for the text-to-logits workload ('' skips it)")
     p.add_argument("--spm", default=str(REPO.parent / "shared/data/spm/spiece.model"), help="tokenizer of that workload")
     p.add_argument("--texts-batch", type=int, default=32)
+    p.add_argument("--texts-runs", type=int, default=3, help="timed passes over the texts (each is 872 sentences)")
+    p.add_argument("--int8", action="store_true", help="also time `albert bench --int8` on every inference workload")
     # Internal: one measurement per process.
     p.add_argument("--worker", dest="engine", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -231,9 +235,11 @@ def main():
 
     common = ["--runs", str(a.runs), "--warmup", str(a.warmup)]
 
-    def py(engine, batch, onnx=None):
+    texts_common = ["--runs", str(a.texts_runs), "--warmup", "1"]
+
+    def py(engine, batch, onnx=None, runs=common):
         cmd = [sys.executable, __file__, "--worker", engine, "--batch", str(batch), "--seq", str(a.seq),
-               "--threads", str(a.threads), "--texts", a.texts, "--spm", a.spm, *common] + (["--onnx", onnx] if onnx else [])
+               "--threads", str(a.threads), "--texts", a.texts, "--spm", a.spm, *runs] + (["--onnx", onnx] if onnx else [])
         return subprocess.run(cmd, check=True, capture_output=True, text=True, env=env_threads)
 
     workloads = []  # (name, {engine: thunk})
@@ -242,6 +248,7 @@ def main():
                 "--threads", str(a.threads), "--json", *common]
         workloads.append((f"infer b={b} s={a.seq}", b, {
             "albert": lambda c=ours: run_json(c),
+            **({"albert-int8": lambda c=ours: run_json(c + ["--int8"])} if a.int8 else {}),
             "pytorch": lambda b=b: json.loads(py("torch", b).stdout.strip().splitlines()[-1]),
             "ort-f32": lambda b=b: json.loads(py("ort", b, f32).stdout.strip().splitlines()[-1]),
             "ort-int8": lambda b=b: json.loads(py("ort", b, int8).stdout.strip().splitlines()[-1]),
@@ -259,12 +266,13 @@ def main():
         b, n = a.texts_batch, len(sst2_sentences(a.texts))
         cls_f32, cls_int8 = export_onnx(tmp, classifier=True)
         ours = [a.albert, "bench", "--preset", "albert-base-v2", "--texts", a.texts, "--tokenizer", a.spm, "--batch",
-                str(b), "--seq", str(a.seq), "--threads", str(a.threads), "--json", *common]
+                str(b), "--seq", str(a.seq), "--threads", str(a.threads), "--json", *texts_common]
         workloads.append((f"{n} texts to logits b={b}", n, {
             "albert": lambda c=ours: run_json(c),
-            "pytorch": lambda b=b: json.loads(py("torch-texts", b).stdout.strip().splitlines()[-1]),
-            "ort-f32": lambda b=b: json.loads(py("ort-texts", b, cls_f32).stdout.strip().splitlines()[-1]),
-            "ort-int8": lambda b=b: json.loads(py("ort-texts", b, cls_int8).stdout.strip().splitlines()[-1]),
+            **({"albert-int8": lambda c=ours: run_json(c + ["--int8"])} if a.int8 else {}),
+            "pytorch": lambda b=b: json.loads(py("torch-texts", b, runs=texts_common).stdout.strip().splitlines()[-1]),
+            "ort-f32": lambda b=b: json.loads(py("ort-texts", b, cls_f32, texts_common).stdout.strip().splitlines()[-1]),
+            "ort-int8": lambda b=b: json.loads(py("ort-texts", b, cls_int8, texts_common).stdout.strip().splitlines()[-1]),
         }))
 
     results = {(w, e): [] for w, _, engines in workloads for e in engines}
@@ -273,20 +281,23 @@ def main():
             for e, thunk in engines.items():
                 out = thunk()
                 results[(w, e)].append((out["median_ms"], out.get("peak_rss_mib")))
-                print(f"round {r + 1}: {w:<32} {e:<9} {out['median_ms']:9.1f} ms", file=sys.stderr)
+                print(f"round {r + 1}: {w:<32} {e:<11} {out['median_ms']:9.1f} ms", file=sys.stderr)
 
     print(f"\n{a.threads} thread(s), median over {a.rounds} alternating round(s) of per-process medians "
-          f"({a.runs} runs after {a.warmup} warmup); ratio = albert time / peer time (< 1: albert faster)\n")
-    head = f"{'workload':<32} {'engine':<9} {'median ms':>10} {'seq/s':>9} {'peak RSS MiB':>13} {'ours/peer':>10}"
+          f"({a.runs} runs after {a.warmup} warmup; texts: {a.texts_runs} passes after 1); ratio = albert time / peer "
+          f"time (< 1: albert faster), for albert f32 and, with --int8, albert int8\n")
+    head = (f"{'workload':<32} {'engine':<11} {'median ms':>10} {'seq/s':>9} {'peak RSS MiB':>13} {'f32/peer':>9}"
+            f" {'int8/peer':>9}")
     print(head)
     print("-" * len(head))
     for w, batch, engines in workloads:
-        ours_ms = statistics.median(m for m, _ in results[(w, "albert")])
+        median = lambda e: statistics.median(m for m, _ in results[(w, e)])  # noqa: E731
+        ours = {k: median(k) for k in ("albert", "albert-int8") if k in engines}
         for e in engines:
-            ms = statistics.median(m for m, _ in results[(w, e)])
+            ms = median(e)
             rss = max((r for _, r in results[(w, e)] if r is not None), default=float("nan"))
-            ratio = "" if e == "albert" else f"{ours_ms / ms:10.2f}"
-            print(f"{w:<32} {e:<9} {ms:10.1f} {batch * 1e3 / ms:9.2f} {rss:13.0f} {ratio:>10}")
+            ratios = ["" if e == k else f"{v / ms:9.2f}" for k, v in ours.items()]
+            print(f"{w:<32} {e:<11} {ms:10.1f} {batch * 1e3 / ms:9.2f} {rss:13.0f} " + " ".join(f"{r:>9}" for r in ratios))
 
 
 if __name__ == "__main__":
