@@ -6,6 +6,7 @@ use std::time::Instant;
 use albert::pipeline::{classify, PipelineModel, PipelineOptions, Task};
 use albert::{AlbertConfig, AlbertInput, AlbertTokenizer, Architecture, ForwardOptions, LoadOptions, Pretrained};
 use albert_train::optim::{AdamW, AdamWConfig, Optimizer};
+use albert_train::tasks::glue::{read_glue, GlueTask};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use serde_json::json;
@@ -141,7 +142,13 @@ fn time_runs(args: &BenchArgs, mut repeat: impl FnMut() -> Result<()>) -> Result
 
 /// The text-to-logits workload of `--texts`, once per batch size.
 fn bench_texts(args: &BenchArgs, path: &std::path::Path, source: String, model: Pretrained) -> Result<()> {
-    let texts = read_sentences(path)?;
+    // SST-2's reader: any TSV with a header and a `sentence` column (dev.tsv, test.tsv).
+    let texts: Vec<String> = read_glue(GlueTask::Sst2, path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .examples
+        .into_iter()
+        .map(|e| e.text_a)
+        .collect();
     let tok_path = args.tokenizer.clone().or_else(|| args.model.clone()).context("--texts needs --tokenizer (or --model)")?;
     let tokenizer = AlbertTokenizer::from_path(&tok_path).with_context(|| format!("reading {}", tok_path.display()))?;
     let pipeline = PipelineModel::new(model, tokenizer, Task::Classify)?;
@@ -156,23 +163,6 @@ fn bench_texts(args: &BenchArgs, path: &std::path::Path, source: String, model: 
         report(args, &source, "texts_to_logits", batch, threads, refs.len() as f64 * 1e3 / stats.median, &stats)?;
     }
     Ok(())
-}
-
-/// The `sentence` column of a TSV with a header row.
-fn read_sentences(path: &std::path::Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().context("the file is empty")?.split('\t').collect();
-    let col = header.iter().position(|h| *h == "sentence").with_context(|| format!("{}: no `sentence` column", path.display()))?;
-    let texts: Vec<String> = lines
-        .filter(|l| !l.is_empty())
-        .enumerate()
-        .map(|(i, l)| l.split('\t').nth(col).map(str::to_string).with_context(|| format!("{}: line {} has no sentence", path.display(), i + 2)))
-        .collect::<Result<_>>()?;
-    if texts.is_empty() {
-        bail!("{}: no texts", path.display());
-    }
-    Ok(texts)
 }
 
 /// Prints one configuration's result as text or one JSON line.

@@ -3,6 +3,8 @@
 //! command runs that demo, every pipeline command runs on its built-in default, and each model card's scores are
 //! what the shipped weights score on ../shared/data.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -110,22 +112,10 @@ fn pipelines_default_to_the_builtin_models() {
     assert!(n["entities"].is_array());
 }
 
-fn shared_data() -> Option<PathBuf> {
-    let p = root().join("../shared/data");
-    if p.is_dir() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{} is missing (required under CI=true)", p.display());
-    }
-    eprintln!("note: skipping, {} is missing", p.display());
-    None
-}
-
 /// The numbers of each fine-tuned model's card (scores.json) are what the shipped f16 weights score.
 #[test]
 fn model_card_scores_are_reproduced() {
-    let Some(data) = shared_data() else { return };
+    let Some(data) = common::shared_data("") else { return };
     let models = root().join("models");
     let eval = |args: &[&str]| -> Value { serde_json::from_str(&albert(args)).unwrap() };
     let path = |p: PathBuf| p.to_str().unwrap().to_string();

@@ -1,8 +1,12 @@
 //! `albert finetune` → `albert evaluate --model` → `albert predict` round trip on a tiny random-init model that
 //! memorizes 16 SST-2 sentences (train and dev are the same file, so dev accuracy must reach 100).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
+
+use common::shared_data;
 
 fn albert(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_albert"))
@@ -15,23 +19,6 @@ fn albert(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// A path under the shared data folder; missing data fails under CI=true and skips elsewhere.
-fn shared_data(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "shared data {} is missing (CI=true)",
-        path.display()
-    );
-    eprintln!("note: skipping, shared data {} not found", path.display());
-    None
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! writes included) and restarted with --resume until done ends with exactly the losses and
 //! weights of an uninterrupted run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,15 +25,7 @@ const TINY: &str = r#"{"vocab_size": 30000, "embedding_size": 8, "hidden_size": 
  "initializer_range": 0.02, "layer_norm_eps": 1e-12, "num_hidden_groups": 1, "inner_group_num": 1}"#;
 
 fn spiece() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spm/spiece.model");
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{} is missing (required under CI=true)", p.display());
-    }
-    eprintln!("note: skipping, {} is missing", p.display());
-    None
+    common::shared_data("spm/spiece.model")
 }
 
 fn albert() -> Command {
