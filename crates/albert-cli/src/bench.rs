@@ -50,7 +50,8 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "texts")]
     train: bool,
     /// Run the encoder's projections in int8 (dynamic quantization: per-channel int8 weights, per-row int8
-    /// activations; AVX-512 VNNI where the CPU has it). Inference only.
+    /// activations) on the fastest integer kernel the CPU has: AMX, AVX-512 VNNI or portable code (the
+    /// ALBERT_INT8_KERNEL variable, `avx512-vnni` or `portable`, caps it to compare). Inference only.
     #[arg(long, conflicts_with = "train")]
     int8: bool,
     /// Time text-to-logits over this TSV's `sentence` column (e.g. SST-2 dev.tsv) instead of fixed shapes.
@@ -168,9 +169,10 @@ fn bench_texts(args: &BenchArgs, path: &std::path::Path, source: String, model: 
 /// Prints one configuration's result as text or one JSON line.
 fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usize, seq_per_s: f64, stats: &Stats) -> Result<()> {
     let rss = peak_rss_mib();
+    let kernel = args.int8.then(|| albert::ops::int8_kernel().name());
     if args.json {
         let line = json!({
-            "model": source, "mode": mode, "int8": args.int8, "batch": batch, "seq": args.seq, "threads": threads,
+            "model": source, "mode": mode, "int8": args.int8, "int8_kernel": kernel, "batch": batch, "seq": args.seq, "threads": threads,
             "runs": args.runs, "warmup": args.warmup, "seq_per_s": seq_per_s, "median_ms": stats.median,
             "p10_ms": stats.p10, "p90_ms": stats.p90, "min_ms": stats.min, "peak_rss_mib": rss,
         });
@@ -179,7 +181,7 @@ fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usi
         println!(
             "{source} {mode}{} batch {batch} x seq {}, {threads} thread(s): {seq_per_s:.2} seq/s, median {:.1} ms \
              (p10 {:.1}, p90 {:.1}), peak RSS {}",
-            if args.int8 { " int8" } else { "" },
+            kernel.map_or(String::new(), |k| format!(" int8 ({k})")),
             args.seq,
             stats.median,
             stats.p10,

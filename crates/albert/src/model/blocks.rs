@@ -61,11 +61,10 @@ impl Linear {
 
     /// [`Linear::forward`] followed by `act`, the bias addition fused into the activation ([`crate::ops::bias_act`]).
     pub fn forward_act(&self, x: &Tensor, act: HiddenAct) -> Result<Tensor> {
-        let product = match &self.int8 {
-            Some(q) => q.forward(x, None)?,
-            None => crate::ops::linear(x, &self.weight, None)?,
-        };
-        Ok(crate::ops::bias_act(&product, &self.bias, act)?)
+        match &self.int8 {
+            Some(q) => q.forward_act(x, Some(&self.bias), Some(act)),
+            None => Ok(crate::ops::bias_act(&crate::ops::linear(x, &self.weight, None)?, &self.bias, act)?),
+        }
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) trait Tanh: Copy {
 }
 
 impl Tanh for f32 {
+    #[inline(always)]
     fn tanh_fast(self) -> f32 {
         const ALPHA: [f32; 7] = [
             4.893_524_6e-3,
@@ -34,69 +35,161 @@ impl Tanh for f32 {
             -2.760_768_5e-16,
         ];
         const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347e-4, 1.198_258_4e-6];
-        if self.abs() < 4e-4 {
-            return self;
-        }
         let x = self.clamp(-7.905_311, 7.905_311);
         let x2 = x * x;
-        let p = ALPHA.iter().rev().skip(1).fold(ALPHA[6], |acc, &c| acc * x2 + c) * x;
-        let q = BETA.iter().rev().skip(1).fold(BETA[3], |acc, &c| acc * x2 + c);
-        p / q
+        let p = ALPHA
+            .iter()
+            .rev()
+            .skip(1)
+            .fold(ALPHA[6], |acc, &c| acc * x2 + c)
+            * x;
+        let q = BETA
+            .iter()
+            .rev()
+            .skip(1)
+            .fold(BETA[3], |acc, &c| acc * x2 + c);
+        // A select rather than an early return, so that loops over it vectorize.
+        if self.abs() < 4e-4 {
+            self
+        } else {
+            p / q
+        }
     }
 }
 
 impl Tanh for f64 {
+    #[inline(always)]
     fn tanh_fast(self) -> f64 {
         self.tanh()
     }
 }
 
-/// `act(z)` and `act'(z)`, as torch defines them (relu's derivative at 0 is 0, as torch's `threshold_backward`).
-fn value_and_slope<T: Float + Tanh>(act: HiddenAct, z: T) -> (T, T) {
-    let half = constant::<T>(0.5);
-    match act {
-        HiddenAct::GeluNew => {
-            // 0.5 z (1 + tanh(c (z + 0.044715 z^3))), c = sqrt(2 / pi)
-            let c = constant::<T>((2.0 / std::f64::consts::PI).sqrt());
-            let k = constant::<T>(0.044715);
-            let z2 = z * z;
-            let t = (c * z * (T::one() + k * z2)).tanh_fast();
-            let du = c * (T::one() + constant::<T>(3.0) * k * z2);
-            (half * z * (T::one() + t), half * (T::one() + t) + half * z * (T::one() - t * t) * du)
-        }
-        HiddenAct::Gelu => {
-            // z Φ(z); Φ'(z) = φ(z) = exp(-z^2 / 2) / sqrt(2 pi)
-            let zf = z.to_f64().expect("float converts to f64");
-            let cdf = 0.5 * (1.0 + candle_core::cpu::erf::erf_f64(zf / std::f64::consts::SQRT_2));
-            let pdf = (-0.5 * zf * zf).exp() / (2.0 * std::f64::consts::PI).sqrt();
-            (z * constant::<T>(cdf), constant::<T>(cdf + zf * pdf))
-        }
-        HiddenAct::Relu => {
-            if z > T::zero() {
-                (z, T::one())
-            } else {
-                (T::zero(), T::zero())
-            }
-        }
-        HiddenAct::Silu => {
-            let s = T::one() / (T::one() + (-z).exp());
-            (z * s, s * (T::one() + z * (T::one() - s)))
+/// One activation: `act(z)` and `act'(z)`, as torch defines them. A type per activation, so that each loop over
+/// one is compiled for it alone (and vectorizes) instead of choosing the activation at every element.
+pub(crate) trait Activation {
+    fn value_and_slope<T: Float + Tanh>(z: T) -> (T, T);
+}
+
+/// No activation: `z`.
+pub(crate) struct Identity;
+pub(crate) struct GeluNew;
+pub(crate) struct GeluErf;
+pub(crate) struct Relu;
+pub(crate) struct Silu;
+
+impl Activation for Identity {
+    #[inline(always)]
+    fn value_and_slope<T: Float + Tanh>(z: T) -> (T, T) {
+        (z, T::one())
+    }
+}
+
+impl Activation for GeluNew {
+    #[inline(always)]
+    fn value_and_slope<T: Float + Tanh>(z: T) -> (T, T) {
+        // 0.5 z (1 + tanh(c (z + 0.044715 z^3))), c = sqrt(2 / pi)
+        let (half, c, k) = (
+            constant::<T>(0.5),
+            constant::<T>((2.0 / std::f64::consts::PI).sqrt()),
+            constant::<T>(0.044715),
+        );
+        let z2 = z * z;
+        let t = (c * z * (T::one() + k * z2)).tanh_fast();
+        let du = c * (T::one() + constant::<T>(3.0) * k * z2);
+        (
+            half * z * (T::one() + t),
+            half * (T::one() + t) + half * z * (T::one() - t * t) * du,
+        )
+    }
+}
+
+impl Activation for GeluErf {
+    #[inline(always)]
+    fn value_and_slope<T: Float + Tanh>(z: T) -> (T, T) {
+        // z Φ(z); Φ'(z) = φ(z) = exp(-z^2 / 2) / sqrt(2 pi)
+        let zf = z.to_f64().expect("float converts to f64");
+        let cdf = 0.5 * (1.0 + candle_core::cpu::erf::erf_f64(zf / std::f64::consts::SQRT_2));
+        let pdf = (-0.5 * zf * zf).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        (z * constant::<T>(cdf), constant::<T>(cdf + zf * pdf))
+    }
+}
+
+impl Activation for Relu {
+    /// The derivative at 0 is 0, as torch's `threshold_backward`.
+    #[inline(always)]
+    fn value_and_slope<T: Float + Tanh>(z: T) -> (T, T) {
+        if z > T::zero() {
+            (z, T::one())
+        } else {
+            (T::zero(), T::zero())
         }
     }
 }
 
-struct BiasAct(HiddenAct);
+impl Activation for Silu {
+    #[inline(always)]
+    fn value_and_slope<T: Float + Tanh>(z: T) -> (T, T) {
+        let s = T::one() / (T::one() + (-z).exp());
+        (z * s, s * (T::one() + z * (T::one() - s)))
+    }
+}
 
-fn forward_rows<T: WithDType + Float + Tanh>(act: HiddenAct, (x, xl): (&[T], &Layout), (b, bl): (&[T], &Layout)) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (x, b) = (super::contiguous(x, xl, "bias activation input")?, super::contiguous(b, bl, "bias activation bias")?);
-    let mut dst = vec![T::zero(); x.len()];
-    dst.par_chunks_mut(b.len() * ROWS_PER_TASK).zip(x.par_chunks(b.len() * ROWS_PER_TASK)).for_each(|(y, x)| {
-        for (y, x) in y.chunks_mut(b.len()).zip(x.chunks(b.len())) {
-            for ((o, &v), &bias) in y.iter_mut().zip(x).zip(b) {
-                *o = value_and_slope(act, v + bias).0;
+/// `$body` with the type name `$A` standing for the [`Activation`] type of `$act` (a `HiddenAct`).
+macro_rules! with_activation {
+    ($act:expr, $A:ident => $body:expr) => {
+        match $act {
+            $crate::config::HiddenAct::GeluNew => {
+                type $A = $crate::ops::activation::GeluNew;
+                $body
+            }
+            $crate::config::HiddenAct::Gelu => {
+                type $A = $crate::ops::activation::GeluErf;
+                $body
+            }
+            $crate::config::HiddenAct::Relu => {
+                type $A = $crate::ops::activation::Relu;
+                $body
+            }
+            $crate::config::HiddenAct::Silu => {
+                type $A = $crate::ops::activation::Silu;
+                $body
             }
         }
-    });
+    };
+}
+pub(crate) use with_activation;
+
+struct BiasAct(HiddenAct);
+
+fn forward_rows<A: Activation, T: WithDType + Float + Tanh>(x: &[T], b: &[T]) -> Vec<T> {
+    let mut dst = vec![T::zero(); x.len()];
+    dst.par_chunks_mut(b.len() * ROWS_PER_TASK)
+        .zip(x.par_chunks(b.len() * ROWS_PER_TASK))
+        .for_each(|(y, x)| {
+            super::simd::vectorized(
+                #[inline(always)]
+                || {
+                    for (y, x) in y.chunks_mut(b.len()).zip(x.chunks(b.len())) {
+                        for ((o, &v), &bias) in y.iter_mut().zip(x).zip(b) {
+                            *o = A::value_and_slope(v + bias).0;
+                        }
+                    }
+                },
+            )
+        });
+    dst
+}
+
+fn forward<T: WithDType + Float + Tanh>(
+    act: HiddenAct,
+    (x, xl): (&[T], &Layout),
+    (b, bl): (&[T], &Layout),
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let (x, b) = (
+        super::contiguous(x, xl, "bias activation input")?,
+        super::contiguous(b, bl, "bias activation bias")?,
+    );
+    let dst = with_activation!(act, A => forward_rows::<A, T>(x, b));
     Ok((WithDType::to_cpu_storage_owned(dst), xl.shape().clone()))
 }
 
@@ -105,12 +198,30 @@ impl CustomOp2 for BiasAct {
         "albert-bias-act"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        f32_or_f64!("fused bias activation", (s1, s2), |x, b| forward_rows(self.0, (x, l1), (b, l2)))
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        f32_or_f64!("fused bias activation", (s1, s2), |x, b| forward(
+            self.0,
+            (x, l1),
+            (b, l2)
+        ))
     }
 
-    fn bwd(&self, x: &Tensor, bias: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let dz = grad.contiguous()?.apply_op3_no_bwd(x, bias, &BiasActGrad(self.0))?;
+    fn bwd(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let dz = grad
+            .contiguous()?
+            .apply_op3_no_bwd(x, bias, &BiasActGrad(self.0))?;
         let dbias = super::sum_rows(&dz)?;
         Ok((Some(dz), Some(dbias)))
     }
@@ -119,22 +230,43 @@ impl CustomOp2 for BiasAct {
 /// `grad * act'(x + bias)`.
 struct BiasActGrad(HiddenAct);
 
-fn backward_rows<T: WithDType + Float + Tanh>(
+fn backward_rows<A: Activation, T: WithDType + Float + Tanh>(g: &[T], x: &[T], b: &[T]) -> Vec<T> {
+    let chunk = b.len() * ROWS_PER_TASK;
+    let mut dst = vec![T::zero(); x.len()];
+    dst.par_chunks_mut(chunk)
+        .zip(x.par_chunks(chunk))
+        .zip(g.par_chunks(chunk))
+        .for_each(|((d, x), g)| {
+            super::simd::vectorized(
+                #[inline(always)]
+                || {
+                    for ((d, x), g) in d
+                        .chunks_mut(b.len())
+                        .zip(x.chunks(b.len()))
+                        .zip(g.chunks(b.len()))
+                    {
+                        for (((o, &v), &gv), &bias) in d.iter_mut().zip(x).zip(g).zip(b) {
+                            *o = gv * A::value_and_slope(v + bias).1;
+                        }
+                    }
+                },
+            )
+        });
+    dst
+}
+
+fn backward<T: WithDType + Float + Tanh>(
     act: HiddenAct,
     (g, gl): (&[T], &Layout),
     (x, xl): (&[T], &Layout),
     (b, bl): (&[T], &Layout),
 ) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (g, x, b) = (super::contiguous(g, gl, "bias activation gradient")?, super::contiguous(x, xl, "bias activation input")?, super::contiguous(b, bl, "bias activation bias")?);
-    let chunk = b.len() * ROWS_PER_TASK;
-    let mut dst = vec![T::zero(); x.len()];
-    dst.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).zip(g.par_chunks(chunk)).for_each(|((d, x), g)| {
-        for ((d, x), g) in d.chunks_mut(b.len()).zip(x.chunks(b.len())).zip(g.chunks(b.len())) {
-            for (((o, &v), &gv), &bias) in d.iter_mut().zip(x).zip(g).zip(b) {
-                *o = gv * value_and_slope(act, v + bias).1;
-            }
-        }
-    });
+    let (g, x, b) = (
+        super::contiguous(g, gl, "bias activation gradient")?,
+        super::contiguous(x, xl, "bias activation input")?,
+        super::contiguous(b, bl, "bias activation bias")?,
+    );
+    let dst = with_activation!(act, A => backward_rows::<A, T>(g, x, b));
     Ok((WithDType::to_cpu_storage_owned(dst), xl.shape().clone()))
 }
 
@@ -152,7 +284,9 @@ impl CustomOp3 for BiasActGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        f32_or_f64!("fused bias activation gradient", (s1, s2, s3), |g, x, b| backward_rows(self.0, (g, l1), (x, l2), (b, l3)))
+        f32_or_f64!("fused bias activation gradient", (s1, s2, s3), |g, x, b| {
+            backward(self.0, (g, l1), (x, l2), (b, l3))
+        })
     }
 }
 
@@ -170,7 +304,10 @@ impl CustomOp3 for BiasActGrad {
 pub fn bias_act(x: &Tensor, bias: &Tensor, act: HiddenAct) -> candle_core::Result<Tensor> {
     let dim = x.dim(candle_core::D::Minus1)?;
     if bias.dims() != [dim] {
-        candle_core::bail!("bias activation over {dim} values got a bias of shape {:?}", bias.dims());
+        candle_core::bail!(
+            "bias activation over {dim} values got a bias of shape {:?}",
+            bias.dims()
+        );
     }
     if super::fused(x) && bias.dtype() == x.dtype() {
         return x.contiguous()?.apply_op2(&bias.contiguous()?, BiasAct(act));
@@ -197,7 +334,14 @@ mod tests {
     }
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-        (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap()
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
     }
 
     /// The fused forward equals the composed candle operations, and the fused gradients equal central finite
@@ -205,25 +349,47 @@ mod tests {
     #[test]
     fn matches_composed_forward_and_finite_difference_gradients() {
         let dev = Device::Cpu;
-        for act in [HiddenAct::Gelu, HiddenAct::GeluNew, HiddenAct::Relu, HiddenAct::Silu] {
+        for act in [
+            HiddenAct::Gelu,
+            HiddenAct::GeluNew,
+            HiddenAct::Relu,
+            HiddenAct::Silu,
+        ] {
             let x = Var::from_vec(values(40, 0.7), (2, 4, 5), &dev).unwrap();
             let b = Var::from_vec(values(5, 1.3), 5, &dev).unwrap();
             let probe = Tensor::from_vec(values(40, 0.4), (2, 4, 5), &dev).unwrap();
             let fused = bias_act(&x, &b, act).unwrap();
             let reference = composed(&x.broadcast_add(&b).unwrap(), act).unwrap();
             assert!(max_diff(&fused, &reference) < 1e-12, "{act:?} forward");
-            let grads = (fused * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let grads = (fused * &probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
             let objective = |xv: &[f64], bv: &[f64]| {
                 let x = Tensor::from_slice(xv, (2, 4, 5), &dev).unwrap();
                 let b = Tensor::from_slice(bv, 5, &dev).unwrap();
-                (bias_act(&x, &b, act).unwrap() * &probe).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+                (bias_act(&x, &b, act).unwrap() * &probe)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap()
             };
             let (xv, bv) = (values(40, 0.7), values(5, 1.3));
             let h = 1e-6;
             for (var, is_x) in [(&x, true), (&b, false)] {
-                let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                let analytic = grads
+                    .get(var.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f64>()
+                    .unwrap();
                 for (i, &a) in analytic.iter().enumerate() {
-                    let (mut xp, mut bp, mut xm, mut bm) = (xv.clone(), bv.clone(), xv.clone(), bv.clone());
+                    let (mut xp, mut bp, mut xm, mut bm) =
+                        (xv.clone(), bv.clone(), xv.clone(), bv.clone());
                     if is_x {
                         xp[i] += h;
                         xm[i] -= h;
@@ -232,7 +398,10 @@ mod tests {
                         bm[i] -= h;
                     }
                     let numeric = (objective(&xp, &bp) - objective(&xm, &bm)) / (2.0 * h);
-                    assert!((a - numeric).abs() <= 1e-6 * (1.0 + numeric.abs()), "{act:?} gradient {i}: {a} vs {numeric}");
+                    assert!(
+                        (a - numeric).abs() <= 1e-6 * (1.0 + numeric.abs()),
+                        "{act:?} gradient {i}: {a} vs {numeric}"
+                    );
                 }
             }
         }

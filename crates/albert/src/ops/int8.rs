@@ -3,35 +3,91 @@
 //! quantized when the layer runs (scale max|x| / 127, stored as u8 with zero point 128), the product is taken in
 //! integers and scaled back to f32, with the bias added.
 //!
-//! The integer product uses AVX-512 VNNI (`vpdpbusd`: 64 u8 x i8 products summed into 16 i32 lanes per instruction,
-//! four times the multiply-adds of an f32 FMA) where the CPU has it, and portable code elsewhere; both give the
-//! same integers. The weight is packed for the kernel: blocks of 16 output channels, and within a block, for each
-//! group of 4 inputs, 16 lanes of 4 bytes (one 512-bit register).
+//! The integer product runs on the best kernel the CPU has ([`int8_kernel`]): AMX tiles (`tdpbusd`: a 16 x 64 u8
+//! tile times a 64 x 16 i8 tile per instruction), AVX-512 VNNI (`vpdpbusd`: 64 u8 x i8 products summed into 16
+//! i32 lanes per instruction), or portable code; all give the same integers. The weight is packed once for all of
+//! them: blocks of 16 output channels, and within a block, for each group of 4 inputs, 16 lanes of 4 bytes (one
+//! 512-bit register, one row of an AMX weight tile).
 
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
+use super::activation::{with_activation, Activation, Identity};
+use crate::config::HiddenAct;
 use crate::error::{Error, Result};
 
 /// Output channels per packed block (one 512-bit register of i32 lanes).
 const LANES: usize = 16;
 /// Blocks per micro-kernel call: the kernel's columns are 4 x 16 = 64.
 const BLOCKS: usize = 4;
+/// Output channels per panel: the unit the product is computed and scaled back in.
+const PANEL: usize = LANES * BLOCKS;
+/// Most input rows one parallel task takes.
+const MAX_TASK_ROWS: usize = 256;
 /// Input rows per micro-kernel call.
 const ROWS: usize = 4;
 /// Zero point of the u8 activations.
 const ZERO: i32 = 128;
+/// Inputs per AMX tile row (64 bytes); the packed depth is a multiple of it so every kernel reads whole tiles.
+const DEPTH_STEP: usize = 64;
+/// Rows of an AMX tile; activation buffers are padded to a multiple of it.
+const TILE_ROWS: usize = 16;
+
+/// The integer kernel the int8 product runs on, chosen once per process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Int8Kernel {
+    /// Intel AMX tiles (Sapphire Rapids and later).
+    Amx,
+    /// AVX-512 VNNI registers (Ice Lake, Zen 4 and later).
+    Vnni,
+    /// Plain Rust.
+    Portable,
+}
+
+impl Int8Kernel {
+    /// Lower-case name, as benchmarks report it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Int8Kernel::Amx => "amx",
+            Int8Kernel::Vnni => "avx512-vnni",
+            Int8Kernel::Portable => "portable",
+        }
+    }
+}
+
+/// Environment variable that caps the kernel (`avx512-vnni` or `portable`), to compare kernels on one machine.
+pub const KERNEL_ENV: &str = "ALBERT_INT8_KERNEL";
+
+/// The fastest kernel this CPU and operating system allow, or a slower one that [`KERNEL_ENV`] names. AMX needs
+/// the kernel's permission to use the tile registers (Linux `arch_prctl(ARCH_REQ_XCOMP_PERM)`), asked here once
+/// for the whole process.
+pub fn int8_kernel() -> Int8Kernel {
+    static KERNEL: std::sync::OnceLock<Int8Kernel> = std::sync::OnceLock::new();
+    *KERNEL.get_or_init(|| {
+        let cap = std::env::var(KERNEL_ENV).ok();
+        let allowed = |k: Int8Kernel| match cap.as_deref() {
+            Some("portable") => k == Int8Kernel::Portable,
+            Some("avx512-vnni") => k != Int8Kernel::Amx,
+            _ => true,
+        };
+        if allowed(Int8Kernel::Amx) && amx_available() {
+            Int8Kernel::Amx
+        } else if allowed(Int8Kernel::Vnni) && has_vnni() {
+            Int8Kernel::Vnni
+        } else {
+            Int8Kernel::Portable
+        }
+    })
+}
 
 /// A (out, in) weight quantized per output channel and packed for the integer kernel.
 #[derive(Debug, Clone)]
 pub struct QuantizedLinear {
     out: usize,
     inner: usize,
-    /// `inner` rounded up to a multiple of 4.
-    inner4: usize,
-    /// `out` rounded up to a multiple of 64 (the padding channels are zero).
-    out64: usize,
-    /// [out64 / 16][inner4 / 4][16][4]
+    /// `inner` rounded up to a multiple of 64 (the padding inputs have zero weights).
+    depth: usize,
+    /// [out rounded up to 64 / 16][depth / 4][16][4]; the padding channels are zero.
     packed: Vec<i8>,
     /// Per output channel: its scale, and the sum of its quantized weights (to remove the zero point).
     scales: Vec<f32>,
@@ -43,22 +99,32 @@ impl QuantizedLinear {
     pub fn new(weight: &Tensor) -> Result<Self> {
         let (out, inner) = weight.dims2()?;
         let w: Vec<Vec<f32>> = weight.to_dtype(candle_core::DType::F32)?.to_vec2()?;
-        let (inner4, out64) = (inner.div_ceil(4) * 4, out.div_ceil(LANES * BLOCKS) * LANES * BLOCKS);
-        let mut packed = vec![0i8; out64 * inner4];
+        let (depth, out64) = (
+            inner.div_ceil(DEPTH_STEP) * DEPTH_STEP,
+            out.div_ceil(LANES * BLOCKS) * LANES * BLOCKS,
+        );
+        let mut packed = vec![0i8; out64 * depth];
         let (mut scales, mut sums) = (Vec::with_capacity(out), Vec::with_capacity(out));
         for (n, row) in w.iter().enumerate() {
             let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
             let scale = if amax > 0.0 { amax / 127.0 } else { 1.0 };
             let mut sum = 0i32;
             for (k, v) in row.iter().enumerate() {
-                let q = (v / scale).round().clamp(-127.0, 127.0) as i8;
+                let q = (v / scale).round_ties_even().clamp(-127.0, 127.0) as i8;
                 sum += q as i32;
-                packed[pack_index(n, k, inner4)] = q;
+                packed[pack_index(n, k, depth)] = q;
             }
             scales.push(scale);
             sums.push(sum);
         }
-        Ok(Self { out, inner, inner4, out64, packed, scales, sums })
+        Ok(Self {
+            out,
+            inner,
+            depth,
+            packed,
+            scales,
+            sums,
+        })
     }
 
     /// Output channels.
@@ -68,71 +134,181 @@ impl QuantizedLinear {
 
     /// `x` (..., in) -> `x W^T + bias` (..., out), in f32.
     pub fn forward(&self, x: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        self.forward_act(x, bias, None)
+    }
+
+    /// `act(x W^T + bias)`: the activation is applied as each panel is scaled back, with no pass of its own.
+    pub fn forward_act(
+        &self,
+        x: &Tensor,
+        bias: Option<&Tensor>,
+        act: Option<HiddenAct>,
+    ) -> Result<Tensor> {
         let bias: Vec<f32> = match bias {
             Some(b) => b.to_dtype(candle_core::DType::F32)?.to_vec1()?,
             None => vec![0.0; self.out],
         };
         if bias.len() != self.out {
-            return Err(Error::Input(format!("a bias of {} values was expected", self.out)));
+            return Err(Error::Input(format!(
+                "a bias of {} values was expected",
+                self.out
+            )));
         }
         let dims = x.dims().to_vec();
-        let inner = *dims.last().ok_or_else(|| Error::Input("a linear layer needs an input with dimensions".into()))?;
+        let inner = *dims
+            .last()
+            .ok_or_else(|| Error::Input("a linear layer needs an input with dimensions".into()))?;
         if inner != self.inner {
-            return Err(Error::Input(format!("input of width {inner} against an int8 weight of width {}", self.inner)));
+            return Err(Error::Input(format!(
+                "input of width {inner} against an int8 weight of width {}",
+                self.inner
+            )));
         }
         let rows = x.elem_count() / inner.max(1);
-        let xs: Vec<f32> = x.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1()?;
+        let x = x.to_dtype(candle_core::DType::F32)?.contiguous()?;
+        let (storage, layout) = x.storage_and_layout();
+        let xs: &[f32] = match (&*storage, layout.contiguous_offsets()) {
+            (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((start, end))) => {
+                &v[start..end]
+            }
+            _ => {
+                return Err(Error::Input(
+                    "the int8 linear layer runs on the CPU only".into(),
+                ))
+            }
+        };
         let mut y = vec![0f32; rows * self.out];
-        let vnni = has_vnni();
-        // Each task: a tile of rows, quantized, multiplied and scaled back while it is in cache.
-        const TILE: usize = 32;
-        y.par_chunks_mut(TILE * self.out).zip(xs.par_chunks(TILE * inner)).for_each(|(y, x)| {
-            let m = x.len() / inner;
-            let mut a = vec![ZERO as u8; m * self.inner4];
-            let mut row_scales = vec![0f32; m];
-            for (i, row) in x.chunks(inner).enumerate() {
-                row_scales[i] = quantize_row(row, &mut a[i * self.inner4..i * self.inner4 + inner]);
-            }
-            let mut c = vec![0i32; m * self.out64];
-            self.product(&a, m, &mut c, vnni);
-            for (i, yi) in y.chunks_mut(self.out).enumerate() {
-                let (ci, rs) = (&c[i * self.out64..i * self.out64 + self.out], row_scales[i]);
-                for ((((y, &c), &sum), &scale), &b) in yi.iter_mut().zip(ci).zip(&self.sums).zip(&self.scales).zip(&bias) {
-                    *y = (c - ZERO * sum) as f32 * rs * scale + b;
-                }
-            }
+        let kernel = int8_kernel();
+        // Each task: a tile of rows, quantized, multiplied and scaled back while it is in cache. Large tiles let a
+        // task reuse each weight tile across many rows; at least two tasks per thread keep the threads balanced.
+        let per_task = rows
+            .div_ceil(2 * rayon::current_num_threads())
+            .next_multiple_of(32)
+            .clamp(32, MAX_TASK_ROWS);
+        y.par_chunks_mut(per_task * self.out).zip(xs.par_chunks(per_task * inner)).for_each(|(y, x)| {
+            SCRATCH.with_borrow_mut(|(a, c)| match act {
+                None => self.rows_forward::<Identity>(x, y, &bias, a, c, kernel),
+                Some(act) => with_activation!(act, A => self.rows_forward::<A>(x, y, &bias, a, c, kernel)),
+            })
         });
+        drop(storage);
         let mut shape = dims;
         *shape.last_mut().expect("checked above") = self.out;
         Ok(Tensor::from_vec(y, shape, &Device::Cpu)?)
     }
 
-    /// c (m, out64) = a (m, inner4) as u8 times the packed weight, in i32.
-    fn product(&self, a: &[u8], m: usize, c: &mut [i32], vnni: bool) {
+    /// One task's rows: `x` (m, inner) quantized into `a`, multiplied a panel of 64 output channels at a time into
+    /// `c`, each panel scaled back into `y` (m, out) while it is in cache.
+    fn rows_forward<A: Activation>(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        bias: &[f32],
+        a: &mut Vec<u8>,
+        c: &mut Vec<i32>,
+        kernel: Int8Kernel,
+    ) {
+        let (inner, m) = (self.inner, x.len() / self.inner);
+        let m16 = m.next_multiple_of(TILE_ROWS);
+        // Stale values in the padding are harmless: padded inputs meet zero weights, padded rows are not read back.
+        a.resize(m16 * self.depth, ZERO as u8);
+        c.resize(m16 * PANEL, 0);
+        let mut row_scales = [0f32; MAX_TASK_ROWS];
+        let row_scales = &mut row_scales[..m];
+        super::simd::vectorized(
+            #[inline(always)]
+            || {
+                for (i, row) in x.chunks(inner).enumerate() {
+                    row_scales[i] =
+                        quantize_row(row, &mut a[i * self.depth..i * self.depth + inner]);
+                }
+                for (p, panel) in self.packed.chunks(PANEL * self.depth).enumerate() {
+                    product(kernel, a, m16, panel, self.depth, PANEL, c);
+                    let cols = p * PANEL..((p + 1) * PANEL).min(self.out);
+                    let (sums, scales, bias) = (
+                        &self.sums[cols.clone()],
+                        &self.scales[cols.clone()],
+                        &bias[cols.clone()],
+                    );
+                    for ((yi, ci), &rs) in y
+                        .chunks_mut(self.out)
+                        .zip(c.chunks(PANEL))
+                        .zip(row_scales.iter())
+                    {
+                        for ((((y, &c), &sum), &scale), &b) in yi[cols.clone()]
+                            .iter_mut()
+                            .zip(ci)
+                            .zip(sums)
+                            .zip(scales)
+                            .zip(bias)
+                        {
+                            *y = A::value_and_slope((c - ZERO * sum) as f32 * (rs * scale) + b).0;
+                        }
+                    }
+                }
+            },
+        )
+    }
+}
+
+thread_local! {
+    /// Each worker thread's quantized activations and integer panel, kept between calls: allocating them anew
+    /// cost page faults and zeroing on every layer.
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<i32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The product on `kernel`, which must be one the CPU has (`int8_kernel()` or a slower one).
+fn product(
+    kernel: Int8Kernel,
+    a: &[u8],
+    m: usize,
+    packed: &[i8],
+    depth: usize,
+    out64: usize,
+    c: &mut [i32],
+) {
+    debug_assert!(m % TILE_ROWS == 0 && depth % DEPTH_STEP == 0 && out64 % (LANES * BLOCKS) == 0);
+    match kernel {
+        // SAFETY: int8_kernel() chose AMX only after the CPU and the OS allowed it; the slices hold m x depth,
+        // out64 x depth and m x out64 values, the sizes the kernel reads and writes.
         #[cfg(target_arch = "x86_64")]
-        if vnni {
-            // SAFETY: the CPU has AVX-512 F and VNNI (checked by has_vnni); the slices have the sizes the kernel reads.
-            unsafe { vnni_product(a, m, &self.packed, self.inner4, self.out64, c) };
-            return;
-        }
-        let _ = vnni;
-        portable_product(a, m, &self.packed, self.inner4, self.out64, c);
+        Int8Kernel::Amx => unsafe { amx_product(a, m, packed, depth, out64, c) },
+        // SAFETY: VNNI is chosen only where has_vnni() holds; the sizes are as above.
+        #[cfg(target_arch = "x86_64")]
+        Int8Kernel::Vnni => unsafe { vnni_product(a, m, packed, depth, out64, c) },
+        _ => portable_product(a, m, packed, depth, out64, c),
     }
 }
 
 /// Index of weight (n, k) in the packed layout.
-fn pack_index(n: usize, k: usize, inner4: usize) -> usize {
+fn pack_index(n: usize, k: usize, depth: usize) -> usize {
     let (block, lane) = (n / LANES, n % LANES);
-    block * inner4 * LANES + (k / 4) * LANES * 4 + lane * 4 + k % 4
+    block * depth * LANES + (k / 4) * LANES * 4 + lane * 4 + k % 4
 }
 
-/// Writes `row` quantized with zero point 128 into `dst` and returns its scale.
+/// Writes `row` quantized with zero point 128 into `dst` and returns its scale. Rounds half to even, as ONNX
+/// Runtime does.
+#[inline(always)]
 fn quantize_row(row: &[f32], dst: &mut [u8]) -> f32 {
-    let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+    // Sixteen running maxima: an order-free reduction, so that it vectorizes.
+    let mut lanes = [0f32; 16];
+    let chunks = row.chunks_exact(16);
+    let tail = chunks.remainder().iter().fold(0f32, |m, v| m.max(v.abs()));
+    for chunk in chunks {
+        for (m, v) in lanes.iter_mut().zip(chunk) {
+            let a = v.abs();
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    let amax = lanes.iter().fold(tail, |m, &v| m.max(v));
     let scale = if amax > 0.0 { amax / 127.0 } else { 1.0 };
     let inv = 1.0 / scale;
+    // Adding 1.5 x 2^23 rounds to an integer (half to even, the FPU's mode) held in the low mantissa bits: a
+    // rounding and conversion that vectorize, where `round_ties_even() as i32` became scalar code.
+    const MAGIC: f32 = 12_582_912.0;
     for (d, v) in dst.iter_mut().zip(row) {
-        *d = ((v * inv).round().clamp(-127.0, 127.0) as i32 + ZERO) as u8;
+        let q = ((v * inv).clamp(-127.0, 127.0) + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32;
+        *d = (q + ZERO) as u8;
     }
     scale
 }
@@ -146,11 +322,131 @@ fn has_vnni() -> bool {
     false
 }
 
-fn portable_product(a: &[u8], m: usize, packed: &[i8], inner4: usize, out64: usize, c: &mut [i32]) {
+/// AMX-TILE and AMX-INT8 in CPUID, and the OS's permission to use the tile data (asked for here).
+fn amx_available() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
+        let (tile, int8) = (leaf7.edx >> 24 & 1 == 1, leaf7.edx >> 25 & 1 == 1);
+        // ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA: fails where the kernel does not support AMX.
+        const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+        const XFEATURE_XTILEDATA: libc::c_long = 18;
+        // SAFETY: a plain system call that only changes which CPU state the process may use.
+        tile && int8
+            && unsafe {
+                libc::syscall(
+                    libc::SYS_arch_prctl,
+                    ARCH_REQ_XCOMP_PERM,
+                    XFEATURE_XTILEDATA,
+                )
+            } == 0
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    false
+}
+
+/// The AMX product: 2 x 2 tiles of 16 x 16 i32 (32 rows x 32 output channels) accumulate from two activation tiles
+/// (16 rows x 64 inputs) and two weight tiles (64 inputs x 16 channels, which is the packed layout of a 16-channel
+/// block as it is). For each pair of blocks, the weight tiles stay in cache while every row of the task passes.
+#[cfg(target_arch = "x86_64")]
+unsafe fn amx_product(
+    a: &[u8],
+    m: usize,
+    packed: &[i8],
+    depth: usize,
+    out64: usize,
+    c: &mut [i32],
+) {
+    use std::arch::asm;
+    /// The LDTILECFG operand: palette 1, and for each of the 8 tiles its bytes per row and rows.
+    #[repr(C, align(64))]
+    struct TileConfig {
+        palette: u8,
+        start_row: u8,
+        reserved: [u8; 14],
+        bytes_per_row: [u16; 16],
+        rows: [u8; 16],
+        reserved_end: [u8; 16],
+    }
+    let mut config = TileConfig {
+        palette: 1,
+        start_row: 0,
+        reserved: [0; 14],
+        bytes_per_row: [0; 16],
+        rows: [0; 16],
+        reserved_end: [0; 16],
+    };
+    for t in 0..8 {
+        config.bytes_per_row[t] = 64;
+        config.rows[t] = TILE_ROWS as u8;
+    }
+    asm!("ldtilecfg [{}]", in(reg) &config as *const TileConfig, options(nostack, readonly));
+    let block_len = depth * LANES;
+    let (a_stride, b_stride, c_stride) = (depth, LANES * 4, out64 * 4);
+    let (ap, cp) = (a.as_ptr(), c.as_mut_ptr() as *mut u8);
+    for col in (0..out64).step_by(2 * LANES) {
+        let b0 = packed.as_ptr().add(col / LANES * block_len);
+        let b1 = b0.add(block_len);
+        let mut row = 0;
+        while row < m {
+            let pair = row + 2 * TILE_ROWS <= m;
+            asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                options(nostack, nomem)
+            );
+            let a0 = ap.add(row * a_stride);
+            for k in (0..depth).step_by(DEPTH_STEP) {
+                // A weight tile's row is 4 inputs x 16 channels: the tile for inputs k.. starts k / 4 rows in.
+                asm!(
+                    "tileloadd tmm4, [{a} + {sa}]",
+                    "tileloadd tmm6, [{b0} + {sb}]",
+                    "tileloadd tmm7, [{b1} + {sb}]",
+                    "tdpbusd tmm0, tmm4, tmm6",
+                    "tdpbusd tmm1, tmm4, tmm7",
+                    a = in(reg) a0.add(k), sa = in(reg) a_stride,
+                    b0 = in(reg) b0.add(k * LANES), b1 = in(reg) b1.add(k * LANES), sb = in(reg) b_stride,
+                    options(nostack, readonly),
+                );
+                if pair {
+                    asm!(
+                        "tileloadd tmm5, [{a} + {sa}]",
+                        "tdpbusd tmm2, tmm5, tmm6",
+                        "tdpbusd tmm3, tmm5, tmm7",
+                        a = in(reg) a0.add(TILE_ROWS * a_stride + k), sa = in(reg) a_stride,
+                        options(nostack, readonly),
+                    );
+                }
+            }
+            let c0 = cp.add(row * c_stride + col * 4);
+            asm!(
+                "tilestored [{c0} + {sc}], tmm0",
+                "tilestored [{c1} + {sc}], tmm1",
+                c0 = in(reg) c0, c1 = in(reg) c0.add(LANES * 4), sc = in(reg) c_stride,
+                options(nostack),
+            );
+            if pair {
+                let c2 = c0.add(TILE_ROWS * c_stride);
+                asm!(
+                    "tilestored [{c2} + {sc}], tmm2",
+                    "tilestored [{c3} + {sc}], tmm3",
+                    c2 = in(reg) c2, c3 = in(reg) c2.add(LANES * 4), sc = in(reg) c_stride,
+                    options(nostack),
+                );
+            }
+            row += if pair { 2 * TILE_ROWS } else { TILE_ROWS };
+        }
+    }
+    asm!("tilerelease", options(nostack, nomem));
+}
+
+fn portable_product(a: &[u8], m: usize, packed: &[i8], depth: usize, out64: usize, c: &mut [i32]) {
     for block in 0..out64 / LANES {
-        let b = &packed[block * inner4 * LANES..(block + 1) * inner4 * LANES];
+        let b = &packed[block * depth * LANES..(block + 1) * depth * LANES];
         for i in 0..m {
-            let ai = &a[i * inner4..(i + 1) * inner4];
+            let ai = &a[i * depth..(i + 1) * depth];
             let mut acc = [0i32; LANES];
             for (k4, group) in b.chunks_exact(LANES * 4).enumerate() {
                 let x = &ai[k4 * 4..k4 * 4 + 4];
@@ -166,19 +462,26 @@ fn portable_product(a: &[u8], m: usize, packed: &[i8], inner4: usize, out64: usi
 /// The VNNI product: for each group of 64 output channels, every tile of 4 rows accumulates 4 x 4 registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn vnni_product(a: &[u8], m: usize, packed: &[i8], inner4: usize, out64: usize, c: &mut [i32]) {
-    let block_len = inner4 * LANES;
+unsafe fn vnni_product(
+    a: &[u8],
+    m: usize,
+    packed: &[i8],
+    depth: usize,
+    out64: usize,
+    c: &mut [i32],
+) {
+    let block_len = depth * LANES;
     for group in 0..out64 / (LANES * BLOCKS) {
         let b = &packed[group * BLOCKS * block_len..(group + 1) * BLOCKS * block_len];
         let mut i = 0;
         while i + ROWS <= m {
-            tile::<ROWS>(a, i, b, inner4, out64, group, c);
+            tile::<ROWS>(a, i, b, depth, out64, group, c);
             i += ROWS;
         }
         match m - i {
-            3 => tile::<3>(a, i, b, inner4, out64, group, c),
-            2 => tile::<2>(a, i, b, inner4, out64, group, c),
-            1 => tile::<1>(a, i, b, inner4, out64, group, c),
+            3 => tile::<3>(a, i, b, depth, out64, group, c),
+            2 => tile::<2>(a, i, b, depth, out64, group, c),
+            1 => tile::<1>(a, i, b, depth, out64, group, c),
             _ => {}
         }
     }
@@ -187,19 +490,29 @@ unsafe fn vnni_product(a: &[u8], m: usize, packed: &[i8], inner4: usize, out64: 
 /// R rows (from `row`) times one group of 64 output channels.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn tile<const R: usize>(a: &[u8], row: usize, b: &[i8], inner4: usize, out64: usize, group: usize, c: &mut [i32]) {
+unsafe fn tile<const R: usize>(
+    a: &[u8],
+    row: usize,
+    b: &[i8],
+    depth: usize,
+    out64: usize,
+    group: usize,
+    c: &mut [i32],
+) {
     use std::arch::x86_64::*;
-    let block_len = inner4 * LANES;
+    let block_len = depth * LANES;
     let mut acc = [[_mm512_setzero_si512(); BLOCKS]; R];
     let bp = b.as_ptr();
-    for k4 in 0..inner4 / 4 {
+    for k4 in 0..depth / 4 {
         let mut w = [_mm512_setzero_si512(); BLOCKS];
         for (j, wj) in w.iter_mut().enumerate() {
             *wj = _mm512_loadu_si512(bp.add(j * block_len + k4 * LANES * 4) as *const _);
         }
         for (r, acc_r) in acc.iter_mut().enumerate() {
             // Four consecutive u8 inputs of the row, broadcast to every lane.
-            let x = _mm512_set1_epi32((a.as_ptr().add((row + r) * inner4 + k4 * 4) as *const i32).read_unaligned());
+            let x = _mm512_set1_epi32(
+                (a.as_ptr().add((row + r) * depth + k4 * 4) as *const i32).read_unaligned(),
+            );
             for j in 0..BLOCKS {
                 acc_r[j] = _mm512_dpbusd_epi32(acc_r[j], x, w[j]);
             }
@@ -222,8 +535,12 @@ mod tests {
     #[test]
     fn matches_the_quantized_product_and_the_f32_product() {
         let (rows, inner, out) = (7, 37, 70); // tails everywhere: rows % 4, inner % 4 and out % 64 are not 0
-        let xs: Vec<f32> = (0..rows * inner).map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.7).collect();
-        let ws: Vec<f32> = (0..out * inner).map(|i| ((i * 53 % 97) as f32 / 48.0 - 1.0) * 0.2).collect();
+        let xs: Vec<f32> = (0..rows * inner)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.7)
+            .collect();
+        let ws: Vec<f32> = (0..out * inner)
+            .map(|i| ((i * 53 % 97) as f32 / 48.0 - 1.0) * 0.2)
+            .collect();
         let bias: Vec<f32> = (0..out).map(|i| i as f32 * 0.01).collect();
         let x = Tensor::from_vec(xs.clone(), (rows, inner), &Device::Cpu).unwrap();
         let w = Tensor::from_vec(ws.clone(), (out, inner), &Device::Cpu).unwrap();
@@ -239,42 +556,114 @@ mod tests {
                 let dot: i64 = row
                     .iter()
                     .zip(wrow)
-                    .map(|(a, b)| (a / sx).round().clamp(-127.0, 127.0) as i64 * (b / sw).round().clamp(-127.0, 127.0) as i64)
+                    .map(|(a, b)| {
+                        (a / sx).round_ties_even().clamp(-127.0, 127.0) as i64
+                            * (b / sw).round_ties_even().clamp(-127.0, 127.0) as i64
+                    })
                     .sum();
                 let want = dot as f64 * sx as f64 * sw as f64 + bias[n] as f64;
-                assert!((y[i][n] as f64 - want).abs() < 1e-4, "({i}, {n}): {} vs {want}", y[i][n]);
+                assert!(
+                    (y[i][n] as f64 - want).abs() < 1e-4,
+                    "({i}, {n}): {} vs {want}",
+                    y[i][n]
+                );
                 let exact: f32 = row.iter().zip(wrow).map(|(a, b)| a * b).sum::<f32>() + bias[n];
                 // Rounding error: at most half a step per factor on each of the `inner` products.
                 let bound = inner as f32 * (0.5 * sx * 0.2 + 0.5 * sw * 0.7 + 0.25 * sx * sw);
-                assert!((y[i][n] - exact).abs() <= bound, "({i}, {n}): {} vs {exact}", y[i][n]);
+                assert!(
+                    (y[i][n] - exact).abs() <= bound,
+                    "({i}, {n}): {} vs {exact}",
+                    y[i][n]
+                );
             }
         }
     }
 
+    /// The activation applied while scaling back equals the fused bias activation over the plain int8 product.
     #[test]
-    fn portable_and_vnni_products_agree() {
-        let (m, inner4, out64) = (9, 24, 128);
-        let a: Vec<u8> = (0..m * inner4).map(|i| (i * 31 % 256) as u8).collect();
-        let packed: Vec<i8> = (0..out64 * inner4).map(|i| ((i * 17 % 255) as i32 - 127) as i8).collect();
-        let mut want = vec![0i32; m * out64];
-        portable_product(&a, m, &packed, inner4, out64, &mut want);
-        // The portable result against a direct reading of the layout.
-        for i in 0..m {
-            for n in 0..out64 {
-                let direct: i32 = (0..inner4).map(|k| a[i * inner4 + k] as i32 * packed[pack_index(n, k, inner4)] as i32).sum();
-                assert_eq!(want[i * out64 + n], direct);
+    fn activation_in_the_product_equals_the_separate_bias_activation() {
+        let (rows, inner, out) = (33, 70, 90);
+        let x = Tensor::from_vec(
+            (0..rows * inner)
+                .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 1.3)
+                .collect::<Vec<_>>(),
+            (rows, inner),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let w = Tensor::from_vec(
+            (0..out * inner)
+                .map(|i| ((i * 53 % 97) as f32 / 48.0 - 1.0) * 0.2)
+                .collect::<Vec<_>>(),
+            (out, inner),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let b = Tensor::from_vec(
+            (0..out).map(|i| i as f32 * 0.03 - 1.0).collect::<Vec<_>>(),
+            out,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let q = QuantizedLinear::new(&w).unwrap();
+        for act in [
+            HiddenAct::GeluNew,
+            HiddenAct::Gelu,
+            HiddenAct::Relu,
+            HiddenAct::Silu,
+        ] {
+            let fused: Vec<Vec<f32>> = q
+                .forward_act(&x, Some(&b), Some(act))
+                .unwrap()
+                .to_vec2()
+                .unwrap();
+            let separate: Vec<Vec<f32>> =
+                crate::ops::bias_act(&q.forward(&x, None).unwrap(), &b, act)
+                    .unwrap()
+                    .to_vec2()
+                    .unwrap();
+            for (f, s) in fused.iter().flatten().zip(separate.iter().flatten()) {
+                assert!(
+                    (f - s).abs() <= 1e-6 * (1.0 + s.abs()),
+                    "{act:?}: {f} vs {s}"
+                );
             }
         }
-        if has_vnni() {
-            let mut got = vec![0i32; m * out64];
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: has_vnni checked the CPU.
-            unsafe {
-                vnni_product(&a, m, &packed, inner4, out64, &mut got)
-            };
-            assert_eq!(got, want);
-        } else {
-            eprintln!("note: no AVX-512 VNNI here; only the portable product was checked");
+    }
+
+    /// Every kernel this CPU has gives the integers of a direct reading of the packed layout; the shape has an odd
+    /// number of 16-row tiles (the AMX kernel's single-tile tail) and more than one 64-input step.
+    #[test]
+    fn every_available_kernel_computes_the_exact_integer_product() {
+        let (m, depth, out64) = (48, 128, 128);
+        let a: Vec<u8> = (0..m * depth).map(|i| (i * 31 % 256) as u8).collect();
+        let packed: Vec<i8> = (0..out64 * depth)
+            .map(|i| ((i * 17 % 255) as i32 - 127) as i8)
+            .collect();
+        let mut want = vec![0i32; m * out64];
+        for i in 0..m {
+            for n in 0..out64 {
+                want[i * out64 + n] = (0..depth)
+                    .map(|k| a[i * depth + k] as i32 * packed[pack_index(n, k, depth)] as i32)
+                    .sum();
+            }
         }
+        let best = int8_kernel();
+        let mut checked = vec![];
+        for kernel in [Int8Kernel::Portable, Int8Kernel::Vnni, Int8Kernel::Amx] {
+            let available = match kernel {
+                Int8Kernel::Portable => true,
+                Int8Kernel::Vnni => has_vnni(),
+                Int8Kernel::Amx => best == Int8Kernel::Amx,
+            };
+            if !available {
+                continue;
+            }
+            let mut got = vec![0i32; m * out64];
+            product(kernel, &a, m, &packed, depth, out64, &mut got);
+            assert_eq!(got, want, "{}", kernel.name());
+            checked.push(kernel.name());
+        }
+        eprintln!("note: kernels checked on this CPU: {checked:?}");
     }
 }

@@ -15,14 +15,15 @@ macro_rules! f32_or_f64 {
     };
 }
 
-mod activation;
+pub(crate) mod activation;
 mod int8;
 mod layer_norm;
 mod linear;
+mod simd;
 mod softmax;
 
 pub use activation::bias_act;
-pub use int8::QuantizedLinear;
+pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
 pub use layer_norm::layer_norm;
 pub use linear::linear;
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
