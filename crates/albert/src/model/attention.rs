@@ -8,7 +8,7 @@ use candle_nn::VarBuilder;
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
 use crate::ops::{softmax_last_dim, QuantizedLinear};
 use crate::config::AlbertConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rng::SharedRng;
 
 /// Self-attention block (Hugging Face `albert_layers.N.attention`).
@@ -69,30 +69,52 @@ impl AlbertAttention {
     /// `hidden`: (batch, seq, H); `mask`: additive, broadcastable to (batch, heads, seq, seq).
     /// Returns the block's output (batch, seq, H) and the attention probabilities (batch, heads, seq, seq).
     pub fn forward(&self, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
-        self.forward_fused(&self.fused_qkv()?, hidden, mask, train)
+        let (out, probs) = self.forward_fused(&self.fused_qkv()?, hidden, mask, train, true)?;
+        Ok((out, probs.ok_or_else(|| Error::Input("attention probabilities were not computed".into()))?))
     }
 
-    /// [`Self::forward`] with the projections of [`Self::fused_qkv`].
-    pub(crate) fn forward_fused(&self, qkv: &FusedQkv, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
+    /// [`Self::forward`] with the projections of [`Self::fused_qkv`]; the probabilities only when `want_probs`.
+    /// Without them (and without attention dropout), attention runs as one fused operation
+    /// ([`crate::ops::attention`]) where the device and dtype allow.
+    pub(crate) fn forward_fused(
+        &self,
+        qkv: &FusedQkv,
+        hidden: &Tensor,
+        mask: Option<&Tensor>,
+        train: bool,
+        want_probs: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let (b, s, h) = hidden.dims3()?;
-        // (batch, seq, 3H) -> (3, batch, heads, seq, head_dim) in one copy
-        let stacked = match &qkv.int8 {
+        // (batch, seq, 3H)
+        let mixed = match &qkv.int8 {
             Some(q) => q.forward(hidden, Some(&qkv.bias))?,
             None => crate::ops::linear(hidden, &qkv.weight, Some(&qkv.bias))?,
-        }
-        .reshape((b, s, 3, self.num_heads, self.head_dim))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?;
-        let (q, k, v) = (stacked.get(0)?, stacked.get(1)?, stacked.get(2)?);
-        // (batch, heads, seq, seq); the query already carries the 1/sqrt(head_dim) scale
-        let mut scores = q.matmul(&k.t()?)?;
-        if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
-        }
-        let probs = softmax_last_dim(&scores)?;
-        let dropped = self.attention_dropout.forward(&probs, train)?;
-        // (batch, heads, seq, head_dim) -> (batch, seq, H)
-        let context = dropped.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?;
+        };
+        let key_mask = mask.filter(|m| m.elem_count() == b * s);
+        let fused = !want_probs
+            && !self.attention_dropout.active(train)
+            && crate::ops::fused_attention_applies(&mixed)
+            && (mask.is_none() || key_mask.is_some());
+        let (context, probs) = if fused {
+            let key_mask = match key_mask {
+                Some(m) => m.reshape((b, s))?,
+                None => Tensor::zeros((b, s), mixed.dtype(), mixed.device())?,
+            };
+            (crate::ops::attention(&mixed, &key_mask, self.num_heads)?, None)
+        } else {
+            // (batch, seq, 3H) -> (3, batch, heads, seq, head_dim) in one copy
+            let stacked = mixed.reshape((b, s, 3, self.num_heads, self.head_dim))?.permute((2, 0, 3, 1, 4))?.contiguous()?;
+            let (q, k, v) = (stacked.get(0)?, stacked.get(1)?, stacked.get(2)?);
+            // (batch, heads, seq, seq); the query already carries the 1/sqrt(head_dim) scale
+            let mut scores = q.matmul(&k.t()?)?;
+            if let Some(mask) = mask {
+                scores = scores.broadcast_add(mask)?;
+            }
+            let probs = softmax_last_dim(&scores)?;
+            let dropped = self.attention_dropout.forward(&probs, train)?;
+            // (batch, heads, seq, head_dim) -> (batch, seq, H)
+            (dropped.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?, Some(probs))
+        };
         let projected = self.output_dropout.forward(&self.dense.forward(&context)?, train)?;
         let out = self.layer_norm.forward(&(hidden + projected)?)?;
         Ok((out, probs))

@@ -111,9 +111,14 @@ impl Dropout {
         Self { p, rng }
     }
 
+    /// Whether [`Dropout::forward`] changes anything with this `train` flag.
+    pub fn active(&self, train: bool) -> bool {
+        train && self.p > 0.0
+    }
+
     /// Applies dropout when `train` is set.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        if !train || self.p == 0.0 {
+        if !self.active(train) {
             return Ok(x.clone());
         }
         let mask = {

@@ -70,13 +70,13 @@ impl AlbertTransformer {
         let mut all_attentions = output_attentions.then(Vec::new);
         for &g in &self.group_of_layer {
             for (layer, qkv) in self.albert_layer_groups[g].layers().iter().zip(&qkv[g]) {
-                let (next, probs) = layer.forward_fused(qkv, &hidden, mask, train)?;
+                let (next, probs) = layer.forward_fused(qkv, &hidden, mask, train, output_attentions)?;
                 hidden = next;
                 if let Some(h) = all_hidden.as_mut() {
                     h.push(hidden.clone());
                 }
-                if let Some(a) = all_attentions.as_mut() {
-                    a.push(probs);
+                if let (Some(a), Some(p)) = (all_attentions.as_mut(), probs) {
+                    a.push(p);
                 }
             }
         }

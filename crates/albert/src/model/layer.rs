@@ -7,7 +7,7 @@ use candle_nn::VarBuilder;
 use super::attention::{AlbertAttention, FusedQkv};
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
 use crate::config::{AlbertConfig, HiddenAct};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rng::SharedRng;
 
 /// One transformer layer (Hugging Face `albert_layers.N`).
@@ -37,7 +37,8 @@ impl AlbertLayer {
 
     /// (batch, seq, H) -> (batch, seq, H), and the attention probabilities.
     pub fn forward(&self, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
-        self.forward_fused(&self.attention.fused_qkv()?, hidden, mask, train)
+        let (out, probs) = self.forward_fused(&self.attention.fused_qkv()?, hidden, mask, train, true)?;
+        Ok((out, probs.ok_or_else(|| Error::Input("attention probabilities were not computed".into()))?))
     }
 
     /// Runs the layer's projections in int8 from now on (inference only).
@@ -52,9 +53,16 @@ impl AlbertLayer {
         &self.attention
     }
 
-    /// [`Self::forward`] with the attention projections already stacked.
-    pub(crate) fn forward_fused(&self, qkv: &FusedQkv, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
-        let (attended, probs) = self.attention.forward_fused(qkv, hidden, mask, train)?;
+    /// [`Self::forward`] with the attention projections already stacked; the probabilities only when `want_probs`.
+    pub(crate) fn forward_fused(
+        &self,
+        qkv: &FusedQkv,
+        hidden: &Tensor,
+        mask: Option<&Tensor>,
+        train: bool,
+        want_probs: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let (attended, probs) = self.attention.forward_fused(qkv, hidden, mask, train, want_probs)?;
         // (batch, seq, intermediate)
         let inner = self.ffn.forward_act(&attended, self.activation)?;
         let ffn = self.dropout.forward(&self.ffn_output.forward(&inner)?, train)?;

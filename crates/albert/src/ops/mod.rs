@@ -16,6 +16,7 @@ macro_rules! f32_or_f64 {
 }
 
 pub(crate) mod activation;
+mod attention;
 mod int8;
 mod layer_norm;
 mod linear;
@@ -23,6 +24,7 @@ mod simd;
 mod softmax;
 
 pub use activation::bias_act;
+pub use attention::{attention, fused_attention_applies};
 pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
 pub use layer_norm::layer_norm;
 pub use linear::linear;

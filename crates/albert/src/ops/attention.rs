@@ -1,0 +1,283 @@
+//! Multi-head self-attention from the stacked query/key/value projection in one operation, with its backward pass.
+//! Composed from candle operations, attention copies the projection into per-head order, builds the scores, adds
+//! the mask, takes the softmax and multiplies out as separate passes over (batch, heads, seq, seq) tensors, then
+//! copies the result back into (batch, seq, hidden) order; its backward pass adds as many again. Here each
+//! (sequence, head) pair is one task: its scores live in a seq x seq buffer of the task, and the matrix products
+//! read the heads in place through strides and write the output (or the gradient) in place.
+//!
+//! The backward pass recomputes the probabilities from the projection instead of keeping them, as FlashAttention
+//! does: one more seq x seq x head_dim product per head, and no (batch, heads, seq, seq) tensor held for it.
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
+use num_traits::Float;
+use rayon::prelude::*;
+
+/// A pointer into a buffer that parallel tasks write in disjoint parts.
+#[derive(Clone, Copy)]
+struct Disjoint<T>(*mut T);
+// SAFETY: every task writes its own rows and columns of the buffer only (see the callers).
+unsafe impl<T> Send for Disjoint<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Disjoint<T> {}
+
+/// The shapes of one call: qkv (batch, seq, 3 x hidden), the additive key mask (batch, seq).
+#[derive(Clone, Copy)]
+struct Dims {
+    batch: usize,
+    seq: usize,
+    hidden: usize,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl Dims {
+    fn new(qkv: &Layout, mask: &Layout, heads: usize) -> candle_core::Result<Self> {
+        let (batch, seq, three_h) = qkv.shape().dims3()?;
+        if three_h % 3 != 0 || (three_h / 3) % heads != 0 {
+            candle_core::bail!("attention over {heads} heads got a projection of width {three_h}");
+        }
+        if mask.shape().elem_count() != batch * seq {
+            candle_core::bail!("attention mask of shape {:?} for a batch of {batch} x {seq}", mask.shape().dims());
+        }
+        let hidden = three_h / 3;
+        Ok(Self { batch, seq, hidden, heads, head_dim: hidden / heads })
+    }
+
+    /// Offset of (sequence `b`, head `h`)'s query in qkv; its key is `hidden` further, its value `2 hidden`.
+    fn qkv_offset(&self, b: usize, h: usize) -> usize {
+        b * self.seq * 3 * self.hidden + h * self.head_dim
+    }
+
+    /// Offset of (sequence `b`, head `h`)'s columns in a (batch, seq, hidden) tensor.
+    fn out_offset(&self, b: usize, h: usize) -> usize {
+        b * self.seq * self.hidden + h * self.head_dim
+    }
+}
+
+/// dst (m, n), row stride `dst_rs` = lhs (m, k) x rhs (k, n), each operand given by its row and column strides;
+/// single-threaded (the tasks are the parallelism).
+///
+/// # Safety
+/// Every pointer must address the elements its strides reach.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product<T: 'static + num_traits::One>(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut T,
+    dst_rs: usize,
+    (lhs, lhs_rs, lhs_cs): (*const T, usize, usize),
+    (rhs, rhs_rs, rhs_cs): (*const T, usize, usize),
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        false,
+        lhs,
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs,
+        rhs_cs as isize,
+        rhs_rs as isize,
+        T::one(),
+        T::one(),
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
+}
+
+/// The attention probabilities of sequence `b`, head `h` into `p` (seq, seq): softmax(Q K^T + mask) over keys. The
+/// query carries the 1/sqrt(head_dim) scale already.
+fn probabilities<T: WithDType + Float>(qkv: &[T], mask: &[T], d: Dims, b: usize, h: usize, p: &mut [T]) {
+    let (s, row) = (d.seq, 3 * d.hidden);
+    let q = d.qkv_offset(b, h);
+    // SAFETY: Q and K of this sequence and head are `seq` rows of `head_dim` at stride `row` inside qkv; p is seq x seq.
+    unsafe {
+        product((s, s, d.head_dim), p.as_mut_ptr(), s, (qkv[q..].as_ptr(), row, 1), (qkv[q + d.hidden..].as_ptr(), 1, row));
+    }
+    let mask = &mask[b * s..(b + 1) * s];
+    for scores in p.chunks_mut(s) {
+        let mut max = T::neg_infinity();
+        for (v, &m) in scores.iter_mut().zip(mask) {
+            *v = *v + m;
+            max = Float::max(max, *v);
+        }
+        let mut sum = T::zero();
+        for v in scores.iter_mut() {
+            *v = (*v - max).exp();
+            sum = sum + *v;
+        }
+        let inv = T::one() / sum;
+        scores.iter_mut().for_each(|v| *v = *v * inv);
+    }
+}
+
+fn forward<T: WithDType + Float>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
+    let mut out = vec![T::zero(); d.batch * d.seq * d.hidden];
+    let dst = Disjoint(out.as_mut_ptr());
+    (0..d.batch * d.heads).into_par_iter().for_each_init(
+        || vec![T::zero(); d.seq * d.seq],
+        |p, task| {
+            let (b, h) = (task / d.heads, task % d.heads);
+            probabilities(qkv, mask, d, b, h, p);
+            let (s, row) = (d.seq, 3 * d.hidden);
+            let v = d.qkv_offset(b, h) + 2 * d.hidden;
+            // SAFETY: this task alone writes the head's columns of its sequence in `out`; V is read in place.
+            unsafe {
+                let dst = dst;
+                product((s, d.head_dim, s), dst.0.add(d.out_offset(b, h)), d.hidden, (p.as_ptr(), s, 1), (qkv[v..].as_ptr(), row, 1));
+            }
+        },
+    );
+    out
+}
+
+/// dqkv from the output gradient `g` (batch, seq, hidden). With P = softmax(S), O = P V:
+/// dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K, dK = dS^T Q.
+fn backward<T: WithDType + Float>(qkv: &[T], mask: &[T], g: &[T], d: Dims) -> Vec<T> {
+    let mut dqkv = vec![T::zero(); qkv.len()];
+    let dst = Disjoint(dqkv.as_mut_ptr());
+    (0..d.batch * d.heads).into_par_iter().for_each_init(
+        || (vec![T::zero(); d.seq * d.seq], vec![T::zero(); d.seq * d.seq]),
+        |(p, dp), task| {
+            let (b, h) = (task / d.heads, task % d.heads);
+            probabilities(qkv, mask, d, b, h, p);
+            let (s, dh, row, hid) = (d.seq, d.head_dim, 3 * d.hidden, d.hidden);
+            let (q, go) = (d.qkv_offset(b, h), d.out_offset(b, h));
+            let (k, v) = (q + hid, q + 2 * hid);
+            // SAFETY: this task alone writes the head's Q, K and V columns of its sequence in dqkv; every operand is
+            // read in place at the strides of its tensor.
+            unsafe {
+                let dst = dst;
+                product((s, dh, s), dst.0.add(v), row, (p.as_ptr(), 1, s), (g[go..].as_ptr(), hid, 1));
+                product((s, s, dh), dp.as_mut_ptr(), s, (g[go..].as_ptr(), hid, 1), (qkv[v..].as_ptr(), 1, row));
+            }
+            for (dp_row, p_row) in dp.chunks_mut(s).zip(p.chunks(s)) {
+                let dot = dp_row.iter().zip(p_row.iter()).fold(T::zero(), |acc, (&a, &b)| acc + a * b);
+                dp_row.iter_mut().zip(p_row).for_each(|(x, &pv)| *x = pv * (*x - dot));
+            }
+            // SAFETY: as above.
+            unsafe {
+                let dst = dst;
+                product((s, dh, s), dst.0.add(q), row, (dp.as_ptr(), s, 1), (qkv[k..].as_ptr(), row, 1));
+                product((s, dh, s), dst.0.add(k), row, (dp.as_ptr(), 1, s), (qkv[q..].as_ptr(), row, 1));
+            }
+        },
+    );
+    dqkv
+}
+
+struct Attention {
+    heads: usize,
+}
+
+impl CustomOp2 for Attention {
+    fn name(&self) -> &'static str {
+        "albert-attention"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = Dims::new(l1, l2, self.heads)?;
+        f32_or_f64!("attention", (s1, s2), |qkv, mask| {
+            let (qkv, mask) = (super::contiguous(qkv, l1, "attention projection")?, super::contiguous(mask, l2, "attention mask")?);
+            Ok((WithDType::to_cpu_storage_owned(forward(qkv, mask, d)), Shape::from((d.batch, d.seq, d.hidden))))
+        })
+    }
+
+    fn bwd(&self, qkv: &Tensor, mask: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let dqkv = qkv.apply_op3_no_bwd(mask, &grad.contiguous()?, &AttentionGrad { heads: self.heads })?;
+        Ok((Some(dqkv), None))
+    }
+}
+
+struct AttentionGrad {
+    heads: usize,
+}
+
+impl CustomOp3 for AttentionGrad {
+    fn name(&self) -> &'static str {
+        "albert-attention-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = Dims::new(l1, l2, self.heads)?;
+        f32_or_f64!("attention gradient", (s1, s2, s3), |qkv, mask, g| {
+            let qkv = super::contiguous(qkv, l1, "attention projection")?;
+            let (mask, g) = (super::contiguous(mask, l2, "attention mask")?, super::contiguous(g, l3, "attention gradient")?);
+            Ok((WithDType::to_cpu_storage_owned(backward(qkv, mask, g, d)), l1.shape().clone()))
+        })
+    }
+}
+
+/// Self-attention of `qkv` (batch, seq, 3 x hidden: queries already scaled by 1/sqrt(head_dim), then keys, then
+/// values) over `heads` heads, with `mask` (batch, seq) added to every query's scores: softmax(Q K^T + mask) V per
+/// head, returned as (batch, seq, hidden) with the heads side by side. Gradients reach `qkv` (the mask takes none).
+/// For f32 and f64 tensors on the CPU; [`fused_attention_applies`] says when it can be used.
+pub fn attention(qkv: &Tensor, mask: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
+    qkv.contiguous()?.apply_op2(&mask.contiguous()?, Attention { heads })
+}
+
+/// Whether [`attention`] handles `qkv` (the CPU, f32 or f64).
+pub fn fused_attention_applies(qkv: &Tensor) -> bool {
+    super::fused(qkv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device, Var, D};
+
+    /// The composed reference: per-head reshape, scores, mask, softmax, product, back to (batch, seq, hidden).
+    fn composed(qkv: &Tensor, mask: &Tensor, heads: usize) -> Tensor {
+        let (b, s, three_h) = qkv.dims3().unwrap();
+        let h = three_h / 3;
+        let split = qkv.reshape((b, s, 3, heads, h / heads)).unwrap().permute((2, 0, 3, 1, 4)).unwrap();
+        let (q, k, v) = (split.get(0).unwrap(), split.get(1).unwrap(), split.get(2).unwrap());
+        let scores = q.contiguous().unwrap().matmul(&k.t().unwrap().contiguous().unwrap()).unwrap();
+        let scores = scores.broadcast_add(&mask.reshape((b, 1, 1, s)).unwrap()).unwrap();
+        let probs = candle_nn::ops::softmax(&scores, D::Minus1).unwrap();
+        probs.matmul(&v.contiguous().unwrap()).unwrap().transpose(1, 2).unwrap().reshape((b, s, h)).unwrap()
+    }
+
+    /// Forward and gradient equal the composed operations (f64), with a padded sequence in the batch.
+    #[test]
+    fn matches_composed_attention_and_its_gradient() {
+        let dev = Device::Cpu;
+        let (b, s, heads, dh) = (2, 5, 3, 4);
+        let h = heads * dh;
+        let values: Vec<f64> = (0..b * s * 3 * h).map(|i| ((i as f64 + 1.0) * 0.37).sin()).collect();
+        let qkv = Var::from_vec(values, (b, s, 3 * h), &dev).unwrap();
+        // The second sequence has two padding positions.
+        let mask = Tensor::new(&[[0f64, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, f64::MIN, f64::MIN]], &dev).unwrap();
+        let probe = Tensor::from_vec((0..b * s * h).map(|i| ((i as f64) * 0.91).cos()).collect::<Vec<_>>(), (b, s, h), &dev).unwrap();
+        let fused = attention(&qkv, &mask, heads).unwrap();
+        let reference = composed(qkv.as_tensor(), &mask, heads);
+        let diff = (&fused - &reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(diff < 1e-12, "forward differs by {diff}");
+        let g_fused = (fused * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g_ref = (reference * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let (a, r) = (g_fused.get(qkv.as_tensor()).unwrap(), g_ref.get(qkv.as_tensor()).unwrap());
+        let diff = (a - r).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(diff < 1e-12, "gradient differs by {diff}");
+    }
+
+    #[test]
+    fn mismatched_shapes_are_errors() {
+        let dev = Device::Cpu;
+        let qkv = Tensor::zeros((2, 5, 36), DType::F32, &dev).unwrap();
+        assert!(attention(&qkv, &Tensor::zeros((2, 4), DType::F32, &dev).unwrap(), 3).is_err());
+        assert!(attention(&qkv, &Tensor::zeros((2, 5), DType::F32, &dev).unwrap(), 5).is_err());
+    }
+}
