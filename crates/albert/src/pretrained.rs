@@ -102,19 +102,17 @@ impl Pretrained {
         Ok(Self { model, varmap, config: config.clone(), report: LoadReport::default(), rng, int8: false })
     }
 
-    /// The model with its parameters detached from autograd, sharing their storage (nothing is copied): a forward
-    /// pass through it records no graph, so every intermediate tensor is freed as soon as it has been used. Use it
-    /// for inference; build it again after the parameters change. With [`Pretrained::int8`] set, its encoder
-    /// projections run in int8.
+    /// The model with its parameters detached from autograd: a forward pass through it records no graph, so every
+    /// intermediate tensor is freed as soon as it has been used. Use it for inference; build it again after the
+    /// parameters change. Its encoder projections are prepared for inference ([`AlbertForAny::prepare_inference`]):
+    /// copied column-major, or in int8 with [`Pretrained::int8`] set; every other parameter shares its storage.
     pub fn detached(&self) -> Result<AlbertForAny> {
         let tensors: HashMap<String, Tensor> =
             self.varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
         let (dtype, device) = tensors.values().next().map_or((DType::F32, Device::Cpu), |t| (t.dtype(), t.device().clone()));
         let vb = VarBuilder::from_tensors(tensors, dtype, &device);
         let mut model = AlbertForAny::new(&self.config, self.model.architecture(), vb, self.rng.clone())?;
-        if self.int8 {
-            model.quantize()?;
-        }
+        model.prepare_inference(self.int8)?;
         Ok(model)
     }
 

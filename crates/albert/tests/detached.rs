@@ -21,8 +21,10 @@ fn detached_model_gives_the_same_outputs_without_a_graph() {
         m.forward(&input, &ForwardOptions::default()).unwrap().logits
     };
     let (trainable, detached) = (logits(&model.model), logits(&model.detached().unwrap()));
+    // The detached projections read column-major weights, so the products sum in another order: equal up to f32
+    // rounding.
     let diff = (&trainable - &detached).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-    assert_eq!(diff, 0.0);
+    assert!(diff < 1e-5, "the detached model differs by {diff}");
     // Gradients reach the parameters from the trainable output only.
     let vars = model.varmap.all_vars();
     let g = trainable.sum_all().unwrap().backward().unwrap();

@@ -104,10 +104,10 @@ impl AlbertModel {
         })
     }
 
-    /// Runs the encoder's projections in int8 from now on (inference only; the embeddings and the pooler, which
-    /// sees one row per sequence, stay f32).
-    pub fn quantize(&mut self) -> Result<()> {
-        self.encoder.quantize()
+    /// Prepares the encoder's projections for inference ([`crate::model::blocks::Linear::prepare_inference`]): int8
+    /// or a column-major f32 copy (the embeddings and the pooler, which sees one row per sequence, stay as they are).
+    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
+        self.encoder.prepare_inference(int8)
     }
 
     /// The model's configuration.

@@ -23,8 +23,8 @@ pub struct AlbertAttention {
     output_dropout: Dropout,
     num_heads: usize,
     head_dim: usize,
-    /// The stacked projections with their int8 form, once [`AlbertAttention::quantize`] ran.
-    int8_qkv: Option<FusedQkv>,
+    /// The stacked projections prepared for inference, once [`AlbertAttention::prepare_inference`] ran.
+    prepared_qkv: Option<FusedQkv>,
 }
 
 impl AlbertAttention {
@@ -41,7 +41,7 @@ impl AlbertAttention {
             output_dropout: Dropout::new(cfg.hidden_dropout_prob, rng),
             num_heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
-            int8_qkv: None,
+            prepared_qkv: None,
         })
     }
 
@@ -49,7 +49,7 @@ impl AlbertAttention {
     /// pre-multiplied by the score scale 1/sqrt(head_dim). Built once per forward pass and shared by every layer that
     /// reuses this block; gradients flow back to the three projections.
     pub(crate) fn fused_qkv(&self) -> Result<FusedQkv> {
-        if let Some(q) = &self.int8_qkv {
+        if let Some(q) = &self.prepared_qkv {
             return Ok(q.clone());
         }
         let scale = (self.head_dim as f64).powf(-0.5);
@@ -58,12 +58,17 @@ impl AlbertAttention {
         Ok(FusedQkv { weight, bias, int8: None })
     }
 
-    /// Runs the projections in int8 from now on (inference only).
-    pub fn quantize(&mut self) -> Result<()> {
+    /// Prepares the projections for inference ([`Linear::prepare_inference`]); the stacked query/key/value
+    /// projection is built once, here.
+    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
         let mut qkv = self.fused_qkv()?;
-        qkv.int8 = Some(Arc::new(QuantizedLinear::new(&qkv.weight)?));
-        self.int8_qkv = Some(qkv);
-        self.dense.quantize()
+        if int8 {
+            qkv.int8 = Some(Arc::new(QuantizedLinear::new(&qkv.weight)?));
+        } else {
+            qkv.weight = crate::ops::column_major(&qkv.weight)?;
+        }
+        self.prepared_qkv = Some(qkv);
+        self.dense.prepare_inference(int8)
     }
 
     /// `hidden`: (batch, seq, H); `mask`: additive, broadcastable to (batch, heads, seq, seq).

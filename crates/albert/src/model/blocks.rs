@@ -24,7 +24,7 @@ pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
 
 /// A linear layer applied over the rows of its input as one matrix product with the bias accumulated into it
 /// ([`crate::ops::linear`]; candle's own `Linear` on a 3-D input runs one small product per batch row), or, once
-/// [`Linear::quantize`] ran, as the int8 product of [`QuantizedLinear`].
+/// [`Linear::prepare_inference`] ran with int8, as the int8 product of [`QuantizedLinear`].
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// (out, in)
@@ -45,9 +45,14 @@ impl Linear {
         &self.bias
     }
 
-    /// Runs the layer in int8 from now on (inference only: the int8 path records no gradient).
-    pub fn quantize(&mut self) -> Result<()> {
-        self.int8 = Some(Arc::new(QuantizedLinear::new(&self.weight)?));
+    /// Prepares the layer for inference: int8 from now on (the int8 path records no gradient), or the weight
+    /// copied column-major ([`crate::ops::column_major`]), which the f32 product reads without repacking it.
+    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
+        if int8 {
+            self.int8 = Some(Arc::new(QuantizedLinear::new(&self.weight)?));
+        } else {
+            self.weight = crate::ops::column_major(&self.weight)?;
+        }
         Ok(())
     }
 

@@ -43,10 +43,10 @@ impl AlbertTransformer {
         })
     }
 
-    /// Runs the E -> H projection and every layer's projections in int8 from now on (inference only).
-    pub fn quantize(&mut self) -> Result<()> {
-        self.embedding_hidden_mapping_in.quantize()?;
-        self.albert_layer_groups.iter_mut().try_for_each(AlbertLayerGroup::quantize)
+    /// Prepares the E -> H projection and every layer's projections for inference (int8 or column-major f32).
+    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
+        self.embedding_hidden_mapping_in.prepare_inference(int8)?;
+        self.albert_layer_groups.iter_mut().try_for_each(|g| g.prepare_inference(int8))
     }
 
     /// `embedded`: (batch, seq, E); `mask`: additive attention mask or `None`.

@@ -397,17 +397,18 @@ impl AlbertForAny {
         })
     }
 
-    /// Runs the encoder's projections in int8 from now on ([`AlbertModel::quantize`]; heads stay f32). For
-    /// inference only: the int8 path records no gradient.
-    pub fn quantize(&mut self) -> Result<()> {
+    /// Prepares the encoder's projections for inference ([`AlbertModel::prepare_inference`]): in int8 (heads
+    /// stay f32), or copied into the layout the f32 product reads fastest. For inference only: the int8 path
+    /// records no gradient, and the copies take none back to the parameters.
+    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
         match self {
-            Self::Model(m) => m.quantize(),
-            Self::PreTraining(m) => m.albert.quantize(),
-            Self::MaskedLM(m) => m.albert.quantize(),
-            Self::SequenceClassification(m) => m.albert.quantize(),
-            Self::TokenClassification(m) => m.albert.quantize(),
-            Self::QuestionAnswering(m) => m.albert.quantize(),
-            Self::MultipleChoice(m) => m.albert.quantize(),
+            Self::Model(m) => m.prepare_inference(int8),
+            Self::PreTraining(m) => m.albert.prepare_inference(int8),
+            Self::MaskedLM(m) => m.albert.prepare_inference(int8),
+            Self::SequenceClassification(m) => m.albert.prepare_inference(int8),
+            Self::TokenClassification(m) => m.albert.prepare_inference(int8),
+            Self::QuestionAnswering(m) => m.albert.prepare_inference(int8),
+            Self::MultipleChoice(m) => m.albert.prepare_inference(int8),
         }
     }
 

@@ -41,11 +41,11 @@ impl AlbertLayer {
         Ok((out, probs.ok_or_else(|| Error::Input("attention probabilities were not computed".into()))?))
     }
 
-    /// Runs the layer's projections in int8 from now on (inference only).
-    pub fn quantize(&mut self) -> Result<()> {
-        self.attention.quantize()?;
-        self.ffn.quantize()?;
-        self.ffn_output.quantize()
+    /// Prepares the layer's projections for inference (int8 or column-major f32).
+    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
+        self.attention.prepare_inference(int8)?;
+        self.ffn.prepare_inference(int8)?;
+        self.ffn_output.prepare_inference(int8)
     }
 
     /// The layer's attention block (its stacked projections are prepared once per forward pass).
@@ -85,9 +85,9 @@ impl AlbertLayerGroup {
         Ok(Self { albert_layers })
     }
 
-    /// Runs every layer's projections in int8 from now on (inference only).
-    pub fn quantize(&mut self) -> Result<()> {
-        self.albert_layers.iter_mut().try_for_each(AlbertLayer::quantize)
+    /// Prepares every layer's projections for inference (int8 or column-major f32).
+    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
+        self.albert_layers.iter_mut().try_for_each(|l| l.prepare_inference(int8))
     }
 
     /// The group's layers, in order.

@@ -27,7 +27,7 @@ pub use activation::bias_act;
 pub use attention::{attention, fused_attention_applies};
 pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
 pub use layer_norm::layer_norm;
-pub use linear::linear;
+pub use linear::{column_major, linear};
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
 
 use candle_core::{DType, Tensor};
