@@ -12,6 +12,8 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithD
 use num_traits::Float;
 use rayon::prelude::*;
 
+use super::activation::Exp;
+
 /// A pointer into a buffer that parallel tasks write in disjoint parts.
 #[derive(Clone, Copy)]
 struct Disjoint<T>(*mut T);
@@ -92,7 +94,7 @@ unsafe fn product<T: 'static + num_traits::One>(
 
 /// The attention probabilities of sequence `b`, head `h` into `p` (seq, seq): softmax(Q K^T + mask) over keys. The
 /// query carries the 1/sqrt(head_dim) scale already.
-fn probabilities<T: WithDType + Float>(qkv: &[T], mask: &[T], d: Dims, b: usize, h: usize, p: &mut [T]) {
+fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, b: usize, h: usize, p: &mut [T]) {
     let (s, row) = (d.seq, 3 * d.hidden);
     let q = d.qkv_offset(b, h);
     // SAFETY: Q and K of this sequence and head are `seq` rows of `head_dim` at stride `row` inside qkv; p is seq x seq.
@@ -100,23 +102,25 @@ fn probabilities<T: WithDType + Float>(qkv: &[T], mask: &[T], d: Dims, b: usize,
         product((s, s, d.head_dim), p.as_mut_ptr(), s, (qkv[q..].as_ptr(), row, 1), (qkv[q + d.hidden..].as_ptr(), 1, row));
     }
     let mask = &mask[b * s..(b + 1) * s];
-    for scores in p.chunks_mut(s) {
-        let mut max = T::neg_infinity();
-        for (v, &m) in scores.iter_mut().zip(mask) {
-            *v = *v + m;
-            max = Float::max(max, *v);
-        }
-        let mut sum = T::zero();
-        for v in scores.iter_mut() {
-            *v = (*v - max).exp();
-            sum = sum + *v;
-        }
-        let inv = T::one() / sum;
-        scores.iter_mut().for_each(|v| *v = *v * inv);
-    }
+    super::simd::vectorized(
+        #[inline(always)]
+        || {
+            for scores in p.chunks_mut(s) {
+                let mut max = T::neg_infinity();
+                for (v, &m) in scores.iter_mut().zip(mask) {
+                    *v = *v + m;
+                    max = Float::max(max, *v);
+                }
+                // The exponentials in a loop of their own, which vectorizes; the ordered sum would keep it scalar.
+                scores.iter_mut().for_each(|v| *v = (*v - max).exp_fast());
+                let inv = T::one() / scores.iter().fold(T::zero(), |acc, &v| acc + v);
+                scores.iter_mut().for_each(|v| *v = *v * inv);
+            }
+        },
+    )
 }
 
-fn forward<T: WithDType + Float>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
+fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
     let mut out = vec![T::zero(); d.batch * d.seq * d.hidden];
     let dst = Disjoint(out.as_mut_ptr());
     (0..d.batch * d.heads).into_par_iter().for_each_init(
@@ -138,7 +142,7 @@ fn forward<T: WithDType + Float>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
 
 /// dqkv from the output gradient `g` (batch, seq, hidden). With P = softmax(S), O = P V:
 /// dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K, dK = dS^T Q.
-fn backward<T: WithDType + Float>(qkv: &[T], mask: &[T], g: &[T], d: Dims) -> Vec<T> {
+fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T], d: Dims) -> Vec<T> {
     let mut dqkv = vec![T::zero(); qkv.len()];
     let dst = Disjoint(dqkv.as_mut_ptr());
     (0..d.batch * d.heads).into_par_iter().for_each_init(
