@@ -32,13 +32,14 @@ pub mod ner;
 pub mod qa;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use candle_core::Device;
 
 use crate::builtin;
 use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
-use crate::model::{AlbertInput, ForwardOptions, NamedOutputs};
+use crate::model::{AlbertForAny, AlbertInput, ForwardOptions, NamedOutputs};
 use crate::pretrained::{LoadOptions, Pretrained};
 use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, Truncation, TruncationStrategy};
 
@@ -126,6 +127,9 @@ pub struct PipelineModel {
     /// Where the checkpoint lies.
     pub dir: PathBuf,
     task: Task,
+    /// The inference model ([`Pretrained::detached`]) and the `int8` setting it was built with: built on first use
+    /// and kept, since preparing it (weight copies, int8 quantization) costs about as much as a short request.
+    inference: Mutex<Option<(bool, Arc<AlbertForAny>)>>,
 }
 
 impl PipelineModel {
@@ -170,7 +174,7 @@ impl PipelineModel {
             )));
         }
         let tokenizer = AlbertTokenizer::from_path(dir)?;
-        Ok(Self { model, tokenizer, dir: dir.to_path_buf(), task })
+        Ok(Self { model, tokenizer, dir: dir.to_path_buf(), task, inference: Mutex::new(None) })
     }
 
     /// A pipeline over a model already in memory (one just trained, or a random one to benchmark); `model` must be
@@ -180,7 +184,7 @@ impl PipelineModel {
         if !task.accepts(arch) {
             return Err(Error::Input(format!("`{}` needs {}, not {}", task.name(), task.architecture().hf_name(), arch.hf_name())));
         }
-        Ok(Self { model, tokenizer, dir: PathBuf::new(), task })
+        Ok(Self { model, tokenizer, dir: PathBuf::new(), task, inference: Mutex::new(None) })
     }
 
     /// The model's configuration.
@@ -236,8 +240,7 @@ impl PipelineModel {
         mut each: impl FnMut(&NamedOutputs, &[(usize, &Encoding)]) -> Result<()>,
     ) -> Result<()> {
         let pad = self.tokenizer.token_to_id("<pad>").unwrap_or(0);
-        // No autograd graph: each intermediate is freed as soon as it is used.
-        let model = self.model.detached()?;
+        let model = self.inference_model()?;
         let mut rows: Vec<(usize, &Encoding)> = encodings.iter().copied().enumerate().collect();
         rows.sort_by_key(|(_, e)| e.ids.len());
         for batch in rows.chunks(batch_size.max(1)) {
@@ -248,6 +251,21 @@ impl PipelineModel {
             each(&out, batch)?;
         }
         Ok(())
+    }
+
+    /// The model prepared for inference: no autograd graph (each intermediate is freed as soon as it is used),
+    /// projections prepared once. Rebuilt when `model.int8` changes; a pipeline model's parameters are not
+    /// trained, so they do not change under it.
+    fn inference_model(&self) -> Result<Arc<AlbertForAny>> {
+        let mut slot = self.inference.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((int8, model)) = slot.as_ref() {
+            if *int8 == self.model.int8 {
+                return Ok(model.clone());
+            }
+        }
+        let model = Arc::new(self.model.detached()?);
+        *slot = Some((self.model.int8, model.clone()));
+        Ok(model)
     }
 
     /// The task this model was loaded for.
@@ -311,4 +329,22 @@ pub(crate) fn softmax(row: &[f32]) -> Vec<f32> {
 /// Index of the first largest value (numpy's `argmax`).
 pub(crate) fn argmax(row: &[f32]) -> usize {
     row.iter().enumerate().fold(0, |best, (i, v)| if *v > row[best] { i } else { best })
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    /// Requests share one prepared inference model; switching int8 builds a new one.
+    #[test]
+    fn the_inference_model_is_prepared_once_per_int8_setting() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines/sentiment");
+        let mut pipeline = PipelineModel::load_dir(&dir, Task::Classify).unwrap();
+        let first = pipeline.inference_model().unwrap();
+        assert!(Arc::ptr_eq(&first, &pipeline.inference_model().unwrap()));
+        pipeline.model.int8 = true;
+        let quantized = pipeline.inference_model().unwrap();
+        assert!(!Arc::ptr_eq(&first, &quantized));
+        assert!(Arc::ptr_eq(&quantized, &pipeline.inference_model().unwrap()));
+    }
 }
