@@ -75,7 +75,7 @@ impl AlbertAttention {
     /// Returns the block's output (batch, seq, H) and the attention probabilities (batch, heads, seq, seq).
     pub fn forward(&self, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
         let (out, probs) = self.forward_fused(&self.fused_qkv()?, hidden, mask, train, true)?;
-        Ok((out, probs.ok_or_else(|| Error::Input("attention probabilities were not computed".into()))?))
+        Ok((out, required(probs)?))
     }
 
     /// [`Self::forward`] with the projections of [`Self::fused_qkv`]; the probabilities only when `want_probs`.
@@ -124,6 +124,11 @@ impl AlbertAttention {
         let out = self.layer_norm.forward(&(hidden + projected)?)?;
         Ok((out, probs))
     }
+}
+
+/// The probabilities a `want_probs` forward pass returned.
+pub(crate) fn required(probs: Option<Tensor>) -> Result<Tensor> {
+    probs.ok_or_else(|| Error::Input("attention probabilities were not computed".into()))
 }
 
 /// The stacked query/key/value projection of [`AlbertAttention::fused_qkv`].

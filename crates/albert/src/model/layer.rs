@@ -7,7 +7,7 @@ use candle_nn::VarBuilder;
 use super::attention::{AlbertAttention, FusedQkv};
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
 use crate::config::{AlbertConfig, HiddenAct};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rng::SharedRng;
 
 /// One transformer layer (Hugging Face `albert_layers.N`).
@@ -38,7 +38,7 @@ impl AlbertLayer {
     /// (batch, seq, H) -> (batch, seq, H), and the attention probabilities.
     pub fn forward(&self, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
         let (out, probs) = self.forward_fused(&self.attention.fused_qkv()?, hidden, mask, train, true)?;
-        Ok((out, probs.ok_or_else(|| Error::Input("attention probabilities were not computed".into()))?))
+        Ok((out, super::attention::required(probs)?))
     }
 
     /// Prepares the layer's projections for inference (int8 or column-major f32).

@@ -530,17 +530,17 @@ unsafe fn tile<const R: usize>(
 mod tests {
     use super::*;
 
+    /// Deterministic test values in [-scale, scale]: `((i * mul % modulo) / (modulo / 2) - 1) * scale`.
+    fn pattern(n: usize, mul: usize, modulo: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i * mul % modulo) as f32 / (modulo / 2) as f32 - 1.0) * scale).collect()
+    }
+
     /// The exact integer result: the kernel's output equals the quantized product computed in f64 from the same
     /// quantized values, and stays within the quantization error of the f32 product.
     #[test]
     fn matches_the_quantized_product_and_the_f32_product() {
         let (rows, inner, out) = (7, 37, 70); // tails everywhere: rows % 4, inner % 4 and out % 64 are not 0
-        let xs: Vec<f32> = (0..rows * inner)
-            .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.7)
-            .collect();
-        let ws: Vec<f32> = (0..out * inner)
-            .map(|i| ((i * 53 % 97) as f32 / 48.0 - 1.0) * 0.2)
-            .collect();
+        let (xs, ws) = (pattern(rows * inner, 37, 101, 0.7), pattern(out * inner, 53, 97, 0.2));
         let bias: Vec<f32> = (0..out).map(|i| i as f32 * 0.01).collect();
         let x = Tensor::from_vec(xs.clone(), (rows, inner), &Device::Cpu).unwrap();
         let w = Tensor::from_vec(ws.clone(), (out, inner), &Device::Cpu).unwrap();
@@ -583,22 +583,8 @@ mod tests {
     #[test]
     fn activation_in_the_product_equals_the_separate_bias_activation() {
         let (rows, inner, out) = (33, 70, 90);
-        let x = Tensor::from_vec(
-            (0..rows * inner)
-                .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 1.3)
-                .collect::<Vec<_>>(),
-            (rows, inner),
-            &Device::Cpu,
-        )
-        .unwrap();
-        let w = Tensor::from_vec(
-            (0..out * inner)
-                .map(|i| ((i * 53 % 97) as f32 / 48.0 - 1.0) * 0.2)
-                .collect::<Vec<_>>(),
-            (out, inner),
-            &Device::Cpu,
-        )
-        .unwrap();
+        let x = Tensor::from_vec(pattern(rows * inner, 37, 101, 1.3), (rows, inner), &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(pattern(out * inner, 53, 97, 0.2), (out, inner), &Device::Cpu).unwrap();
         let b = Tensor::from_vec(
             (0..out).map(|i| i as f32 * 0.03 - 1.0).collect::<Vec<_>>(),
             out,
