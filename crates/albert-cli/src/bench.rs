@@ -247,7 +247,8 @@ impl Trainer {
     fn step(&mut self, model: &Pretrained, input: &AlbertInput, labels: &Tensor) -> Result<()> {
         let albert::AlbertForAny::MaskedLM(m) = &model.model else { bail!("--train needs the masked-LM class") };
         let opts = ForwardOptions { train: true, ..ForwardOptions::default() };
-        let loss = m.loss(&m.forward(input, &opts)?, labels)?;
+        // The loss pretraining runs: only the predicted positions go through the decoder.
+        let loss = m.predictions.predicted_loss(&m.albert.forward(input, &opts)?.last_hidden_state, labels)?.loss;
         let grads = loss.backward()?;
         self.optimizer.step(&self.params, &grads, 1e-4)?;
         Ok(())

@@ -197,3 +197,48 @@ fn legacy_torch_files_are_read() {
     let word = &tensors.iter().find(|(k, _)| k == "embeddings.word_embeddings.weight").unwrap().1;
     assert_eq!(word.dims(), [99, 16]);
 }
+
+/// The masked-LM loss from the predicted positions only (what pretraining and `bench --train` run) equals
+/// transformers' loss over every position, and gives the same gradients as our every-position loss.
+#[test]
+fn predicted_position_loss_matches_transformers() {
+    let mut checked = 0;
+    for dir in fixture_dirs() {
+        let g = golden(&dir);
+        let loaded = Pretrained::load(&dir, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap();
+        let input = AlbertInput {
+            input_ids: ids(&g["input_ids"]),
+            token_type_ids: Some(ids(&g["token_type_ids"])),
+            attention_mask: Some(ids(&g["attention_mask"])),
+            position_ids: None,
+        };
+        let o = ForwardOptions::default();
+        let labels = || &g["labels.labels"];
+        let (full, predicted) = match &loaded.model {
+            AlbertForAny::MaskedLM(m) => {
+                let base = m.albert.forward(&input, &o).unwrap();
+                (m.loss(&m.forward(&input, &o).unwrap(), labels()).unwrap(), m.predictions.predicted_loss(&base.last_hidden_state, labels()).unwrap().loss)
+            }
+            AlbertForAny::PreTraining(m) => {
+                let out = m.forward(&input, &o).unwrap();
+                let sop = albert::model::loss::cross_entropy(&out.sop_logits, &g["labels.sentence_order_label"], -100).unwrap();
+                let mlm = m.predictions.predicted_loss(&out.base.last_hidden_state, labels()).unwrap().loss;
+                (m.loss(&out, labels(), &g["labels.sentence_order_label"]).unwrap(), (mlm + sop).unwrap())
+            }
+            _ => continue,
+        };
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        assert!(max_diff(&predicted.reshape(1).unwrap(), &g["loss"]) <= TOLERANCE, "{name}: loss differs from transformers'");
+        let (gf, gp) = (full.backward().unwrap(), predicted.backward().unwrap());
+        for var in loaded.varmap.all_vars() {
+            let (a, b) = (gf.get(var.as_tensor()), gp.get(var.as_tensor()));
+            assert_eq!(a.is_some(), b.is_some(), "{name}: a parameter has a gradient in one loss only");
+            if let (Some(a), Some(b)) = (a, b) {
+                let scale = a.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap().max(1e-3);
+                assert!(max_diff(a, b) <= 1e-5 * scale, "{name}: gradients differ by {}", max_diff(a, b));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "no masked-LM fixture");
+}

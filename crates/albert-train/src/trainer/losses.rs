@@ -50,23 +50,8 @@ pub fn batch_losses(
         ..Default::default()
     };
     let base = model.albert.forward(&input, &opts)?;
-    // Only the predicted positions enter the MLM loss, so only they go through the decoder: the
-    // same loss and gradients as scoring every position with -100 ignored (transformers), at a
-    // fraction of the (positions x vocabulary) cost.
-    let labels: Vec<i64> = batch.labels.flatten_all()?.to_vec1()?;
-    let (rows, targets): (Vec<u32>, Vec<i64>) = labels
-        .iter()
-        .enumerate()
-        .filter(|(_, &l)| l != IGNORE_INDEX)
-        .map(|(i, &l)| (i as u32, l))
-        .unzip();
-    let hidden = base.last_hidden_state.flatten_to(1)?;
-    let device = hidden.device();
-    // (batch·seq, H) -> (predicted, H) -> (predicted, vocab)
-    let picked = hidden.index_select(&Tensor::new(rows.as_slice(), device)?, 0)?;
-    let logits = model.predictions.forward(&picked)?;
-    let targets_t = Tensor::new(targets.as_slice(), device)?;
-    let mlm = cross_entropy(&logits, &targets_t, IGNORE_INDEX)?;
+    let predicted = model.predictions.predicted_loss(&base.last_hidden_state, &batch.labels)?;
+    let (mlm, targets) = (predicted.loss, predicted.targets);
     let pooled = base
         .pooler_output
         .as_ref()
@@ -74,7 +59,7 @@ pub fn batch_losses(
     let sop_logits = model.sop_classifier.forward(pooled, train)?;
     let sop = cross_entropy(&sop_logits, &batch.sentence_order_label, IGNORE_INDEX)?;
 
-    let predicted: Vec<u32> = logits.detach().argmax(D::Minus1)?.to_vec1()?;
+    let predicted: Vec<u32> = predicted.logits.detach().argmax(D::Minus1)?.to_vec1()?;
     let mlm_count = targets.len();
     let mlm_correct = targets
         .iter()

@@ -42,6 +42,37 @@ impl AlbertMLMHead {
         // (..., E) x (E, vocab), the decoder tied to the word embeddings
         Ok(crate::ops::linear(&self.transform(hidden)?, &self.decoder_weight, Some(&self.bias))?)
     }
+
+    /// The masked-LM loss of `hidden` (batch, seq, H) against `labels` (batch, seq; -100 where nothing is
+    /// predicted), with the logits it read. Only the predicted positions go through the head, as Google's ALBERT
+    /// gathers `masked_lm_positions`: the same loss and gradients as scoring every position with -100 ignored
+    /// (transformers), at a fraction of the (positions x vocabulary) cost.
+    pub fn predicted_loss(&self, hidden: &Tensor, labels: &Tensor) -> Result<PredictedLoss> {
+        let values: Vec<i64> = labels.to_dtype(DType::I64)?.flatten_all()?.to_vec1()?;
+        let (rows, targets): (Vec<u32>, Vec<i64>) =
+            values.iter().enumerate().filter(|(_, &l)| l != IGNORE_INDEX).map(|(i, &l)| (i as u32, l)).unzip();
+        // (batch·seq, H) -> (predicted, H) -> (predicted, vocab)
+        let hidden = hidden.flatten_to(hidden.rank().saturating_sub(2))?;
+        if hidden.dim(0)? != values.len() {
+            return Err(Error::Input(format!("{} labels for {} positions", values.len(), hidden.dim(0)?)));
+        }
+        let device = hidden.device();
+        let picked = hidden.index_select(&Tensor::new(rows.as_slice(), device)?, 0)?;
+        let logits = self.forward(&picked)?;
+        let loss = cross_entropy(&logits, &Tensor::new(targets.as_slice(), device)?, IGNORE_INDEX)?;
+        Ok(PredictedLoss { loss, logits, targets })
+    }
+}
+
+/// [`AlbertMLMHead::predicted_loss`]'s result.
+#[derive(Debug, Clone)]
+pub struct PredictedLoss {
+    /// Mean cross-entropy over the predicted positions (a scalar with its graph; NaN when none is predicted).
+    pub loss: Tensor,
+    /// (predicted, vocab): the logits at the predicted positions, in row-major position order.
+    pub logits: Tensor,
+    /// The predicted positions' labels, in the same order.
+    pub targets: Vec<i64>,
 }
 
 /// Dropout then a linear layer: the classifier of every classification head.

@@ -19,7 +19,7 @@ pub use encoder::{AlbertTransformer, EncoderOutput};
 pub use heads::{
     AlbertForAny, AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining, AlbertForQuestionAnswering,
     AlbertForSequenceClassification, AlbertForTokenClassification, AlbertMLMHead, ClassifierHead, LogitsOutput,
-    NamedOutputs, PreTrainingOutput, QuestionAnsweringOutput,
+    NamedOutputs, PredictedLoss, PreTrainingOutput, QuestionAnsweringOutput,
 };
 pub use layer::{AlbertLayer, AlbertLayerGroup};
 pub use weights::{init_model, load_model, named_tensors, LoadReport};
