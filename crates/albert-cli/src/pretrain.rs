@@ -95,6 +95,9 @@ struct RunArgs {
     /// Seed of initialization, batches and dropout.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Longest n-gram of whole words masked together, n drawn with p(n) ∝ 1/n (ALBERT: 3; 1 masks single words).
+    #[arg(long, default_value_t = 3)]
+    max_ngram: usize,
     /// Checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 1000)]
     save_every: u64,
@@ -202,6 +205,7 @@ fn train(a: RunArgs) -> Result<()> {
         optimizer: a.optimizer.parse::<OptimizerKind>()?,
         weight_decay: a.weight_decay,
         seed: a.seed,
+        max_ngram: a.max_ngram,
         ..TrainSettings::default()
     };
     cfg.save_every = a.save_every;

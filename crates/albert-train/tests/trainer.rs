@@ -169,3 +169,18 @@ fn resuming_with_other_settings_is_refused() {
     let err = train(&cfg, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("same settings"), "{err}");
 }
+
+/// Checkpoints written before `max_ngram` was a setting (n-gram masking of up to 3 words) resume under it; a
+/// setting of 0 is refused before any work.
+#[test]
+fn max_ngram_defaults_to_albert_three_and_zero_is_refused() {
+    let old = r#"{"steps":12000,"batch_size":32,"accumulate":1,"lr":0.0005,"warmup_steps":500,"optimizer":"adamw",
+        "weight_decay":0.01,"max_grad_norm":1.0,"seed":44}"#;
+    let settings: TrainSettings = serde_json::from_str(old).unwrap();
+    assert_eq!(settings.max_ngram, 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path(), &tmp.path().join("run"), OptimizerKind::AdamW);
+    cfg.settings.max_ngram = 0;
+    let err = train(&cfg, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("max_ngram"), "{err}");
+}

@@ -29,7 +29,7 @@ use albert::{AlbertConfig, AlbertForAny, Architecture, LoadOptions, Pretrained};
 use candle_core::{DType, Device, Var};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Batch, BatchConfig, EpochPlan, PretrainData, Split};
+use crate::data::{Batch, BatchConfig, EpochPlan, MaskingConfig, PretrainData, Split};
 use crate::optim::{
     clip_grad_norm, AdamW, AdamWConfig, GradAccumulator, Lamb, LambConfig, LinearWarmupSchedule,
     Optimizer,
@@ -88,6 +88,14 @@ pub struct TrainSettings {
     pub max_grad_norm: f64,
     /// Seed of the model's initialization, the batches and dropout.
     pub seed: u64,
+    /// Longest n-gram of whole words masked together (3, as ALBERT; 1 masks single words).
+    #[serde(default = "default_max_ngram")]
+    pub max_ngram: usize,
+}
+
+/// ALBERT's n-gram masking; also what checkpoints written before the setting existed used.
+fn default_max_ngram() -> usize {
+    MaskingConfig::default().max_ngram
 }
 
 impl Default for TrainSettings {
@@ -102,6 +110,7 @@ impl Default for TrainSettings {
             weight_decay: 0.01,
             max_grad_norm: 1.0,
             seed: 42,
+            max_ngram: default_max_ngram(),
         }
     }
 }
@@ -469,8 +478,13 @@ pub fn train(
     }
     let batch_cfg = BatchConfig {
         seed: s.seed,
+        masking: MaskingConfig {
+            max_ngram: s.max_ngram,
+            ..MaskingConfig::default()
+        },
         ..BatchConfig::default()
     };
+    batch_cfg.masking.validate()?;
     let data = PretrainData::open(&cfg.data_dir, Split::Train, batch_cfg)?;
     let manifest = data.split().manifest().clone();
     let heldout = if manifest.heldout.documents > 0 {
