@@ -106,14 +106,10 @@ fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, b: 
         #[inline(always)]
         || {
             for scores in p.chunks_mut(s) {
-                let mut max = T::neg_infinity();
-                for (v, &m) in scores.iter_mut().zip(mask) {
-                    *v = *v + m;
-                    max = Float::max(max, *v);
-                }
-                // The exponentials in a loop of their own, which vectorizes; the ordered sum would keep it scalar.
+                scores.iter_mut().zip(mask).for_each(|(v, &m)| *v = *v + m);
+                let max = super::simd::lane_fold(scores, T::neg_infinity(), Float::max);
                 scores.iter_mut().for_each(|v| *v = (*v - max).exp_fast());
-                let inv = T::one() / scores.iter().fold(T::zero(), |acc, &v| acc + v);
+                let inv = T::one() / super::simd::lane_fold(scores, T::zero(), |a, b| a + b);
                 scores.iter_mut().for_each(|v| *v = *v * inv);
             }
         },

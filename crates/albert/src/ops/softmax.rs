@@ -4,32 +4,35 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, WithD
 use num_traits::Float;
 use rayon::prelude::*;
 
+use super::activation::Exp;
+use super::simd::{lane_fold, vectorized};
+
 /// Softmax, or with `log` its logarithm, over the last dimension.
 struct SoftmaxLastDim {
     log: bool,
 }
 
-fn softmax_rows<T: WithDType + Float>(src: &[T], layout: &Layout, log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
+/// Softmax (or its logarithm) of the row `s` into `d`.
+#[inline(always)]
+fn softmax_row<T: Float + Exp>(s: &[T], d: &mut [T], log: bool) {
+    let max = lane_fold(s, T::neg_infinity(), Float::max);
+    d.iter_mut().zip(s).for_each(|(o, &v)| *o = (v - max).exp_fast());
+    let sum = lane_fold(d, T::zero(), |a, b| a + b);
+    if log {
+        let shift = max + sum.ln();
+        d.iter_mut().zip(s).for_each(|(o, &v)| *o = v - shift);
+    } else {
+        let inv = T::one() / sum;
+        d.iter_mut().for_each(|o| *o = *o * inv);
+    }
+}
+
+fn softmax_rows<T: WithDType + Float + Exp>(src: &[T], layout: &Layout, log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
     let src = super::contiguous(src, layout, "softmax input")?;
     let dims = layout.shape().dims();
     let row = dims[dims.len() - 1];
     let mut dst = vec![T::zero(); src.len()];
-    src.par_chunks(row).zip(dst.par_chunks_mut(row)).for_each(|(s, d)| {
-        let max = s.iter().fold(T::neg_infinity(), |m, &v| Float::max(m, v));
-        if log {
-            let sum = s.iter().fold(T::zero(), |acc, &v| acc + (v - max).exp());
-            let shift = max + sum.ln();
-            d.iter_mut().zip(s).for_each(|(o, &v)| *o = v - shift);
-            return;
-        }
-        let mut sum = T::zero();
-        for (o, &v) in d.iter_mut().zip(s) {
-            *o = (v - max).exp();
-            sum = sum + *o;
-        }
-        let inv = T::one() / sum;
-        d.iter_mut().for_each(|o| *o = *o * inv);
-    });
+    src.par_chunks(row).zip(dst.par_chunks_mut(row)).for_each(|(s, d)| vectorized(#[inline(always)] || softmax_row(s, d, log)));
     Ok((WithDType::to_cpu_storage_owned(dst), layout.shape().clone()))
 }
 
@@ -57,23 +60,30 @@ struct SoftmaxLastDimGrad {
     log: bool,
 }
 
-fn softmax_grad_rows<T: WithDType + Float>((y, yl): (&[T], &Layout), (g, gl): (&[T], &Layout), log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
+fn softmax_grad_rows<T: WithDType + Float + Exp>((y, yl): (&[T], &Layout), (g, gl): (&[T], &Layout), log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
     let (y, g) = (super::contiguous(y, yl, "softmax output")?, super::contiguous(g, gl, "softmax gradient")?);
     let dims = yl.shape().dims();
     let row = dims[dims.len() - 1];
     let mut dst = vec![T::zero(); y.len()];
     dst.par_chunks_mut(row).zip(y.par_chunks(row)).zip(g.par_chunks(row)).for_each(|((d, y), g)| {
-        if log {
-            let total = g.iter().fold(T::zero(), |s, &v| s + v);
-            for ((o, &yv), &gv) in d.iter_mut().zip(y).zip(g) {
-                *o = gv - yv.exp() * total;
-            }
-        } else {
-            let dot = y.iter().zip(g).fold(T::zero(), |s, (&yv, &gv)| s + yv * gv);
-            for ((o, &yv), &gv) in d.iter_mut().zip(y).zip(g) {
-                *o = yv * (gv - dot);
-            }
-        }
+        vectorized(
+            #[inline(always)]
+            || {
+                if log {
+                    let total = lane_fold(g, T::zero(), |a, b| a + b);
+                    for ((o, &yv), &gv) in d.iter_mut().zip(y).zip(g) {
+                        *o = gv - yv.exp_fast() * total;
+                    }
+                } else {
+                    // d holds y * g for the sum first.
+                    d.iter_mut().zip(y).zip(g).for_each(|((o, &yv), &gv)| *o = yv * gv);
+                    let dot = lane_fold(d, T::zero(), |a, b| a + b);
+                    for ((o, &yv), &gv) in d.iter_mut().zip(y).zip(g) {
+                        *o = yv * (gv - dot);
+                    }
+                }
+            },
+        )
     });
     Ok((WithDType::to_cpu_storage_owned(dst), yl.shape().clone()))
 }
