@@ -29,6 +29,7 @@ fn settings() -> TrainSettings {
         weight_decay: 0.01,
         max_grad_norm: 1.0,
         seed: 3,
+        ..TrainSettings::default()
     }
 }
 
