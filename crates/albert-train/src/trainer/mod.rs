@@ -88,14 +88,19 @@ pub struct TrainSettings {
     pub max_grad_norm: f64,
     /// Seed of the model's initialization, the batches and dropout.
     pub seed: u64,
-    /// Longest n-gram of whole words masked together (3, as ALBERT; 1 masks single words).
-    #[serde(default = "default_max_ngram")]
+    /// Longest n-gram of whole words masked together (3, as ALBERT; 1 masks single words). Written only when
+    /// it is not 3, so that runs with ALBERT's masking keep the state files of before the setting existed.
+    #[serde(default = "default_max_ngram", skip_serializing_if = "is_default_max_ngram")]
     pub max_ngram: usize,
 }
 
 /// ALBERT's n-gram masking; also what checkpoints written before the setting existed used.
 fn default_max_ngram() -> usize {
     MaskingConfig::default().max_ngram
+}
+
+fn is_default_max_ngram(n: &usize) -> bool {
+    *n == default_max_ngram()
 }
 
 impl Default for TrainSettings {
