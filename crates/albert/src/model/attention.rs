@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
@@ -68,6 +68,7 @@ impl AlbertAttention {
             qkv.weight = crate::ops::column_major(&qkv.weight)?;
         }
         self.prepared_qkv = Some(qkv);
+        self.layer_norm.prepare_inference()?;
         self.dense.prepare_inference(int8)
     }
 
@@ -121,7 +122,7 @@ impl AlbertAttention {
             (dropped.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?, Some(probs))
         };
         let projected = self.output_dropout.forward(&self.dense.forward(&context)?, train)?;
-        let out = self.layer_norm.forward(&(hidden + projected)?)?;
+        let out = self.layer_norm.forward_residual(&projected, hidden)?;
         Ok((out, probs))
     }
 }

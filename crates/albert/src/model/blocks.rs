@@ -86,6 +86,8 @@ pub struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
+    /// Weight and bias stacked (2, dim) once the model is prepared for inference.
+    stacked: Option<Tensor>,
 }
 
 impl LayerNorm {
@@ -93,7 +95,22 @@ impl LayerNorm {
     pub fn new(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get_with_hints(dim, "weight", PLACEHOLDER)?;
         let bias = vb.get_with_hints(dim, "bias", PLACEHOLDER)?;
-        Ok(Self { weight, bias, eps })
+        Ok(Self { weight, bias, eps, stacked: None })
+    }
+
+    /// For inference: the residual sum is then taken inside the normalization's pass ([`Self::forward_residual`]),
+    /// which records no gradient.
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        self.stacked = Some(Tensor::stack(&[self.weight.detach(), self.bias.detach()], 0)?);
+        Ok(())
+    }
+
+    /// `forward(x + residual)`.
+    pub fn forward_residual(&self, x: &Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
+        match &self.stacked {
+            Some(wb) => crate::ops::add_layer_norm(x, residual, wb, self.eps),
+            None => self.forward(&(x + residual)?),
+        }
     }
 }
 

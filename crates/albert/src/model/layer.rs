@@ -1,7 +1,7 @@
 //! `AlbertLayer` (attention then feed-forward, each with residual and post-LayerNorm) and `AlbertLayerGroup`, the
 //! unit of cross-layer parameter sharing.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::attention::{AlbertAttention, FusedQkv};
@@ -44,6 +44,7 @@ impl AlbertLayer {
     /// Prepares the layer's projections for inference (int8 or column-major f32).
     pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
         self.attention.prepare_inference(int8)?;
+        self.full_layer_layer_norm.prepare_inference()?;
         self.ffn.prepare_inference(int8)?;
         self.ffn_output.prepare_inference(int8)
     }
@@ -66,7 +67,7 @@ impl AlbertLayer {
         // (batch, seq, intermediate)
         let inner = self.ffn.forward_act(&attended, self.activation)?;
         let ffn = self.dropout.forward(&self.ffn_output.forward(&inner)?, train)?;
-        Ok((self.full_layer_layer_norm.forward(&(ffn + attended)?)?, probs))
+        Ok((self.full_layer_layer_norm.forward_residual(&ffn, &attended)?, probs))
     }
 }
 

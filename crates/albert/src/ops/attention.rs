@@ -107,9 +107,9 @@ fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, b: 
         || {
             for scores in p.chunks_mut(s) {
                 scores.iter_mut().zip(mask).for_each(|(v, &m)| *v = *v + m);
-                let max = super::simd::lane_fold(scores, T::neg_infinity(), Float::max);
+                let max = super::simd::lane_fold(scores, T::neg_infinity(), |v| v, Float::max);
                 scores.iter_mut().for_each(|v| *v = (*v - max).exp_fast());
-                let inv = T::one() / super::simd::lane_fold(scores, T::zero(), |a, b| a + b);
+                let inv = T::one() / super::simd::lane_fold(scores, T::zero(), |v| v, |a, b| a + b);
                 scores.iter_mut().for_each(|v| *v = *v * inv);
             }
         },

@@ -4,29 +4,50 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor, WithDType, D};
 use num_traits::Float;
 use rayon::prelude::*;
 
+use super::simd::{lane_fold, vectorized};
+
 struct LayerNorm {
     eps: f64,
 }
 
+/// Normalizes the row `y` in place: `(y - mean) / sqrt(var + eps) * w + b`, the mean, then the mean of squared
+/// deviations, as the composed form takes them.
+#[inline(always)]
+fn normalize_row<T: Float>(y: &mut [T], w: &[T], b: &[T], eps: T) {
+    let n = T::from(y.len()).expect("row length fits the float type");
+    let mean = lane_fold(y, T::zero(), |v| v, |s, v| s + v) / n;
+    y.iter_mut().for_each(|v| *v = *v - mean);
+    let std = (lane_fold(y, T::zero(), |v| v * v, |s, v| s + v) / n + eps).sqrt();
+    for ((o, &w), &b) in y.iter_mut().zip(w).zip(b) {
+        *o = *o / std * w + b;
+    }
+}
+
+/// LayerNorm of each row of `x`, or with `residual` of `x + residual` (the sum is not kept).
 fn layer_norm_rows<T: WithDType + Float>(
     (x, xl): (&[T], &Layout),
-    (w, wl): (&[T], &Layout),
-    (b, bl): (&[T], &Layout),
+    residual: Option<(&[T], &Layout)>,
+    (w, b): (&[T], &[T]),
     eps: f64,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
-    let (x, w, b) = (super::contiguous(x, xl, "layer norm input")?, super::contiguous(w, wl, "layer norm weight")?, super::contiguous(b, bl, "layer norm bias")?);
+    let x = super::contiguous(x, xl, "layer norm input")?;
+    let residual = residual.map(|(r, rl)| super::contiguous(r, rl, "layer norm residual")).transpose()?;
+    if residual.is_some_and(|r| r.len() != x.len()) {
+        candle_core::bail!("layer norm residual of another size than its input {:?}", xl.shape().dims());
+    }
     let dim = w.len();
-    let n = T::from(dim).expect("row length fits the float type");
     let eps = T::from(eps).expect("eps fits the float type");
-    let mut dst = vec![T::zero(); x.len()];
-    x.par_chunks(dim).zip(dst.par_chunks_mut(dim)).for_each(|(x, y)| {
-        // Two passes as the composed form: mean, then the mean of squared deviations.
-        let mean = x.iter().fold(T::zero(), |s, &v| s + v) / n;
-        let var = x.iter().fold(T::zero(), |s, &v| s + (v - mean) * (v - mean)) / n;
-        let std = (var + eps).sqrt();
-        for (((o, &v), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
-            *o = (v - mean) / std * w + b;
-        }
+    let mut dst = x.to_vec();
+    dst.par_chunks_mut(dim).enumerate().for_each(|(i, y)| {
+        vectorized(
+            #[inline(always)]
+            || {
+                if let Some(r) = residual {
+                    y.iter_mut().zip(&r[i * dim..(i + 1) * dim]).for_each(|(v, &r)| *v = *v + r);
+                }
+                normalize_row(y, w, b, eps)
+            },
+        )
     });
     Ok((WithDType::to_cpu_storage_owned(dst), xl.shape().clone()))
 }
@@ -45,7 +66,10 @@ impl CustomOp3 for LayerNorm {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        f32_or_f64!("fused layer norm", (s1, s2, s3), |x, w, b| layer_norm_rows((x, l1), (w, l2), (b, l3), self.eps))
+        f32_or_f64!("fused layer norm", (s1, s2, s3), |x, w, b| {
+            let (w, b) = (super::contiguous(w, l2, "layer norm weight")?, super::contiguous(b, l3, "layer norm bias")?);
+            layer_norm_rows((x, l1), None, (w, b), self.eps)
+        })
     }
 
     fn bwd(
@@ -136,6 +160,47 @@ impl CustomOp3 for LayerNormGrad {
     }
 }
 
+/// LayerNorm of `x + residual` in one pass, for inference only (no backward): the weight and bias stacked as
+/// (2, dim).
+struct AddLayerNorm {
+    eps: f64,
+}
+
+impl CustomOp3 for AddLayerNorm {
+    fn name(&self) -> &'static str {
+        "albert-add-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        f32_or_f64!("fused residual layer norm", (s1, s2, s3), |x, r, wb| {
+            let wb = super::contiguous(wb, l3, "layer norm parameters")?;
+            let (w, b) = wb.split_at(wb.len() / 2);
+            layer_norm_rows((x, l1), Some((r, l2)), (w, b), self.eps)
+        })
+    }
+}
+
+/// `layer_norm(x + residual)` with `weight_bias` the weight and bias stacked (2, dim), in one pass over each row
+/// on the CPU: for inference, as it records no gradient. Composed elsewhere.
+pub fn add_layer_norm(x: &Tensor, residual: &Tensor, weight_bias: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let dim = x.dim(D::Minus1)?;
+    if weight_bias.dims() != [2, dim] {
+        candle_core::bail!("layer norm over {dim} values got stacked parameters {:?}", weight_bias.dims());
+    }
+    if super::fused(x) && residual.dtype() == x.dtype() && weight_bias.dtype() == x.dtype() {
+        return x.contiguous()?.apply_op3_no_bwd(&residual.contiguous()?, &weight_bias.contiguous()?, &AddLayerNorm { eps });
+    }
+    composed(&(x + residual)?, &weight_bias.get(0)?, &weight_bias.get(1)?, eps)
+}
+
 /// `nn.LayerNorm` over the last dimension: `(x - mean) / sqrt(var + eps) * weight + bias` with the biased variance,
 /// fused into one pass per row on the CPU and composed from differentiable candle operations elsewhere.
 ///
@@ -190,6 +255,20 @@ mod tests {
             let d = max_diff(g1.get(v.as_tensor()).unwrap(), g2.get(v.as_tensor()).unwrap());
             assert!(d < 1e-13, "gradient differs by {d}");
         }
+    }
+
+    /// The inference form with the residual inside equals the normalization of the sum (f64, several blocks of
+    /// 16 lanes per row).
+    #[test]
+    fn residual_form_equals_layer_norm_of_the_sum() {
+        let dev = Device::Cpu;
+        let (x, r) = (Tensor::from_vec(values(3 * 37, 0.7), (3, 37), &dev).unwrap(), Tensor::from_vec(values(3 * 37, 0.2), (3, 37), &dev).unwrap());
+        let (w, b) = (Tensor::from_vec(values(37, 1.3), 37, &dev).unwrap(), Tensor::from_vec(values(37, 2.1), 37, &dev).unwrap());
+        let fused = add_layer_norm(&x, &r, &Tensor::stack(&[&w, &b], 0).unwrap(), 1e-5).unwrap();
+        let reference = composed(&(&x + &r).unwrap(), &w, &b, 1e-5).unwrap();
+        let diff = (fused - reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(diff < 1e-13, "differs by {diff}");
+        assert!(add_layer_norm(&x, &r, &Tensor::stack(&[&w, &w, &b], 0).unwrap(), 1e-5).is_err());
     }
 
     #[test]

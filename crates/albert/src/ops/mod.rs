@@ -26,7 +26,7 @@ mod softmax;
 pub use activation::bias_act;
 pub use attention::{attention, fused_attention_applies};
 pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
-pub use layer_norm::layer_norm;
+pub use layer_norm::{add_layer_norm, layer_norm};
 pub use linear::{column_major, linear};
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
 

@@ -57,16 +57,17 @@ unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// `x` folded with `f` in 16 independent lanes, then the lanes together: the loop vectorizes, where one running
-/// value would keep it scalar (the compiler may not reorder a float fold). For sums and maxima.
+/// `map` of each value of `x` folded with `f` in 16 independent lanes, then the lanes together: the loop
+/// vectorizes, where one running value would keep it scalar (the compiler may not reorder a float fold). `f` must
+/// be associative (a sum, a maximum).
 #[inline(always)]
-pub(crate) fn lane_fold<T: Copy>(x: &[T], init: T, f: impl Fn(T, T) -> T) -> T {
+pub(crate) fn lane_fold<T: Copy>(x: &[T], init: T, map: impl Fn(T) -> T, f: impl Fn(T, T) -> T) -> T {
     let mut lanes = [init; 16];
     let chunks = x.chunks_exact(16);
-    let tail = chunks.remainder().iter().fold(init, |a, &v| f(a, v));
+    let tail = chunks.remainder().iter().fold(init, |a, &v| f(a, map(v)));
     for chunk in chunks {
         for (l, &v) in lanes.iter_mut().zip(chunk) {
-            *l = f(*l, v);
+            *l = f(*l, map(v));
         }
     }
     lanes.iter().fold(tail, |a, &v| f(a, v))

@@ -15,9 +15,9 @@ struct SoftmaxLastDim {
 /// Softmax (or its logarithm) of the row `s` into `d`.
 #[inline(always)]
 fn softmax_row<T: Float + Exp>(s: &[T], d: &mut [T], log: bool) {
-    let max = lane_fold(s, T::neg_infinity(), Float::max);
+    let max = lane_fold(s, T::neg_infinity(), |v| v, Float::max);
     d.iter_mut().zip(s).for_each(|(o, &v)| *o = (v - max).exp_fast());
-    let sum = lane_fold(d, T::zero(), |a, b| a + b);
+    let sum = lane_fold(d, T::zero(), |v| v, |a, b| a + b);
     if log {
         let shift = max + sum.ln();
         d.iter_mut().zip(s).for_each(|(o, &v)| *o = v - shift);
@@ -70,14 +70,14 @@ fn softmax_grad_rows<T: WithDType + Float + Exp>((y, yl): (&[T], &Layout), (g, g
             #[inline(always)]
             || {
                 if log {
-                    let total = lane_fold(g, T::zero(), |a, b| a + b);
+                    let total = lane_fold(g, T::zero(), |v| v, |a, b| a + b);
                     for ((o, &yv), &gv) in d.iter_mut().zip(y).zip(g) {
                         *o = gv - yv.exp_fast() * total;
                     }
                 } else {
                     // d holds y * g for the sum first.
                     d.iter_mut().zip(y).zip(g).for_each(|((o, &yv), &gv)| *o = yv * gv);
-                    let dot = lane_fold(d, T::zero(), |a, b| a + b);
+                    let dot = lane_fold(d, T::zero(), |v| v, |a, b| a + b);
                     for ((o, &yv), &gv) in d.iter_mut().zip(y).zip(g) {
                         *o = yv * (gv - dot);
                     }
