@@ -108,30 +108,35 @@ fn layer_norm_grad_rows<T: WithDType + Float>(
     let mut dst = vec![T::zero(); (rows + 2) * dim];
     let (dx, params) = dst.split_at_mut(rows * dim);
     let block = dim * super::ROWS_PER_BLOCK;
+    let sum = |v: &[T], map: fn(T) -> T| lane_fold(v, T::zero(), map, |a, b| a + b);
     let partials: Vec<Vec<T>> = dx
         .par_chunks_mut(block)
         .zip(x.par_chunks(block))
         .zip(g.par_chunks(block))
         .map(|((dx, x), g)| {
-            let mut sums = vec![T::zero(); 2 * dim];
-            let mut normed = vec![T::zero(); dim];
+            let (mut sums, mut normed, mut gw) = (vec![T::zero(); 2 * dim], vec![T::zero(); dim], vec![T::zero(); dim]);
             for ((dx, x), g) in dx.chunks_mut(dim).zip(x.chunks(dim)).zip(g.chunks(dim)) {
-                let mean = x.iter().fold(T::zero(), |s, &v| s + v) / n;
-                let var = x.iter().fold(T::zero(), |s, &v| s + (v - mean) * (v - mean)) / n;
-                let inv_std = T::one() / (var + eps).sqrt();
-                let (mut mean_g, mut mean_gx) = (T::zero(), T::zero());
-                for (i, ((xn, &v), (&gv, &wv))) in normed.iter_mut().zip(x).zip(g.iter().zip(w)).enumerate() {
-                    *xn = (v - mean) * inv_std;
-                    let gw = gv * wv;
-                    mean_g = mean_g + gw;
-                    mean_gx = mean_gx + gw * *xn;
-                    sums[i] = sums[i] + gv * *xn;
-                    sums[dim + i] = sums[dim + i] + gv;
-                }
-                let (mean_g, mean_gx) = (mean_g / n, mean_gx / n);
-                for (((o, &xn), &gv), &wv) in dx.iter_mut().zip(&normed).zip(g).zip(w) {
-                    *o = (gv * wv - mean_g - xn * mean_gx) * inv_std;
-                }
+                // Each step its own loop over the row, which vectorizes; dx holds ĝ * x̂ until the last one.
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let mean = sum(x, |v| v) / n;
+                        normed.iter_mut().zip(x).for_each(|(xn, &v)| *xn = v - mean);
+                        let inv_std = T::one() / (sum(&normed, |v| v * v) / n + eps).sqrt();
+                        normed.iter_mut().for_each(|xn| *xn = *xn * inv_std);
+                        gw.iter_mut().zip(g).zip(w).for_each(|((o, &gv), &wv)| *o = gv * wv);
+                        dx.iter_mut().zip(&gw).zip(&normed).for_each(|((o, &gw), &xn)| *o = gw * xn);
+                        let (mean_g, mean_gx) = (sum(&gw, |v| v) / n, sum(dx, |v| v) / n);
+                        let (dw, db) = sums.split_at_mut(dim);
+                        for (((dw, db), &gv), &xn) in dw.iter_mut().zip(db).zip(g).zip(&normed) {
+                            *dw = *dw + gv * xn;
+                            *db = *db + gv;
+                        }
+                        for ((o, &gw), &xn) in dx.iter_mut().zip(&gw).zip(&normed) {
+                            *o = (gw - mean_g - xn * mean_gx) * inv_std;
+                        }
+                    },
+                )
             }
             sums
         })
