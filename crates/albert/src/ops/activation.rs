@@ -2,6 +2,8 @@
 //! operations the feed-forward activation costs a dozen passes over (batch, seq, intermediate) per layer in training
 //! (candle's GELU backward alone builds ten temporaries and two `powf`s, with rounded constants).
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 use num_traits::Float;
 use rayon::prelude::*;
@@ -195,22 +197,24 @@ pub(crate) use with_activation;
 struct BiasAct(HiddenAct);
 
 fn forward_rows<A: Activation, T: WithDType + Float + Tanh>(x: &[T], b: &[T]) -> Vec<T> {
-    let mut dst = vec![T::zero(); x.len()];
-    dst.par_chunks_mut(b.len() * ROWS_PER_TASK)
-        .zip(x.par_chunks(b.len() * ROWS_PER_TASK))
-        .for_each(|(y, x)| {
-            super::simd::vectorized(
-                #[inline(always)]
-                || {
-                    for (y, x) in y.chunks_mut(b.len()).zip(x.chunks(b.len())) {
-                        for ((o, &v), &bias) in y.iter_mut().zip(x).zip(b) {
-                            *o = A::value_and_slope(v + bias).0;
+    let fill = |dst: &mut [MaybeUninit<T>]| {
+        dst.par_chunks_mut(b.len() * ROWS_PER_TASK)
+            .zip(x.par_chunks(b.len() * ROWS_PER_TASK))
+            .for_each(|(y, x)| {
+                super::simd::vectorized(
+                    #[inline(always)]
+                    || {
+                        for (y, x) in y.chunks_mut(b.len()).zip(x.chunks(b.len())) {
+                            for ((o, &v), &bias) in y.iter_mut().zip(x).zip(b) {
+                                o.write(A::value_and_slope(v + bias).0);
+                            }
                         }
-                    }
-                },
-            )
-        });
-    dst
+                    },
+                )
+            })
+    };
+    // SAFETY: y and x are chunked alike (x.len() is a multiple of b.len()), so every element of dst is written.
+    unsafe { super::filled(x.len(), fill) }
 }
 
 fn forward<T: WithDType + Float + Tanh>(

@@ -179,8 +179,7 @@ impl QuantizedLinear {
                 ))
             }
         };
-        // Left uninitialized: the panels write every element (zeroing it first was 8% of int8 inference).
-        let mut y: Vec<f32> = Vec::with_capacity(rows * self.out);
+
         let kernel = int8_kernel();
         // Each task: a tile of rows, quantized, multiplied and scaled back while it is in cache. Large tiles let a
         // task reuse each weight tile across many rows; at least two tasks per thread keep the threads balanced.
@@ -188,15 +187,17 @@ impl QuantizedLinear {
             .div_ceil(2 * rayon::current_num_threads())
             .next_multiple_of(32)
             .clamp(32, MAX_TASK_ROWS);
-        let spare = &mut y.spare_capacity_mut()[..rows * self.out];
-        spare.par_chunks_mut(per_task * self.out).zip(xs.par_chunks(per_task * inner)).for_each(|(y, x)| {
-            SCRATCH.with_borrow_mut(|(a, c)| match act {
-                None => self.rows_forward::<Identity>(x, y, &bias, a, c, kernel),
-                Some(act) => with_activation!(act, A => self.rows_forward::<A>(x, y, &bias, a, c, kernel)),
+        // SAFETY: rows_forward writes all `out` columns of every row (its panels cover 0..out).
+        let y = unsafe {
+            super::filled(rows * self.out, |y| {
+                y.par_chunks_mut(per_task * self.out).zip(xs.par_chunks(per_task * inner)).for_each(|(y, x)| {
+                    SCRATCH.with_borrow_mut(|(a, c)| match act {
+                        None => self.rows_forward::<Identity>(x, y, &bias, a, c, kernel),
+                        Some(act) => with_activation!(act, A => self.rows_forward::<A>(x, y, &bias, a, c, kernel)),
+                    })
+                })
             })
-        });
-        // SAFETY: rows_forward wrote all `out` columns of every row (its panels cover 0..out).
-        unsafe { y.set_len(rows * self.out) };
+        };
         drop(storage);
         let mut shape = dims;
         *shape.last_mut().expect("checked above") = self.out;
