@@ -2,7 +2,7 @@
 //! them, with the counts that accuracies need.
 
 use albert::model::loss::{cross_entropy, IGNORE_INDEX};
-use albert::model::AlbertForPreTraining;
+use albert::model::{AlbertForPreTraining, PredictedLoss};
 use albert::{AlbertInput, ForwardOptions};
 use candle_core::{DType, Tensor, D};
 
@@ -50,8 +50,8 @@ pub fn batch_losses(
         ..Default::default()
     };
     let base = model.albert.forward(&input, &opts)?;
-    let predicted = model.predictions.predicted_loss(&base.last_hidden_state, &batch.labels)?;
-    let (mlm, targets) = (predicted.loss, predicted.targets);
+    let PredictedLoss { loss: mlm, logits, targets } =
+        model.predictions.predicted_loss(&base.last_hidden_state, &batch.labels)?;
     let pooled = base
         .pooler_output
         .as_ref()
@@ -59,7 +59,7 @@ pub fn batch_losses(
     let sop_logits = model.sop_classifier.forward(pooled, train)?;
     let sop = cross_entropy(&sop_logits, &batch.sentence_order_label, IGNORE_INDEX)?;
 
-    let predicted: Vec<u32> = predicted.logits.detach().argmax(D::Minus1)?.to_vec1()?;
+    let predicted: Vec<u32> = logits.detach().argmax(D::Minus1)?.to_vec1()?;
     let mlm_count = targets.len();
     let mlm_correct = targets
         .iter()

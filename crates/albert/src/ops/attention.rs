@@ -107,10 +107,7 @@ fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, b: 
         || {
             for scores in p.chunks_mut(s) {
                 scores.iter_mut().zip(mask).for_each(|(v, &m)| *v = *v + m);
-                let max = super::simd::lane_fold(scores, T::neg_infinity(), |v| v, Float::max);
-                scores.iter_mut().for_each(|v| *v = (*v - max).exp_fast());
-                let inv = T::one() / super::simd::lane_fold(scores, T::zero(), |v| v, |a, b| a + b);
-                scores.iter_mut().for_each(|v| *v = *v * inv);
+                super::softmax::softmax_row(scores, false);
             }
         },
     )
@@ -236,6 +233,7 @@ pub fn fused_attention_applies(qkv: &Tensor) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::max_diff;
     use super::*;
     use candle_core::{DType, Device, Var, D};
 
@@ -264,12 +262,12 @@ mod tests {
         let probe = Tensor::from_vec((0..b * s * h).map(|i| ((i as f64) * 0.91).cos()).collect::<Vec<_>>(), (b, s, h), &dev).unwrap();
         let fused = attention(&qkv, &mask, heads).unwrap();
         let reference = composed(qkv.as_tensor(), &mask, heads);
-        let diff = (&fused - &reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_diff(&fused, &reference);
         assert!(diff < 1e-12, "forward differs by {diff}");
         let g_fused = (fused * &probe).unwrap().sum_all().unwrap().backward().unwrap();
         let g_ref = (reference * &probe).unwrap().sum_all().unwrap().backward().unwrap();
         let (a, r) = (g_fused.get(qkv.as_tensor()).unwrap(), g_ref.get(qkv.as_tensor()).unwrap());
-        let diff = (a - r).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_diff(a, r);
         assert!(diff < 1e-12, "gradient differs by {diff}");
     }
 

@@ -179,7 +179,6 @@ impl QuantizedLinear {
                 ))
             }
         };
-
         let kernel = int8_kernel();
         // Each task: a tile of rows, quantized, multiplied and scaled back while it is in cache. Large tiles let a
         // task reuse each weight tile across many rows; at least two tasks per thread keep the threads balanced.

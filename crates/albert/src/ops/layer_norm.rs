@@ -236,6 +236,7 @@ fn composed(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> candle_core
 
 #[cfg(test)]
 mod tests {
+    use super::super::max_diff;
     use super::*;
     use candle_core::{Device, Var};
 
@@ -252,7 +253,6 @@ mod tests {
         let probe = Tensor::from_vec(values(24, 0.4), (2, 3, 4), &dev).unwrap();
         let fused = layer_norm(&x, &w, &b, 1e-5).unwrap();
         let reference = composed(&x, &w, &b, 1e-5).unwrap();
-        let max_diff = |a: &Tensor, b: &Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
         assert!(max_diff(&fused, &reference) < 1e-14);
         let g1 = (fused * &probe).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (reference * &probe).unwrap().sum_all().unwrap().backward().unwrap();
@@ -271,7 +271,7 @@ mod tests {
         let (w, b) = (Tensor::from_vec(values(37, 1.3), 37, &dev).unwrap(), Tensor::from_vec(values(37, 2.1), 37, &dev).unwrap());
         let fused = add_layer_norm(&x, &r, &Tensor::stack(&[&w, &b], 0).unwrap(), 1e-5).unwrap();
         let reference = composed(&(&x + &r).unwrap(), &w, &b, 1e-5).unwrap();
-        let diff = (fused - reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_diff(&fused, &reference);
         assert!(diff < 1e-13, "differs by {diff}");
         assert!(add_layer_norm(&x, &r, &Tensor::stack(&[&w, &w, &b], 0).unwrap(), 1e-5).is_err());
     }

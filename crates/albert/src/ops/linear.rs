@@ -165,15 +165,12 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> candle_core
 
 #[cfg(test)]
 mod tests {
+    use super::super::max_diff;
     use super::*;
     use candle_core::{Device, Var};
 
     fn values(n: usize, k: f64) -> Vec<f64> {
         (0..n).map(|i| ((i as f64 + 1.0) * k).sin()).collect()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-        (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap()
     }
 
     #[test]
@@ -215,7 +212,7 @@ mod tests {
         assert_eq!(cm.dims(), [9, 7]);
         assert!(column_major_layout(cm.layout()) && !column_major_layout(w.layout()));
         let (a, c) = (linear(&x, &w, Some(&b)).unwrap(), linear(&x, &cm, Some(&b)).unwrap());
-        let diff = (a - c).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = max_diff(&a, &c);
         assert!(diff < 1e-5, "{diff}");
     }
 

@@ -53,6 +53,13 @@ unsafe fn filled<T>(n: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<T>])
     v
 }
 
+/// The largest absolute difference between two tensors of one shape and dtype: what the kernels' tests compare
+/// with the composed operations.
+#[cfg(test)]
+fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).unwrap().abs().unwrap().max_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+}
+
 /// Whether the fused CPU kernels handle `x` (f32 or f64 on the CPU).
 fn fused(x: &Tensor) -> bool {
     x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
@@ -123,7 +130,7 @@ mod tests {
         let x = Tensor::from_vec(v, (2, 100, 7), &Device::Cpu).unwrap();
         let ours = sum_rows(&x).unwrap();
         let reference = x.reshape((200, 7)).unwrap().sum(0).unwrap();
-        let diff = (ours - reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_diff(&ours, &reference);
         assert!(diff < 1e-12, "differs by {diff}");
     }
 }

@@ -12,27 +12,25 @@ struct SoftmaxLastDim {
     log: bool,
 }
 
-/// Softmax (or its logarithm) of the row `s` into `d`.
+/// Softmax (or its logarithm) of `row`, in place; also each attention row's (`ops::attention`).
 #[inline(always)]
-fn softmax_row<T: Float + Exp>(s: &[T], d: &mut [T], log: bool) {
-    let max = lane_fold(s, T::neg_infinity(), |v| v, Float::max);
-    d.iter_mut().zip(s).for_each(|(o, &v)| *o = (v - max).exp_fast());
-    let sum = lane_fold(d, T::zero(), |v| v, |a, b| a + b);
+pub(crate) fn softmax_row<T: Float + Exp>(row: &mut [T], log: bool) {
+    let max = lane_fold(row, T::neg_infinity(), |v| v, Float::max);
     if log {
-        let shift = max + sum.ln();
-        d.iter_mut().zip(s).for_each(|(o, &v)| *o = v - shift);
+        let shift = max + lane_fold(row, T::zero(), |v| (v - max).exp_fast(), |a, b| a + b).ln();
+        row.iter_mut().for_each(|v| *v = *v - shift);
     } else {
-        let inv = T::one() / sum;
-        d.iter_mut().for_each(|o| *o = *o * inv);
+        row.iter_mut().for_each(|v| *v = (*v - max).exp_fast());
+        let inv = T::one() / lane_fold(row, T::zero(), |v| v, |a, b| a + b);
+        row.iter_mut().for_each(|v| *v = *v * inv);
     }
 }
 
 fn softmax_rows<T: WithDType + Float + Exp>(src: &[T], layout: &Layout, log: bool) -> candle_core::Result<(CpuStorage, Shape)> {
-    let src = super::contiguous(src, layout, "softmax input")?;
+    let mut dst = super::contiguous(src, layout, "softmax input")?.to_vec();
     let dims = layout.shape().dims();
     let row = dims[dims.len() - 1];
-    let mut dst = vec![T::zero(); src.len()];
-    src.par_chunks(row).zip(dst.par_chunks_mut(row)).for_each(|(s, d)| vectorized(#[inline(always)] || softmax_row(s, d, log)));
+    dst.par_chunks_mut(row).for_each(|d| vectorized(#[inline(always)] || softmax_row(d, log)));
     Ok((WithDType::to_cpu_storage_owned(dst), layout.shape().clone()))
 }
 
@@ -134,6 +132,7 @@ pub fn log_softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::max_diff;
     use super::*;
     use candle_core::{Device, Var};
 
@@ -150,12 +149,12 @@ mod tests {
         let w = Tensor::from_vec((0..30).map(|i| (i as f64 * 0.13).sin()).collect::<Vec<_>>(), (2, 3, 5), &Device::Cpu).unwrap();
         let fused = softmax_last_dim(x.as_tensor()).unwrap();
         let composed = candle_nn::ops::softmax(x.as_tensor(), D::Minus1).unwrap();
-        let diff = (&fused - &composed).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_diff(&fused, &composed);
         assert!(diff < 1e-15, "forward differs by {diff}");
         let g_fused = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let g_comp = (composed * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let (a, b) = (g_fused.get(x.as_tensor()).unwrap(), g_comp.get(x.as_tensor()).unwrap());
-        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_diff(a, b);
         assert!(diff < 1e-15, "gradient differs by {diff}");
     }
 
@@ -165,12 +164,12 @@ mod tests {
         let w = Tensor::from_vec((0..30).map(|i| (i as f64 * 0.29).cos()).collect::<Vec<_>>(), (2, 3, 5), &Device::Cpu).unwrap();
         let fused = log_softmax_last_dim(x.as_tensor()).unwrap();
         let composed = candle_nn::ops::log_softmax(x.as_tensor(), D::Minus1).unwrap();
-        let diff = (&fused - &composed).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_diff(&fused, &composed);
         assert!(diff < 1e-13, "forward differs by {diff}");
         let g_fused = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let g_comp = (composed * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let (a, b) = (g_fused.get(x.as_tensor()).unwrap(), g_comp.get(x.as_tensor()).unwrap());
-        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_diff(a, b);
         assert!(diff < 1e-13, "gradient differs by {diff}");
     }
 
@@ -179,7 +178,7 @@ mod tests {
         let x = input().to_dtype(candle_core::DType::F32).unwrap().transpose(1, 2).unwrap();
         let fused = softmax_last_dim(&x).unwrap();
         let composed = candle_nn::ops::softmax(&x, D::Minus1).unwrap();
-        let diff = (fused - composed).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = max_diff(&fused, &composed);
         assert!(diff < 1e-6, "differs by {diff}");
     }
 }
