@@ -14,8 +14,8 @@ comparison, on the same corpus and model size:
 Run by hand with ~/.venvs/ref/bin/python (never by tests).
 
 Measured 2026-11-28 (held-out MLM loss / accuracy at step 300): transformers with --lines 4, the ~55 tokens a
-sequence ours packs, 3.412 / 15.3%; with --lines 2, 3.256 / 17.2%; ours (--max-ngram 1) 3.411 / 14.7%. An earlier version of this script
-skipped the lowercasing and reported 24.2%: the <unk> pieces of capitalized words were the difference.
+sequence ours packs, 3.412 / 15.3%; with --lines 2, 3.256 / 17.2%; ours (--max-ngram 1) 3.411 / 14.7%. An earlier
+version of this script skipped the lowercasing and reported 24.2%: the <unk> pieces of capitalized words were the difference.
 """
 import argparse
 import json
