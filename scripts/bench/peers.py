@@ -10,6 +10,17 @@ fast AlbertTokenizer from ../shared/data/spm/spiece.model; ours reads the same f
 padded to each batch's longest, through a two-label AlbertForSequenceClassification (albert-base-v2 shape) to its
 softmax, against `albert bench --texts`.
 
+Naive (--naive BIN): the model core's first version, commit 0c47b66, timed by scripts/bench/naive (`albert-naive`),
+which runs `albert bench`'s protocol (same flags, same fixed-seed batch and predicted positions, same JSON line) on that
+tree's crates: every operation a composed candle op with autograd on every parameter (its inference records the graph
+too), the inference workloads through its `AlbertModel`, and the training step as that tree would have taken it:
+`AlbertForMaskedLM` logits over the whole vocabulary at every position, its cross-entropy (log-softmax of every row,
+labels -100 except the ~15% predicted), backward, and candle_nn's AdamW (the old tree had no optimizer). It joins the
+f32 inference workloads and the training workload, alternating with the others, and the last lines give the speed-up
+of albert over it (naive time / albert time). Build it first (a git worktree of 0c47b66 and a build under target/):
+    bash scripts/bench/build_naive.sh    # prints the binary: target/naive/release/albert-naive
+It is slow (the training step computes and differentiates batch x seq x 30000 logits): expect minutes per round.
+
 Every measurement runs in its own process (so peak RSS belongs to it alone), and the engines alternate within each
 round so that load from other work on the machine spreads over all of them. The reported time is the median over
 rounds of each process's median.
@@ -17,6 +28,7 @@ rounds of each process's median.
 Run by hand (never by tests):
     cargo build --release -p albert-cli
     ~/.venvs/ref/bin/python scripts/bench/peers.py --threads 2 --rounds 3
+    ~/.venvs/ref/bin/python scripts/bench/peers.py --threads 2 --rounds 3 --naive "$(bash scripts/bench/build_naive.sh)"
 """
 
 import argparse
@@ -226,6 +238,8 @@ def main():
     p.add_argument("--texts-batch", type=int, default=32)
     p.add_argument("--texts-runs", type=int, default=3, help="timed passes over the texts (each is 872 sentences)")
     p.add_argument("--int8", action="store_true", help="also time `albert bench --int8` on every inference workload")
+    p.add_argument("--naive", metavar="BIN", help="also time this naive engine (commit 0c47b66, built by "
+                   "scripts/bench/build_naive.sh) on the f32 inference and training workloads")
     # Internal: one measurement per process.
     p.add_argument("--worker", dest="engine", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -235,6 +249,8 @@ def main():
         return worker(a)
     if not Path(a.albert).is_file():
         sys.exit(f"{a.albert} not found: run `cargo build --release -p albert-cli` first")
+    if a.naive and not Path(a.naive).is_file():
+        sys.exit(f"{a.naive} not found: run `bash scripts/bench/build_naive.sh` first")
     env_threads = {**os.environ, "OMP_NUM_THREADS": str(a.threads)}
     tmp = Path(tempfile.mkdtemp(prefix="albert-peers-"))
     f32, int8 = export_onnx(tmp)
@@ -254,21 +270,25 @@ def main():
 
     workloads = []  # (name, {engine: thunk})
     for b in [int(x) for x in a.batches.split(",")]:
-        ours = [a.albert, "bench", "--preset", "albert-base-v2", "--batch", str(b), "--seq", str(a.seq),
-                "--threads", str(a.threads), "--json", *common]
+        flags = ["--preset", "albert-base-v2", "--batch", str(b), "--seq", str(a.seq), "--threads", str(a.threads),
+                 "--json", *common]
+        ours = [a.albert, "bench", *flags]
         workloads.append((f"infer b={b} s={a.seq}", b, {
             "albert": lambda c=ours: run_json(c),
             **({"albert-int8": lambda c=ours: run_json(c + ["--int8"])} if a.int8 else {}),
+            **({"naive": lambda c=[a.naive, *flags]: run_json(c)} if a.naive else {}),
             "pytorch": lambda b=b: json.loads(py("torch", b).stdout.strip().splitlines()[-1]),
             "ort-f32": lambda b=b: json.loads(py("ort", b, f32).stdout.strip().splitlines()[-1]),
             "ort-int8": lambda b=b: json.loads(py("ort", b, int8).stdout.strip().splitlines()[-1]),
         }))
     if not a.no_train:
         b = a.train_batch
-        ours = [a.albert, "bench", "--config", str(small_cfg), "--train", "--batch", str(b), "--seq", str(a.seq),
-                "--threads", str(a.threads), "--json", *common]
+        flags = ["--config", str(small_cfg), "--train", "--batch", str(b), "--seq", str(a.seq), "--threads",
+                 str(a.threads), "--json", *common]
+        ours = [a.albert, "bench", *flags]
         workloads.append((f"train b={b} s={a.seq} (E128 H256 L4)", b, {
             "albert": lambda c=ours: run_json(c),
+            **({"naive": lambda c=[a.naive, *flags]: run_json(c)} if a.naive else {}),
             "pytorch": lambda b=b: json.loads(py("torch-train-predicted", b).stdout.strip().splitlines()[-1]),
             "pytorch-all": lambda b=b: json.loads(py("torch-train", b).stdout.strip().splitlines()[-1]),
         }))
@@ -309,6 +329,20 @@ def main():
             rss = max((r for _, r in results[(w, e)] if r is not None), default=float("nan"))
             ratios = ["" if e == k else f"{v / ms:9.2f}" for k, v in ours.items()]
             print(f"{w:<32} {e:<11} {ms:10.1f} {batch * 1e3 / ms:9.2f} {rss:13.0f} " + " ".join(f"{r:>9}" for r in ratios))
+
+    if a.naive:
+        print("\nalbert against the naive engine (commit 0c47b66, the model core's first version), same run: "
+              "speed-up = naive time / albert time (> 1: albert faster)")
+        for w, _, engines in workloads:
+            if "naive" not in engines:
+                continue
+            median = lambda e: statistics.median(m for m, _ in results[(w, e)])  # noqa: E731
+            peak = lambda e: max((r for _, r in results[(w, e)] if r is not None), default=float("nan"))  # noqa: E731
+            naive_ms = median("naive")
+            for k in ("albert", "albert-int8"):
+                if k in engines:
+                    print(f"{w:<32} {k:<11} {naive_ms / median(k):6.2f}x  ({naive_ms:.1f} ms -> {median(k):.1f} ms; "
+                          f"peak RSS {peak('naive'):.0f} -> {peak(k):.0f} MiB)")
 
 
 if __name__ == "__main__":
