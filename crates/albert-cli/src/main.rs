@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_protocol;
 mod demo;
 mod evaluate;
 mod export;

@@ -26,6 +26,11 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde_json::json;
 
+// `albert bench`'s own batch, statistics and RSS, so both engines measure alike.
+#[path = "../../../../crates/albert-cli/src/bench_protocol.rs"]
+mod bench_protocol;
+use bench_protocol::{peak_rss_mib, random_batch, Stats};
+
 const USAGE: &str = "usage: albert-naive [--preset NAME | --config FILE] [--batch N[,N...]] [--seq N] [--threads N] \
 [--runs N] [--warmup N] [--train [--sop]] [--explicit-mask] [--json]";
 
@@ -198,49 +203,4 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Order statistics of the timed runs, in milliseconds (as `albert bench`).
-struct Stats {
-    median: f64,
-    p10: f64,
-    p90: f64,
-    min: f64,
-}
-
-impl Stats {
-    fn new(mut ms: Vec<f64>) -> Self {
-        ms.sort_by(f64::total_cmp);
-        // Linear interpolation between order statistics, as numpy's default percentile.
-        let q = |p: f64| {
-            let x = p * (ms.len() - 1) as f64;
-            let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
-            ms[lo] + (ms[hi] - ms[lo]) * (x - lo as f64)
-        };
-        Self { median: q(0.5), p10: q(0.1), p90: q(0.9), min: ms[0] }
-    }
-}
-
-/// `albert bench`'s batch, bit for bit: token ids uniform over the vocabulary (past the special pieces) and
-/// masked-LM labels on 15% of the positions (-100 elsewhere), from a fixed-seed xorshift64* generator.
-fn random_batch(batch: usize, seq: usize, vocab: usize, seed: u64) -> Result<(Tensor, Tensor)> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11
-    };
-    let low = 5.min(vocab - 1) as u64;
-    let ids: Vec<u32> = (0..batch * seq).map(|_| (low + next() % (vocab as u64 - low)) as u32).collect();
-    let labels: Vec<i64> = ids.iter().map(|&id| if next() % 100 < 15 { id as i64 } else { -100 }).collect();
-    Ok((Tensor::from_vec(ids, (batch, seq), &Device::Cpu)?, Tensor::from_vec(labels, (batch, seq), &Device::Cpu)?))
-}
-
-/// The process's peak resident set (VmHWM) in MiB, where /proc tells it.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
