@@ -105,6 +105,21 @@ fn compare(name: &str, g: &HashMap<String, Tensor>, got: &HashMap<String, Tensor
     worst
 }
 
+/// The inference model (`Pretrained::detached`: projections prepared once, packed for the f32 micro-kernel where the
+/// CPU has AVX-512, column-major for `gemm` elsewhere) meets the same tolerance on every output but the loss.
+#[test]
+fn the_prepared_inference_model_matches_transformers() {
+    eprintln!("note: f32 inference kernel here: {}", if albert::ops::packed_f32_available() { "packed (AVX-512)" } else { "gemm" });
+    for dir in fixture_dirs() {
+        let mut g = golden(&dir);
+        g.remove("loss");
+        let loaded = Pretrained::load(&dir, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap();
+        let name = format!("{} (prepared)", dir.file_name().unwrap().to_string_lossy());
+        let worst = compare(&name, &g, &run(&loaded.detached().unwrap(), &g, false));
+        println!("{name}: max abs diff {worst:.2e}");
+    }
+}
+
 #[test]
 fn every_fixture_matches_transformers_in_every_weights_format() {
     for dir in fixture_dirs() {

@@ -1,12 +1,10 @@
 //! `AlbertAttention`: multi-head self-attention with its output projection, residual and post-LayerNorm.
 
-use std::sync::Arc;
-
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
-use crate::ops::{softmax_last_dim, QuantizedLinear};
+use crate::ops::softmax_last_dim;
 use crate::config::AlbertConfig;
 use crate::error::{Error, Result};
 use crate::rng::SharedRng;
@@ -55,18 +53,14 @@ impl AlbertAttention {
         let scale = (self.head_dim as f64).powf(-0.5);
         let weight = Tensor::cat(&[&(self.query.weight() * scale)?, self.key.weight(), self.value.weight()], 0)?;
         let bias = Tensor::cat(&[&(self.query.bias() * scale)?, self.key.bias(), self.value.bias()], 0)?;
-        Ok(FusedQkv { weight, bias, int8: None })
+        Ok(Linear::new(weight, bias))
     }
 
     /// Prepares the projections for inference ([`Linear::prepare_inference`]); the stacked query/key/value
     /// projection is built once, here.
     pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
         let mut qkv = self.fused_qkv()?;
-        if int8 {
-            qkv.int8 = Some(Arc::new(QuantizedLinear::new(&qkv.weight)?));
-        } else {
-            qkv.weight = crate::ops::column_major(&qkv.weight)?;
-        }
+        qkv.prepare_inference(int8)?;
         self.prepared_qkv = Some(qkv);
         self.layer_norm.prepare_inference()?;
         self.dense.prepare_inference(int8)
@@ -92,10 +86,7 @@ impl AlbertAttention {
     ) -> Result<(Tensor, Option<Tensor>)> {
         let (b, s, h) = hidden.dims3()?;
         // (batch, seq, 3H)
-        let mixed = match &qkv.int8 {
-            Some(q) => q.forward(hidden, Some(&qkv.bias))?,
-            None => crate::ops::linear(hidden, &qkv.weight, Some(&qkv.bias))?,
-        };
+        let mixed = qkv.forward(hidden)?;
         let key_mask = mask.filter(|m| m.elem_count() == b * s);
         let fused = !want_probs
             && !self.attention_dropout.active(train)
@@ -132,13 +123,5 @@ pub(crate) fn required(probs: Option<Tensor>) -> Result<Tensor> {
     probs.ok_or_else(|| Error::Input("attention probabilities were not computed".into()))
 }
 
-/// The stacked query/key/value projection of [`AlbertAttention::fused_qkv`].
-#[derive(Debug, Clone)]
-pub(crate) struct FusedQkv {
-    /// (3H, H)
-    weight: Tensor,
-    /// (3H)
-    bias: Tensor,
-    /// The weight in int8, when quantized.
-    int8: Option<Arc<QuantizedLinear>>,
-}
+/// The stacked query/key/value projection of [`AlbertAttention::fused_qkv`]: (3H, H) and (3H).
+pub(crate) type FusedQkv = Linear;

@@ -8,7 +8,7 @@ use candle_nn::{Init, VarBuilder};
 
 use crate::config::HiddenAct;
 use crate::error::Result;
-use crate::ops::QuantizedLinear;
+use crate::ops::{PackedLinear, QuantizedLinear};
 use crate::rng::SharedRng;
 
 // Parameters are created as zeros and filled afterwards from a checkpoint or by `init::init_weights`, so that no
@@ -19,22 +19,34 @@ const PLACEHOLDER: Init = Init::Const(0.0);
 pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
     let weight = vb.get_with_hints((out_dim, in_dim), "weight", PLACEHOLDER)?;
     let bias = vb.get_with_hints(out_dim, "bias", PLACEHOLDER)?;
-    Ok(Linear { weight, bias, int8: None })
+    Ok(Linear::new(weight, bias))
 }
 
 /// A linear layer applied over the rows of its input as one matrix product with the bias accumulated into it
 /// ([`crate::ops::linear`]; candle's own `Linear` on a 3-D input runs one small product per batch row), or, once
-/// [`Linear::prepare_inference`] ran with int8, as the int8 product of [`QuantizedLinear`].
+/// [`Linear::prepare_inference`] ran, as the product of a weight prepared for it.
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// (out, in)
     weight: Tensor,
     /// (out)
     bias: Tensor,
-    int8: Option<Arc<QuantizedLinear>>,
+    prepared: Option<Prepared>,
+}
+
+/// A weight prepared once for inference.
+#[derive(Debug, Clone)]
+enum Prepared {
+    Int8(Arc<QuantizedLinear>),
+    PackedF32(Arc<PackedLinear>),
 }
 
 impl Linear {
+    /// The layer of `weight` (out, in) and `bias` (out).
+    pub fn new(weight: Tensor, bias: Tensor) -> Self {
+        Self { weight, bias, prepared: None }
+    }
+
     /// The weight, (out, in).
     pub fn weight(&self) -> &Tensor {
         &self.weight
@@ -45,11 +57,14 @@ impl Linear {
         &self.bias
     }
 
-    /// Prepares the layer for inference: int8 from now on (the int8 path records no gradient), or the weight
-    /// copied column-major ([`crate::ops::column_major`]), which the f32 product reads without repacking it.
+    /// Prepares the layer for inference (the prepared paths record no gradient): int8 from now on, or in f32 the
+    /// weight packed for the micro-kernel ([`PackedLinear`]) where the CPU has it, else copied column-major
+    /// ([`crate::ops::column_major`]), which `gemm` reads without repacking it.
     pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
         if int8 {
-            self.int8 = Some(Arc::new(QuantizedLinear::new(&self.weight)?));
+            self.prepared = Some(Prepared::Int8(Arc::new(QuantizedLinear::new(&self.weight)?)));
+        } else if let Some(packed) = PackedLinear::new(&self.weight)? {
+            self.prepared = Some(Prepared::PackedF32(Arc::new(packed)));
         } else {
             self.weight = crate::ops::column_major(&self.weight)?;
         }
@@ -58,16 +73,19 @@ impl Linear {
 
     /// (..., in) -> (..., out)
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.int8 {
-            Some(q) => q.forward(x, Some(&self.bias)),
+        match &self.prepared {
+            Some(Prepared::Int8(q)) => q.forward(x, Some(&self.bias)),
+            Some(Prepared::PackedF32(p)) => p.forward_act(x, Some(&self.bias), None),
             None => Ok(crate::ops::linear(x, &self.weight, Some(&self.bias))?),
         }
     }
 
-    /// [`Linear::forward`] followed by `act`, the bias addition fused into the activation ([`crate::ops::bias_act`]).
+    /// [`Linear::forward`] followed by `act`, the bias addition fused into the activation ([`crate::ops::bias_act`])
+    /// or, prepared, into the product.
     pub fn forward_act(&self, x: &Tensor, act: HiddenAct) -> Result<Tensor> {
-        match &self.int8 {
-            Some(q) => q.forward_act(x, Some(&self.bias), Some(act)),
+        match &self.prepared {
+            Some(Prepared::Int8(q)) => q.forward_act(x, Some(&self.bias), Some(act)),
+            Some(Prepared::PackedF32(p)) => p.forward_act(x, Some(&self.bias), Some(act)),
             None => Ok(crate::ops::bias_act(&crate::ops::linear(x, &self.weight, None)?, &self.bias, act)?),
         }
     }

@@ -146,16 +146,7 @@ impl QuantizedLinear {
         bias: Option<&Tensor>,
         act: Option<HiddenAct>,
     ) -> Result<Tensor> {
-        let bias: Vec<f32> = match bias {
-            Some(b) => b.to_dtype(candle_core::DType::F32)?.to_vec1()?,
-            None => vec![0.0; self.out],
-        };
-        if bias.len() != self.out {
-            return Err(Error::Input(format!(
-                "a bias of {} values was expected",
-                self.out
-            )));
-        }
+        let bias = super::bias_values(bias, self.out)?;
         let dims = x.dims().to_vec();
         let inner = *dims
             .last()
@@ -167,18 +158,6 @@ impl QuantizedLinear {
             )));
         }
         let rows = x.elem_count() / inner.max(1);
-        let x = x.to_dtype(candle_core::DType::F32)?.contiguous()?;
-        let (storage, layout) = x.storage_and_layout();
-        let xs: &[f32] = match (&*storage, layout.contiguous_offsets()) {
-            (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((start, end))) => {
-                &v[start..end]
-            }
-            _ => {
-                return Err(Error::Input(
-                    "the int8 linear layer runs on the CPU only".into(),
-                ))
-            }
-        };
         let kernel = int8_kernel();
         // Each task: a tile of rows, quantized, multiplied and scaled back while it is in cache. Large tiles let a
         // task reuse each weight tile across many rows; at least two tasks per thread keep the threads balanced.
@@ -187,7 +166,7 @@ impl QuantizedLinear {
             .next_multiple_of(32)
             .clamp(32, MAX_TASK_ROWS);
         // SAFETY: rows_forward writes all `out` columns of every row (its panels cover 0..out).
-        let y = unsafe {
+        let y = super::with_f32_rows(x, "the int8 linear layer", |xs| unsafe {
             super::filled(rows * self.out, |y| {
                 y.par_chunks_mut(per_task * self.out).zip(xs.par_chunks(per_task * inner)).for_each(|(y, x)| {
                     SCRATCH.with_borrow_mut(|(a, c)| match act {
@@ -196,8 +175,7 @@ impl QuantizedLinear {
                     })
                 })
             })
-        };
-        drop(storage);
+        })?;
         let mut shape = dims;
         *shape.last_mut().expect("checked above") = self.out;
         Ok(Tensor::from_vec(y, shape, &Device::Cpu)?)

@@ -20,6 +20,7 @@ mod attention;
 mod int8;
 mod layer_norm;
 mod linear;
+mod packed;
 mod simd;
 mod softmax;
 
@@ -28,6 +29,7 @@ pub use attention::{attention, fused_attention_applies};
 pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
 pub use layer_norm::{add_layer_norm, layer_norm};
 pub use linear::{column_major, linear};
+pub use packed::{packed_f32_available, PackedLinear, F32_KERNEL_ENV};
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
 
 use candle_core::{DType, Tensor};
@@ -51,6 +53,29 @@ unsafe fn filled<T>(n: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<T>])
     // SAFETY: the caller's `fill` wrote all n elements.
     unsafe { v.set_len(n) };
     v
+}
+
+/// A prepared layer's bias as f32 values: `out` of them, zeros without a bias.
+fn bias_values(bias: Option<&Tensor>, out: usize) -> crate::error::Result<Vec<f32>> {
+    let bias: Vec<f32> = match bias {
+        Some(b) => b.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?,
+        None => vec![0.0; out],
+    };
+    if bias.len() != out {
+        return Err(crate::error::Error::Input(format!("a bias of {out} values was expected, not {}", bias.len())));
+    }
+    Ok(bias)
+}
+
+/// `f` over the values of `x` in f32, row-major, which the prepared (int8, packed f32) layers read; they run on
+/// the CPU only, and `what` names the layer in the error elsewhere.
+fn with_f32_rows<R>(x: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> crate::error::Result<R> {
+    let x = x.to_dtype(DType::F32)?.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((start, end))) => Ok(f(&v[start..end])),
+        _ => Err(crate::error::Error::Input(format!("{what} runs on the CPU only"))),
+    }
 }
 
 /// The largest absolute difference between two tensors of one shape and dtype: what the kernels' tests compare

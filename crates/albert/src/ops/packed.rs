@@ -1,0 +1,286 @@
+//! The f32 linear layer for inference against a weight packed once, at load time. The `gemm` crate copies a weight
+//! into its micro-kernel's panels on every call, even a column-major one: 19% of batch-1 inference. Here the
+//! weight is stored as those panels and the activations are read in place, so a call copies nothing; the bias and
+//! the activation are applied as each tile leaves the registers.
+//!
+//! The micro-kernel is AVX-512: 8 rows x 48 output channels, 24 accumulators, 3 weight loads and 8 broadcasts per
+//! input. CPUs without AVX-512 keep `gemm` on a column-major weight ([`crate::ops::column_major`]).
+//!
+//! Parallel tasks take rectangles of rows x weight panels: at batch 1 the threads split the panels, at larger
+//! batches the rows. Inputs go in blocks of `DEPTH_BLOCK`; on the 2-core Sapphire Rapids this was tuned on, 768
+//! (a whole block for every ALBERT-base input but the FFN output's 3,072) did best among 128 to 3,072.
+
+use std::mem::MaybeUninit;
+
+use candle_core::Tensor;
+use rayon::prelude::*;
+
+use super::activation::{with_activation, Activation, Identity};
+use crate::config::HiddenAct;
+use crate::error::{Error, Result};
+
+/// Output channels per panel: three 16-lane registers.
+const NR: usize = 48;
+/// Rows per micro-kernel tile.
+const MR: usize = 8;
+/// How many inputs ahead the kernel asks for weight lines: the panel streams from L2, and waiting on its loads was
+/// a quarter of the kernel's time without it.
+const PREFETCH: usize = 8;
+/// Inputs per depth block.
+const DEPTH_BLOCK: usize = 768;
+/// Most rows one parallel task takes.
+const MAX_TASK_ROWS: usize = 256;
+
+/// Environment variable that, set to `gemm`, keeps the `gemm` crate's product for f32 inference even where the
+/// packed kernel runs: to compare the two on one machine.
+pub const F32_KERNEL_ENV: &str = "ALBERT_F32_KERNEL";
+
+/// Whether the packed f32 product runs on this CPU (AVX-512) and is not switched off by [`F32_KERNEL_ENV`].
+pub fn packed_f32_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| std::env::var(F32_KERNEL_ENV).as_deref() != Ok("gemm") && has_avx512())
+}
+
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// A (out, in) f32 weight packed as the micro-kernel reads it.
+#[derive(Debug, Clone)]
+pub struct PackedLinear {
+    out: usize,
+    inner: usize,
+    /// [panel][input][NR], `out` padded with zero channels to whole panels; starts at `offset` (64-byte aligned).
+    packed: Vec<f32>,
+    offset: usize,
+}
+
+impl PackedLinear {
+    /// Packs `weight` (out, in), or `None` where the CPU lacks the kernel ([`packed_f32_available`]).
+    pub fn new(weight: &Tensor) -> Result<Option<Self>> {
+        if !packed_f32_available() {
+            return Ok(None);
+        }
+        let (out, inner) = weight.dims2()?;
+        let w: Vec<f32> = weight.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1()?;
+        let len = out.div_ceil(NR) * NR * inner;
+        // 15 spare values, so that the data can start on a 64-byte boundary: every panel row is then 3 whole lines.
+        let mut packed = vec![0f32; len + 15];
+        let offset = packed.as_ptr().align_offset(64).min(15);
+        for (n, row) in w.chunks(inner.max(1)).enumerate() {
+            let (panel, lane) = (n / NR, n % NR);
+            for (k, &v) in row.iter().enumerate() {
+                packed[offset + (panel * inner + k) * NR + lane] = v;
+            }
+        }
+        Ok(Some(Self { out, inner, packed, offset }))
+    }
+
+    /// `act(x W^T + bias)` for `x` (..., in) in f32: (..., out).
+    pub fn forward_act(&self, x: &Tensor, bias: Option<&Tensor>, act: Option<HiddenAct>) -> Result<Tensor> {
+        let mut bias = super::bias_values(bias, self.out)?;
+        bias.resize(self.out.div_ceil(NR) * NR, 0.0);
+        let (rows, out, inner) = (x.elem_count() / self.inner.max(1), self.out, self.inner);
+        let mut shape = x.dims().to_vec();
+        match shape.last_mut() {
+            Some(last) if *last == inner => *last = out,
+            _ => return Err(Error::Input(format!("input of shape {shape:?} against an f32 weight of width {inner}"))),
+        }
+        let y = super::with_f32_rows(x, "the packed f32 linear layer", |xs| {
+            let threads = rayon::current_num_threads();
+            let row_tasks = rows.div_ceil(MAX_TASK_ROWS).max(1);
+            let task_rows = rows.div_ceil(row_tasks).next_multiple_of(MR);
+            // At batch 1 there are few rows: the threads split the panels instead.
+            let panels = out.div_ceil(NR);
+            let col_tasks = (2 * threads).div_ceil(row_tasks).clamp(1, panels);
+            let task_panels = panels.div_ceil(col_tasks);
+            // SAFETY: the tasks' (rows x panels) rectangles tile (rows, out), and each task writes all of its own.
+            unsafe {
+                super::filled(rows * out, |y| {
+                    let y = SharedOut(y.as_mut_ptr());
+                    (0..row_tasks * col_tasks).into_par_iter().for_each(|t| {
+                        let (r0, p0) = ((t / col_tasks) * task_rows, (t % col_tasks) * task_panels);
+                        let task = Task {
+                            rows: r0..(r0 + task_rows).min(rows),
+                            panels: p0..(p0 + task_panels).min(panels),
+                        };
+                        if task.rows.is_empty() || task.panels.is_empty() {
+                            return;
+                        }
+                        match act {
+                            None => self.task_forward::<Identity>(xs, &y, &bias, &task),
+                            Some(act) => with_activation!(act, A => self.task_forward::<A>(xs, &y, &bias, &task)),
+                        }
+                    })
+                })
+            }
+        })?;
+        Ok(Tensor::from_vec(y, shape, x.device())?)
+    }
+
+    /// One task's rectangle of the output, depth block by depth block. Between blocks the partial sums wait in
+    /// `y`; the first block starts from the bias, the last applies the activation.
+    ///
+    /// # Safety
+    /// `y` points to (rows, out) values of which this task alone writes its rectangle.
+    unsafe fn task_forward<A: Activation>(&self, x: &[f32], y: &SharedOut, bias: &[f32], task: &Task) {
+        let (inner, out) = (self.inner, self.out);
+        let blocks = task.rows.len().div_ceil(MR);
+        let weights = &self.packed[self.offset..];
+        let mut tile = [0f32; MR * NR];
+        for k0 in (0..inner).step_by(DEPTH_BLOCK) {
+            let depth = DEPTH_BLOCK.min(inner - k0);
+            let (first, last) = (k0 == 0, k0 + depth == inner);
+            for p in task.panels.clone() {
+                let panel = &weights[(p * inner + k0) * NR..(p * inner + k0 + depth) * NR];
+                let cols = p * NR..((p + 1) * NR).min(out);
+                for b in 0..blocks {
+                    let r0 = task.rows.start + b * MR;
+                    let valid = MR.min(task.rows.end - r0);
+                    // Copies of a constant NR values: as calls to memmove they were 6% of batch-1 inference.
+                    let panel_bias: &[f32; NR] = bias[p * NR..(p + 1) * NR].try_into().expect("bias padded to whole panels");
+                    for (r, t) in tile.chunks_exact_mut(NR).enumerate() {
+                        let t: &mut [f32; NR] = t.try_into().expect("NR values");
+                        if first || r >= valid {
+                            *t = *panel_bias;
+                        } else {
+                            // SAFETY: a row of this task's rectangle, written by the previous depth block.
+                            let from = unsafe { std::slice::from_raw_parts(y.0.add((r0 + r) * out + cols.start).cast(), cols.len()) };
+                            match <&[f32; NR]>::try_from(from) {
+                                Ok(whole) => *t = *whole,
+                                Err(_) => t[..cols.len()].copy_from_slice(from),
+                            }
+                        }
+                    }
+                    // A partial tile repeats its last row; the copies are computed and not written.
+                    let rows: [*const f32; MR] = std::array::from_fn(|r| x[(r0 + r.min(valid - 1)) * inner + k0..].as_ptr());
+                    // SAFETY: the kernel was available when this weight was packed; each row pointer has `depth`
+                    // inputs, `panel` depth x NR weights, `tile` MR x NR sums.
+                    kernel(rows, panel.as_ptr(), depth, &mut tile);
+                    super::simd::vectorized(
+                        #[inline(always)]
+                        || {
+                            for (r, t) in tile.chunks_exact(NR).take(valid).enumerate() {
+                                // SAFETY: as above; this task owns the row's columns `cols`.
+                                let dst = unsafe { std::slice::from_raw_parts_mut(y.0.add((r0 + r) * out + cols.start), cols.len()) };
+                                for (d, &v) in dst.iter_mut().zip(t) {
+                                    d.write(if last { A::value_and_slope(v).0 } else { v });
+                                }
+                            }
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The output's base pointer, shared by tasks that write disjoint rectangles.
+struct SharedOut(*mut MaybeUninit<f32>);
+// SAFETY: tasks write disjoint parts of the buffer, and the buffer outlives the parallel loop.
+unsafe impl Sync for SharedOut {}
+
+/// The rows and weight panels one task computes.
+struct Task {
+    rows: std::ops::Range<usize>,
+    panels: std::ops::Range<usize>,
+}
+
+/// `tile` (MR x NR) += rows (MR x depth, each read in place from its own pointer) x panel (depth x NR).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, tile: &mut [f32; MR * NR]) {
+    use std::arch::x86_64::*;
+    let t = tile.as_mut_ptr();
+    let mut acc = [[_mm512_setzero_ps(); 3]; MR];
+    for (r, acc_r) in acc.iter_mut().enumerate() {
+        for (j, v) in acc_r.iter_mut().enumerate() {
+            *v = _mm512_loadu_ps(t.add(r * NR + j * 16));
+        }
+    }
+    for k in 0..depth {
+        let w = panel.add(k * NR);
+        let (w0, w1, w2) = (_mm512_loadu_ps(w), _mm512_loadu_ps(w.add(16)), _mm512_loadu_ps(w.add(32)));
+        // Past the panel's end these are hints to addresses never read: prefetches do not fault.
+        let ahead = w.wrapping_add(PREFETCH * NR) as *const i8;
+        _mm_prefetch::<_MM_HINT_T0>(ahead);
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128));
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let x = _mm512_set1_ps(*rows[r].add(k));
+            acc_r[0] = _mm512_fmadd_ps(x, w0, acc_r[0]);
+            acc_r[1] = _mm512_fmadd_ps(x, w1, acc_r[1]);
+            acc_r[2] = _mm512_fmadd_ps(x, w2, acc_r[2]);
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        for (j, v) in acc_r.iter().enumerate() {
+            _mm512_storeu_ps(t.add(r * NR + j * 16), *v);
+        }
+    }
+}
+
+/// Never called: [`PackedLinear::new`] packs nothing where the AVX-512 kernel is missing.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn kernel(_: [*const f32; MR], _: *const f32, _: usize, _: &mut [f32; MR * NR]) {
+    unreachable!("the packed f32 kernel needs AVX-512")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn pattern(n: usize, mul: usize, modulo: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i * mul % modulo) as f32 / (modulo / 2) as f32 - 1.0) * scale).collect()
+    }
+
+    /// Against the product summed in f64, on shapes with tails everywhere (rows % 8, out % 48 and inner % 384 are
+    /// not 0) and more than one task of rows and of panels, with and without an activation.
+    #[test]
+    fn matches_the_f64_product_with_bias_and_activation() {
+        let w = |out: usize, inner: usize| Tensor::from_vec(pattern(out * inner, 53, 97, 0.2), (out, inner), &Device::Cpu).unwrap();
+        if PackedLinear::new(&w(2, 2)).unwrap().is_none() {
+            eprintln!("note: no AVX-512 here; the packed f32 kernel is not used and not tested");
+            return;
+        }
+        for (rows, inner, out) in [(3, 5, 7), (13, 400, 100), (300, 800, 150), (129, 64, 49)] {
+            let (xs, ws) = (pattern(rows * inner, 37, 101, 0.7), pattern(out * inner, 53, 97, 0.2));
+            let bias: Vec<f32> = (0..out).map(|i| i as f32 * 0.01 - 0.3).collect();
+            let x = Tensor::from_vec(xs.clone(), (rows, inner), &Device::Cpu).unwrap();
+            let b = Tensor::from_vec(bias.clone(), out, &Device::Cpu).unwrap();
+            let packed = PackedLinear::new(&w(out, inner)).unwrap().unwrap();
+            let plain: Vec<Vec<f32>> = packed.forward_act(&x, Some(&b), None).unwrap().to_vec2().unwrap();
+            for i in 0..rows {
+                for n in 0..out {
+                    let want: f64 = (0..inner).map(|k| xs[i * inner + k] as f64 * ws[n * inner + k] as f64).sum::<f64>() + bias[n] as f64;
+                    assert!((plain[i][n] as f64 - want).abs() < 1e-5 * (1.0 + want.abs()), "({rows}, {inner}, {out}) at ({i}, {n}): {} vs {want}", plain[i][n]);
+                }
+            }
+            for act in [HiddenAct::GeluNew, HiddenAct::Gelu, HiddenAct::Relu, HiddenAct::Silu] {
+                let fused: Vec<f32> = packed.forward_act(&x, Some(&b), Some(act)).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                let without_bias = packed.forward_act(&x, None, None).unwrap();
+                let separate: Vec<f32> = crate::ops::bias_act(&without_bias, &b, act).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                for (f, s) in fused.iter().zip(&separate) {
+                    assert!((f - s).abs() <= 1e-5 * (1.0 + s.abs()), "{act:?}: {f} vs {s}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_widths_are_errors() {
+        let w = Tensor::zeros((3, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let Some(packed) = PackedLinear::new(&w).unwrap() else { return };
+        let x = Tensor::zeros((2, 5), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(packed.forward_act(&x, None, None).is_err());
+        let x = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(packed.forward_act(&x, Some(&b), None).is_err());
+    }
+}
