@@ -133,6 +133,7 @@ impl PackedLinear {
         let blocks = task.rows.len().div_ceil(MR);
         let weights = &self.packed[self.offset..];
         let mut tile = [0f32; MR * NR];
+        let tile_base = tile.as_mut_ptr();
         for k0 in (0..inner).step_by(DEPTH_BLOCK) {
             let depth = DEPTH_BLOCK.min(inner - k0);
             let (first, last) = (k0 == 0, k0 + depth == inner);
@@ -142,38 +143,49 @@ impl PackedLinear {
                 for b in 0..blocks {
                     let r0 = task.rows.start + b * MR;
                     let valid = MR.min(task.rows.end - r0);
-                    // Copies of a constant NR values: as calls to memmove they were 6% of batch-1 inference.
-                    let panel_bias: &[f32; NR] = bias[p * NR..(p + 1) * NR].try_into().expect("bias padded to whole panels");
-                    for (r, t) in tile.chunks_exact_mut(NR).enumerate() {
-                        let t: &mut [f32; NR] = t.try_into().expect("NR values");
-                        if first || r >= valid {
-                            *t = *panel_bias;
-                        } else {
-                            // SAFETY: a row of this task's rectangle, written by the previous depth block.
-                            let from = unsafe { std::slice::from_raw_parts(y.0.add((r0 + r) * out + cols.start).cast(), cols.len()) };
-                            match <&[f32; NR]>::try_from(from) {
-                                Ok(whole) => *t = *whole,
-                                Err(_) => t[..cols.len()].copy_from_slice(from),
+                    // The kernel starts from and stores to rows of `y` itself where the panel is whole (copies of the
+                    // tile through memmove were 6% of batch-1 inference), to rows of `tile` for the rows a partial
+                    // tile repeats and for a partial panel, which is copied in and out.
+                    let whole = cols.len() == NR;
+                    let tile_row = |r: usize| tile_base.wrapping_add(r * NR);
+                    // SAFETY (pointer arithmetic): rows of this task's rectangle.
+                    let y_row = |r: usize| unsafe { y.0.add((r0 + r) * out + cols.start).cast::<f32>() };
+                    let dst: [*mut f32; MR] = std::array::from_fn(|r| if whole && r < valid { y_row(r) } else { tile_row(r) });
+                    let init: [*const f32; MR] = if first {
+                        [bias[p * NR..].as_ptr(); MR]
+                    } else {
+                        if !whole {
+                            for r in 0..valid {
+                                // SAFETY: the previous depth block wrote these values.
+                                unsafe { std::ptr::copy_nonoverlapping(y_row(r), tile_row(r), cols.len()) };
                             }
                         }
-                    }
+                        dst.map(|d| d.cast_const())
+                    };
                     // A partial tile repeats its last row; the copies are computed and not written.
                     let rows: [*const f32; MR] = std::array::from_fn(|r| x[(r0 + r.min(valid - 1)) * inner + k0..].as_ptr());
                     // SAFETY: the kernel was available when this weight was packed; each row pointer has `depth`
-                    // inputs, `panel` depth x NR weights, `tile` MR x NR sums.
-                    kernel(rows, panel.as_ptr(), depth, &mut tile);
-                    super::simd::vectorized(
-                        #[inline(always)]
-                        || {
-                            for (r, t) in tile.chunks_exact(NR).take(valid).enumerate() {
-                                // SAFETY: as above; this task owns the row's columns `cols`.
-                                let dst = unsafe { std::slice::from_raw_parts_mut(y.0.add((r0 + r) * out + cols.start), cols.len()) };
-                                for (d, &v) in dst.iter_mut().zip(t) {
-                                    d.write(if last { A::value_and_slope(v).0 } else { v });
+                    // inputs, `panel` depth x NR weights, each `init` and `dst` row NR values (the bias is padded
+                    // to whole panels).
+                    kernel(rows, panel.as_ptr(), depth, init, dst);
+                    if !whole {
+                        for r in 0..valid {
+                            // SAFETY: this task owns the row's columns `cols`.
+                            unsafe { std::ptr::copy_nonoverlapping(tile_row(r), y_row(r), cols.len()) };
+                        }
+                    }
+                    if last {
+                        super::simd::vectorized(
+                            #[inline(always)]
+                            || {
+                                for r in 0..valid {
+                                    // SAFETY: as above; written by the kernel or the copy just now.
+                                    let row = unsafe { std::slice::from_raw_parts_mut(y_row(r), cols.len()) };
+                                    row.iter_mut().for_each(|v| *v = A::value_and_slope(*v).0);
                                 }
-                            }
-                        },
-                    );
+                            },
+                        );
+                    }
                 }
             }
         }
@@ -191,16 +203,16 @@ struct Task {
     panels: std::ops::Range<usize>,
 }
 
-/// `tile` (MR x NR) += rows (MR x depth, each read in place from its own pointer) x panel (depth x NR).
+/// dst (MR x NR) = init + rows (MR x depth, each read in place from its own pointer) x panel (depth x NR); the
+/// rows of `init` and `dst` are NR values each, and may be the same.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, tile: &mut [f32; MR * NR]) {
+unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, init: [*const f32; MR], dst: [*mut f32; MR]) {
     use std::arch::x86_64::*;
-    let t = tile.as_mut_ptr();
     let mut acc = [[_mm512_setzero_ps(); 3]; MR];
     for (r, acc_r) in acc.iter_mut().enumerate() {
         for (j, v) in acc_r.iter_mut().enumerate() {
-            *v = _mm512_loadu_ps(t.add(r * NR + j * 16));
+            *v = _mm512_loadu_ps(init[r].add(j * 16));
         }
     }
     for k in 0..depth {
@@ -220,14 +232,14 @@ unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, tile: 
     }
     for (r, acc_r) in acc.iter().enumerate() {
         for (j, v) in acc_r.iter().enumerate() {
-            _mm512_storeu_ps(t.add(r * NR + j * 16), *v);
+            _mm512_storeu_ps(dst[r].add(j * 16), *v);
         }
     }
 }
 
 /// Never called: [`PackedLinear::new`] packs nothing where the AVX-512 kernel is missing.
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn kernel(_: [*const f32; MR], _: *const f32, _: usize, _: &mut [f32; MR * NR]) {
+unsafe fn kernel(_: [*const f32; MR], _: *const f32, _: usize, _: [*const f32; MR], _: [*mut f32; MR]) {
     unreachable!("the packed f32 kernel needs AVX-512")
 }
 
