@@ -90,7 +90,7 @@ pub struct QuantizedLinear {
     /// `inner` rounded up to a multiple of 64 (the padding inputs have zero weights).
     depth: usize,
     /// [out rounded up to 64 / 16][depth / 4][16][4]; the padding channels are zero.
-    packed: Vec<i8>,
+    packed: super::CacheAligned<i8>,
     /// Per output channel: its scale, and the sum of its quantized weights (to remove the zero point).
     scales: Vec<f32>,
     sums: Vec<i32>,
@@ -105,7 +105,7 @@ impl QuantizedLinear {
             inner.div_ceil(DEPTH_STEP) * DEPTH_STEP,
             out.div_ceil(LANES * BLOCKS) * LANES * BLOCKS,
         );
-        let mut packed = vec![0i8; out64 * depth];
+        let mut packed = super::CacheAligned::filled(out64 * depth, 0i8);
         let (mut scales, mut sums) = (Vec::with_capacity(out), Vec::with_capacity(out));
         for (n, row) in w.iter().enumerate() {
             let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -114,7 +114,7 @@ impl QuantizedLinear {
             for (k, v) in row.iter().enumerate() {
                 let q = (v / scale).round_ties_even().clamp(-127.0, 127.0) as i8;
                 sum += q as i32;
-                packed[pack_index(n, k, depth)] = q;
+                packed.as_mut_slice()[pack_index(n, k, depth)] = q;
             }
             scales.push(scale);
             sums.push(sum);
@@ -195,8 +195,8 @@ impl QuantizedLinear {
         let (inner, m) = (self.inner, x.len() / self.inner);
         let m16 = m.next_multiple_of(TILE_ROWS);
         // Stale values in the padding are harmless: padded inputs meet zero weights, padded rows are not read back.
-        a.resize(m16 * self.depth, ZERO as u8);
-        c.resize(m16 * PANEL, 0);
+        let a = super::aligned_in(a, m16 * self.depth, ZERO as u8);
+        let c = super::aligned_in(c, m16 * PANEL, 0);
         let mut row_scales = [0f32; MAX_TASK_ROWS];
         let row_scales = &mut row_scales[..m];
         super::simd::vectorized(
@@ -206,7 +206,7 @@ impl QuantizedLinear {
                     row_scales[i] =
                         quantize_row(row, &mut a[i * self.depth..i * self.depth + inner]);
                 }
-                for (p, panel) in self.packed.chunks(PANEL * self.depth).enumerate() {
+                for (p, panel) in self.packed.as_slice().chunks(PANEL * self.depth).enumerate() {
                     product(kernel, a, m16, panel, self.depth, PANEL, c);
                     let cols = p * PANEL..((p + 1) * PANEL).min(self.out);
                     let (sums, scales, bias) = (

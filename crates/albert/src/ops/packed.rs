@@ -55,9 +55,8 @@ fn has_avx512() -> bool {
 pub struct PackedLinear {
     out: usize,
     inner: usize,
-    /// [panel][input][NR], `out` padded with zero channels to whole panels; starts at `offset` (64-byte aligned).
-    packed: Vec<f32>,
-    offset: usize,
+    /// [panel][input][NR], `out` padded with zero channels to whole panels: every panel row is 3 whole lines.
+    packed: super::CacheAligned<f32>,
 }
 
 impl PackedLinear {
@@ -68,17 +67,15 @@ impl PackedLinear {
         }
         let (out, inner) = weight.dims2()?;
         let w: Vec<f32> = weight.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1()?;
-        let len = out.div_ceil(NR) * NR * inner;
-        // 15 spare values, so that the data can start on a 64-byte boundary: every panel row is then 3 whole lines.
-        let mut packed = vec![0f32; len + 15];
-        let offset = packed.as_ptr().align_offset(64).min(15);
+        let mut packed = super::CacheAligned::filled(out.div_ceil(NR) * NR * inner, 0f32);
+        let slots = packed.as_mut_slice();
         for (n, row) in w.chunks(inner.max(1)).enumerate() {
             let (panel, lane) = (n / NR, n % NR);
             for (k, &v) in row.iter().enumerate() {
-                packed[offset + (panel * inner + k) * NR + lane] = v;
+                slots[(panel * inner + k) * NR + lane] = v;
             }
         }
-        Ok(Some(Self { out, inner, packed, offset }))
+        Ok(Some(Self { out, inner, packed }))
     }
 
     /// `act(x W^T + bias)` for `x` (..., in) in f32: (..., out).
@@ -131,7 +128,7 @@ impl PackedLinear {
     unsafe fn task_forward<A: Activation>(&self, x: &[f32], y: &SharedOut, bias: &[f32], task: &Task) {
         let (inner, out) = (self.inner, self.out);
         let blocks = task.rows.len().div_ceil(MR);
-        let weights = &self.packed[self.offset..];
+        let weights = self.packed.as_slice();
         let mut tile = [0f32; MR * NR];
         let tile_base = tile.as_mut_ptr();
         for k0 in (0..inner).step_by(DEPTH_BLOCK) {
