@@ -53,7 +53,9 @@ pub struct BenchArgs {
     train: bool,
     /// Run the encoder's projections in int8 (dynamic quantization: per-channel int8 weights, per-row int8
     /// activations) on the fastest integer kernel the CPU has: AMX, AVX-512 VNNI or portable code (the
-    /// ALBERT_INT8_KERNEL variable, `avx512-vnni` or `portable`, caps it to compare). Inference only.
+    /// ALBERT_INT8_KERNEL variable, `avx512-vnni` or `portable`, caps it to compare). Inference only. Without it,
+    /// f32 inference runs on weights packed once for an AVX-512 kernel where the CPU has it (`f32_kernel` in
+    /// --json); ALBERT_F32_KERNEL=gemm keeps the `gemm` crate's product instead, to compare.
     #[arg(long, conflicts_with = "train")]
     int8: bool,
     /// Time text-to-logits over this TSV's `sentence` column (e.g. SST-2 dev.tsv) instead of fixed shapes.
@@ -172,9 +174,11 @@ fn bench_texts(args: &BenchArgs, path: &std::path::Path, source: String, model: 
 fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usize, seq_per_s: f64, stats: &Stats) -> Result<()> {
     let rss = peak_rss_mib();
     let kernel = args.int8.then(|| albert::ops::int8_kernel().name());
+    // Training always runs gemm; f32 inference runs the packed kernel where it is available.
+    let f32_kernel = if !args.int8 && !args.train && albert::ops::packed_f32_available() { "packed-avx512" } else { "gemm" };
     if args.json {
         let line = json!({
-            "model": source, "mode": mode, "int8": args.int8, "int8_kernel": kernel, "batch": batch, "seq": args.seq, "threads": threads,
+            "model": source, "mode": mode, "int8": args.int8, "int8_kernel": kernel, "f32_kernel": f32_kernel, "batch": batch, "seq": args.seq, "threads": threads,
             "runs": args.runs, "warmup": args.warmup, "seq_per_s": seq_per_s, "median_ms": stats.median,
             "p10_ms": stats.p10, "p90_ms": stats.p90, "min_ms": stats.min, "peak_rss_mib": rss,
         });
