@@ -3,7 +3,8 @@
 # to choose the checkpoint), fine-tuned from the pretrained checkpoint without augmentation, with EDA (WordNet
 # synonyms, insertion, swap, deletion; alpha 0.05, 16 copies as the EDA paper advises for 500 sentences) and with
 # masked-LM replacement (alpha 0.15, 16 copies), 5 seeds each; accuracy on the SST-2 dev set.
-#   usage: scripts/experiments/augment_sst2.sh PRETRAINED_DIR OUT   (re-running skips finished runs)
+#   usage: scripts/experiments/augment_sst2.sh PRETRAINED_DIR OUT   (re-running skips finished runs; ARMS, e.g.
+#   "mlm", narrows it to some arms, so that two instances can run different arms side by side)
 set -euo pipefail
 PRE=${1:?usage: augment_sst2.sh PRETRAINED_DIR OUT}; OUT=${2:?usage: augment_sst2.sh PRETRAINED_DIR OUT}
 ALBERT=${ALBERT:-target/release/albert}
@@ -11,7 +12,7 @@ SST=${DATA:-../shared/data}/glue/SST-2
 mkdir -p "$OUT"; RESULTS="$OUT/results.jsonl"; touch "$RESULTS"
 COMMON=(--task sst2 --data "$SST" --model "$PRE" --limit 500 --holdout-fraction 0.1 --lr 1e-4 --warmup-ratio 0.1
         --batch 32 --epochs 5 --patience 2)
-for arm in none eda mlm; do
+for arm in ${ARMS:-none eda mlm}; do
   case $arm in
     none) flags=() ;;
     eda) flags=(--augment eda --augment-copies 16 --augment-alpha 0.05) ;;
