@@ -60,12 +60,13 @@ pub struct PackedLinear {
 }
 
 impl PackedLinear {
-    /// Packs `weight` (out, in), or `None` where the CPU lacks the kernel ([`packed_f32_available`]).
+    /// Packs `weight` (out, in), or `None` where the CPU lacks the kernel ([`packed_f32_available`]) or the weight
+    /// has no inputs (the kernel writes its outputs only while it sums inputs).
     pub fn new(weight: &Tensor) -> Result<Option<Self>> {
-        if !packed_f32_available() {
+        let (out, inner) = weight.dims2()?;
+        if !packed_f32_available() || inner == 0 {
             return Ok(None);
         }
-        let (out, inner) = weight.dims2()?;
         let w: Vec<f32> = weight.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1()?;
         let mut packed = super::CacheAligned::filled(out.div_ceil(NR) * NR * inner, 0f32);
         let slots = packed.as_mut_slice();
@@ -284,6 +285,8 @@ mod tests {
 
     #[test]
     fn wrong_widths_are_errors() {
+        let empty = Tensor::zeros((3, 0), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(PackedLinear::new(&empty).unwrap().is_none(), "a weight without inputs stays on gemm");
         let w = Tensor::zeros((3, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
         let Some(packed) = PackedLinear::new(&w).unwrap() else { return };
         let x = Tensor::zeros((2, 5), candle_core::DType::F32, &Device::Cpu).unwrap();
