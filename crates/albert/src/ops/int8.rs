@@ -512,12 +512,8 @@ unsafe fn tile<const R: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::pattern;
     use super::*;
-
-    /// Deterministic test values in [-scale, scale]: `((i * mul % modulo) / (modulo / 2) - 1) * scale`.
-    fn pattern(n: usize, mul: usize, modulo: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|i| ((i * mul % modulo) as f32 / (modulo / 2) as f32 - 1.0) * scale).collect()
-    }
 
     /// The exact integer result: the kernel's output equals the quantized product computed in f64 from the same
     /// quantized values, and stays within the quantization error of the f32 product.

@@ -128,6 +128,13 @@ fn with_f32_rows<R>(x: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> crat
     }
 }
 
+/// Deterministic test values in [-scale, scale]: `((i * mul % modulo) / (modulo / 2) - 1) * scale`, for the
+/// prepared kernels' tests.
+#[cfg(test)]
+fn pattern(n: usize, mul: usize, modulo: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|i| ((i * mul % modulo) as f32 / (modulo / 2) as f32 - 1.0) * scale).collect()
+}
+
 /// The largest absolute difference between two tensors of one shape and dtype: what the kernels' tests compare
 /// with the composed operations.
 #[cfg(test)]

@@ -243,14 +243,11 @@ unsafe fn kernel(_: [*const f32; MR], _: *const f32, _: usize, _: [*const f32; M
 
 #[cfg(test)]
 mod tests {
+    use super::super::pattern;
     use super::*;
     use candle_core::Device;
 
-    fn pattern(n: usize, mul: usize, modulo: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|i| ((i * mul % modulo) as f32 / (modulo / 2) as f32 - 1.0) * scale).collect()
-    }
-
-    /// Against the product summed in f64, on shapes with tails everywhere (rows % 8, out % 48 and inner % 384 are
+    /// Against the product summed in f64, on shapes with tails everywhere (rows % 8, out % 48 and inner % 768 are
     /// not 0) and more than one task of rows and of panels, with and without an activation.
     #[test]
     fn matches_the_f64_product_with_bias_and_activation() {
