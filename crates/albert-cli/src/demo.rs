@@ -122,7 +122,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     header("ner", builtin::NER, &tagger_scores);
     for ((text, g), e) in texts.iter().zip(&inputs.ner.texts).zip(&entities) {
-        let found: Vec<String> = e.entities.iter().map(|x| format!("{} {} ({:.2})", x.word, x.entity_group, x.score)).collect();
+        let found: Vec<String> = e.entities.iter().map(|x| format!("{} {} ({:.2})", x.span(text), x.entity_group, x.score)).collect();
         println!("  {text}\n    found: {}\n    gold:  {}", if found.is_empty() { "none".into() } else { found.join(", ") }, g.gold);
     }
     Ok(())

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_protocol;
+mod cloze_qa;
 mod demo;
 mod evaluate;
 mod export;
@@ -33,6 +34,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Rewrite a checkpoint with its tokenizer as a Hugging Face directory, weights in f16, bf16 or f32.
     Export(export::ExportArgs),
+    /// Make extractive-QA training data from plain text: cloze questions (a first stage before a small QA set).
+    ClozeQa(cloze_qa::ClozeQaArgs),
     /// Summarize a checkpoint or preset: configuration, parameter count, weight memory.
     Info(info::InfoArgs),
     /// Run a checkpoint's own head on one token sequence and print its outputs.
@@ -79,6 +82,7 @@ fn main() {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Export(a) => export::run(a),
+        Command::ClozeQa(a) => cloze_qa::run(a),
         Command::Info(a) => info::run(a),
         Command::Forward(a) => forward::run(a),
         Command::Evaluate(a) => evaluate::run(a),

@@ -330,8 +330,7 @@ pub fn run_ner(args: NerArgs) -> Result<()> {
             println!("  (no entities)");
         }
         for e in &r.entities {
-            let span: String = text.chars().skip(e.start).take(e.end.saturating_sub(e.start)).collect();
-            println!("  {:<6} {:.4}  {:>3}..{:<3}  {span}", e.entity_group, e.score, e.start, e.end);
+            println!("  {:<6} {:.4}  {:>3}..{:<3}  {}", e.entity_group, e.score, e.start, e.end, e.span(text));
         }
     }
     Ok(())

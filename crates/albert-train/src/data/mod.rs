@@ -19,6 +19,7 @@
 //!   sentences ([`split_sentences`]) instead of one sentence per line.
 
 mod batch;
+mod cloze_qa;
 mod corpus;
 mod error;
 mod manifest;
@@ -35,6 +36,7 @@ pub use batch::{
     masked_example, Batch, BatchConfig, BatchTensors, EpochPlan, MaskMode, MaskedExample,
     PretrainData, HELDOUT_SEED, IGNORE_INDEX,
 };
+pub use cloze_qa::{cloze_questions, ClozeOptions};
 pub use corpus::PreparedSplit;
 pub use error::DataError;
 pub use manifest::{

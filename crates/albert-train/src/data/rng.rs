@@ -20,6 +20,8 @@ pub enum Purpose {
     Masking = 3,
     /// Choosing the held-out documents (epoch = index = 0).
     HeldOut = 4,
+    /// Cloze question drawing (index = paragraph; `u64::MAX`: the paragraph order).
+    Cloze = 5,
 }
 
 /// The generator for `(seed, purpose, epoch, index)`.

@@ -26,6 +26,19 @@ pub struct Entity {
     pub end: usize,
 }
 
+impl Entity {
+    /// The entity as written in `text` (the text it was found in), case and accents kept.
+    ///
+    /// ```
+    /// use albert::pipeline::ner::Entity;
+    /// let e = Entity { entity_group: "LOC".into(), score: 0.9, word: "zurich".into(), start: 3, end: 9 };
+    /// assert_eq!(e.span("In Zürich."), "Zürich");
+    /// ```
+    pub fn span(&self, text: &str) -> String {
+        text.chars().skip(self.start).take(self.end.saturating_sub(self.start)).collect()
+    }
+}
+
 /// The entities of one text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entities {
