@@ -138,10 +138,10 @@ def classify(pipe, texts, **kw):
             for t in texts]
 
 
-def ner(pipe):
+def ner(pipe, texts=NER, strategy="simple"):
     return [{"text": t, "entities": [
         {"entity_group": e["entity_group"], "score": f(e["score"]), "word": e["word"], "start": int(e["start"]),
-         "end": int(e["end"])} for e in pipe(t, aggregation_strategy="simple")]} for t in NER]
+         "end": int(e["end"])} for e in pipe(t, aggregation_strategy=strategy)]} for t in texts]
 
 
 def mean_pooled(pipe, text):

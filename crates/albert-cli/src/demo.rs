@@ -88,7 +88,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         .collect::<albert::Result<Vec<_>>>()?;
     let (tagger, tagger_scores) = load(builtin::NER, Task::Ner)?;
     let texts: Vec<&str> = inputs.ner.texts.iter().map(|t| t.text.as_str()).collect();
-    let entities = ner::ner(&tagger, &texts, &opts)?;
+    let entities = ner::ner(&tagger, &texts, ner::Aggregation::First, &opts)?;
 
     if args.json {
         let out = json!({

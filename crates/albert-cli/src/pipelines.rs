@@ -301,12 +301,17 @@ pub fn run_qa(args: QaArgs) -> Result<()> {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  albert ner --model tests/fixtures/pipelines/ner \"John Smith works for Google in New York.\"\n  \
 cat news.txt | albert ner --model dslim/bert-base-NER --json\n\n\
-Tokens take their most probable label; neighbours of the same type are grouped unless a B- tag starts a new\n\
-entity; O is dropped (transformers' token-classification pipeline, aggregation_strategy=\"simple\"). score is the\n\
-mean probability of the entity's tokens, start/end are code-point offsets into the text.")]
+Each word takes one label (--aggregation); neighbours of the same type are grouped unless a B- tag starts a new\n\
+entity; O is dropped (transformers' token-classification pipeline with the same aggregation_strategy). score is\n\
+the mean probability of the entity's words, start/end are code-point offsets into the text.")]
 pub struct NerArgs {
     /// Texts; one per line from stdin when none is given.
     texts: Vec<String>,
+    /// How word pieces become entities (transformers' aggregation_strategy): `first` (a word takes its first
+    /// piece's label), `average` (its pieces' mean probabilities), `max` (its most confident piece), or `simple`
+    /// (every piece its own label, so a rare word may split across entities).
+    #[arg(long, default_value = "first", value_parser = ["simple", "first", "average", "max"])]
+    aggregation: String,
     #[command(flatten)]
     length: LengthArgs,
     #[command(flatten)]
@@ -318,7 +323,8 @@ pub fn run_ner(args: NerArgs) -> Result<()> {
     let model = args.common.load(Task::Ner)?;
     let texts = inputs(args.texts)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let results = ner::ner(&model, &refs, &args.common.options(&args.length))?;
+    let aggregation = args.aggregation.parse().map_err(anyhow::Error::msg)?;
+    let results = ner::ner(&model, &refs, aggregation, &args.common.options(&args.length))?;
     for (i, (text, r)) in texts.iter().zip(results).enumerate() {
         warn_truncated(i, r.truncated, &model, args.length.max_length);
         if args.common.json {

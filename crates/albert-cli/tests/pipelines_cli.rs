@@ -97,7 +97,7 @@ fn fill_mask_ner_qa_embed_and_similarity_print_transformers_answers() {
     assert_eq!(out[0]["masks"][0][0]["sequence"], fm["masks"][0][0]["sequence"]);
 
     let n = &exp["ner"][0];
-    let out = json_lines(&albert(&["ner", "--model", &model("ner"), "--json", n["text"].as_str().unwrap()], None));
+    let out = json_lines(&albert(&["ner", "--model", &model("ner"), "--aggregation", "simple", "--json", n["text"].as_str().unwrap()], None));
     let spans = |v: &Value| -> Vec<(Value, Value, Value)> {
         v.as_array().unwrap().iter().map(|e| (e["entity_group"].clone(), e["start"].clone(), e["end"].clone())).collect()
     };

@@ -101,14 +101,12 @@ fn over_long_input_is_truncated_and_flagged() {
     }
 }
 
-#[test]
-fn ner_matches_transformers_simple_aggregation() {
-    let exp = expected();
-    let cases = &exp["ner"];
+/// The entities of `cases` (transformers' output for one aggregation) equal ours.
+fn assert_ner_matches(cases: &Value, aggregation: ner::Aggregation) {
     let model = load("ner", Task::Ner);
     let inputs = texts(cases, "text");
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let got = ner::ner(&model, &refs, &BATCHED).unwrap();
+    let got = ner::ner(&model, &refs, aggregation, &BATCHED).unwrap();
     assert_eq!(got.len(), refs.len());
     for (case, g) in cases.as_array().unwrap().iter().zip(&got) {
         let want = case["entities"].as_array().unwrap();
@@ -118,10 +116,27 @@ fn ner_matches_transformers_simple_aggregation() {
             .iter()
             .map(|w| (str_of(&w["entity_group"]), str_of(&w["word"]), w["start"].as_u64().unwrap(), w["end"].as_u64().unwrap()))
             .collect();
-        assert_eq!(have, expect, "{}", case["text"]);
+        assert_eq!(have, expect, "{aggregation:?}: {}", case["text"]);
         for (w, h) in want.iter().zip(&g.entities) {
             close(h.score, &w["score"], "ner score");
         }
+    }
+}
+
+#[test]
+fn ner_matches_transformers_simple_aggregation() {
+    assert_ner_matches(&expected()["ner"], ner::Aggregation::Simple);
+}
+
+/// Word-level aggregation (tests/fixtures/pipelines/ner_aggregation.json, from
+/// scripts/reference/ner_aggregation_reference.py): words found by transformers' fallback for tokenizers without a
+/// subword prefix, each taking its first piece's, mean or most confident label.
+#[test]
+fn ner_matches_transformers_word_aggregations() {
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("ner_aggregation.json")).unwrap()).unwrap();
+    for (name, aggregation) in [("first", ner::Aggregation::First), ("average", ner::Aggregation::Average), ("max", ner::Aggregation::Max)] {
+        assert_ner_matches(&reference[name], aggregation);
     }
 }
 
@@ -220,6 +235,6 @@ fn bad_input_and_wrong_checkpoints_are_clear_errors() {
     let err = error_of(qa::answer(&qa_model, " ", "context", &qa::QaOptions::default()));
     assert!(err.contains("question is empty"), "{err}");
     // A model loaded for one task is refused by another.
-    let err = error_of(ner::ner(&qa_model, &["text"], &BATCHED));
+    let err = error_of(ner::ner(&qa_model, &["text"], ner::Aggregation::First, &BATCHED));
     assert!(err.contains("loaded for `qa`"), "{err}");
 }

@@ -1,8 +1,8 @@
-//! Named entities, as transformers' `token-classification` pipeline with `aggregation_strategy="simple"`: each
-//! token takes its most probable label (softmax over the labels); consecutive tokens of the same entity type are
-//! grouped unless a `B-` tag starts a new entity; a group's score is the mean of its tokens' scores, its word the
-//! tokens joined back into text, its span from the first token's start to the last token's end (code points);
-//! groups labeled `O` are dropped.
+//! Named entities, as transformers' `token-classification` pipeline: each token takes its most probable label
+//! (softmax over the labels); with a word-level [`Aggregation`] the pieces of a word first agree on one label;
+//! consecutive tokens (or words) of the same entity type are grouped unless a `B-` tag starts a new entity; a group's
+//! score is the mean of its members' scores, its word the members joined back into text, its span from the first
+//! one's start to the last one's end (code points); groups labeled `O` are dropped.
 
 use candle_core::DType;
 use serde::Serialize;
@@ -48,17 +48,50 @@ pub struct Entities {
     pub truncated: bool,
 }
 
-/// A token with its predicted label.
+/// How word pieces become entities: transformers' `aggregation_strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Aggregation {
+    /// Each piece keeps its own label; pieces of one word may fall into different entities.
+    #[default]
+    Simple,
+    /// A word takes the label of its first piece.
+    First,
+    /// A word takes the label of its pieces' mean probabilities.
+    Average,
+    /// A word takes the label of its most confident piece.
+    Max,
+}
+
+impl std::str::FromStr for Aggregation {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "simple" => Ok(Self::Simple),
+            "first" => Ok(Self::First),
+            "average" => Ok(Self::Average),
+            "max" => Ok(Self::Max),
+            other => Err(format!("unknown aggregation {other:?}; expected simple, first, average or max")),
+        }
+    }
+}
+
+/// A token (or, after word aggregation, a word) with its predicted label.
 struct Tagged {
     label: String,
     score: f32,
+    /// Probabilities of every label.
+    scores: Vec<f32>,
     word: String,
     start: usize,
     end: usize,
+    /// Continues the previous token's word: transformers' fallback for tokenizers without a subword prefix, a
+    /// token whose start is neither the text's start nor next to a space.
+    is_subword: bool,
 }
 
 /// Finds the entities of `texts`.
-pub fn ner(model: &PipelineModel, texts: &[&str], opts: &PipelineOptions) -> Result<Vec<Entities>> {
+pub fn ner(model: &PipelineModel, texts: &[&str], aggregation: Aggregation, opts: &PipelineOptions) -> Result<Vec<Entities>> {
     model.require(Task::Ner)?;
     let cfg = model.config();
     let encoded = model.encode(texts, opts.max_length)?;
@@ -76,7 +109,13 @@ pub fn ner(model: &PipelineModel, texts: &[&str], opts: &PipelineOptions) -> Res
         .finish()?
         .into_iter()
         .zip(&encoded)
-        .map(|(tokens, e)| Ok(Entities { entities: group(model, tokens)?, truncated: e.truncated }))
+        .map(|(tokens, e)| {
+            let tokens = match aggregation {
+                Aggregation::Simple => tokens,
+                word_level => aggregate_words(model, tokens, word_level, |l| cfg.label_name(l))?,
+            };
+            Ok(Entities { entities: group(model, tokens)?, truncated: e.truncated })
+        })
         .collect()
 }
 
@@ -95,12 +134,67 @@ fn tag_tokens(
             let scores = softmax(&logits[i]);
             let best = argmax(&scores);
             let (start, end) = e.offsets[i];
-            // An unknown token stands for its text, as in transformers.
+            let beside_space = |k: usize| chars.get(k).is_some_and(|c| *c == ' ');
+            let mut is_subword = start > 0 && !beside_space(start - 1) && !beside_space(start);
+            // An unknown token stands for its text and starts a word, as in transformers.
             let word = match chars.get(start..end) {
-                Some(span) if Some(e.ids[i]) == unk => span.iter().collect(),
+                Some(span) if Some(e.ids[i]) == unk => {
+                    is_subword = false;
+                    span.iter().collect()
+                }
                 _ => e.tokens[i].clone(),
             };
-            Tagged { label: label_name(best), score: scores[best], word, start, end }
+            Tagged { label: label_name(best), score: scores[best], scores, word, start, end, is_subword }
+        })
+        .collect()
+}
+
+/// Fuses each word's pieces into one tagged word (transformers' `aggregate_words`).
+fn aggregate_words(
+    model: &PipelineModel,
+    tokens: Vec<Tagged>,
+    aggregation: Aggregation,
+    label_name: impl Fn(usize) -> String,
+) -> Result<Vec<Tagged>> {
+    let mut words: Vec<Vec<Tagged>> = Vec::new();
+    for t in tokens {
+        match words.last_mut() {
+            Some(word) if t.is_subword => word.push(t),
+            _ => words.push(vec![t]),
+        }
+    }
+    words
+        .into_iter()
+        .map(|pieces| {
+            let scores = match aggregation {
+                Aggregation::Average => {
+                    let n = pieces.len() as f32;
+                    (0..pieces[0].scores.len()).map(|l| pieces.iter().map(|p| p.scores[l]).sum::<f32>() / n).collect()
+                }
+                Aggregation::Max => {
+                    let top = |p: &Tagged| p.scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    // The first of equally confident pieces, as Python's max().
+                    let mut best = &pieces[0];
+                    for p in &pieces[1..] {
+                        if top(p) > top(best) {
+                            best = p;
+                        }
+                    }
+                    best.scores.clone()
+                }
+                Aggregation::First | Aggregation::Simple => pieces[0].scores.clone(),
+            };
+            let best = argmax(&scores);
+            let texts: Vec<&str> = pieces.iter().map(|p| p.word.as_str()).collect();
+            Ok(Tagged {
+                label: label_name(best),
+                score: scores[best],
+                word: model.tokenizer.tokens_to_string(&texts)?,
+                start: pieces[0].start,
+                end: pieces[pieces.len() - 1].end,
+                scores,
+                is_subword: false,
+            })
         })
         .collect()
 }
