@@ -10,7 +10,7 @@ Writes tests/fixtures/builtin/demo_reference.json. Each model is loaded from its
   classify   pipeline("text-classification", top_k=None) on AlbertForSequenceClassification
   fill-mask  pipeline("fill-mask", top_k=5) on AlbertForMaskedLM loaded from the AlbertForPreTraining checkpoint
   qa         the tokenizer's windows (384, stride 128), the model, transformers' select_starts_ends
-  ner        pipeline("token-classification", aggregation_strategy="simple")
+  ner        pipeline("token-classification", aggregation_strategy="first"), as `albert demo` runs it
 """
 import json
 import os
@@ -28,7 +28,7 @@ from transformers import (
 )
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_pipeline_fixtures import f, qa  # noqa: E402
+from make_pipeline_fixtures import f, ner, qa  # noqa: E402
 
 MODELS = "models"
 OUT = os.path.join("tests", "fixtures", "builtin")
@@ -56,9 +56,7 @@ def main():
     ref["qa"] = [qa(model, tok, q["question"], inputs["qa"]["context"], 384, 128) for q in inputs["qa"]["questions"]]
     model, tok = load(AlbertForTokenClassification, "albert-small-conll03")
     pipe = pipeline("token-classification", model=model, tokenizer=tok)
-    ref["ner"] = [{"text": t["text"], "entities": [
-        {"entity_group": e["entity_group"], "score": f(e["score"]), "word": e["word"], "start": int(e["start"]),
-         "end": int(e["end"])} for e in pipe(t["text"], aggregation_strategy="simple")]} for t in inputs["ner"]["texts"]]
+    ref["ner"] = ner(pipe, [t["text"] for t in inputs["ner"]["texts"]], "first")
     ref["versions"] = {"transformers": transformers.__version__, "torch": torch.__version__,
                        "python": sys.version.split()[0]}
     os.makedirs(OUT, exist_ok=True)
