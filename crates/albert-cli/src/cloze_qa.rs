@@ -7,10 +7,11 @@ use albert_train::data::{cloze_questions, read_text, split_documents, ClozeOptio
 
 /// Arguments of `albert cloze-qa`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example (cloze questions on WikiText, then a first QA stage on them):
-  albert cloze-qa --corpus wiki.valid.tokens --corpus wiki.test.tokens --out cloze.json
-  albert finetune --task squad --data cloze.json --model models/albert-small --out cloze-qa --lr 1e-4 --batch 16
-  albert finetune --task xquad --data xquad.en.json --model cloze-qa --out qa")]
+#[command(after_help = "Example (the recipe of the built-in albert-small-xquad: cloze questions on WikiText, a first QA
+stage on them, then the labeled questions):
+  albert cloze-qa --corpus wiki.valid.tokens wiki.test.tokens --per-paragraph 5 --out cloze.json
+  albert finetune --task squad --data cloze.json --model models/albert-small --out cloze-qa --lr 2e-4 --batch 16 --epochs 1
+  albert finetune --task xquad --data xquad.en.json --model cloze-qa --out qa --lr 1e-4 --batch 16")]
 pub struct ClozeQaArgs {
     /// Plain text files (`.gz` too), paragraphs separated by blank lines; WikiText's `@-@` marks are undone.
     #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
