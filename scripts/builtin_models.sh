@@ -36,9 +36,7 @@ finetune() { # out, then finetune's arguments
 SST2_FLAGS="--lr 1e-4 --warmup-ratio 0.1 --batch 32 --epochs 1 --holdout-fraction 0.1"
 finetune sst2 --task sst2 --data "$DATA/glue/SST-2" --model "$PRE" $SST2_FLAGS
 W=$DATA/corpus/wikitext-2
-jq -r --slurpfile split data/splits/xquad_split.json \
-  '($split[0].train | map(.index)) as $train | .data | to_entries[] | select(.key as $k | $train | index($k))
-   | .value.paragraphs[].context | ., ""' "$DATA/xquad/xquad.en.json" > "$WORK/xquad-train-paragraphs.txt"
+scripts/xquad_train_paragraphs.sh "$DATA/xquad/xquad.en.json" > "$WORK/xquad-train-paragraphs.txt"
 # Cloze questions on encyclopedic text: WikiText-2 valid/test and the training articles' paragraphs, each question
 # with its whole paragraph as context. Chosen on the held-out training articles after stage 2 (docs/pretrain-small):
 # 9.3 F1, against 8.8 without a cloze stage and 7.0 with the corpus's prose books added in 120-word contexts.

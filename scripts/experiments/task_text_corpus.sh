@@ -19,9 +19,7 @@ tmp=$(mktemp "$OUT.XXXXXX")
   tail -n +2 "$G/MRPC/train.tsv" | awk -F'\t' '{print $4; print $5; print ""}'
   tail -n +2 "$G/RTE/train.tsv" | awk -F'\t' '{print $2; print $3; print ""}'
   tail -n +2 "$G/STS-B/train.tsv" | awk -F'\t' '{print $8; print $9; print ""}'
-  jq -r --slurpfile split data/splits/xquad_split.json \
-    '($split[0].train | map(.index)) as $train | .data | to_entries[] | select(.key as $k | $train | index($k))
-     | .value.paragraphs[].context | ., ""' "$DATA/xquad/xquad.en.json"
+  scripts/xquad_train_paragraphs.sh "$DATA/xquad/xquad.en.json"
 } > "$tmp"
 mv "$tmp" "$OUT"
 echo "$OUT: $(grep -c . "$OUT") lines, $(wc -w < "$OUT") words"

@@ -1,11 +1,10 @@
 //! Cloze questions from plain text: extractive question-answering data without annotation, for a
 //! first stage before a small labeled QA set. A span of a sentence (a name, a number or a few
-//! content words) is the answer; the question is the words around it, the span replaced by a
-//! question word, some words dropped. This is the "identity mapping" cloze translation of Lewis et
-//! al. 2019 ("Unsupervised Question Answering by Cloze Translation") with word dropout as its
-//! noise; span-selection pretraining (Glass et al. 2020) showed that such questions teach a
-//! reader to match a question against its context, the skill a few hundred labeled questions are
-//! too few to teach.
+//! content words) is the answer; the question is its question word followed by the words around
+//! it, some dropped and the rest shuffled locally: the "noisy cloze" of Lewis et al. 2019
+//! ("Unsupervised Question Answering by Cloze Translation"). Span-selection pretraining (Glass et
+//! al. 2020) showed that such questions teach a reader to match a question against its context,
+//! the skill a few hundred labeled questions are too few to teach.
 
 use super::rng::{sub_rng, Draw, Purpose};
 use super::text::split_sentences;
@@ -79,7 +78,7 @@ const FUNCTION_WORDS: &[&str] = &[
     "their", "this", "that", "which", "who", "not", "had", "has", "have", "also", "into", "after",
     "such", "than", "then", "when", "where", "there", "these", "those", "would", "could", "should",
     "about", "other", "some", "more", "most", "many", "very", "only", "over", "under", "while",
-    "what", "them", "were", "being", "upon", "before", "during", "through", "between", "will",
+    "what", "them", "being", "upon", "before", "during", "through", "between", "will",
     "each", "every", "both", "either", "because", "although", "however", "against", "within",
     "without", "across", "since", "until", "among", "around", "said", "much", "well", "even",
 ];
@@ -110,16 +109,17 @@ impl Kind {
 /// content words alone or in pairs.
 fn candidates(sentence: &str, ws: &[Word]) -> Vec<(usize, usize, Kind)> {
     let core = |i: usize| &sentence[ws[i].core_start..ws[i].core_end];
+    let function_word = |i: usize| FUNCTION_WORDS.contains(&core(i).to_lowercase().as_str());
     // A capital on a function word ("It", after a line break of verse) does not make a name.
-    let capitalized = |i: usize| {
-        core(i).chars().next().is_some_and(char::is_uppercase) && core(i) != "I"
-            && !FUNCTION_WORDS.contains(&core(i).to_lowercase().as_str())
-    };
+    let capitalized =
+        |i: usize| core(i).chars().next().is_some_and(char::is_uppercase) && core(i) != "I" && !function_word(i);
     // Quantities, not references such as a verse's "4:5".
     let numeric = |i: usize| {
         core(i).chars().any(|c| c.is_ascii_digit()) && core(i).chars().all(|c| c.is_ascii_digit() || ",.%".contains(c))
     };
     let usable = |i: usize| !core(i).is_empty() && !core(i).contains("unk");
+    let content =
+        |k: usize| usable(k) && core(k).chars().count() >= 4 && !function_word(k) && !capitalized(k) && !numeric(k);
     let mut out = Vec::new();
     let mut i = 0;
     while i < ws.len() {
@@ -146,10 +146,6 @@ fn candidates(sentence: &str, ws: &[Word]) -> Vec<(usize, usize, Kind)> {
             out.push((i, j, if year && j == i + 1 { Kind::Year } else { Kind::Number }));
             i = j;
         } else {
-            let content = |k: usize| {
-                usable(k) && core(k).chars().count() >= 4 && !FUNCTION_WORDS.contains(&core(k).to_lowercase().as_str())
-                    && !capitalized(k) && !numeric(k)
-            };
             if content(i) {
                 out.push((i, i + 1, Kind::Phrase));
                 if i + 1 < ws.len() && content(i + 1) && ws[i].core_end == ws[i].end {
@@ -215,6 +211,7 @@ fn clean(paragraph: &str) -> String {
 pub fn cloze_questions(paragraphs: &[String], options: &ClozeOptions, max_questions: Option<usize>) -> SquadDataset {
     let mut order: Vec<usize> = (0..paragraphs.len()).collect();
     sub_rng(options.seed, Purpose::Cloze, 0, u64::MAX).shuffle(&mut order);
+    let limit = if options.max_context_words == 0 { usize::MAX } else { options.max_context_words };
     let mut made: Vec<SquadParagraph> = Vec::new();
     let mut total = 0;
     for &p in &order {
@@ -251,7 +248,6 @@ pub fn cloze_questions(paragraphs: &[String], options: &ClozeOptions, max_questi
             let pick = pool[rng.int_inclusive(0, pool.len() - 1)];
             // The sentences [lo, hi] around this one that fit in the word budget, growing after, then before.
             let (mut lo, mut hi, mut budget) = (s, s, sentence_words[s]);
-            let limit = if options.max_context_words == 0 { usize::MAX } else { options.max_context_words };
             loop {
                 let grew_after = hi + 1 < sentences.len() && budget + sentence_words[hi + 1] <= limit;
                 if grew_after {
