@@ -64,24 +64,23 @@ fn run(model: &AlbertForAny, g: &HashMap<String, Tensor>, with_loss: bool) -> Ha
     for (name, t) in &out.heads {
         got.insert(name.to_string(), t.clone());
     }
-    if let Some(loss) = with_loss.then(|| loss(model, &input, g)).flatten() {
+    if let Some(loss) = with_loss.then(|| loss(model, &input, g, &ForwardOptions::default())).flatten() {
         got.insert("loss".into(), loss.reshape(1).unwrap());
     }
     got
 }
 
-fn loss(model: &AlbertForAny, input: &AlbertInput, g: &HashMap<String, Tensor>) -> Option<Tensor> {
-    let o = ForwardOptions::default();
+fn loss(model: &AlbertForAny, input: &AlbertInput, g: &HashMap<String, Tensor>, o: &ForwardOptions) -> Option<Tensor> {
     let label = |k: &str| g[&format!("labels.{k}")].clone();
     let l = match model {
         AlbertForAny::Model(_) => return None,
-        AlbertForAny::PreTraining(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels"), &label("sentence_order_label")),
-        AlbertForAny::MaskedLM(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels")),
-        AlbertForAny::SequenceClassification(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels")),
-        AlbertForAny::TokenClassification(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels")),
-        AlbertForAny::MultipleChoice(m) => m.loss(&m.forward(input, &o).unwrap(), &label("labels")),
+        AlbertForAny::PreTraining(m) => m.loss(&m.forward(input, o).unwrap(), &label("labels"), &label("sentence_order_label")),
+        AlbertForAny::MaskedLM(m) => m.loss(&m.forward(input, o).unwrap(), &label("labels")),
+        AlbertForAny::SequenceClassification(m) => m.loss(&m.forward(input, o).unwrap(), &label("labels")),
+        AlbertForAny::TokenClassification(m) => m.loss(&m.forward(input, o).unwrap(), &label("labels")),
+        AlbertForAny::MultipleChoice(m) => m.loss(&m.forward(input, o).unwrap(), &label("labels")),
         AlbertForAny::QuestionAnswering(m) => {
-            m.loss(&m.forward(input, &o).unwrap(), &label("start_positions"), &label("end_positions"))
+            m.loss(&m.forward(input, o).unwrap(), &label("start_positions"), &label("end_positions"))
         }
     };
     Some(l.unwrap())
@@ -256,4 +255,48 @@ fn predicted_position_loss_matches_transformers() {
         checked += 1;
     }
     assert!(checked >= 2, "no masked-LM fixture");
+}
+
+/// The backward pass matches PyTorch's: the gradient of every parameter of every fixture with a loss against
+/// transformers' (scripts/reference/make_gradient_fixtures.py, eval mode), to 1e-5 of the largest value of each.
+/// Both training paths: the fused layer operation (`albert::ops::layer`, the default), and the layer composed of one
+/// graph node per operation (taken when attention maps are asked for, or dropout is active).
+#[test]
+fn gradients_match_transformers() {
+    let mut checked = 0;
+    for dir in fixture_dirs() {
+        let Ok(reference) = candle_core::safetensors::load(dir.join("gradients.safetensors"), &Device::Cpu) else { continue };
+        let g = golden(&dir);
+        let loaded = Pretrained::load(&dir, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap();
+        let input = AlbertInput {
+            input_ids: ids(&g["input_ids"]),
+            token_type_ids: Some(ids(&g["token_type_ids"])),
+            attention_mask: Some(ids(&g["attention_mask"])),
+            position_ids: None,
+        };
+        for (path, output_attentions) in [("fused", false), ("composed", true)] {
+            let name = format!("{} ({path})", dir.file_name().unwrap().to_string_lossy());
+            let o = ForwardOptions { output_attentions, ..ForwardOptions::default() };
+            let l = loss(&loaded.model, &input, &g, &o).unwrap();
+            assert!(max_diff(&l.reshape(1).unwrap(), &reference["loss"]) <= TOLERANCE, "{name}: loss differs");
+            let grads = l.backward().unwrap();
+            let vars = loaded.varmap.data().lock().unwrap().clone();
+            let (mut worst, mut compared) = (0f32, 0);
+            for (param, var) in &vars {
+                let expected = reference.get(&format!("grad.{param}")).unwrap_or_else(|| panic!("{name}: transformers has no gradient for {param}"));
+                let actual = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name}: no gradient reaches {param}"));
+                let scale = expected.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+                // f32 sums in another order: 1e-5 of the largest value, and 1e-7 absolute for gradients that are
+                // zero in exact arithmetic (the attention key bias, the QA bias: a softmax ignores a shared shift).
+                let diff = max_diff(actual, expected);
+                assert!(diff <= 1e-5 * scale + 1e-7, "{name}: gradient of {param} differs by {diff:.2e} (largest value {scale:.2e})");
+                worst = worst.max(diff / scale.max(1e-2));
+                compared += 1;
+            }
+            assert_eq!(compared, reference.len() - 1, "{name}: transformers has gradients we do not");
+            println!("{name}: {compared} parameter gradients, worst difference {worst:.2e} of the largest value (or of 1e-2)");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "gradient fixtures missing");
 }

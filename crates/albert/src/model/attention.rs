@@ -56,6 +56,27 @@ impl AlbertAttention {
         Ok(Linear::new(weight, bias))
     }
 
+    /// The block's parameters in the order of [`crate::ops::LayerDims::sizes`], the projections of `qkv` first.
+    pub(crate) fn parameters<'a>(&'a self, qkv: &'a FusedQkv) -> [&'a Tensor; 6] {
+        let [ln_w, ln_b] = self.layer_norm.parameters();
+        [qkv.weight(), qkv.bias(), self.dense.weight(), self.dense.bias(), ln_w, ln_b]
+    }
+
+    /// Whether dropout changes anything in this block with this `train` flag.
+    pub(crate) fn dropout_active(&self, train: bool) -> bool {
+        self.attention_dropout.active(train) || self.output_dropout.active(train)
+    }
+
+    /// Whether the projections were prepared for inference.
+    pub(crate) fn prepared(&self) -> bool {
+        self.prepared_qkv.is_some()
+    }
+
+    /// Heads, and the LayerNorm epsilon.
+    pub(crate) fn heads_and_eps(&self) -> (usize, f64) {
+        (self.num_heads, self.layer_norm.eps())
+    }
+
     /// Prepares the projections for inference ([`Linear::prepare_inference`]); the stacked query/key/value
     /// projection is built once, here.
     pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {

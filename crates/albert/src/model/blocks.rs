@@ -116,6 +116,16 @@ impl LayerNorm {
         Ok(Self { weight, bias, eps, stacked: None })
     }
 
+    /// The weight and the bias.
+    pub(crate) fn parameters(&self) -> [&Tensor; 2] {
+        [&self.weight, &self.bias]
+    }
+
+    /// The epsilon added to the variance.
+    pub(crate) fn eps(&self) -> f64 {
+        self.eps
+    }
+
     /// For inference: the residual sum is then taken inside the normalization's pass ([`Self::forward_residual`]),
     /// which records no gradient.
     pub fn prepare_inference(&mut self) -> Result<()> {

@@ -66,11 +66,18 @@ impl AlbertTransformer {
             .iter()
             .map(|g| g.layers().iter().map(|l| l.attention().fused_qkv()).collect::<Result<_>>())
             .collect::<Result<_>>()?;
+        // And, in training, their parameters as one flat vector for the fused layer operation.
+        let flat: Vec<Vec<Option<Tensor>>> = self
+            .albert_layer_groups
+            .iter()
+            .zip(&qkv)
+            .map(|(g, qkv)| g.layers().iter().zip(qkv).map(|(l, qkv)| if output_attentions { Ok(None) } else { l.flat_params(qkv, &hidden, train) }).collect::<Result<_>>())
+            .collect::<Result<_>>()?;
         let mut all_hidden = output_hidden_states.then(|| vec![hidden.clone()]);
         let mut all_attentions = output_attentions.then(Vec::new);
         for &g in &self.group_of_layer {
-            for (layer, qkv) in self.albert_layer_groups[g].layers().iter().zip(&qkv[g]) {
-                let (next, probs) = layer.forward_fused(qkv, &hidden, mask, train, output_attentions)?;
+            for ((layer, qkv), flat) in self.albert_layer_groups[g].layers().iter().zip(&qkv[g]).zip(&flat[g]) {
+                let (next, probs) = layer.forward_fused(qkv, flat.as_ref(), &hidden, mask, train, output_attentions)?;
                 hidden = next;
                 if let Some(h) = all_hidden.as_mut() {
                     h.push(hidden.clone());

@@ -8,6 +8,7 @@ use super::attention::{AlbertAttention, FusedQkv};
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
 use crate::config::{AlbertConfig, HiddenAct};
 use crate::error::Result;
+use crate::ops::LayerDims;
 use crate::rng::SharedRng;
 
 /// One transformer layer (Hugging Face `albert_layers.N`).
@@ -37,7 +38,7 @@ impl AlbertLayer {
 
     /// (batch, seq, H) -> (batch, seq, H), and the attention probabilities.
     pub fn forward(&self, hidden: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<(Tensor, Tensor)> {
-        let (out, probs) = self.forward_fused(&self.attention.fused_qkv()?, hidden, mask, train, true)?;
+        let (out, probs) = self.forward_fused(&self.attention.fused_qkv()?, None, hidden, mask, train, true)?;
         Ok((out, super::attention::required(probs)?))
     }
 
@@ -54,15 +55,50 @@ impl AlbertLayer {
         &self.attention
     }
 
+    /// The layer's parameters as the flat vector of the fused layer operation ([`crate::ops::layer`]), when that
+    /// operation applies to `hidden`: gradients are recorded (training, or a gradient check), no dropout is active,
+    /// the weights are not prepared for inference, and the tensors are f32 or f64 on the CPU. Built once per forward
+    /// pass from the stacked projection `qkv`, and reused by every layer that shares these weights.
+    pub(crate) fn flat_params(&self, qkv: &FusedQkv, hidden: &Tensor, train: bool) -> Result<Option<Tensor>> {
+        let applies = !self.attention.prepared()
+            && !self.attention.dropout_active(train)
+            && !self.dropout.active(train)
+            && crate::ops::layer_applies(hidden)
+            && (hidden.track_op() || qkv.weight().track_op());
+        if !applies {
+            return Ok(None);
+        }
+        let [ln_w, ln_b] = self.full_layer_layer_norm.parameters();
+        let ffn = [self.ffn.weight(), self.ffn.bias(), self.ffn_output.weight(), self.ffn_output.bias(), ln_w, ln_b];
+        let parts = self.attention.parameters(qkv).into_iter().chain(ffn).map(|t| t.flatten_all()).collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Some(Tensor::cat(&parts, 0)?))
+    }
+
     /// [`Self::forward`] with the attention projections already stacked; the probabilities only when `want_probs`.
+    /// With `flat` ([`Self::flat_params`]) and a key-only mask, the layer runs as one fused operation.
     pub(crate) fn forward_fused(
         &self,
         qkv: &FusedQkv,
+        flat: Option<&Tensor>,
         hidden: &Tensor,
         mask: Option<&Tensor>,
         train: bool,
         want_probs: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
+        if let (Some(flat), false) = (flat, want_probs) {
+            let (b, s, h) = hidden.dims3()?;
+            let key_mask = match mask {
+                None => Some(Tensor::zeros((b, s), hidden.dtype(), hidden.device())?),
+                Some(m) if m.elem_count() == b * s => Some(m.reshape((b, s))?),
+                Some(_) => None,
+            };
+            if let Some(key_mask) = key_mask {
+                let (heads, eps) = self.attention.heads_and_eps();
+                let intermediate = self.ffn.weight().dim(0)?;
+                let dims = LayerDims { hidden: h, intermediate, heads, act: self.activation, eps };
+                return Ok((crate::ops::layer(hidden, flat, &key_mask, dims)?, None));
+            }
+        }
         let (attended, probs) = self.attention.forward_fused(qkv, hidden, mask, train, want_probs)?;
         // (batch, seq, intermediate)
         let inner = self.ffn.forward_act(&attended, self.activation)?;

@@ -196,7 +196,7 @@ pub(crate) use with_activation;
 
 struct BiasAct(HiddenAct);
 
-fn forward_rows<A: Activation, T: WithDType + Float + Tanh>(x: &[T], b: &[T]) -> Vec<T> {
+pub(super) fn forward_rows<A: Activation, T: WithDType + Float + Tanh>(x: &[T], b: &[T]) -> Vec<T> {
     let fill = |dst: &mut [MaybeUninit<T>]| {
         dst.par_chunks_mut(b.len() * ROWS_PER_TASK)
             .zip(x.par_chunks(b.len() * ROWS_PER_TASK))
@@ -267,7 +267,7 @@ impl CustomOp2 for BiasAct {
 /// `grad * act'(x + bias)`.
 struct BiasActGrad(HiddenAct);
 
-fn backward_rows<A: Activation, T: WithDType + Float + Tanh>(g: &[T], x: &[T], b: &[T]) -> Vec<T> {
+pub(super) fn backward_rows<A: Activation, T: WithDType + Float + Tanh>(g: &[T], x: &[T], b: &[T]) -> Vec<T> {
     let chunk = b.len() * ROWS_PER_TASK;
     let mut dst = vec![T::zero(); x.len()];
     dst.par_chunks_mut(chunk)

@@ -24,7 +24,7 @@ unsafe impl<T> Sync for Disjoint<T> {}
 
 /// The shapes of one call: qkv (batch, seq, 3 x hidden), the additive key mask (batch, seq).
 #[derive(Clone, Copy)]
-struct Dims {
+pub(super) struct Dims {
     batch: usize,
     seq: usize,
     hidden: usize,
@@ -41,8 +41,12 @@ impl Dims {
         if mask.shape().elem_count() != batch * seq {
             candle_core::bail!("attention mask of shape {:?} for a batch of {batch} x {seq}", mask.shape().dims());
         }
-        let hidden = three_h / 3;
-        Ok(Self { batch, seq, hidden, heads, head_dim: hidden / heads })
+        Ok(Self::of(batch, seq, three_h / 3, heads))
+    }
+
+    /// The dimensions of a batch of `batch` x `seq` rows of width `hidden` over `heads` heads.
+    pub(super) fn of(batch: usize, seq: usize, hidden: usize, heads: usize) -> Self {
+        Self { batch, seq, hidden, heads, head_dim: hidden / heads }
     }
 
     /// Offset of (sequence `b`, head `h`)'s query in qkv; its key is `hidden` further, its value `2 hidden`.
@@ -113,7 +117,7 @@ fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, b: 
     )
 }
 
-fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
+pub(super) fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
     let mut out = vec![T::zero(); d.batch * d.seq * d.hidden];
     let dst = Disjoint(out.as_mut_ptr());
     (0..d.batch * d.heads).into_par_iter().for_each_init(
@@ -135,7 +139,7 @@ fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T>
 
 /// dqkv from the output gradient `g` (batch, seq, hidden). With P = softmax(S), O = P V:
 /// dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K, dK = dS^T Q.
-fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T], d: Dims) -> Vec<T> {
+pub(super) fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T], d: Dims) -> Vec<T> {
     let mut dqkv = vec![T::zero(); qkv.len()];
     let dst = Disjoint(dqkv.as_mut_ptr());
     (0..d.batch * d.heads).into_par_iter().for_each_init(

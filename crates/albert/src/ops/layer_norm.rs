@@ -35,6 +35,11 @@ fn layer_norm_rows<T: WithDType + Float>(
     if residual.is_some_and(|r| r.len() != x.len()) {
         candle_core::bail!("layer norm residual of another size than its input {:?}", xl.shape().dims());
     }
+    Ok((WithDType::to_cpu_storage_owned(normalized_rows(x, residual, w, b, eps)), xl.shape().clone()))
+}
+
+/// LayerNorm of each row of `x` (rows of `w.len()` values), or of `x + residual`.
+pub(super) fn normalized_rows<T: WithDType + Float>(x: &[T], residual: Option<&[T]>, w: &[T], b: &[T], eps: f64) -> Vec<T> {
     let dim = w.len();
     let eps = T::from(eps).expect("eps fits the float type");
     let mut dst = x.to_vec();
@@ -49,7 +54,7 @@ fn layer_norm_rows<T: WithDType + Float>(
             },
         )
     });
-    Ok((WithDType::to_cpu_storage_owned(dst), xl.shape().clone()))
+    dst
 }
 
 impl CustomOp3 for LayerNorm {
@@ -101,6 +106,12 @@ fn layer_norm_grad_rows<T: WithDType + Float>(
     eps: f64,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
     let (x, w, g) = (super::contiguous(x, xl, "layer norm input")?, super::contiguous(w, wl, "layer norm weight")?, super::contiguous(g, gl, "layer norm gradient")?);
+    let rows = x.len() / w.len();
+    Ok((WithDType::to_cpu_storage_owned(layer_norm_grad(x, w, g, eps)), Shape::from((rows + 2, w.len()))))
+}
+
+/// The LayerNorm backward pass over rows of `w.len()` values: `dx` (the rows), then `dweight` and `dbias`.
+pub(super) fn layer_norm_grad<T: WithDType + Float>(x: &[T], w: &[T], g: &[T], eps: f64) -> Vec<T> {
     let dim = w.len();
     let rows = x.len() / dim;
     let n = T::from(dim).expect("row length fits the float type");
@@ -144,7 +155,7 @@ fn layer_norm_grad_rows<T: WithDType + Float>(
     for sums in partials {
         params.iter_mut().zip(sums).for_each(|(p, s)| *p = *p + s);
     }
-    Ok((WithDType::to_cpu_storage_owned(dst), Shape::from((rows + 2, dim))))
+    dst
 }
 
 impl CustomOp3 for LayerNormGrad {

@@ -18,6 +18,7 @@ macro_rules! f32_or_f64 {
 pub(crate) mod activation;
 mod attention;
 mod int8;
+mod layer;
 mod layer_norm;
 mod linear;
 mod packed;
@@ -27,6 +28,7 @@ mod softmax;
 pub use activation::bias_act;
 pub use attention::{attention, fused_attention_applies};
 pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
+pub use layer::{layer, layer_applies, LayerDims};
 pub use layer_norm::{add_layer_norm, layer_norm};
 pub use linear::{column_major, linear};
 pub use packed::{packed_f32_available, PackedLinear, F32_KERNEL_ENV};
@@ -159,9 +161,14 @@ fn sum_rows_of<T: candle_core::WithDType + num_traits::Float + Send + Sync>(
     src: &[T],
     layout: &candle_core::Layout,
 ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-    use rayon::prelude::*;
     let src = contiguous(src, layout, "the input of a sum over rows")?;
     let (_, cols) = layout.shape().dims2()?;
+    Ok((candle_core::WithDType::to_cpu_storage_owned(column_sums(src, cols)), candle_core::Shape::from(cols)))
+}
+
+/// Column sums of `src` as rows of `cols` values, blocks of rows summed in parallel and then in a fixed order.
+fn column_sums<T: num_traits::Float + Send + Sync>(src: &[T], cols: usize) -> Vec<T> {
+    use rayon::prelude::*;
     let partials: Vec<Vec<T>> = src
         .par_chunks(cols.max(1) * ROWS_PER_BLOCK)
         .map(|block| {
@@ -176,7 +183,7 @@ fn sum_rows_of<T: candle_core::WithDType + num_traits::Float + Send + Sync>(
     for p in partials {
         total.iter_mut().zip(p).for_each(|(s, v)| *s = *s + v);
     }
-    Ok((candle_core::WithDType::to_cpu_storage_owned(total), candle_core::Shape::from(cols)))
+    total
 }
 
 impl candle_core::CustomOp1 for SumRows {
