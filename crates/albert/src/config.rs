@@ -42,8 +42,12 @@ pub enum ProblemType {
 /// Fields the published checkpoints carry but this implementation does not use are kept in `extra` and written back
 /// on save; settings that would change the architecture in ways not implemented are rejected by [`validate`].
 ///
+/// A field missing from `config.json` takes the default of transformers' `AlbertConfig` class
+/// ([`AlbertConfig::hf_class_defaults`]), as `from_pretrained` gives it.
+///
 /// [`validate`]: AlbertConfig::validate
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default = "AlbertConfig::hf_class_defaults")]
 pub struct AlbertConfig {
     /// Number of SentencePiece pieces (rows of the word-embedding matrix).
     pub vocab_size: usize,
@@ -173,6 +177,12 @@ impl Default for AlbertConfig {
 }
 
 impl AlbertConfig {
+    /// The defaults of transformers' `AlbertConfig()`, which fill the fields a `config.json` leaves out: the
+    /// xxlarge shape (H 4096, 64 heads, intermediate 16384), the rest as `albert-base-v2`.
+    pub fn hf_class_defaults() -> Self {
+        Self { hidden_size: 4096, num_attention_heads: 64, intermediate_size: 16384, ..Self::default() }
+    }
+
     /// A published configuration by name (`albert-base-v2`, `large`, `xxlarge-v1`, ...; a bare size means v2).
     ///
     /// ```
@@ -548,6 +558,25 @@ mod tests {
             let err = AlbertConfig::from_json_str(&v.to_string()).unwrap_err().to_string();
             assert!(err.contains(&format!("`{field}`")), "{field}: {err}");
         }
+    }
+
+    /// A config that gives only some fields loads as transformers loads it: the rest from `AlbertConfig()`, whose
+    /// defaults (transformers 5.25.0, `AlbertConfig().to_dict()`) are written out here.
+    #[test]
+    fn missing_fields_take_the_transformers_class_defaults() {
+        let cfg = AlbertConfig::from_json_str(r#"{"hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024}"#).unwrap();
+        let expected = serde_json::json!({
+            "vocab_size": 30000, "embedding_size": 128, "hidden_size": 256, "num_hidden_layers": 12,
+            "num_hidden_groups": 1, "num_attention_heads": 4, "intermediate_size": 1024, "inner_group_num": 1,
+            "hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+            "max_position_embeddings": 512, "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12,
+            "classifier_dropout_prob": 0.1, "pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 3,
+            "model_type": "albert",
+        });
+        assert_eq!(serde_json::to_value(&cfg).unwrap(), expected);
+        let empty = AlbertConfig::from_json_str("{}").unwrap();
+        assert_eq!((empty.hidden_size, empty.num_attention_heads, empty.intermediate_size), (4096, 64, 16384));
+        assert!(empty.extra.is_empty());
     }
 
     #[test]

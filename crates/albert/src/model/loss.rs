@@ -19,6 +19,9 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor, ignore: i64) -> Result<Te
     if let Some(bad) = values.iter().find(|&&l| l != ignore && (l < 0 || l as usize >= classes)) {
         return Err(Error::Input(format!("label {bad} is outside 0..{classes}")));
     }
+    if crate::ops::fused(logits) {
+        return Ok(crate::ops::cross_entropy(logits, values.iter().map(|&l| (l != ignore).then_some(l as usize)).collect())?);
+    }
     let counted: Vec<f64> = values.iter().map(|&l| if l == ignore { 0.0 } else { 1.0 }).collect();
     let index: Vec<u32> = values.iter().map(|&l| if l == ignore { 0 } else { l as u32 }).collect();
     let device = logits.device();

@@ -17,6 +17,7 @@ macro_rules! f32_or_f64 {
 
 pub(crate) mod activation;
 mod attention;
+mod cross_entropy;
 mod int8;
 mod layer;
 mod layer_norm;
@@ -27,6 +28,7 @@ mod softmax;
 
 pub use activation::bias_act;
 pub use attention::{attention, fused_attention_applies};
+pub(crate) use cross_entropy::cross_entropy;
 pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
 pub use layer::{layer, layer_applies, LayerDims};
 pub use layer_norm::{add_layer_norm, layer_norm};
@@ -145,7 +147,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 }
 
 /// Whether the fused CPU kernels handle `x` (f32 or f64 on the CPU).
-fn fused(x: &Tensor) -> bool {
+pub(crate) fn fused(x: &Tensor) -> bool {
     x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
 }
 
