@@ -40,14 +40,19 @@ fn ids(t: &Tensor) -> Tensor {
     t.to_dtype(DType::U32).unwrap()
 }
 
-/// Runs the fixture's class on its golden inputs and returns every output under the golden file's names.
-fn run(model: &AlbertForAny, g: &HashMap<String, Tensor>, with_loss: bool) -> HashMap<String, Tensor> {
-    let input = AlbertInput {
+/// The golden file's inputs.
+fn golden_input(g: &HashMap<String, Tensor>) -> AlbertInput {
+    AlbertInput {
         input_ids: ids(&g["input_ids"]),
         token_type_ids: Some(ids(&g["token_type_ids"])),
         attention_mask: Some(ids(&g["attention_mask"])),
         position_ids: None,
-    };
+    }
+}
+
+/// Runs the fixture's class on its golden inputs and returns every output under the golden file's names.
+fn run(model: &AlbertForAny, g: &HashMap<String, Tensor>, with_loss: bool) -> HashMap<String, Tensor> {
+    let input = golden_input(g);
     let opts = ForwardOptions { output_hidden_states: true, output_attentions: true, train: false };
     let out = model.forward(&input, &opts).unwrap();
     let mut got: HashMap<String, Tensor> = HashMap::new();
@@ -220,12 +225,7 @@ fn predicted_position_loss_matches_transformers() {
     for dir in fixture_dirs() {
         let g = golden(&dir);
         let loaded = Pretrained::load(&dir, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap();
-        let input = AlbertInput {
-            input_ids: ids(&g["input_ids"]),
-            token_type_ids: Some(ids(&g["token_type_ids"])),
-            attention_mask: Some(ids(&g["attention_mask"])),
-            position_ids: None,
-        };
+        let input = golden_input(&g);
         let o = ForwardOptions::default();
         let labels = || &g["labels.labels"];
         let (full, predicted) = match &loaded.model {
@@ -268,12 +268,7 @@ fn gradients_match_transformers() {
         let Ok(reference) = candle_core::safetensors::load(dir.join("gradients.safetensors"), &Device::Cpu) else { continue };
         let g = golden(&dir);
         let loaded = Pretrained::load(&dir, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap();
-        let input = AlbertInput {
-            input_ids: ids(&g["input_ids"]),
-            token_type_ids: Some(ids(&g["token_type_ids"])),
-            attention_mask: Some(ids(&g["attention_mask"])),
-            position_ids: None,
-        };
+        let input = golden_input(&g);
         for (path, output_attentions) in [("fused", false), ("composed", true)] {
             let name = format!("{} ({path})", dir.file_name().unwrap().to_string_lossy());
             let o = ForwardOptions { output_attentions, ..ForwardOptions::default() };

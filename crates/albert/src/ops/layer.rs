@@ -66,64 +66,24 @@ fn split_mut<T>(mut flat: &mut [T], sizes: [usize; 12]) -> [&mut [T]; 12] {
     })
 }
 
-/// dst (m, n) = lhs (m, k) x rhs (k, n), each operand read through its (row, column) strides, added to dst's values
-/// when `accumulate`.
-fn product<T: WithDType>(dst: &mut [T], (m, n, k): (usize, usize, usize), lhs: (&[T], usize, usize), rhs: (&[T], usize, usize), accumulate: bool) {
-    let reach = |(s, rs, cs): (&[T], usize, usize), rows: usize, cols: usize| rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < s.len();
-    assert!(dst.len() == m * n && reach(lhs, m, k) && reach(rhs, k, n), "layer product operands out of bounds");
-    let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    // SAFETY: the assertion above keeps every element the strides reach inside its slice; without `accumulate`
-    // the product writes every element of dst and reads none.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.0.as_ptr(),
-            lhs.2 as isize,
-            lhs.1 as isize,
-            rhs.0.as_ptr(),
-            rhs.2 as isize,
-            rhs.1 as isize,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
-}
-
 /// dst (rows, out) (+)= x (rows, in) w^T for w (out, in).
 fn linear<T: WithDType>(dst: &mut [T], x: &[T], w: &[T], (rows, inp, out): (usize, usize, usize), accumulate: bool) {
-    product(dst, (rows, out, inp), (x, inp, 1), (w, 1, inp), accumulate)
+    super::product(dst, (rows, out, inp), (x, inp, 1), (w, 1, inp), accumulate)
 }
 
 /// dst (rows, in) (+)= g (rows, out) w for w (out, in): the input gradient of [`linear`].
 fn linear_dx<T: WithDType>(dst: &mut [T], g: &[T], w: &[T], (rows, inp, out): (usize, usize, usize), accumulate: bool) {
-    product(dst, (rows, inp, out), (g, out, 1), (w, inp, 1), accumulate)
+    super::product(dst, (rows, inp, out), (g, out, 1), (w, inp, 1), accumulate)
 }
 
 /// dst (out, in) = g^T x: the weight gradient of [`linear`].
 fn linear_dw<T: WithDType>(dst: &mut [T], g: &[T], x: &[T], (rows, inp, out): (usize, usize, usize)) {
-    product(dst, (out, inp, rows), (g, 1, out), (x, inp, 1), false)
+    super::product(dst, (out, inp, rows), (g, 1, out), (x, inp, 1), false)
 }
 
 /// Rows of `base` (or zeros) plus `bias` broadcast over them.
 fn plus_bias<T: Float>(base: &[T], bias: &[T]) -> Vec<T> {
     base.chunks(bias.len()).flat_map(|row| row.iter().zip(bias).map(|(&v, &b)| v + b)).collect()
-}
-
-/// A buffer of `n` values that `fill` overwrites entirely.
-fn written<T: WithDType>(n: usize, fill: impl FnOnce(&mut [T])) -> Vec<T> {
-    // SAFETY: every caller's `fill` is a product without `accumulate`, which writes all n elements.
-    unsafe { super::filled(n, |dst| fill(&mut *(dst as *mut [std::mem::MaybeUninit<T>] as *mut [T]))) }
 }
 
 /// What the forward pass keeps for the backward pass, (rows, width) each.
@@ -161,7 +121,7 @@ fn forward<T: WithDType + Float + Exp + Tanh>(d: LayerDims, (batch, seq): (usize
     let mut s1 = plus_bias(x, dense_b);
     linear(&mut s1, &ctx, dense_w, (rows, h, h), true);
     let a = normalized_rows(&s1, None, ln1_w, ln1_b, d.eps);
-    let z = written(rows * i, |z| linear(z, &a, ffn_w, (rows, h, i), false));
+    let z = super::written(rows * i, |z| linear(z, &a, ffn_w, (rows, h, i), false));
     let inter = with_activation!(d.act, A => forward_rows::<A, T>(&z, ffn_b));
     let mut s2 = plus_bias(&a, out_b);
     linear(&mut s2, &inter, out_w, (rows, i, h), true);
@@ -184,7 +144,7 @@ fn backward<T: WithDType + Float + Exp + Tanh>(d: LayerDims, (batch, seq): (usiz
     g_s2.truncate(rows * h);
     d_out_b.copy_from_slice(&super::column_sums(&g_s2, h));
     linear_dw(d_out_w, &g_s2, &s.inter, (rows, i, h));
-    let g_inter = written(rows * i, |gi| linear_dx(gi, &g_s2, out_w, (rows, i, h), false));
+    let g_inter = super::written(rows * i, |gi| linear_dx(gi, &g_s2, out_w, (rows, i, h), false));
     let g_z = with_activation!(d.act, A => backward_rows::<A, T>(&g_inter, &s.z, ffn_b));
     d_ffn_b.copy_from_slice(&super::column_sums(&g_z, i));
     linear_dw(d_ffn_w, &g_z, &s.a, (rows, h, i));
@@ -197,7 +157,7 @@ fn backward<T: WithDType + Float + Exp + Tanh>(d: LayerDims, (batch, seq): (usiz
     g_s1.truncate(rows * h);
     d_dense_b.copy_from_slice(&super::column_sums(&g_s1, h));
     linear_dw(d_dense_w, &g_s1, &s.ctx, (rows, h, h));
-    let g_ctx = written(rows * h, |gc| linear_dx(gc, &g_s1, dense_w, (rows, h, h), false));
+    let g_ctx = super::written(rows * h, |gc| linear_dx(gc, &g_s1, dense_w, (rows, h, h), false));
     let g_qkv = super::attention::backward(&s.qkv, mask, &g_ctx, Dims::of(batch, seq, h, d.heads));
     d_qkv_b.copy_from_slice(&super::column_sums(&g_qkv, 3 * h));
     linear_dw(d_qkv_w, &g_qkv, x, (rows, h, 3 * h));

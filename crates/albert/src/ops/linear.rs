@@ -24,45 +24,16 @@ fn forward<T: WithDType>(
     } else {
         (super::contiguous(w, wl, "linear weight")?, 1, inner)
     };
-    let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    // SAFETY: dst is (rows, out) row-major, x (rows, inner) row-major, w (out, inner) read as its transpose
-    // (inner, out) through its strides; all three slices hold exactly those elements. Without `read_dst` the
-    // product writes every element of dst and reads none.
-    let product = |dst: *mut T, read_dst: bool| unsafe {
-        gemm::gemm(
-            rows,
-            out,
-            inner,
-            dst,
-            1,
-            out as isize,
-            read_dst,
-            x.as_ptr(),
-            1,
-            inner as isize,
-            w.as_ptr(),
-            w_cs as isize,
-            w_rs as isize,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    };
     let dst = match bias {
         Some((b, bl)) => {
             let mut dst = super::contiguous(b, bl, "linear bias")?.repeat(rows);
             if dst.len() != rows * out {
                 candle_core::bail!("linear bias must have {out} values");
             }
-            product(dst.as_mut_ptr(), true);
+            super::product(&mut dst, (rows, out, inner), (x, inner, 1), (w, w_rs, w_cs), true);
             dst
         }
-        // SAFETY: the product without read_dst writes all rows x out elements.
-        None => unsafe { super::filled(rows * out, |dst| product(dst.as_mut_ptr().cast(), false)) },
+        None => super::written(rows * out, |dst| super::product(dst, (rows, out, inner), (x, inner, 1), (w, w_rs, w_cs), false)),
     };
     Ok((WithDType::to_cpu_storage_owned(dst), Shape::from((rows, out))))
 }
