@@ -81,7 +81,7 @@ fn linear_dw<T: WithDType>(dst: &mut [T], g: &[T], x: &[T], (rows, inp, out): (u
     super::product(dst, (out, inp, rows), (g, 1, out), (x, inp, 1), false)
 }
 
-/// Rows of `base` (or zeros) plus `bias` broadcast over them.
+/// Rows of `base` plus `bias` broadcast over them.
 fn plus_bias<T: Float>(base: &[T], bias: &[T]) -> Vec<T> {
     base.chunks(bias.len()).flat_map(|row| row.iter().zip(bias).map(|(&v, &b)| v + b)).collect()
 }
@@ -104,6 +104,7 @@ struct Saved<T> {
     s2: Vec<T>,
 }
 
+/// The operation: the layer's shape, and what its forward pass kept (a `Saved<f32>` or `Saved<f64>`).
 struct TrainLayer {
     dims: LayerDims,
     saved: Mutex<Option<Box<dyn Any + Send + Sync>>>,
