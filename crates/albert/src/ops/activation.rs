@@ -269,27 +269,30 @@ struct BiasActGrad(HiddenAct);
 
 pub(super) fn backward_rows<A: Activation, T: WithDType + Float + Tanh>(g: &[T], x: &[T], b: &[T]) -> Vec<T> {
     let chunk = b.len() * ROWS_PER_TASK;
-    let mut dst = vec![T::zero(); x.len()];
-    dst.par_chunks_mut(chunk)
-        .zip(x.par_chunks(chunk))
-        .zip(g.par_chunks(chunk))
-        .for_each(|((d, x), g)| {
-            super::simd::vectorized(
-                #[inline(always)]
-                || {
-                    for ((d, x), g) in d
-                        .chunks_mut(b.len())
-                        .zip(x.chunks(b.len()))
-                        .zip(g.chunks(b.len()))
-                    {
-                        for (((o, &v), &gv), &bias) in d.iter_mut().zip(x).zip(g).zip(b) {
-                            *o = gv * A::value_and_slope(v + bias).1;
+    let fill = |dst: &mut [MaybeUninit<T>]| {
+        dst.par_chunks_mut(chunk)
+            .zip(x.par_chunks(chunk))
+            .zip(g.par_chunks(chunk))
+            .for_each(|((d, x), g)| {
+                super::simd::vectorized(
+                    #[inline(always)]
+                    || {
+                        for ((d, x), g) in d
+                            .chunks_mut(b.len())
+                            .zip(x.chunks(b.len()))
+                            .zip(g.chunks(b.len()))
+                        {
+                            for (((o, &v), &gv), &bias) in d.iter_mut().zip(x).zip(g).zip(b) {
+                                o.write(gv * A::value_and_slope(v + bias).1);
+                            }
                         }
-                    }
-                },
-            )
-        });
-    dst
+                    },
+                )
+            })
+    };
+    // SAFETY: dst, x and g are chunked alike (their lengths are equal multiples of b.len()), so every element of
+    // dst is written.
+    unsafe { super::filled(x.len(), fill) }
 }
 
 fn backward<T: WithDType + Float + Tanh>(

@@ -117,34 +117,43 @@ fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, b: 
     )
 }
 
+/// The (sequence, head) tasks of a pass, run in parallel, each with its own scratch from `init`, writing into a
+/// fresh buffer of `n` values through `Disjoint` pointers. The tasks together must write every value: each one's
+/// products write their head's columns without reading them.
+fn per_head<T: Copy, S: Send>(n: usize, d: Dims, init: impl Fn() -> S + Sync + Send, task: impl Fn(&mut S, usize, Disjoint<T>) + Sync + Send) -> Vec<T> {
+    // SAFETY: the callers' tasks tile the buffer (see above).
+    unsafe {
+        super::filled(n, |buf| {
+            let dst = Disjoint(buf.as_mut_ptr().cast::<T>());
+            (0..d.batch * d.heads).into_par_iter().for_each_init(&init, |scratch, t| task(scratch, t, dst));
+        })
+    }
+}
+
 pub(super) fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
-    let mut out = vec![T::zero(); d.batch * d.seq * d.hidden];
-    let dst = Disjoint(out.as_mut_ptr());
-    (0..d.batch * d.heads).into_par_iter().for_each_init(
+    per_head(d.batch * d.seq * d.hidden, d,
         || vec![T::zero(); d.seq * d.seq],
-        |p, task| {
+        |p, task, dst: Disjoint<T>| {
             let (b, h) = (task / d.heads, task % d.heads);
             probabilities(qkv, mask, d, b, h, p);
             let (s, row) = (d.seq, 3 * d.hidden);
             let v = d.qkv_offset(b, h) + 2 * d.hidden;
             // SAFETY: this task alone writes the head's columns of its sequence in `out`; V is read in place.
             unsafe {
-                let dst = dst;
                 product((s, d.head_dim, s), dst.0.add(d.out_offset(b, h)), d.hidden, (p.as_ptr(), s, 1), (qkv[v..].as_ptr(), row, 1));
             }
         },
-    );
-    out
+    )
 }
 
 /// dqkv from the output gradient `g` (batch, seq, hidden). With P = softmax(S), O = P V:
 /// dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K, dK = dS^T Q.
 pub(super) fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T], d: Dims) -> Vec<T> {
-    let mut dqkv = vec![T::zero(); qkv.len()];
-    let dst = Disjoint(dqkv.as_mut_ptr());
-    (0..d.batch * d.heads).into_par_iter().for_each_init(
+    per_head(
+        qkv.len(),
+        d,
         || (vec![T::zero(); d.seq * d.seq], vec![T::zero(); d.seq * d.seq]),
-        |(p, dp), task| {
+        |(p, dp), task, dst: Disjoint<T>| {
             let (b, h) = (task / d.heads, task % d.heads);
             probabilities(qkv, mask, d, b, h, p);
             let (s, dh, row, hid) = (d.seq, d.head_dim, 3 * d.hidden, d.hidden);
@@ -153,7 +162,6 @@ pub(super) fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T
             // SAFETY: this task alone writes the head's Q, K and V columns of its sequence in dqkv; every operand is
             // read in place at the strides of its tensor.
             unsafe {
-                let dst = dst;
                 product((s, dh, s), dst.0.add(v), row, (p.as_ptr(), 1, s), (g[go..].as_ptr(), hid, 1));
                 product((s, s, dh), dp.as_mut_ptr(), s, (g[go..].as_ptr(), hid, 1), (qkv[v..].as_ptr(), 1, row));
             }
@@ -163,13 +171,11 @@ pub(super) fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T
             }
             // SAFETY: as above.
             unsafe {
-                let dst = dst;
                 product((s, dh, s), dst.0.add(q), row, (dp.as_ptr(), s, 1), (qkv[k..].as_ptr(), row, 1));
                 product((s, dh, s), dst.0.add(k), row, (dp.as_ptr(), 1, s), (qkv[q..].as_ptr(), row, 1));
             }
         },
-    );
-    dqkv
+    )
 }
 
 struct Attention {

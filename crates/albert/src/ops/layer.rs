@@ -135,7 +135,8 @@ fn backward<T: WithDType + Float + Exp + Tanh>(d: LayerDims, (batch, seq): (usiz
     let (h, i) = (d.hidden, d.intermediate);
     let rows = batch * seq;
     let [qkv_w, _, dense_w, _, ln1_w, _, ffn_w, ffn_b, out_w, _, ln2_w, _] = split(params, d.sizes());
-    let mut grads = vec![T::zero(); d.param_count()];
+    // Every part is written below: copied, summed or a product without accumulation.
+    let mut grads = super::written(d.param_count(), |_| ());
     let [d_qkv_w, d_qkv_b, d_dense_w, d_dense_b, d_ln1_w, d_ln1_b, d_ffn_w, d_ffn_b, d_out_w, d_out_b, d_ln2_w, d_ln2_b] =
         split_mut(&mut grads, d.sizes());
     // (rows + 2, H): the gradient of s2, then of the LayerNorm's weight and bias
