@@ -5,23 +5,17 @@
 //! sum for each, every one a fresh allocation that faults its pages in. Here the forward pass reads the logits once
 //! (a log-sum-exp per row) and the backward pass writes their gradient once: softmax minus the one-hot label.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Storage, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor, WithDType};
 use num_traits::Float;
 use rayon::prelude::*;
 
 use super::activation::Exp;
-use super::simd::{lane_fold, vectorized};
+use super::simd::vectorized;
+use super::softmax::log_sum_exp;
 
 /// The mean cross-entropy of the rows whose label is `Some`.
 struct CrossEntropy {
     labels: Vec<Option<usize>>,
-}
-
-/// log(sum(exp(row))).
-#[inline(always)]
-fn log_sum_exp<T: Float + Exp>(row: &[T]) -> T {
-    let max = lane_fold(row, T::neg_infinity(), |v| v, Float::max);
-    max + lane_fold(row, T::zero(), |v| (v - max).exp_fast(), |a, b| a + b).ln()
 }
 
 fn forward<T: WithDType + Float + Exp>(logits: &[T], labels: &[Option<usize>], classes: usize) -> T {
@@ -83,22 +77,25 @@ impl CustomOp1 for CrossEntropy {
     }
 
     fn bwd(&self, logits: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let (_, classes) = logits.dims2()?;
-        let g = grad.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
-        let (storage, layout) = logits.storage_and_layout();
-        let Storage::Cpu(storage) = &*storage else { candle_core::bail!("the fused cross-entropy runs on the CPU") };
-        let gradient = || -> candle_core::Result<CpuStorage> {
-            f32_or_f64!("cross-entropy", (storage), |x| {
-                let x = super::contiguous(x, layout, "cross-entropy logits")?;
-                let g = num_traits::NumCast::from(g).expect("f64 converts to the float type");
-                Ok(WithDType::to_cpu_storage_owned(backward(x, &self.labels, classes, g)))
-            })
-        };
-        Ok(Some(match gradient()? {
-            CpuStorage::F32(v) => Tensor::from_vec(v, logits.shape(), logits.device())?,
-            CpuStorage::F64(v) => Tensor::from_vec(v, logits.shape(), logits.device())?,
-            _ => unreachable!("f32_or_f64 gives f32 or f64"),
+        let g = grad.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        Ok(Some(match logits.dtype() {
+            DType::F32 => self.gradient::<f32>(logits, g)?,
+            DType::F64 => self.gradient::<f64>(logits, g)?,
+            dtype => candle_core::bail!("the fused cross-entropy takes f32 or f64, not {dtype:?}"),
         }))
+    }
+}
+
+impl CrossEntropy {
+    /// The logits' gradient for the loss gradient `g`.
+    fn gradient<T: WithDType + Float + Exp>(&self, logits: &Tensor, g: f64) -> candle_core::Result<Tensor> {
+        let (_, classes) = logits.dims2()?;
+        let g = T::from(g).expect("f64 converts to the float type");
+        let dx = {
+            let (storage, layout) = logits.storage_and_layout();
+            backward(super::cpu_slice(&storage, layout, "cross-entropy logits")?, &self.labels, classes, g)
+        };
+        Tensor::from_vec(dx, logits.shape(), logits.device())
     }
 }
 

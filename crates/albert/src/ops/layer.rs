@@ -12,12 +12,13 @@
 use std::any::Any;
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Storage, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 use num_traits::Float;
 
 use super::activation::{backward_rows, forward_rows, with_activation, Exp, Tanh};
 use super::attention::Dims;
 use super::layer_norm::{layer_norm_grad, normalized_rows};
+use super::cpu_slice;
 use crate::config::HiddenAct;
 
 /// The shape of a layer; its parameters travel as one flat vector, in the order of [`LayerDims::sizes`].
@@ -195,17 +196,9 @@ impl TrainLayer {
             let ((xs, xl), (ps, pl)) = (x.storage_and_layout(), params.storage_and_layout());
             let ((ms, ml), (gs, gl)) = (mask.storage_and_layout(), grad.storage_and_layout());
             let (batch, seq, _) = x.dims3()?;
-            backward(self.dims, (batch, seq), saved, cpu_slice(&xs, xl)?, cpu_slice(&ps, pl)?, cpu_slice(&ms, ml)?, cpu_slice(&gs, gl)?)
+            backward(self.dims, (batch, seq), saved, cpu_slice(&xs, xl, "layer input")?, cpu_slice(&ps, pl, "layer parameters")?, cpu_slice(&ms, ml, "layer mask")?, cpu_slice(&gs, gl, "layer gradient")?)
         };
         Ok((Tensor::from_vec(g_x, x.shape(), x.device())?, Tensor::from_vec(g_params, params.shape(), params.device())?))
-    }
-}
-
-/// The contiguous elements of a CPU tensor's storage and layout.
-fn cpu_slice<'a, T: WithDType>(storage: &'a Storage, layout: &Layout) -> candle_core::Result<&'a [T]> {
-    match storage {
-        Storage::Cpu(s) => super::contiguous(T::cpu_storage_as_slice(s)?, layout, "layer operand"),
-        _ => candle_core::bail!("the fused layer runs on the CPU"),
     }
 }
 

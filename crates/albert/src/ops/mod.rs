@@ -46,6 +46,15 @@ fn contiguous<'a, T>(s: &'a [T], l: &candle_core::Layout, what: &str) -> candle_
     }
 }
 
+/// The contiguous elements of a CPU tensor's storage (from `Tensor::storage_and_layout`), or an error naming `what`:
+/// for backward passes, which get tensors rather than storages.
+fn cpu_slice<'a, T: candle_core::WithDType>(storage: &'a candle_core::Storage, layout: &candle_core::Layout, what: &str) -> candle_core::Result<&'a [T]> {
+    match storage {
+        candle_core::Storage::Cpu(s) => contiguous(T::cpu_storage_as_slice(s)?, layout, what),
+        _ => candle_core::bail!("{what} must be on the CPU"),
+    }
+}
+
 /// A vector of `n` values that `fill` writes, without zeroing them first: zero-filling large outputs that are
 /// overwritten anyway was 8% of int8 inference.
 ///

@@ -12,14 +12,21 @@ struct SoftmaxLastDim {
     log: bool,
 }
 
+/// log(sum(exp(row))), shifted by the row's maximum; also the fused cross-entropy's (`ops::cross_entropy`).
+#[inline(always)]
+pub(crate) fn log_sum_exp<T: Float + Exp>(row: &[T]) -> T {
+    let max = lane_fold(row, T::neg_infinity(), |v| v, Float::max);
+    max + lane_fold(row, T::zero(), |v| (v - max).exp_fast(), |a, b| a + b).ln()
+}
+
 /// Softmax (or its logarithm) of `row`, in place; also each attention row's (`ops::attention`).
 #[inline(always)]
 pub(crate) fn softmax_row<T: Float + Exp>(row: &mut [T], log: bool) {
-    let max = lane_fold(row, T::neg_infinity(), |v| v, Float::max);
     if log {
-        let shift = max + lane_fold(row, T::zero(), |v| (v - max).exp_fast(), |a, b| a + b).ln();
+        let shift = log_sum_exp(row);
         row.iter_mut().for_each(|v| *v = *v - shift);
     } else {
+        let max = lane_fold(row, T::neg_infinity(), |v| v, Float::max);
         row.iter_mut().for_each(|v| *v = (*v - max).exp_fast());
         let inv = T::one() / lane_fold(row, T::zero(), |v| v, |a, b| a + b);
         row.iter_mut().for_each(|v| *v = *v * inv);
