@@ -659,6 +659,42 @@ fn trained_vocabulary_loads_on_both_paths_with_identical_ids() {
     assert_eq!(same, texts.len());
 }
 
+/// A cased vocabulary (`vocab train --cased`) stays cased however it is named: by its spiece.model
+/// file (the tokenizer_config.json beside it says so), its folder, or its tokenizer.json.
+#[test]
+fn cased_vocabulary_is_not_lowercased_on_any_path() {
+    let Some(data) = data_dir() else { return };
+    let opts = albert::tokenizer::TrainOptions {
+        corpus: vec![data.join("corpus/botchan/botchan.txt")],
+        vocab_size: 800,
+        do_lower_case: false,
+        ..Default::default()
+    };
+    let cased = TokenizerConfig {
+        do_lower_case: false,
+        keep_accents: false,
+    };
+    let proto = albert::tokenizer::train_unigram(&opts).unwrap();
+    let dir = tempdir::Dir::new("cased");
+    AlbertTokenizer::from_model_proto(proto, cased)
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
+    let opts = EncodeOptions {
+        add_special_tokens: false,
+        ..Default::default()
+    };
+    for path in [
+        dir.path().join("spiece.model"),
+        dir.path().to_path_buf(),
+        dir.path().join("tokenizer.json"),
+    ] {
+        let tok = AlbertTokenizer::from_path(&path).unwrap();
+        let e = tok.encode("Botchan", None, &opts).unwrap();
+        assert_eq!(e.tokens.concat(), "▁Botchan", "{}", path.display());
+    }
+}
+
 /// transformers' own ALBERT test (tests/models/albert/test_tokenization_albert.py) on this
 /// spiece.model with `keep_accents=True`: its expected pieces and ids.
 #[test]

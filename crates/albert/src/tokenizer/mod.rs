@@ -135,8 +135,9 @@ pub struct AlbertTokenizer {
 
 impl AlbertTokenizer {
     /// Loads a `spiece.model`, a `tokenizer.json`, or a checkpoint directory holding either
-    /// (`tokenizer.json` is preferred when both exist, as transformers does; a directory's
-    /// `tokenizer_config.json` sets `do_lower_case`/`keep_accents` for `spiece.model`).
+    /// (`tokenizer.json` is preferred when both exist, as transformers does). The
+    /// `tokenizer_config.json` beside a `spiece.model` sets `do_lower_case`/`keep_accents`, so a
+    /// cased vocabulary named by its file is not lowercased.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         if path.is_dir() {
@@ -152,7 +153,15 @@ impl AlbertTokenizer {
         if path.extension().is_some_and(|e| e == "json") {
             Self::from_tokenizer_json(path)
         } else {
-            Self::from_spm_file(path, TokenizerConfig::default())
+            Self::from_spm_file(path, Self::config_beside(path)?)
+        }
+    }
+
+    /// The settings of the `tokenizer_config.json` in `path`'s folder, ALBERT's defaults without one.
+    fn config_beside(path: &Path) -> Result<TokenizerConfig> {
+        match path.parent().map(|d| d.join(TOKENIZER_CONFIG)) {
+            Some(cfg) if cfg.is_file() => TokenizerConfig::from_file(&cfg),
+            _ => Ok(TokenizerConfig::default()),
         }
     }
 
@@ -165,13 +174,7 @@ impl AlbertTokenizer {
                 if !model.is_file() {
                     return Err(TokenizerError::NotFound(dir.into()));
                 }
-                let cfg_path = dir.join(TOKENIZER_CONFIG);
-                let cfg = if cfg_path.is_file() {
-                    TokenizerConfig::from_file(&cfg_path)?
-                } else {
-                    TokenizerConfig::default()
-                };
-                Self::from_spm_file(&model, cfg)
+                Self::from_spm_file(&model, Self::config_beside(&model)?)
             }
         }
     }
