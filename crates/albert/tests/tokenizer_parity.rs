@@ -660,7 +660,8 @@ fn trained_vocabulary_loads_on_both_paths_with_identical_ids() {
 }
 
 /// A cased vocabulary (`vocab train --cased`) stays cased however it is named: by its spiece.model
-/// file (the tokenizer_config.json beside it says so), its folder, or its tokenizer.json.
+/// file (the tokenizer_config.json beside it says so), its folder, or its tokenizer.json (whose
+/// normalizer says so).
 #[test]
 fn cased_vocabulary_is_not_lowercased_on_any_path() {
     let Some(data) = data_dir() else { return };
@@ -693,6 +694,15 @@ fn cased_vocabulary_is_not_lowercased_on_any_path() {
         let e = tok.encode("Botchan", None, &opts).unwrap();
         assert_eq!(e.tokens.concat(), "▁Botchan", "{}", path.display());
     }
+    // Saved again from its tokenizer.json, as `export` and fine-tuning do, it is still declared cased
+    // (transformers obeys tokenizer_config.json's do_lower_case).
+    let again = tempdir::Dir::new("cased-again");
+    AlbertTokenizer::from_path(dir.path().join("tokenizer.json"))
+        .unwrap()
+        .save(again.path())
+        .unwrap();
+    let saved = TokenizerConfig::from_file(&again.path().join("tokenizer_config.json")).unwrap();
+    assert_eq!(saved, cased);
 }
 
 /// transformers' own ALBERT test (tests/models/albert/test_tokenization_albert.py) on this

@@ -39,6 +39,30 @@ impl HfTokenizer {
         Ok(Self { inner })
     }
 
+    /// The settings its normalizer applies: `do_lower_case` when it lowercases, `keep_accents`
+    /// unless it strips accents. Written to `tokenizer_config.json` on save, so transformers (which
+    /// obeys that file's `do_lower_case` over tokenizer.json) tokenizes as this file does.
+    pub fn settings(&self) -> super::TokenizerConfig {
+        fn has(v: &serde_json::Value, kind: &str) -> bool {
+            match v {
+                serde_json::Value::Object(m) => {
+                    m.get("type").is_some_and(|t| t == kind) || m.values().any(|x| has(x, kind))
+                }
+                serde_json::Value::Array(a) => a.iter().any(|x| has(x, kind)),
+                _ => false,
+            }
+        }
+        let n = self
+            .inner
+            .get_normalizer()
+            .and_then(|n| serde_json::to_value(n).ok())
+            .unwrap_or_default();
+        super::TokenizerConfig {
+            do_lower_case: has(&n, "Lowercase"),
+            keep_accents: !has(&n, "StripAccents"),
+        }
+    }
+
     /// Tokenizes one text without post-processing; offsets are code points.
     pub fn tokenize(&self, text: &str) -> Result<Vec<RawToken>> {
         let e = self

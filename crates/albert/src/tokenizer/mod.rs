@@ -240,7 +240,7 @@ impl AlbertTokenizer {
             .map(|i| hf.inner.id_to_token(i).unwrap_or_default())
             .collect();
         let specials = specials(|t| hf.inner.token_to_id(t));
-        let config = TokenizerConfig::default();
+        let config = hf.settings();
         Ok(Self {
             inner: Inner::Hf(Box::new(hf)),
             specials,
