@@ -82,7 +82,7 @@ pipeline_tag: $2
 ---
 # $name: $3
 
-$4 A small ALBERT (E=128, H=256, 4 layers sharing one group, 4 heads, 16k SentencePiece unigram vocabulary,
+$4 A small ALBERT (E=128, H=256, 4 layers sharing one group, 4 heads, cased 16k SentencePiece unigram vocabulary,
 512 positions) trained on CPU by this project's own commands; $params parameters, ${mb} kB of f16 weights. It loads in
 \`albert\` and in transformers (\`from_pretrained\` upcasts the f16 weights). It is small and was trained on little
 data: treat its outputs as a demonstration, not as a production model.
@@ -110,7 +110,7 @@ $7
 EOF
 }
 CORPUS_DATA="Pretraining: \`../shared/data/corpus\`, about 13 MB of English: 15 Project Gutenberg books (NLTK's selection
-and Botchan; public domain) and WikiText-2 valid/test (CC BY-SA 3.0); the vocabulary was trained on the same text."
+and Botchan; public domain) and WikiText-2 valid/test (CC BY-SA 3.0); the cased vocabulary was trained on the same text."
 PRETRAIN_RECIPE="Masked LM (n-gram masking, n <= 3, 15%, 80/10/10, drawn afresh each time a sequence is seen) plus sentence-order
 prediction, AdamW. Phase 1: 3050 steps x 32 sequences of 128 tokens (lr 7e-4, warmup 300, linear decay). Phase 2, the
 last 10% of the steps: 340 steps x 24 sequences of up to 384 tokens from the books (lr 3e-4, warmup 30), so that the
@@ -139,7 +139,7 @@ Stage 2, from stage 1's weights: \`$XQUAD_FLAGS\`." \
 card albert-small-conll03 token-classification "named entities (CoNLL-2003)" \
   "albert-small fine-tuned for named entities (PER, ORG, LOC, MISC in IOB2 tags): the default model of \`albert ner\`." \
   "$CORPUS_DATA Fine-tuning: CoNLL-2003 English eng.train (Reuters news; research use); the checkpoint is chosen on eng.testa and scored on eng.testb." \
-  "$FT_RECIPE: \`$CONLL_FLAGS\`. The vocabulary lowercases, as ALBERT's does, so capitalization, the strongest cue
-for names in English, is not seen." \
+  "$FT_RECIPE: \`$CONLL_FLAGS\`. The vocabulary keeps letter case (ALBERT's lowercases), so capitalization,
+the strongest cue for names in English, is seen." \
   "$FT_CMD   # runs: albert finetune --task conll2003 --data $DATA/conll2003 --model models/albert-small --out runs/builtin/conll03 --seed 1 $CONLL_FLAGS"
 ls -la "$MODELS"/*

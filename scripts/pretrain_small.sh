@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The small ALBERT pretraining run of issue 4: a 16k unigram vocabulary trained on ../shared/data/corpus,
+# The small ALBERT pretraining run of issue 4: a cased 16k unigram vocabulary trained on ../shared/data/corpus (ALBERT's
+# lowercases; case is the strongest cue for names, which the built-in NER model needs),
 # E=128 H=256, 4 layers sharing one group, 512 positions.
 #   phase 1 (90% of the steps): sequences of 128 from every corpus file, a document per paragraph;
 #   phase 2 (the last 10%): sequences of 384 from the Gutenberg books, a document per book, so that the positions
@@ -17,7 +18,7 @@ FILES=("${BOOKS[@]}" "$CORPUS"/wikitext-2/*.tokens)
 # The vocabulary trainer reads UTF-8 only; two Gutenberg files are Latin-1 (prepare decodes them).
 UTF8=(); for f in "${FILES[@]}"; do iconv -f utf-8 -t utf-8 "$f" >/dev/null 2>&1 && UTF8+=("$f"); done
 if [ ! -f "$OUT/vocab/spiece.model" ]; then
-  "$ALBERT" vocab train $(printf -- '--corpus %s ' "${UTF8[@]}") --vocab-size 16000 \
+  "$ALBERT" vocab train $(printf -- '--corpus %s ' "${UTF8[@]}") --vocab-size 16000 --cased \
     --normalizer-from ../shared/data/spm/spiece.model --out "$OUT/vocab"
 fi
 "$ALBERT" pretrain prepare --corpus "${FILES[@]}" --tokenizer "$OUT/vocab/spiece.model" \
