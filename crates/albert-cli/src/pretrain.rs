@@ -107,6 +107,10 @@ struct RunArgs {
     /// Most held-out batches per evaluation.
     #[arg(long, default_value_t = 50)]
     eval_batches: usize,
+    /// With --config: start the masked-LM output bias at zero, as transformers initializes it, instead of at the log
+    /// frequencies of the training tokens (the default, which skips the slow first climb to the unigram loss).
+    #[arg(long)]
+    zero_mlm_bias: bool,
     /// With --config: the model's max_position_embeddings (at least the data's max_seq_length).
     #[arg(long)]
     max_seq_length: Option<usize>,
@@ -213,6 +217,7 @@ fn train(a: RunArgs) -> Result<()> {
     cfg.eval_batches = a.eval_batches;
     cfg.resume = a.resume;
     cfg.stop_after = a.stop_after;
+    cfg.unigram_bias = !a.zero_mlm_bias;
 
     let bar = if a.quiet {
         ProgressBar::hidden()

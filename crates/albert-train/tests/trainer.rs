@@ -5,12 +5,12 @@ mod trainer_setup;
 
 use std::path::Path;
 
-use albert::tokenizer::AlbertTokenizer;
+use albert::tokenizer::{AlbertTokenizer, EncodeOptions};
 use albert::{Architecture, LoadOptions, Pretrained};
 use albert_train::trainer::{
     train, ModelSource, OptimizerKind, Record, StepRecord, TrainConfig, TrainSettings, METRICS_FILE,
 };
-use trainer_setup::{prepare, spiece, tiny_config};
+use trainer_setup::{prepare, prepare_with_heldout, spiece, tiny_config, CORPUS};
 
 fn config(data: &Path, out: &Path, optimizer: OptimizerKind) -> TrainConfig {
     let mut cfg = TrainConfig::new(
@@ -183,4 +183,47 @@ fn max_ngram_defaults_to_albert_three_and_zero_is_refused() {
     cfg.settings.max_ngram = 0;
     let err = train(&cfg, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("max_ngram"), "{err}");
+}
+
+/// A fresh model's masked-LM output bias starts at ln((count + 1/2) / (tokens + vocab/2)) of each id in the training
+/// text, counted here by tokenizing the corpus line by line; `zero_mlm_bias` keeps transformers' zeros.
+#[test]
+fn fresh_mlm_bias_starts_at_the_log_frequencies_of_the_training_tokens() {
+    let Some(spiece) = spiece() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = prepare_with_heldout(tmp.path(), &spiece, 0.0);
+    let tok = AlbertTokenizer::from_path(&spiece).unwrap();
+    let opts = EncodeOptions {
+        add_special_tokens: false,
+        ..EncodeOptions::default()
+    };
+    let mut counts = vec![0f64; tok.vocab_size()];
+    for line in CORPUS.lines() {
+        for id in tok.encode(line, None, &opts).unwrap().ids {
+            counts[id as usize] += 1.0;
+        }
+    }
+    let total: f64 = counts.iter().sum::<f64>() + 0.5 * counts.len() as f64;
+    let bias_of = |out: &Path| {
+        weights(out)
+            .into_iter()
+            .find(|(k, _)| k == "predictions.bias")
+            .expect("predictions.bias saved")
+            .1
+    };
+    for unigram in [true, false] {
+        let out = tmp.path().join(format!("run-{unigram}"));
+        let mut cfg = config(&data, &out, OptimizerKind::AdamW);
+        // One step so small that the bias is still its initial value to 1e-6.
+        cfg.settings.steps = 1;
+        cfg.settings.lr = 1e-9;
+        cfg.unigram_bias = unigram;
+        train(&cfg, &mut |_| {}).unwrap();
+        let bias = bias_of(&out);
+        assert_eq!(bias.len(), counts.len());
+        for (id, (&b, &c)) in bias.iter().zip(&counts).enumerate() {
+            let expected = if unigram { ((c + 0.5) / total).ln() } else { 0.0 };
+            assert!((b as f64 - expected).abs() < 1e-5, "id {id}: bias {b}, expected {expected}");
+        }
+    }
 }

@@ -63,6 +63,24 @@ impl PreparedSplit {
         &self.vocab
     }
 
+    /// How often each vocabulary id occurs in the split's sentences (one count per id of the manifest's vocabulary).
+    pub fn token_counts(&self) -> Vec<u64> {
+        let mut counts = vec![0u64; self.manifest.settings.vocab_size];
+        let mut ids = Vec::new();
+        for d in 0..self.documents.len() {
+            for span in self.documents.document(d) {
+                ids.clear();
+                self.shards[span.shard as usize].extend(span.start, span.end, &mut ids);
+                for &id in &ids {
+                    if let Some(c) = counts.get_mut(id as usize) {
+                        *c += 1;
+                    }
+                }
+            }
+        }
+        counts
+    }
+
     /// The token ids of `span`.
     pub fn tokens(&self, span: TokenSpan) -> Vec<u32> {
         let mut out = Vec::with_capacity(span.len());

@@ -26,7 +26,7 @@ use std::time::Instant;
 use albert::model::AlbertForPreTraining;
 use albert::rng::AlbertRng;
 use albert::{AlbertConfig, AlbertForAny, Architecture, LoadOptions, Pretrained};
-use candle_core::{DType, Device, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Batch, BatchConfig, EpochPlan, MaskingConfig, PretrainData, Split};
@@ -40,6 +40,8 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 /// Where `albert pretrain prepare` keeps the tokenizer inside a prepared data directory; its
 /// files are copied into the trained checkpoint.
 pub const TOKENIZER_SUBDIR: &str = "tokenizer";
+/// The masked-LM output bias, as Hugging Face names it in AlbertForPreTraining.
+const MLM_BIAS: &str = "predictions.bias";
 const TOKENIZER_FILES: [&str; 3] = ["spiece.model", "tokenizer.json", "tokenizer_config.json"];
 
 /// The optimizer to train with.
@@ -152,6 +154,10 @@ pub struct TrainConfig {
     pub stop_after: Option<u64>,
     /// Device to train on.
     pub device: Device,
+    /// Start a fresh model's masked-LM output bias at the log frequencies of the training tokens, so that the first
+    /// steps predict the unigram distribution instead of spending thousands of steps learning it through Adam's
+    /// lr-sized updates (Karpathy's "init well"). No effect with [`ModelSource::InitFrom`] or on resume.
+    pub unigram_bias: bool,
 }
 
 impl TrainConfig {
@@ -168,6 +174,7 @@ impl TrainConfig {
             resume: false,
             stop_after: None,
             device: Device::Cpu,
+            unigram_bias: true,
         }
     }
 }
@@ -537,7 +544,7 @@ pub fn train(
         let cursor = BatchCursor::new(&data, state.epoch, state.next_batch);
         (runner, cursor, state.step)
     } else {
-        let pretrained = initial_model(cfg, &manifest.settings)?;
+        let pretrained = initial_model(cfg, &data)?;
         File::create(&metrics_path).map_err(TrainError::io(&metrics_path))?;
         (
             StepRunner::new(pretrained, s)?,
@@ -605,25 +612,27 @@ pub fn train(
     })
 }
 
-fn initial_model(
-    cfg: &TrainConfig,
-    data: &crate::data::PrepareSettings,
-) -> Result<Pretrained, TrainError> {
+fn initial_model(cfg: &TrainConfig, train: &PretrainData) -> Result<Pretrained, TrainError> {
     let seed = cfg.settings.seed;
     match &cfg.model {
         ModelSource::Config(config) => {
+            let data = &train.split().manifest().settings;
             let mut config = (**config).clone();
             config.vocab_size = data.vocab_size;
             config.pad_token_id = Some(data.special.pad);
             config.bos_token_id = Some(data.special.cls);
             config.eos_token_id = Some(data.special.sep.into());
-            Ok(Pretrained::init(
+            let pretrained = Pretrained::init(
                 &config,
                 Architecture::PreTraining,
                 seed,
                 DType::F32,
                 &cfg.device,
-            )?)
+            )?;
+            if cfg.unigram_bias {
+                set_mlm_bias(&pretrained, &log_frequencies(&train.split().token_counts()))?;
+            }
+            Ok(pretrained)
         }
         ModelSource::InitFrom(dir) => {
             let opts = LoadOptions {
@@ -635,6 +644,25 @@ fn initial_model(
             Ok(Pretrained::load(dir, &opts)?)
         }
     }
+}
+
+/// ln of each id's smoothed relative frequency: add-half counts, so that an id the data never holds gets a finite,
+/// very low score.
+fn log_frequencies(counts: &[u64]) -> Vec<f32> {
+    let total = counts.iter().sum::<u64>() as f64 + 0.5 * counts.len() as f64;
+    counts
+        .iter()
+        .map(|&c| ((c as f64 + 0.5) / total).ln() as f32)
+        .collect()
+}
+
+fn set_mlm_bias(pretrained: &Pretrained, bias: &[f32]) -> Result<(), TrainError> {
+    let vars = pretrained.varmap.data().lock().expect("varmap lock");
+    let var = vars.get(MLM_BIAS).ok_or_else(|| {
+        TrainError::InvalidConfig(format!("the pretraining model has no {MLM_BIAS}"))
+    })?;
+    var.set(&Tensor::new(bias, var.device())?.to_dtype(var.dtype())?)?;
+    Ok(())
 }
 
 fn save_checkpoint(

@@ -41,15 +41,21 @@ pub fn spiece() -> Option<PathBuf> {
     None
 }
 
-/// Prepares [`CORPUS`] into `dir/data` (with the tokenizer copy the CLI makes) and returns it.
+/// Prepares [`CORPUS`] into `dir/data` (with the tokenizer copy the CLI makes), a fifth of the documents held out,
+/// and returns it.
 pub fn prepare(dir: &Path, spiece: &Path) -> PathBuf {
+    prepare_with_heldout(dir, spiece, 0.2)
+}
+
+/// [`prepare`] with `heldout_fraction` of the documents held out.
+pub fn prepare_with_heldout(dir: &Path, spiece: &Path, heldout_fraction: f64) -> PathBuf {
     let corpus = dir.join("corpus.txt");
     std::fs::write(&corpus, CORPUS).unwrap();
     let data = dir.join("data");
     let tok = AlbertTokenizer::from_path(spiece).unwrap();
     let mut cfg = PrepareConfig::new(vec![corpus], data.clone(), "spiece.model");
     cfg.max_seq_length = 32;
-    cfg.heldout_fraction = 0.2;
+    cfg.heldout_fraction = heldout_fraction;
     prepare_corpus(&cfg, &TokenizerVocab::new(tok.clone()).unwrap()).unwrap();
     tok.save(&data.join(TOKENIZER_SUBDIR)).unwrap();
     data
