@@ -88,7 +88,7 @@ $4 A small ALBERT (E=128, H=256, 4 layers sharing one group, 4 heads, cased 16k 
 data: treat its outputs as a demonstration, not as a production model.
 
 ## Scores
-Measured on the exported f16 weights ($dataset):
+${MEASURED:-Measured on the exported f16 weights} ($dataset):
 
 | metric | value |
 |---|---|
@@ -116,7 +116,7 @@ prediction, AdamW; the masked-LM output bias starts at the log frequencies of th
 last 10% of the steps: 340 steps x 24 sequences of up to 384 tokens from the books (lr 3e-4, warmup 30), so that the
 positions question answering uses are trained. About 10.5M tokens seen in all."
 FT_RECIPE="Fine-tuned from albert-small with AdamW (10% warmup, linear decay), dropout 0.1 on the classifier, seed 1"
-card albert-small fill-mask "pretrained masked-LM ALBERT" \
+MEASURED="Measured by the pretraining run on its f32 weights at its last step" card albert-small fill-mask "pretrained masked-LM ALBERT" \
   "The pretrained checkpoint (AlbertForPreTraining, masked-LM and sentence-order heads): the default model of \`albert fill-mask\`, \`embed\` and \`similarity\`." \
   "$CORPUS_DATA" "$PRETRAIN_RECIPE" "$PRETRAIN_CMD"
 card albert-small-sst2 text-classification "sentiment (SST-2)" \

@@ -155,7 +155,7 @@ pub struct TrainConfig {
     /// Device to train on.
     pub device: Device,
     /// Start a fresh model's masked-LM output bias at the log frequencies of the training tokens, so that the first
-    /// steps predict the unigram distribution instead of spending thousands of steps learning it through Adam's
+    /// steps predict the unigram distribution instead of spending a few hundred steps learning it through Adam's
     /// lr-sized updates (Karpathy's "init well"). No effect with [`ModelSource::InitFrom`] or on resume.
     pub unigram_bias: bool,
 }
