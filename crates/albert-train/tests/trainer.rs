@@ -214,7 +214,7 @@ fn fresh_mlm_bias_starts_at_the_log_frequencies_of_the_training_tokens() {
     for unigram in [true, false] {
         let out = tmp.path().join(format!("run-{unigram}"));
         let mut cfg = config(&data, &out, OptimizerKind::AdamW);
-        // One step so small that the bias is still its initial value to 1e-6.
+        // One step so small (Adam moves a parameter by about the rate) that the bias keeps its initial value.
         cfg.settings.steps = 1;
         cfg.settings.lr = 1e-9;
         cfg.unigram_bias = unigram;
