@@ -112,9 +112,9 @@ EOF
 CORPUS_DATA="Pretraining: \`../shared/data/corpus\`, about 13 MB of English: 15 Project Gutenberg books (NLTK's selection
 and Botchan; public domain) and WikiText-2 valid/test (CC BY-SA 3.0); the cased vocabulary was trained on the same text."
 PRETRAIN_RECIPE="Masked LM (n-gram masking, n <= 3, 15%, 80/10/10, drawn afresh each time a sequence is seen) plus sentence-order
-prediction, AdamW; the masked-LM output bias starts at the log frequencies of the training tokens. Phase 1: 3050 steps x 32 sequences of 128 tokens (lr 7e-4, warmup 300, linear decay). Phase 2, the
-last 10% of the steps: 340 steps x 24 sequences of up to 384 tokens from the books (lr 3e-4, warmup 30), so that the
-positions question answering uses are trained. About 10.5M tokens seen in all."
+prediction, AdamW; the masked-LM output bias starts at the log frequencies of the training tokens. Phase 1: 6100 steps x 32
+sequences of 128 tokens (lr 7e-4, warmup 300, linear decay). Phase 2: 340 steps x 24 sequences of up to 384 tokens from
+the books (lr 3e-4, warmup 30), so that the positions question answering uses are trained. About 18M tokens seen in all."
 FT_RECIPE="Fine-tuned from albert-small with AdamW (10% warmup, linear decay), dropout 0.1 on the classifier, seed 1"
 MEASURED="Measured by the pretraining run on its f32 weights at its last step" card albert-small fill-mask "pretrained masked-LM ALBERT" \
   "The pretrained checkpoint (AlbertForPreTraining, masked-LM and sentence-order heads): the default model of \`albert fill-mask\`, \`embed\` and \`similarity\`." \

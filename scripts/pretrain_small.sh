@@ -3,11 +3,11 @@
 # lowercases; case is the strongest cue for names, which the built-in NER model needs),
 # E=128 H=256, 4 layers sharing one group, 512 positions.
 # A fresh model's masked-LM output bias starts at the log frequencies of the training tokens (`pretrain run`'s
-# default): 0.17-0.28 nats lower held-out MLM loss over the first 1,000 steps than transformers' zeros (0.16 at the end).
-#   phase 1 (90% of the steps): sequences of 128 from every corpus file, a document per paragraph;
-#   phase 2 (the last 10%): sequences of 384 from the Gutenberg books, a document per book, so that the positions
+# default): 0.17-0.28 nats lower held-out MLM loss over the first 1,000 steps than transformers' zeros (0.16 after 3,050 steps).
+#   phase 1: sequences of 128 from every corpus file, a document per paragraph;
+#   phase 2: sequences of 384 from the Gutenberg books, a document per book, so that the positions
 #   question answering uses are trained (as BERT's recipe does), continuing from phase 1's weights.
-# About 10.5M tokens (padding not counted) are seen in all. Every stage is resumable: re-run this script after an interruption (prepare is a
+# About 18M tokens (padding not counted) are seen in all. Every stage is resumable: re-run this script after an interruption (prepare is a
 # no-op when done, each phase continues from its checkpoint, a finished phase only rewrites its final model).
 #   usage: scripts/pretrain_small.sh OUT [extra `albert pretrain run` flags for both phases]
 set -euo pipefail
@@ -34,11 +34,11 @@ cat > "$OUT/config.json" <<'JSON'
  "classifier_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
  "initializer_range": 0.02, "layer_norm_eps": 1e-12}
 JSON
-# Phase 1: 3050 steps x 32 sequences (about 2,600 tokens a step: 7.9M tokens).
+# Phase 1: 6100 steps x 32 sequences (about 2,460 tokens a step: 15M tokens).
 "$ALBERT" pretrain run --data "$OUT/data" --config "$OUT/config.json" --out "$OUT/phase1" \
-  --steps 3050 --batch 32 --lr 7e-4 --warmup 300 --optimizer adamw --seed 42 \
+  --steps 6100 --batch 32 --lr 7e-4 --warmup 300 --optimizer adamw --seed 42 \
   --save-every 50 --eval-every 250 --eval-batches 20 --resume --quiet "$@"
-# Phase 2: 340 steps x 24 sequences of up to 384 (about 3M tokens; phase 1 sees about 7.5M), fresh optimizer and a short warmup.
+# Phase 2: 340 steps x 24 sequences of up to 384 (about 3M tokens), fresh optimizer and a short warmup.
 "$ALBERT" pretrain run --data "$OUT/data384" --init-from "$OUT/phase1" --out "$OUT/model" \
   --steps 340 --batch 24 --lr 3e-4 --warmup 30 --optimizer adamw --seed 43 \
   --save-every 20 --eval-every 85 --eval-batches 20 --resume --quiet "$@"
