@@ -1,5 +1,5 @@
 //! Batches from prepared data: layout, reproducibility from (seed, epoch, batch), dynamic vs
-//! static masks, the fixed held-out set.
+//! static masks, length groups, the fixed held-out set.
 
 mod common;
 
@@ -188,6 +188,40 @@ fn static_masks_repeat_every_dupe_factor_epochs() {
 }
 
 #[test]
+fn length_groups_reorder_the_epoch_and_pad_less() {
+    let (dir, _) = prepared(64);
+    let plain = open(&dir, Split::Train, BatchConfig::default());
+    let cfg = BatchConfig {
+        length_groups: Some(4),
+        ..BatchConfig::default()
+    };
+    let grouped = open(&dir, Split::Train, cfg);
+    let (p, g) = (plain.epoch(1), grouped.epoch(1));
+    assert_eq!(g, open(&dir, Split::Train, cfg).epoch(1));
+    assert_ne!(p.pairs(), g.pairs());
+    let key = |x: &albert_train::data::SegmentPair| {
+        (x.a.start, x.a.end, x.b.start, x.b.end, x.sentence_order_label)
+    };
+    let sorted = |plan: &albert_train::data::EpochPlan| {
+        let mut keys: Vec<_> = plan.pairs().iter().map(key).collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(sorted(&p), sorted(&g), "grouping only reorders the epoch's pairs");
+    // Rows of the batches as padded, summed over the epoch.
+    let padded = |data: &PretrainData, plan: &albert_train::data::EpochPlan| -> usize {
+        (0..plan.num_batches(4))
+            .map(|i| {
+                let b = data.batch(plan, i, 4).unwrap();
+                b.batch_size * b.seq_len
+            })
+            .sum()
+    };
+    let (before, after) = (padded(&plain, &p), padded(&grouped, &g));
+    assert!(after < before, "{after} padded positions grouped, {before} shuffled");
+}
+
+#[test]
 fn heldout_batches_are_fixed() {
     let (dir, _) = prepared(64);
     let a = open(&dir, Split::HeldOut, BatchConfig::default());
@@ -196,6 +230,7 @@ fn heldout_batches_are_fixed() {
         Split::HeldOut,
         BatchConfig {
             seed: 99,
+            length_groups: Some(8),
             ..BatchConfig::default()
         },
     );

@@ -1,5 +1,5 @@
 //! A fine-tuning run stopped with a checkpoint and resumed ends exactly where the uninterrupted run ends: the
-//! same weights, the same log and the same summary.
+//! same weights, the same log and the same summary, with batches in shuffled order or grouped by length.
 
 use albert::{AlbertConfig, Architecture, Pretrained};
 use albert_train::finetune::sequence::SequenceFeatures;
@@ -45,7 +45,16 @@ fn weights(m: &Pretrained) -> Vec<(String, Vec<f32>)> {
 
 /// Runs 3 epochs of 5 micro-batches (accumulating 2: 3 steps an epoch), evaluating after each epoch with a score
 /// that depends on the weights, checkpointing every 2 steps; `stop_after` interrupts it.
-fn run(dir: &std::path::Path, stop_after: Option<u64>, resume: bool) -> (Pretrained, albert_train::finetune::FinetuneSummary) {
+fn run(dir: &std::path::Path, stop_after: Option<u64>, resume: bool, grouped: bool) -> (Pretrained, albert_train::finetune::FinetuneSummary) {
+    try_run(dir, stop_after, resume, grouped).unwrap()
+}
+
+fn try_run(
+    dir: &std::path::Path,
+    stop_after: Option<u64>,
+    resume: bool,
+    grouped: bool,
+) -> Result<(Pretrained, albert_train::finetune::FinetuneSummary), FinetuneError> {
     let model = model();
     let data = features();
     let opts = FinetuneOptions {
@@ -54,6 +63,7 @@ fn run(dir: &std::path::Path, stop_after: Option<u64>, resume: bool) -> (Pretrai
         accumulate: 2,
         lr: 1e-2,
         seed: 9,
+        group_by_length: grouped,
         log: Some(dir.join("log.jsonl")),
         checkpoint: Some(ResumeOptions { dir: dir.to_owned(), every: 2, resume, stop_after }),
         ..FinetuneOptions::default()
@@ -64,36 +74,50 @@ fn run(dir: &std::path::Path, stop_after: Option<u64>, resume: bool) -> (Pretrai
         Ok(s)
     };
     let mut save = |_: &Pretrained| -> Result<(), FinetuneError> { Ok(()) };
-    let summary = train(&model, &data, Some(&mut evaluate), &mut save, &opts).unwrap();
-    (model, summary)
+    let summary = train(&model, &data, Some(&mut evaluate), &mut save, &opts)?;
+    Ok((model, summary))
 }
 
 #[test]
 fn stopping_and_resuming_gives_the_uninterrupted_run() {
-    let whole = tempfile::tempdir().unwrap();
-    let (reference, reference_summary) = run(whole.path(), None, false);
-    assert_eq!(reference_summary.steps, 9);
-    // Mid-epoch (after step 4, inside epoch 2), at an epoch end (step 6), and twice in a row.
-    for stops in [vec![4], vec![6], vec![1, 7]] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut resume = false;
-        for &stop in &stops {
-            let (_, partial) = run(dir.path(), Some(stop), resume);
-            assert_eq!(partial.steps, stop);
-            resume = true;
+    let mut finals = Vec::new();
+    for grouped in [false, true] {
+        let whole = tempfile::tempdir().unwrap();
+        let (reference, reference_summary) = run(whole.path(), None, false, grouped);
+        assert_eq!(reference_summary.steps, 9);
+        // Mid-epoch (after step 4, inside epoch 2), at an epoch end (step 6), and twice in a row.
+        for stops in [vec![4], vec![6], vec![1, 7]] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut resume = false;
+            for &stop in &stops {
+                let (_, partial) = run(dir.path(), Some(stop), resume, grouped);
+                assert_eq!(partial.steps, stop);
+                resume = true;
+            }
+            let (resumed, summary) = run(dir.path(), None, true, grouped);
+            assert_eq!(weights(&resumed), weights(&reference), "weights after stops at {stops:?} (grouped {grouped})");
+            assert_eq!(serde_json::to_value(&summary).unwrap(), serde_json::to_value(&reference_summary).unwrap());
+            let log = |d: &std::path::Path| std::fs::read_to_string(d.join("log.jsonl")).unwrap();
+            assert_eq!(log(dir.path()), log(whole.path()), "log after stops at {stops:?} (grouped {grouped})");
         }
-        let (resumed, summary) = run(dir.path(), None, true);
-        assert_eq!(weights(&resumed), weights(&reference), "weights after stops at {stops:?}");
-        assert_eq!(serde_json::to_value(&summary).unwrap(), serde_json::to_value(&reference_summary).unwrap());
-        let log = |d: &std::path::Path| std::fs::read_to_string(d.join("log.jsonl")).unwrap();
-        assert_eq!(log(dir.path()), log(whole.path()), "log after stops at {stops:?}");
+        finals.push(weights(&reference));
     }
+    // Grouping changes which items share a batch, so the runs differ.
+    assert_ne!(finals[0], finals[1]);
+}
+
+#[test]
+fn a_grouped_checkpoint_resumes_only_grouped() {
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), Some(2), false, true);
+    let err = try_run(dir.path(), None, true, false).err().expect("resuming without grouping must fail").to_string();
+    assert!(err.contains("grouped by length"), "{err}");
 }
 
 #[test]
 fn a_checkpoint_is_not_overwritten_without_resume() {
     let dir = tempfile::tempdir().unwrap();
-    run(dir.path(), Some(2), false);
+    run(dir.path(), Some(2), false, false);
     let model = model();
     let opts = FinetuneOptions {
         epochs: 1,

@@ -73,15 +73,23 @@ fn resumed_runs_reproduce_the_uninterrupted_run_exactly() {
     let Some(spiece) = spiece() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let data = prepare(tmp.path(), &spiece);
-    for optimizer in [OptimizerKind::Lamb, OptimizerKind::AdamW] {
-        let whole = tmp.path().join(format!("whole-{optimizer:?}"));
-        let full = train(&config(&data, &whole, optimizer), &mut |_| {}).unwrap();
+    for (optimizer, grouped) in [
+        (OptimizerKind::Lamb, false),
+        (OptimizerKind::AdamW, false),
+        (OptimizerKind::AdamW, true),
+    ] {
+        let with = |mut cfg: TrainConfig| {
+            cfg.settings.group_by_length = grouped;
+            cfg
+        };
+        let whole = tmp.path().join(format!("whole-{optimizer:?}-{grouped}"));
+        let full = train(&with(config(&data, &whole, optimizer)), &mut |_| {}).unwrap();
         assert!(full.finished);
         assert_eq!(full.records.len(), 9);
         assert!(full.records.iter().all(|r| r.loss.is_finite()));
 
-        let parts = tmp.path().join(format!("parts-{optimizer:?}"));
-        let mut cfg = config(&data, &parts, optimizer);
+        let parts = tmp.path().join(format!("parts-{optimizer:?}-{grouped}"));
+        let mut cfg = with(config(&data, &parts, optimizer));
         let mut losses = Vec::new();
         // Stop at a checkpoint (4), between checkpoints (5: its own checkpoint), then finish.
         for (stop, resume) in [
@@ -170,14 +178,17 @@ fn resuming_with_other_settings_is_refused() {
     assert!(err.contains("same settings"), "{err}");
 }
 
-/// Checkpoints written before `max_ngram` was a setting (n-gram masking of up to 3 words) resume under it; a
-/// setting of 0 is refused before any work.
+/// Checkpoints written before `max_ngram` and `group_by_length` were settings (n-gram masking of up to 3 words, batches
+/// in shuffled order) resume under them; a `max_ngram` of 0 is refused before any work.
 #[test]
 fn max_ngram_defaults_to_albert_three_and_zero_is_refused() {
     let old = r#"{"steps":12000,"batch_size":32,"accumulate":1,"lr":0.0005,"warmup_steps":500,"optimizer":"adamw",
         "weight_decay":0.01,"max_grad_norm":1.0,"seed":44}"#;
     let settings: TrainSettings = serde_json::from_str(old).unwrap();
     assert_eq!(settings.max_ngram, 3);
+    // Nor was grouping by length, which such runs did not do; written only when on.
+    assert!(!settings.group_by_length);
+    assert!(!serde_json::to_string(&settings).unwrap().contains("group_by_length"));
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = config(tmp.path(), &tmp.path().join("run"), OptimizerKind::AdamW);
     cfg.settings.max_ngram = 0;

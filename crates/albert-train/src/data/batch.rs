@@ -6,6 +6,7 @@ use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
 use super::corpus::PreparedSplit;
+use super::length_groups::group_by_length;
 use super::manifest::Split;
 use super::masking::{mask_tokens, MaskingConfig, MaskingVocab};
 use super::pairing::{pairs_from_document, PairingConfig, SegmentPair};
@@ -44,6 +45,9 @@ pub struct BatchConfig {
     pub mask_mode: MaskMode,
     /// Pad every batch to the data's max_seq_length rather than to its longest sequence.
     pub pad_to_max_length: bool,
+    /// Order the training split's epochs so that each run of this many sequences holds pairs of similar length
+    /// ([`group_by_length`]): batches of that size pad less. `None`: the plain shuffled order.
+    pub length_groups: Option<usize>,
 }
 
 impl Default for BatchConfig {
@@ -54,6 +58,7 @@ impl Default for BatchConfig {
             masking: MaskingConfig::default(),
             mask_mode: MaskMode::Dynamic,
             pad_to_max_length: false,
+            length_groups: None,
         }
     }
 }
@@ -376,7 +381,11 @@ impl PretrainData {
                 pairs_from_document(docs, d, &self.pairing, &mut rng)
             })
             .collect();
-        sub_rng(seed, Purpose::Shuffle, key_epoch, 0).shuffle(&mut pairs);
+        let mut rng = sub_rng(seed, Purpose::Shuffle, key_epoch, 0);
+        rng.shuffle(&mut pairs);
+        if let (Split::Train, Some(batch_size)) = (self.which, self.cfg.length_groups) {
+            group_by_length(&mut pairs, |p| p.a.len() + p.b.len(), batch_size, &mut rng);
+        }
         EpochPlan {
             epoch,
             seed,

@@ -22,6 +22,7 @@ mod batch;
 mod cloze_qa;
 mod corpus;
 mod error;
+mod length_groups;
 mod manifest;
 mod masking;
 mod pairing;
@@ -39,6 +40,7 @@ pub use batch::{
 pub use cloze_qa::{cloze_questions, ClozeOptions};
 pub use corpus::PreparedSplit;
 pub use error::DataError;
+pub use length_groups::{group_by_length, GROUP_BATCHES};
 pub use manifest::{
     InputFile, Manifest, PrepareSettings, Split, SplitInfo, FORMAT_VERSION, MANIFEST_FILE,
     WORD_STARTS_FILE,

@@ -95,6 +95,10 @@ impl TrainFeatures for ChoiceFeatures {
         self.ids.len()
     }
 
+    fn row_len(&self, row: usize) -> usize {
+        self.ids[row].iter().map(Vec::len).max().unwrap_or(0)
+    }
+
     fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
         let head = head(model)?;
         let labels = batch

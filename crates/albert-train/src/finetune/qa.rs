@@ -92,6 +92,10 @@ impl TrainFeatures for QaFeatures {
         self.windows.len()
     }
 
+    fn row_len(&self, row: usize) -> usize {
+        self.windows[row].encoding.ids.len()
+    }
+
     fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
         if self.positions.len() != self.windows.len() {
             return Err(FinetuneError::Invalid("the question-answering features carry no answer positions".into()));

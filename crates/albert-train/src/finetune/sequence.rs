@@ -99,6 +99,10 @@ impl TrainFeatures for SequenceFeatures {
         self.ids.len()
     }
 
+    fn row_len(&self, row: usize) -> usize {
+        self.ids[row].len()
+    }
+
     fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
         let head = head(model)?;
         let out = head.forward(

@@ -144,6 +144,10 @@ impl TrainFeatures for TokenFeatures {
         self.ids.len()
     }
 
+    fn row_len(&self, row: usize) -> usize {
+        self.ids[row].len()
+    }
+
     fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
         let head = head(model)?;
         let seq = batch.iter().map(|&r| self.ids[r].len()).max().unwrap_or(0);

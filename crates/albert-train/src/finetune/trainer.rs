@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::log::JsonlLog;
 use super::FinetuneError;
+use crate::data::group_by_length;
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, GradAccumulator, LinearWarmupSchedule, Optimizer};
 use crate::trainer::CheckpointDirs;
 use crate::tasks::TaskScores;
@@ -24,6 +25,9 @@ pub trait TrainFeatures {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Tokens of item `row` (a row of several sequences counts its longest), the length a batch pads to.
+    fn row_len(&self, row: usize) -> usize;
 
     /// Mean loss over the items `batch` (indices into the features), with dropout (`train` mode).
     fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError>;
@@ -53,6 +57,9 @@ pub struct FinetuneOptions {
     pub max_grad_norm: f64,
     /// Seed of the shuffling RNG (the model's dropout RNG is seeded when it is built).
     pub seed: u64,
+    /// Batch items of similar length together (less padding, faster steps; see
+    /// [`crate::data::group_by_length`]).
+    pub group_by_length: bool,
     /// Stop after this many evaluations without improvement of the dev metric.
     pub patience: Option<usize>,
     /// JSON-lines log of steps and evaluations.
@@ -89,6 +96,7 @@ impl Default for FinetuneOptions {
             adamw: AdamWConfig::default(),
             max_grad_norm: 1.0,
             seed: 42,
+            group_by_length: false,
             patience: None,
             log: None,
             progress: false,
@@ -228,6 +236,9 @@ pub fn train<'e>(
         let epoch_rng = shuffle_rng.state();
         let mut order: Vec<usize> = (0..data.len()).collect();
         shuffle_rng.shuffle(&mut order);
+        if opts.group_by_length {
+            group_by_length(&mut order, |&r| data.row_len(r), opts.batch_size, &mut shuffle_rng);
+        }
         let (mut loss_sum, mut micro) = std::mem::take(&mut sums);
         for (i, batch) in order.chunks(opts.batch_size).enumerate().skip(std::mem::take(&mut skip)) {
             let loss = data.loss(&model.model, batch, &device)?;
@@ -375,7 +386,7 @@ fn settings_text(opts: &FinetuneOptions, items: usize) -> String {
         "epochs {} max_steps {:?} batch {} accumulate {} lr {} warmup {} adamw {:?} clip {} seed {} patience {:?} items {items}",
         opts.epochs, opts.max_steps, opts.batch_size, opts.accumulate, opts.lr, opts.warmup_ratio, opts.adamw,
         opts.max_grad_norm, opts.seed, opts.patience
-    )
+    ) + if opts.group_by_length { " grouped by length" } else { "" }
 }
 
 fn checkpoint_error(path: &std::path::Path) -> impl Fn(crate::trainer::TrainError) -> FinetuneError + '_ {
