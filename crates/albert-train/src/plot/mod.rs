@@ -181,12 +181,19 @@ fn draw_panel(c: &mut Canvas, x0: i64, panel: &Panel, x_label: &str) {
             }
         }
     }
-    // The legend, on white, over the top-right corner.
+    // The legend, on white, at the corner or side middle where it hides the fewest pixels of the curves (the
+    // first of equals: top right, bottom right, middle right, then the left side).
     let widest = panel.series.iter().map(|s| Canvas::text_width(&s.name, 1)).max().unwrap_or(0);
-    let lx = px1 - widest - 34;
-    c.fill((lx - 6, py0 + 2), (px1 - 2, py0 + 10 + 14 * panel.series.len() as i64), WHITE);
+    let (w, h) = (widest + 38, 8 + 14 * panel.series.len() as i64);
+    let (right, mid) = (px1 - 2 - w, (py0 + py1 - h) / 2);
+    let colors: Vec<Rgb> = panel.series.iter().map(|s| s.color).collect();
+    let (bx, by) = [(right, py0 + 2), (right, py1 - 2 - h), (right, mid), (px0 + 2, py0 + 2), (px0 + 2, py1 - 2 - h), (px0 + 2, mid)]
+        .into_iter()
+        .min_by_key(|&(x, y)| c.count((x, y), (x + w, y + h), &colors))
+        .expect("candidate places");
+    c.fill((bx, by), (bx + w, by + h), WHITE);
     for (k, s) in panel.series.iter().enumerate() {
-        let ly = py0 + 6 + 14 * k as i64;
+        let (lx, ly) = (bx + 6, by + 4 + 14 * k as i64);
         c.fill((lx, ly + 2), (lx + 18, ly + 5), s.color);
         c.text((lx + 24, ly), &s.name, 1, s.color);
     }
@@ -209,6 +216,20 @@ mod tests {
         assert_eq!(label(0.30000000000000004, 0.5), "0.3");
         assert_eq!(label(2000.0, 3000.0), "2000");
         assert_eq!(label(0.0005, 0.001), "5.0E-4");
+    }
+
+    #[test]
+    fn the_legend_does_not_hide_the_curves() {
+        // Flat curves along the top and the bottom of the plot: only the middle of a side is free.
+        let flat = |name: &str, color, y| Series { name: name.into(), color, points: (0..=100).map(|i| (i as f64, y)).collect() };
+        let panel = Panel { title: "t".into(), series: vec![flat("top", BLUE, 1.0), flat("bottom", GREEN, 0.0)] };
+        let mut c = Canvas::new(PANEL_W as usize, PANEL_H as usize, WHITE);
+        draw_panel(&mut c, 0, &panel, "step");
+        let band = (PANEL_H - BOTTOM - TOP) / 10;
+        for x in LEFT + 1..PANEL_W - RIGHT - 1 {
+            assert!(c.count((x, TOP), (x + 1, TOP + band), &[BLUE]) > 0, "top curve hidden at x = {x}");
+            assert!(c.count((x, PANEL_H - BOTTOM - band), (x + 1, PANEL_H - BOTTOM), &[GREEN]) > 0, "bottom curve hidden at x = {x}");
+        }
     }
 
     #[test]

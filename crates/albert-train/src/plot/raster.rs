@@ -35,6 +35,15 @@ impl Canvas {
         }
     }
 
+    /// Pixels of the rectangle [x0, x1) x [y0, y1) (clipped to the canvas) whose color is one of `colors`.
+    pub fn count(&self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), colors: &[Rgb]) -> usize {
+        let (w, h) = (self.width as i64, self.height as i64);
+        (y0.max(0)..y1.min(h))
+            .flat_map(|y| (x0.max(0)..x1.min(w)).map(move |x| 3 * (y * w + x) as usize))
+            .filter(|&i| colors.iter().any(|c| self.pixels[i..i + 3] == *c))
+            .count()
+    }
+
     /// A line `width` pixels thick (Bresenham, with a square pen).
     pub fn line(&mut self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), width: i64, color: Rgb) {
         let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
