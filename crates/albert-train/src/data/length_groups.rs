@@ -70,13 +70,11 @@ mod tests {
             assert!(chunk.iter().all(|&r| r / group == g), "group {g} mixes rows of other groups");
         }
         // The partial batch holds the two shortest rows of the last group.
-        let last: Vec<usize> = (2 * group..n).map(|r| lens[r]).collect();
-        let tail: Vec<usize> = rows[n - 2..].iter().map(|&r| lens[r]).collect();
-        let mut shortest = last.clone();
+        let mut shortest: Vec<usize> = (2 * group..n).map(|r| lens[r]).collect();
         shortest.sort();
-        let mut tail_sorted = tail.clone();
-        tail_sorted.sort();
-        assert_eq!(tail_sorted, shortest[..2]);
+        let mut tail: Vec<usize> = rows[n - 2..].iter().map(|&r| lens[r]).collect();
+        tail.sort();
+        assert_eq!(tail, shortest[..2]);
     }
 
     #[test]
