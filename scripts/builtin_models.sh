@@ -33,7 +33,8 @@ finetune() { # out, then finetune's arguments
   local out=$WORK/$1; shift
   [ -f "$out/model.safetensors" ] || "$ALBERT" finetune "$@" --out "$out" --seed 1 --resume > "$out.log" 2>&1
 }
-SST2_FLAGS="--lr 1e-4 --warmup-ratio 0.1 --batch 32 --epochs 1 --holdout-fraction 0.1"
+# Batches grouped by length: 2.4x faster here, and dev accuracy no lower over two seeds (docs/pretrain-small).
+SST2_FLAGS="--lr 1e-4 --warmup-ratio 0.1 --batch 32 --epochs 1 --holdout-fraction 0.1 --group-by-length"
 finetune sst2 --task sst2 --data "$DATA/glue/SST-2" --model "$PRE" $SST2_FLAGS
 W=$DATA/corpus/wikitext-2
 scripts/xquad_train_paragraphs.sh "$DATA/xquad/xquad.en.json" > "$WORK/xquad-train-paragraphs.txt"
