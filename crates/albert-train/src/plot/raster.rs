@@ -19,9 +19,14 @@ impl Canvas {
         Self { width, height, pixels: background.repeat(width * height) }
     }
 
+    /// The byte offset of pixel (x, y), which must lie on the canvas.
+    fn offset(&self, x: i64, y: i64) -> usize {
+        3 * (y as usize * self.width + x as usize)
+    }
+
     fn put(&mut self, x: i64, y: i64, color: Rgb) {
         if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height {
-            let i = 3 * (y as usize * self.width + x as usize);
+            let i = self.offset(x, y);
             self.pixels[i..i + 3].copy_from_slice(&color);
         }
     }
@@ -39,7 +44,7 @@ impl Canvas {
     pub fn count(&self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), colors: &[Rgb]) -> usize {
         let (w, h) = (self.width as i64, self.height as i64);
         (y0.max(0)..y1.min(h))
-            .flat_map(|y| (x0.max(0)..x1.min(w)).map(move |x| 3 * (y * w + x) as usize))
+            .flat_map(|y| (x0.max(0)..x1.min(w)).map(move |x| self.offset(x, y)))
             .filter(|&i| colors.iter().any(|c| self.pixels[i..i + 3] == *c))
             .count()
     }
