@@ -16,9 +16,11 @@ pub struct ClozeQaArgs {
     /// Plain text files (`.gz` too), paragraphs separated by blank lines; WikiText's `@-@` marks are undone.
     #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
     pub corpus: Vec<PathBuf>,
-    /// Output: a SQuAD v1.1 JSON file (written atomically).
+    /// Output: a SQuAD v1.1 JSON file (written atomically; an existing file is replaced only with --overwrite).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub overwrite: crate::output::OverwriteArg,
     /// Stop after this many questions.
     #[arg(long, value_name = "N")]
     pub max_questions: Option<usize>,
@@ -47,6 +49,7 @@ pub struct ClozeQaArgs {
 
 pub fn run(args: ClozeQaArgs) -> anyhow::Result<()> {
     anyhow::ensure!((0.0..1.0).contains(&args.drop_prob), "--drop-prob must be in [0, 1), not {}", args.drop_prob);
+    args.overwrite.claim_file(&args.out)?;
     let mut paragraphs = Vec::new();
     for path in &args.corpus {
         let text = read_text(path, TextEncoding::Utf8OrLatin1)?.text;
@@ -64,7 +67,7 @@ pub fn run(args: ClozeQaArgs) -> anyhow::Result<()> {
     let data = cloze_questions(&paragraphs, &options, args.max_questions);
     let questions = data.questions().count();
     anyhow::ensure!(questions > 0, "no paragraph of the corpus has {} words or more with a usable sentence", args.min_paragraph_words);
-    albert::checkpoint::write_atomic(&args.out, &serde_json::to_vec(&data)?)?;
+    crate::output::write_file(&args.out, &serde_json::to_vec(&data)?)?;
     if args.json {
         println!("{}", serde_json::json!({"out": args.out, "questions": questions, "paragraphs_read": paragraphs.len()}));
     } else {

@@ -18,12 +18,15 @@ pub struct ExportArgs {
     /// Output directory (config.json, model.safetensors, spiece.model, tokenizer.json, tokenizer_config.json).
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    overwrite: crate::output::OverwriteArg,
     /// Weight dtype: f16, bf16 or f32.
     #[arg(long, default_value = "f16", value_parser = ["f16", "bf16", "f32"])]
     dtype: String,
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
+    args.overwrite.claim_dir(&args.out, "export", &crate::output::model_files())?;
     let dir = albert::hub::resolve_model(&args.model)?;
     let model = Pretrained::load(&dir, &LoadOptions::default()).with_context(|| format!("loading {}", dir.display()))?;
     // SentencePiece first, so that spiece.model (which transformers' slow AlbertTokenizer needs) is written too.

@@ -20,10 +20,14 @@ use albert::decode::qa::QaWindowOptions;
 use albert_train::finetune::{train, EvaluateFn, FinetuneError, FinetuneOptions, ResumeOptions, TrainFeatures};
 use albert_train::tasks::ner::{read_conll2003, CONLL2003_LABELS};
 use albert_train::tasks::Task;
+use albert_train::trainer::CHECKPOINT_ENTRIES;
 use anyhow::Context;
 use candle_core::{DType, Device};
 
 use crate::evaluate::{parse_task, CustomDataArgs};
+
+/// The run's log of losses and scores, in the output directory.
+const TRAIN_LOG: &str = "train_log.jsonl";
 
 /// Arguments of `albert finetune`.
 #[derive(clap::Args, Debug)]
@@ -88,8 +92,12 @@ pub struct FinetuneArgs {
     #[arg(long)]
     pub max_seq_length: Option<usize>,
     /// Continue the run checkpointed in --out (after a kill or --stop-after) exactly as if it had never stopped.
+    /// Without it a run refuses an --out that holds a checkpoint. Re-running or resuming into --out needs no
+    /// --overwrite: that is only for files albert did not write there.
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub overwrite: crate::output::OverwriteArg,
     /// Checkpoint (weights, optimizer, RNG states, place in the data) to OUT/checkpoint every N steps and after
     /// every epoch; 0: only after epochs.
     #[arg(long, default_value_t = 200)]
@@ -180,6 +188,8 @@ fn augment(args: &FinetuneArgs, tokenizer: &AlbertTokenizer, examples: &[TextExa
 
 /// Runs `albert finetune`.
 pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
+    let outputs = [&crate::output::model_files()[..], &CHECKPOINT_ENTRIES, &[TRAIN_LOG]].concat();
+    args.overwrite.claim_dir(&args.out, "finetune", &outputs)?;
     let custom = args.custom.to_task();
     let tokenizer_path = args
         .tokenizer
@@ -350,7 +360,7 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         seed: args.seed,
         group_by_length: args.group_by_length,
         patience: args.patience,
-        log: Some(args.out.join("train_log.jsonl")),
+        log: Some(args.out.join(TRAIN_LOG)),
         progress: true,
         checkpoint: Some(ResumeOptions { dir: args.out.clone(), every: args.save_every, resume: args.resume, stop_after: args.stop_after }),
         ..FinetuneOptions::default()

@@ -11,6 +11,7 @@ mod export;
 mod finetune;
 mod forward;
 mod info;
+mod output;
 mod pipelines;
 mod plot;
 mod predict;

@@ -10,14 +10,18 @@ use anyhow::{Context, Result};
 pub struct PlotArgs {
     /// A `albert pretrain run` output directory, or its metrics.jsonl.
     run: PathBuf,
-    /// Where to write the PNG [default: curves.png beside metrics.jsonl].
+    /// Where to write the PNG [default: curves.png beside metrics.jsonl]; an existing file is replaced only with
+    /// --overwrite, or when albert wrote it (a run's own curves.png).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    overwrite: crate::output::OverwriteArg,
 }
 
 pub fn run(args: PlotArgs) -> Result<()> {
     let metrics = if args.run.is_dir() { args.run.join(albert_train::trainer::METRICS_FILE) } else { args.run.clone() };
     let out = args.out.unwrap_or_else(|| metrics.with_file_name("curves.png"));
+    args.overwrite.claim_file(&out)?;
     let steps = write_curves(&metrics, &out)?;
     println!("{} ({steps} steps)", out.display());
     Ok(())
@@ -27,6 +31,6 @@ pub fn run(args: PlotArgs) -> Result<()> {
 pub fn write_curves(metrics: &Path, out: &Path) -> Result<usize> {
     let records = read_metrics(metrics).with_context(|| format!("reading {}", metrics.display()))?;
     let steps = records.iter().filter(|r| matches!(r, albert_train::trainer::Record::Train(_))).count();
-    albert::checkpoint::write_atomic(out, &render_png(&pretraining_panels(&records), "step"))?;
+    crate::output::write_file(out, &render_png(&pretraining_panels(&records), "step"))?;
     Ok(steps)
 }

@@ -17,6 +17,7 @@ use albert_train::tasks::Task;
 use anyhow::Context;
 
 use crate::evaluate::{parse_task, CustomDataArgs};
+use crate::output::OverwriteArg;
 
 /// Arguments of `albert predict`.
 #[derive(clap::Args, Debug)]
@@ -31,9 +32,11 @@ pub struct PredictArgs {
     /// Fine-tuned checkpoint directory (config.json, weights, tokenizer files).
     #[arg(long)]
     pub model: PathBuf,
-    /// Where to write the predictions (default: standard output).
+    /// Where to write the predictions (default: standard output); an existing file is replaced only with --overwrite.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub overwrite: OverwriteArg,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -107,9 +110,9 @@ pub fn predict_to_file(
         let features = QaFeatures::encode(&tokenizer, &dataset, &window, false)?;
         let decode = SpanDecodeOptions { with_null_answer: task == Task::SquadV2, ..SpanDecodeOptions::default() };
         let (texts, odds) = prediction_files(&qa::predict(&model, &features, run.batch, &decode)?);
-        albert::checkpoint::write_atomic(out, &serde_json::to_vec_pretty(&texts)?)?;
+        crate::output::write_file(out, &serde_json::to_vec_pretty(&texts)?)?;
         if task == Task::SquadV2 {
-            albert::checkpoint::write_atomic(&na_odds_path(out), &serde_json::to_vec_pretty(&odds)?)?;
+            crate::output::write_file(&na_odds_path(out), &serde_json::to_vec_pretty(&odds)?)?;
         }
         return Ok(());
     }
@@ -117,7 +120,7 @@ pub fn predict_to_file(
         let examples = read_race(data).with_context(|| format!("reading {}", data.display()))?;
         let features = ChoiceFeatures::encode(&tokenizer, &examples, run.max_len(task))?;
         let chosen = choice::predict(&model, &features, run.batch)?;
-        albert::checkpoint::write_atomic(out, &serde_json::to_vec_pretty(&prediction_file(&examples, &chosen))?)?;
+        crate::output::write_file(out, &serde_json::to_vec_pretty(&prediction_file(&examples, &chosen))?)?;
         return Ok(());
     }
     if task == Task::Conll2003 {
@@ -157,7 +160,13 @@ pub fn predict_to_file(
 /// Runs `albert predict`.
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     match &args.out {
-        Some(out) => predict_to_file(args.task, &args.data, &args.model, &args.custom, &args.run, out),
+        Some(out) => {
+            args.overwrite.claim_file(out)?;
+            if args.task == Task::SquadV2 {
+                args.overwrite.claim_file(&na_odds_path(out))?;
+            }
+            predict_to_file(args.task, &args.data, &args.model, &args.custom, &args.run, out)
+        }
         None => {
             let tmp = tempfile::tempdir()?;
             let path = tmp.path().join("predictions.out");

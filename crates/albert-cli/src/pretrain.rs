@@ -5,11 +5,16 @@ use std::time::Duration;
 
 use albert::tokenizer::AlbertTokenizer;
 use albert::AlbertConfig;
-use albert_train::data::{prepare_corpus, DocBoundary, PrepareConfig, TokenizerVocab};
-use albert_train::trainer::{self, Event, ModelSource, OptimizerKind, TrainConfig, TrainSettings};
+use albert_train::data::{prepare_corpus, DocBoundary, PrepareConfig, Split, TokenizerVocab, MANIFEST_FILE, WORD_STARTS_FILE};
+use albert_train::trainer::{self, Event, ModelSource, OptimizerKind, TrainConfig, TrainSettings, CHECKPOINT_ENTRIES};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
+
+use crate::output::{model_files, OverwriteArg};
+
+/// The curves a run draws of itself.
+const CURVES_FILE: &str = "curves.png";
 
 #[derive(clap::Args)]
 pub struct PretrainArgs {
@@ -39,6 +44,8 @@ struct PrepareArgs {
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    overwrite: OverwriteArg,
     /// Longest [CLS] A [SEP] B [SEP] sequence.
     #[arg(long, default_value_t = 512)]
     max_seq_length: usize,
@@ -118,9 +125,13 @@ struct RunArgs {
     /// With --config: the model's max_position_embeddings (at least the data's max_seq_length).
     #[arg(long)]
     max_seq_length: Option<usize>,
-    /// Continue from OUT/checkpoint (starts afresh when there is none).
+    /// Continue from OUT/checkpoint (starts afresh when there is none), exactly as if the run had never stopped.
+    /// Without it a run refuses an OUT that holds a checkpoint. Re-running or resuming into OUT needs no
+    /// --overwrite: that is only for files albert did not write there.
     #[arg(long)]
     resume: bool,
+    #[command(flatten)]
+    overwrite: OverwriteArg,
     /// Stop after this step with a checkpoint (resume later with --resume).
     #[arg(long)]
     stop_after: Option<u64>,
@@ -140,6 +151,9 @@ fn prepare(a: PrepareArgs) -> Result<()> {
     let tokenizer = AlbertTokenizer::from_path(&a.tokenizer)
         .with_context(|| format!("loading the tokenizer {}", a.tokenizer.display()))?;
     let vocab = TokenizerVocab::new(tokenizer)?;
+    let splits = [Split::Train, Split::HeldOut].map(|s| format!("{}.*", s.name()));
+    let outputs = [MANIFEST_FILE, WORD_STARTS_FILE, trainer::TOKENIZER_SUBDIR, splits[0].as_str(), splits[1].as_str()];
+    a.overwrite.claim_dir(&a.out, "pretrain prepare", &outputs)?;
     let mut cfg = PrepareConfig::new(a.corpus, a.out.clone(), tokenizer_id(&a.tokenizer)?);
     cfg.max_seq_length = a.max_seq_length;
     cfg.doc_boundary = a.doc_boundary.parse::<DocBoundary>()?;
@@ -203,6 +217,8 @@ fn train(a: RunArgs) -> Result<()> {
         }
         _ => bail!("give --config PRESET|config.json or --init-from MODEL"),
     };
+    let outputs = [&model_files()[..], &CHECKPOINT_ENTRIES, &[trainer::METRICS_FILE, CURVES_FILE]].concat();
+    a.overwrite.claim_dir(&a.out, "pretrain run", &outputs)?;
     let mut cfg = TrainConfig::new(a.data, a.out.clone(), model);
     cfg.settings = TrainSettings {
         steps: a.steps,
@@ -261,7 +277,7 @@ fn train(a: RunArgs) -> Result<()> {
     };
     let summary = trainer::train(&cfg, &mut on_event)?;
     bar.finish_and_clear();
-    let curves = a.out.join("curves.png");
+    let curves = a.out.join(CURVES_FILE);
     crate::plot::write_curves(&a.out.join(trainer::METRICS_FILE), &curves)?;
     if summary.finished {
         println!(

@@ -45,6 +45,8 @@ pub struct TrainArgs {
     /// Output directory (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub overwrite: crate::output::OverwriteArg,
     /// Copy SentencePiece's precompiled normalization (e.g. nmt_nfkc) from this model, such as
     /// ALBERT's spiece.model; without it the vocabulary uses identity normalization.
     #[arg(long, value_name = "MODEL")]
@@ -68,6 +70,7 @@ pub fn run(args: VocabArgs) -> anyhow::Result<()> {
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
+    a.overwrite.claim_dir(&a.out, "vocab train", &crate::output::TOKENIZER_FILES)?;
     let precompiled_charsmap = match &a.normalizer_from {
         Some(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;

@@ -166,3 +166,54 @@ fn xquad_finetune_evaluate_predict_on_the_article_split() {
     let ids: std::collections::BTreeSet<String> = test.questions().map(|q| q.id.clone()).collect();
     assert_eq!(answers.keys().cloned().collect::<std::collections::BTreeSet<_>>(), ids);
 }
+
+/// A disk that fills during a checkpoint write (the atomic writer's ENOSPC seam) stops fine-tuning with status 1 and
+/// a message naming the file and the full disk, leaves the previous checkpoint byte for byte, and a later --resume
+/// ends with the uninterrupted run's weights.
+#[test]
+fn a_full_disk_during_a_checkpoint_keeps_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, out) = (dir.path().join("whole"), dir.path().join("full"));
+    let Some(whole_args) = common::tiny_finetune(dir.path(), &whole) else { return };
+    let args = common::tiny_finetune(dir.path(), &out).unwrap();
+    let run = |extra: &[&str], fault: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_albert"));
+        cmd.args(&args).args(extra);
+        if let Some(n) = fault {
+            cmd.env(albert::fsio::FAULT_ENOSPC_AFTER, n);
+        }
+        cmd.output().unwrap()
+    };
+    let whole_run = Command::new(env!("CARGO_BIN_EXE_albert")).args(&whole_args).output().unwrap();
+    assert!(whole_run.status.success(), "{}", String::from_utf8_lossy(&whole_run.stderr));
+    let first = run(&["--stop-after", "1"], None);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let checkpoint = out.join("checkpoint");
+    let files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = files(&checkpoint);
+    // Step 2's checkpoint (mid-epoch) is the resumed run's first write; 1000 bytes fill the disk inside its weights.
+    let full = run(&["--resume"], Some("1000"));
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{err}");
+    assert!(err.contains("No space left on device") && err.contains("weights.safetensors"), "{err}");
+    assert_eq!(files(&checkpoint), before);
+    // The state still says: epoch 1, one micro-batch done.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(checkpoint.join("finetune_state.json")).unwrap()).unwrap();
+    assert_eq!((state["epoch"].as_u64(), state["next_micro"].as_u64()), (Some(1), Some(1)), "{state}");
+
+    let resumed = run(&["--resume"], None);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let weights = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();
+    assert_eq!(weights(&out), weights(&whole));
+    let log = |p: &Path| std::fs::read_to_string(p.join("train_log.jsonl")).unwrap();
+    assert_eq!(log(&out), log(&whole));
+}

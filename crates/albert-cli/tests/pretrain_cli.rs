@@ -213,3 +213,57 @@ fn sigkilled_runs_resume_to_the_uninterrupted_result() {
     assert_eq!(tensors(&killed), tensors(&whole));
     eprintln!("{kills} kills in {attempts} attempts");
 }
+
+/// The files of a checkpoint directory, by name.
+fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+/// A disk that fills during a checkpoint write (the atomic writer's ENOSPC seam) stops the run with status 1 and a
+/// message naming the file and the full disk, leaves the previous checkpoint byte for byte, and a later --resume
+/// ends with the uninterrupted run's weights and losses.
+#[test]
+fn a_full_disk_during_a_checkpoint_keeps_the_previous_one() {
+    let Some(spiece) = spiece() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("c.txt"), CORPUS).unwrap();
+    std::fs::write(dir.join("tiny.json"), TINY).unwrap();
+    #[rustfmt::skip]
+    let st = albert()
+        .args(["pretrain", "prepare", "--max-seq-length", "32", "--heldout-fraction", "0.3", "--corpus"])
+        .arg(dir.join("c.txt")).arg("--tokenizer").arg(&spiece).arg("--out").arg(dir.join("data"))
+        .status().unwrap();
+    assert!(st.success());
+    let (data, config) = (dir.join("data"), dir.join("tiny.json"));
+    let whole = dir.join("whole");
+    assert!(albert().args(run_args(&data, &config, &whole)).stdout(Stdio::null()).status().unwrap().success());
+
+    let out = dir.join("full");
+    let first = albert().args(run_args(&data, &config, &out)).args(["--stop-after", "3"]).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let checkpoint = out.join("checkpoint");
+    let before = files(&checkpoint);
+    // 1000 bytes: less than the next checkpoint's weights, so the disk fills in the middle of writing them.
+    let full = albert()
+        .args(run_args(&data, &config, &out))
+        .arg("--resume")
+        .env(albert::fsio::FAULT_ENOSPC_AFTER, "1000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{err}");
+    assert!(err.contains("No space left on device") && err.contains("model.safetensors"), "{err}");
+    assert_eq!(files(&checkpoint), before);
+    assert_eq!(albert_train::trainer::TrainerState::load(&checkpoint).unwrap().step, 3);
+
+    let resumed = albert().args(run_args(&data, &config, &out)).arg("--resume").output().unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(losses(&out), losses(&whole));
+    let weights = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();
+    assert_eq!(weights(&out), weights(&whole));
+}

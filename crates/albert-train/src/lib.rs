@@ -12,7 +12,6 @@
 pub mod augment;
 pub mod data;
 pub mod finetune;
-mod fsutil;
 pub mod metrics;
 pub mod optim;
 pub mod plot;

@@ -264,7 +264,7 @@ impl AlbertConfig {
     /// Writes `config.json` into `dir` atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let path = dir.as_ref().join("config.json");
-        Ok(crate::checkpoint::write_atomic(&path, self.to_json_string().as_bytes())?)
+        crate::fsio::write_atomic(&path, self.to_json_string().as_bytes()).map_err(|e| Error::io(&path, e))
     }
 
     /// Rejects values that the model cannot run, naming the field.

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod decode;
 pub mod error;
+pub mod fsio;
 pub mod hub;
 pub mod model;
 pub mod pipeline;

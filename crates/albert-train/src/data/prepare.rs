@@ -17,7 +17,7 @@ use super::shard::{ShardWriter, TokenDtype};
 use super::text::{read_text, split_documents, DocBoundary, TextEncoding};
 use super::vocab::{PieceVocab, WordStarts};
 use super::DataError;
-use crate::fsutil::write_atomic;
+use albert::fsio::write_atomic;
 
 /// What to prepare and how.
 #[derive(Debug, Clone, PartialEq)]

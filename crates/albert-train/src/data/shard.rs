@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pairing::{Documents, TokenSpan};
 use super::DataError;
-use crate::fsutil::{write_atomic, AtomicFile};
+use albert::fsio::{write_atomic, AtomicFile};
 
 const INDEX_MAGIC: &[u8; 8] = b"ALBIDX01";
 

@@ -236,7 +236,7 @@ pub fn write_submission(path: &Path, predictions: &[Target], label_names: &[Stri
         };
         text.push_str(&format!("{i}\t{value}\n"));
     }
-    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| FinetuneError::io(path, e))
+    albert::fsio::write_atomic(path, text.as_bytes()).map_err(|e| FinetuneError::io(path, e))
 }
 
 /// Reads a file of a sequence task: a GLUE TSV, or users' own data described by `custom` (`Task::Custom`), whose

@@ -223,7 +223,7 @@ pub fn write_conll(
         }
         text.push('\n');
     }
-    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| FinetuneError::io(path, e))
+    albert::fsio::write_atomic(path, text.as_bytes()).map_err(|e| FinetuneError::io(path, e))
 }
 
 /// Predicts `sentences` and scores them with conlleval: `f1` (the selection metric), `precision`, `recall` and

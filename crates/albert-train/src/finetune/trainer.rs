@@ -396,10 +396,11 @@ fn checkpoint_error(path: &std::path::Path) -> impl Fn(crate::trainer::TrainErro
 fn save_state(dir: &std::path::Path, model: &Pretrained, optimizer: &AdamW, state: &FinetuneState) -> Result<(), FinetuneError> {
     let dirs = CheckpointDirs::new(dir);
     let tmp = dirs.begin().map_err(checkpoint_error(dir))?.to_owned();
-    model.varmap.save(tmp.join(WEIGHTS_FILE))?;
+    let weights = tmp.join(WEIGHTS_FILE);
+    albert::checkpoint::save_safetensors(&weights, &albert::model::named_tensors(&model.varmap)).map_err(albert::Error::from)?;
     optimizer.save_state(&tmp.join(OPTIMIZER_FILE))?;
     let path = tmp.join(STATE_FILE);
-    crate::fsutil::write_atomic(&path, &serde_json::to_vec_pretty(state).expect("state serializes")).map_err(|e| FinetuneError::io(&path, e))?;
+    albert::fsio::write_atomic(&path, &serde_json::to_vec_pretty(state).expect("state serializes")).map_err(|e| FinetuneError::io(&path, e))?;
     dirs.commit().map_err(checkpoint_error(dir))
 }
 

@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use safetensors::SafeTensors;
 
 use super::OptimError;
-use crate::fsutil::write_atomic;
+use albert::fsio::write_atomic;
 
 /// Moments of one parameter.
 #[derive(Debug, Clone)]

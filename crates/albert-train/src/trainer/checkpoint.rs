@@ -20,6 +20,8 @@ pub const STATE_VERSION: u32 = 1;
 
 const TEMP_DIR: &str = ".checkpoint.tmp";
 const OLD_DIR: &str = ".checkpoint.old";
+/// The entries a run's checkpoints occupy in the output directory: the live one and the two used while replacing it.
+pub const CHECKPOINT_ENTRIES: [&str; 3] = [CHECKPOINT_DIR, TEMP_DIR, OLD_DIR];
 
 /// Everything besides weights and moments that a resumed run needs to continue exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,11 +128,5 @@ fn remove_dir(dir: &Path) -> Result<(), TrainError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), TrainError> {
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(TrainError::io(dir))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    albert::fsio::sync_dir(dir).map_err(TrainError::io(dir))
 }

@@ -11,7 +11,7 @@ mod error;
 mod losses;
 
 pub use checkpoint::{
-    TrainerState, CHECKPOINT_DIR, OPTIMIZER_FILE, STATE_VERSION, TRAINER_STATE_FILE,
+    TrainerState, CHECKPOINT_DIR, CHECKPOINT_ENTRIES, OPTIMIZER_FILE, STATE_VERSION, TRAINER_STATE_FILE,
 };
 pub use error::TrainError;
 pub(crate) use checkpoint::CheckpointDirs;
@@ -698,7 +698,7 @@ fn save_checkpoint(
     };
     let json = serde_json::to_vec_pretty(&state).expect("state serializes");
     let path = dir.join(TRAINER_STATE_FILE);
-    crate::fsutil::write_atomic(&path, &json).map_err(TrainError::io(&path))?;
+    albert::fsio::write_atomic(&path, &json).map_err(TrainError::io(&path))?;
     dirs.commit()
 }
 
@@ -723,7 +723,7 @@ fn copy_tokenizer(from: &Path, to: &Path) -> Result<(), TrainError> {
         if src.is_file() {
             let bytes = std::fs::read(&src).map_err(TrainError::io(&src))?;
             let dst = to.join(name);
-            crate::fsutil::write_atomic(&dst, &bytes).map_err(TrainError::io(&dst))?;
+            albert::fsio::write_atomic(&dst, &bytes).map_err(TrainError::io(&dst))?;
         }
     }
     Ok(())

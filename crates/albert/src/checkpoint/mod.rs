@@ -30,7 +30,6 @@ mod pytorch;
 mod safetensors;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -284,33 +283,6 @@ fn read_sharded(index: &Path) -> Result<Vec<Shard>, CheckpointError> {
         )));
     }
     Ok(out)
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory is written, flushed
-/// to disk and renamed over `path`, so readers see either the old file or the complete new one.
-///
-/// ```
-/// let dir = tempfile::tempdir()?;
-/// let path = dir.path().join("config.json");
-/// albert::checkpoint::write_atomic(&path, b"{\"hidden_size\": 768}\n")?;
-/// assert_eq!(std::fs::read(&path)?, b"{\"hidden_size\": 768}\n");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_error(path))?;
-    tmp.write_all(bytes).map_err(io_error(path))?;
-    tmp.as_file().sync_all().map_err(io_error(path))?;
-    tmp.persist(path).map_err(|e| io_error(path)(e.error))?;
-    // Make the rename itself durable.
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error(dir))?;
-    Ok(())
 }
 
 #[cfg(test)]

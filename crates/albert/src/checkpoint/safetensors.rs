@@ -6,7 +6,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use super::{write_atomic, CheckpointError};
+use super::{io_error, CheckpointError};
 
 /// The candle dtype a safetensors dtype is loaded as; `None` for types candle cannot hold.
 fn candle_dtype(dtype: Dtype) -> Option<DType> {
@@ -71,7 +71,7 @@ pub(super) fn parse(path: &Path, mmap: &[u8]) -> Result<Vec<(String, Tensor)>, C
         .collect()
 }
 
-/// Writes `tensors` to a safetensors file atomically (see [`write_atomic`]), with the metadata
+/// Writes `tensors` to a safetensors file atomically (see [`crate::fsio`]), with the metadata
 /// `{"format": "pt"}` that transformers expects. Names must be unique. Tensors are copied to the
 /// CPU; every candle dtype except the microscaling formats (F6E2M3, F6E3M2, F4, F8E8M0) can be
 /// written.
@@ -124,5 +124,5 @@ pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<(),
         .collect::<Result<Vec<_>, CheckpointError>>()?;
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(bad)?;
-    write_atomic(path, &bytes)
+    crate::fsio::write_atomic(path, &bytes).map_err(io_error(path))
 }

@@ -428,15 +428,11 @@ fn checkpoint_save_round_trips_every_dtype() {
 }
 
 #[test]
-fn checkpoint_write_atomic_reports_the_path() {
+fn save_safetensors_reports_the_path() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.json");
-    write_atomic(&path, b"one").unwrap();
-    write_atomic(&path, b"two").unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), b"two");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    let missing = dir.path().join("no/such/dir/config.json");
-    let err = write_atomic(&missing, b"x").unwrap_err();
+    let tensors = [("x".to_string(), Tensor::new(&[1f32], &Device::Cpu).unwrap())];
+    let missing = dir.path().join("no/such/dir/model.safetensors");
+    let err = save_safetensors(&missing, &tensors).unwrap_err();
     assert!(
         matches!(err, CheckpointError::Io { .. }) && err.to_string().contains("no/such/dir"),
         "{err}"

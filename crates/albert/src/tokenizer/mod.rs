@@ -41,7 +41,7 @@ mod spm;
 mod train;
 mod trie;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -465,9 +465,7 @@ fn to_json_bytes(v: &serde_json::Value) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Writes through a temporary file in the same directory, then renames.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp: PathBuf = path.with_extension(format!("{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| TokenizerError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TokenizerError::io(path, e))
+/// [`crate::fsio::write_atomic`] with the path in the error.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    crate::fsio::write_atomic(path, bytes).map_err(|e| TokenizerError::io(path, e))
 }
