@@ -349,6 +349,9 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("--model or --config is required"),
     };
+    // Before the optimizer state and the first step's activations are allocated.
+    let needed = albert::memory::training_bytes(&model.config, model.parameter_count(), args.batch, max_len);
+    albert::memory::ensure_fits(needed, &format!("fine-tuning at batch {} x {max_len} tokens", args.batch))?;
 
     let opts = FinetuneOptions {
         epochs: args.epochs,

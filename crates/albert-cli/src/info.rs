@@ -1,6 +1,8 @@
 //! `albert info`: what a checkpoint or preset is.
 
-use albert::{AlbertConfig, Architecture};
+use std::path::Path;
+
+use albert::{AlbertConfig, Architecture, LoadOptions, Pretrained};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
@@ -28,6 +30,16 @@ pub fn run(args: InfoArgs) -> Result<()> {
         _ => bail!("give a checkpoint directory or --preset NAME (see --help)"),
     };
     let arch = cfg.architecture().unwrap_or(Architecture::Model);
+    // A summary vouches for the weights too: read them all, as a load would (shapes against the config, every value
+    // finite), so a corrupt checkpoint is reported here rather than at its first use.
+    let weights = match &args.model {
+        Some(_) if has_weights(Path::new(&source)) => {
+            let opts = LoadOptions { architecture: Some(arch), ..LoadOptions::default() };
+            let model = Pretrained::load(&source, &opts).with_context(|| format!("checking the weights of {source}"))?;
+            Some(model.report)
+        }
+        _ => None,
+    };
     let params = cfg.parameter_count(arch);
     let encoder_params = cfg.parameter_count(Architecture::Model);
     let weight_bytes = params * 4;
@@ -50,6 +62,8 @@ pub fn run(args: InfoArgs) -> Result<()> {
             "albert_model_parameters": encoder_params,
             "weight_bytes_f32": weight_bytes,
             "weight_files": files.iter().map(|(n, s)| json!({"name": n, "bytes": s})).collect::<Vec<_>>(),
+            "weights_checked": weights.is_some(),
+            "head_missing": weights.as_ref().map(|r| r.initialized.clone()),
         });
         println!("{out}");
         return Ok(());
@@ -81,5 +95,21 @@ pub fn run(args: InfoArgs) -> Result<()> {
     for (name, size) in files {
         println!("  file               {name} ({:.1} MiB)", size as f64 / (1 << 20) as f64);
     }
+    match weights {
+        Some(report) if report.initialized.is_empty() => {
+            println!("  weights            read and checked: shapes fit the config, every value finite")
+        }
+        Some(report) => println!(
+            "  weights            read and checked; the {} head is absent ({})",
+            arch.hf_name(),
+            report.initialized.join(", ")
+        ),
+        None if args.model.is_some() => println!("  weights            none (config only)"),
+        None => {}
+    }
     Ok(())
+}
+
+fn has_weights(dir: &Path) -> bool {
+    albert::checkpoint::CHECKPOINT_FILES.iter().any(|f| dir.join(f).is_file())
 }

@@ -347,6 +347,32 @@ fn squad_v2_hand_written_file_reads_and_scores() {
     );
 }
 
+/// A SQuAD file given as a top-level array, or an answer past its context, is refused with what is wrong.
+#[test]
+fn squad_files_that_lie_are_refused_by_name() {
+    let array = temp_file("array_squad.json", "[{\"title\": \"T\", \"paragraphs\": []}]");
+    let err = read_squad(&array).unwrap_err().to_string();
+    assert!(err.contains("array_squad.json") && err.contains("not a JSON array"), "{err}");
+
+    // "abc" has 3 characters: an answer "c" starts at most at 2.
+    let beyond = temp_file(
+        "beyond_squad.json",
+        "{\"data\": [{\"title\": \"T\", \"paragraphs\": [{\"context\": \"abc\", \"qas\": [
+            {\"id\": \"ok\", \"question\": \"?\", \"answers\": [{\"text\": \"c\", \"answer_start\": 2}]},
+            {\"id\": \"q-past\", \"question\": \"?\", \"answers\": [{\"text\": \"c\", \"answer_start\": 3}]}]}]}]}",
+    );
+    let err = read_squad(&beyond).unwrap_err().to_string();
+    assert!(err.contains("question q-past") && err.contains("answer_start 3") && err.contains("(3 characters)"), "{err}");
+
+    // A value of the wrong type is named by its place in the document.
+    let typed = temp_file(
+        "typed_squad.json",
+        "{\"data\": [{\"title\": \"T\", \"paragraphs\": [{\"context\": \"abc\", \"qas\": [{\"id\": 7, \"question\": \"?\"}]}]}]}",
+    );
+    let err = read_squad(&typed).unwrap_err().to_string();
+    assert!(err.contains("data[0].paragraphs[0].qas[0].id"), "{err}");
+}
+
 #[test]
 fn squad_schema_errors_name_the_file() {
     let bad = temp_file(

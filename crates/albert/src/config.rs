@@ -130,6 +130,23 @@ fn default_model_type() -> String {
     "albert".to_string()
 }
 
+/// The largest value [`AlbertConfig::validate`] accepts for each size, far above every published model (vocabularies
+/// of 30k, H 4096, FFN 16384, 512 positions) yet small enough that [`AlbertConfig::parameter_count`] cannot overflow
+/// and that a mistyped or hostile config is refused by name before anything is allocated.
+pub const LIMITS: [(&str, usize); 11] = [
+    ("vocab_size", 1 << 24),
+    ("embedding_size", 1 << 16),
+    ("hidden_size", 1 << 16),
+    ("num_hidden_layers", 1 << 12),
+    ("num_hidden_groups", 1 << 12),
+    ("num_attention_heads", 1 << 16),
+    ("intermediate_size", 1 << 18),
+    ("inner_group_num", 1 << 10),
+    ("max_position_embeddings", 1 << 20),
+    ("type_vocab_size", 1 << 16),
+    ("num_labels", 1 << 20),
+];
+
 /// The published ALBERT configurations, by their Hugging Face hub names.
 pub const PRESETS: [&str; 8] = [
     "albert-base-v1",
@@ -269,21 +286,16 @@ impl AlbertConfig {
 
     /// Rejects values that the model cannot run, naming the field.
     pub fn validate(&self) -> Result<()> {
-        let positive = [
-            ("vocab_size", self.vocab_size),
-            ("embedding_size", self.embedding_size),
-            ("hidden_size", self.hidden_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_hidden_groups", self.num_hidden_groups),
-            ("num_attention_heads", self.num_attention_heads),
-            ("intermediate_size", self.intermediate_size),
-            ("inner_group_num", self.inner_group_num),
-            ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
-        ];
-        for (field, v) in positive {
+        for (field, limit) in LIMITS {
+            let v = self.size(field);
             if v == 0 {
                 return Err(Error::config(field, "must be at least 1"));
+            }
+            if v > limit {
+                return Err(Error::config(
+                    field,
+                    format!("{v} is beyond this implementation's limit of {limit} (a corrupt or mistyped config?)"),
+                ));
             }
         }
         if self.num_hidden_groups > self.num_hidden_layers {
@@ -334,9 +346,6 @@ impl AlbertConfig {
                 }
             }
         }
-        if self.num_labels() == 0 {
-            return Err(Error::config("num_labels", "must be at least 1"));
-        }
         Ok(())
     }
 
@@ -356,6 +365,24 @@ impl AlbertConfig {
             }
         }
         Ok(())
+    }
+
+    /// The value of a size field of [`LIMITS`].
+    fn size(&self, field: &str) -> usize {
+        match field {
+            "vocab_size" => self.vocab_size,
+            "embedding_size" => self.embedding_size,
+            "hidden_size" => self.hidden_size,
+            "num_hidden_layers" => self.num_hidden_layers,
+            "num_hidden_groups" => self.num_hidden_groups,
+            "num_attention_heads" => self.num_attention_heads,
+            "intermediate_size" => self.intermediate_size,
+            "inner_group_num" => self.inner_group_num,
+            "max_position_embeddings" => self.max_position_embeddings,
+            "type_vocab_size" => self.type_vocab_size,
+            "num_labels" => self.num_labels(),
+            _ => unreachable!("`{field}` is not a size field"),
+        }
     }
 
     /// Number of output labels of the classification heads (from `id2label`, else `num_labels`, else 2).
@@ -396,17 +423,21 @@ impl AlbertConfig {
 
     /// Number of parameters of `arch` built from this config, counted as `sum(p.numel())` over the distinct
     /// parameters of the Hugging Face class (the tied MLM decoder counts once).
+    ///
+    /// Counted in 128 bits: sizes within [`LIMITS`] (every validated config) cannot overflow the result; an
+    /// unvalidated config whose count does not fit a `usize` panics rather than returning a wrapped number.
     pub fn parameter_count(&self, arch: Architecture) -> usize {
-        let (v, e, h, i) = (self.vocab_size, self.embedding_size, self.hidden_size, self.intermediate_size);
-        let linear = |inp: usize, out: usize| inp * out + out;
-        let embeddings = (v + self.max_position_embeddings + self.type_vocab_size) * e + 2 * e;
+        let n = |x: usize| x as u128;
+        let (v, e, h, i) = (n(self.vocab_size), n(self.embedding_size), n(self.hidden_size), n(self.intermediate_size));
+        let linear = |inp: u128, out: u128| inp * out + out;
+        let embeddings = (v + n(self.max_position_embeddings) + n(self.type_vocab_size)) * e + 2 * e;
         let layer = 4 * linear(h, h) + 2 * h + linear(h, i) + linear(i, h) + 2 * h;
-        let encoder = linear(e, h) + self.num_hidden_groups * self.inner_group_num * layer;
+        let encoder = linear(e, h) + n(self.num_hidden_groups) * n(self.inner_group_num) * layer;
         let pooler = linear(h, h);
         let base = embeddings + encoder;
         let mlm = linear(h, e) + 2 * e + v;
-        let labels = self.num_labels();
-        match arch {
+        let labels = n(self.num_labels());
+        let count = match arch {
             Architecture::Model => base + pooler,
             Architecture::PreTraining => base + pooler + mlm + linear(h, labels),
             Architecture::MaskedLM => base + mlm,
@@ -414,7 +445,8 @@ impl AlbertConfig {
             Architecture::TokenClassification => base + linear(h, labels),
             Architecture::QuestionAnswering => base + linear(h, labels),
             Architecture::MultipleChoice => base + pooler + linear(h, 1),
-        }
+        };
+        usize::try_from(count).expect("a parameter count beyond usize (validate() bounds the sizes)")
     }
 }
 
@@ -577,6 +609,55 @@ mod tests {
         let empty = AlbertConfig::from_json_str("{}").unwrap();
         assert_eq!((empty.hidden_size, empty.num_attention_heads, empty.intermediate_size), (4096, 64, 16384));
         assert!(empty.extra.is_empty());
+    }
+
+    /// Each size is refused one past its limit, naming the field and the limit, and accepted at it.
+    #[test]
+    fn sizes_beyond_the_limits_are_refused_by_name() {
+        for (field, limit) in LIMITS {
+            let mut v = serde_json::to_value(AlbertConfig::default()).unwrap();
+            v["num_hidden_layers"] = (1 << 12).into();
+            v["num_attention_heads"] = 1.into();
+            v[field] = (limit + 1).into();
+            let err = AlbertConfig::from_json_str(&v.to_string()).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{field}`")) && err.contains(&format!("limit of {limit}")), "{err}");
+            v[field] = limit.into();
+            if field == "num_attention_heads" {
+                v["hidden_size"] = limit.into();
+            }
+            AlbertConfig::from_json_str(&v.to_string()).unwrap_or_else(|e| panic!("{field} at its limit: {e}"));
+        }
+        // 2^64 - 1 parses as a usize: refused by the limit rather than failing an allocation.
+        let err = AlbertConfig::from_json_str(r#"{"vocab_size": 18446744073709551615}"#).unwrap_err().to_string();
+        assert!(err.contains("`vocab_size`"), "{err}");
+    }
+
+    /// With every size at its limit the parameter count, and its bytes in f32, still fit.
+    #[test]
+    fn parameter_count_cannot_overflow_within_the_limits() {
+        let mut cfg = AlbertConfig::default();
+        for (field, limit) in LIMITS {
+            let v = match field {
+                "vocab_size" => &mut cfg.vocab_size,
+                "embedding_size" => &mut cfg.embedding_size,
+                "hidden_size" => &mut cfg.hidden_size,
+                "num_hidden_layers" => &mut cfg.num_hidden_layers,
+                "num_hidden_groups" => &mut cfg.num_hidden_groups,
+                "num_attention_heads" => &mut cfg.num_attention_heads,
+                "intermediate_size" => &mut cfg.intermediate_size,
+                "inner_group_num" => &mut cfg.inner_group_num,
+                "max_position_embeddings" => &mut cfg.max_position_embeddings,
+                "type_vocab_size" => &mut cfg.type_vocab_size,
+                "num_labels" => cfg.num_labels.get_or_insert(0),
+                _ => unreachable!(),
+            };
+            *v = limit;
+        }
+        cfg.validate().unwrap();
+        for arch in Architecture::ALL {
+            let n = cfg.parameter_count(arch) as u128;
+            assert!(n * 4 < u64::MAX as u128, "{arch:?}: {n}");
+        }
     }
 
     #[test]

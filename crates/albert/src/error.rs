@@ -61,6 +61,17 @@ pub enum Error {
     #[error(transparent)]
     Tokenizer(#[from] crate::tokenizer::TokenizerError),
 
+    /// The work would need more memory than the machine has available (checked before allocating).
+    #[error("{what} needs at least {} of memory, but this machine has {} available", crate::memory::human(*.needed), crate::memory::human(*.available))]
+    OutOfMemory {
+        /// What was asked for (a model built from a config, a training step).
+        what: String,
+        /// A lower bound of the bytes it needs.
+        needed: u64,
+        /// The bytes available (free memory, reclaimable caches and free swap).
+        available: u64,
+    },
+
     /// Input to a forward pass or a helper is malformed.
     #[error("invalid input: {0}")]
     Input(String),

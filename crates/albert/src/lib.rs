@@ -10,6 +10,7 @@ pub mod decode;
 pub mod error;
 pub mod fsio;
 pub mod hub;
+pub mod memory;
 pub mod model;
 pub mod pipeline;
 pub mod ops;

@@ -95,6 +95,10 @@ impl Pretrained {
     /// A freshly initialized model of class `arch` (transformers' `_init_weights`, from `seed`).
     pub fn init(config: &AlbertConfig, arch: Architecture, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
         config.validate()?;
+        crate::memory::ensure_fits(
+            crate::memory::weight_bytes(config, arch, dtype.size_in_bytes()),
+            &format!("the {} of this config", arch.hf_name()),
+        )?;
         let mut init_rng = AlbertRng::new(seed);
         let rng: SharedRng = Arc::new(Mutex::new(init_rng.fork(1)));
         let (model, varmap) =

@@ -110,9 +110,21 @@ pub(crate) fn read_text(path: &Path) -> Result<String, TaskError> {
 
 /// Parses a JSON file into `T`.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TaskError> {
-    serde_json::from_str(&read_text(path)?).map_err(|source| TaskError::Json {
-        path: path.to_owned(),
-        source,
+    parse_json(path, &read_text(path)?)
+}
+
+/// Parses the JSON `text` of the file `path`.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, TaskError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // A value of the wrong type is named by where it sits (`data[3].paragraphs[0].qas`), not only by line.
+        let at = e.path().to_string();
+        let source = e.into_inner();
+        if at == "." || source.is_syntax() || source.is_eof() {
+            TaskError::Json { path: path.to_owned(), source }
+        } else {
+            TaskError::invalid(path, format!("at `{at}`: {source}"))
+        }
     })
 }
 

@@ -81,6 +81,28 @@ impl SquadDataset {
         self.questions().any(|q| q.answers.is_some())
     }
 
+    /// Refuses an answer (or plausible answer) that does not lie within its context, naming the question.
+    fn check_answer_spans(&self, path: &Path) -> Result<(), TaskError> {
+        for paragraph in self.data.iter().flat_map(|a| &a.paragraphs) {
+            let context_chars = paragraph.context.chars().count();
+            for q in &paragraph.qas {
+                for a in q.answers.iter().flatten().chain(&q.plausible_answers) {
+                    let end = a.answer_start.saturating_add(a.text.chars().count());
+                    if end > context_chars {
+                        return Err(TaskError::invalid(
+                            path,
+                            format!(
+                                "question {}: the answer {:?} at answer_start {} runs past the end of its context ({context_chars} characters)",
+                                q.id, a.text, a.answer_start
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The gold side for the metrics: each question's id and answer texts, in file order.
     pub fn references(&self) -> Vec<SquadReference> {
         self.questions()
@@ -101,7 +123,17 @@ impl SquadDataset {
 /// # Ok::<(), albert_train::tasks::TaskError>(())
 /// ```
 pub fn read_squad(path: &Path) -> Result<SquadDataset, TaskError> {
-    read_json(path)
+    // serde would read a struct from an array, element by element, and complain about the first element's type.
+    let text = super::read_text(path)?;
+    if text.trim_start().starts_with('[') {
+        return Err(TaskError::invalid(
+            path,
+            "a SQuAD file is a JSON object {\"version\": ..., \"data\": [articles]}, not a JSON array",
+        ));
+    }
+    let dataset: SquadDataset = super::parse_json(path, &text)?;
+    dataset.check_answer_spans(path)?;
+    Ok(dataset)
 }
 
 /// Reads a predictions file `{question id: answer text}` (an empty text means "no answer").

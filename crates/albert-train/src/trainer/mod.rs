@@ -628,6 +628,7 @@ fn initial_model(cfg: &TrainConfig, train: &PretrainData) -> Result<Pretrained, 
             config.pad_token_id = Some(data.special.pad);
             config.bos_token_id = Some(data.special.cls);
             config.eos_token_id = Some(data.special.sep.into());
+            ensure_trainable(&config, config.parameter_count(Architecture::PreTraining), cfg, train)?;
             let pretrained = Pretrained::init(
                 &config,
                 Architecture::PreTraining,
@@ -647,9 +648,20 @@ fn initial_model(cfg: &TrainConfig, train: &PretrainData) -> Result<Pretrained, 
                 seed,
                 ..LoadOptions::default()
             };
-            Ok(Pretrained::load(dir, &opts)?)
+            let pretrained = Pretrained::load(dir, &opts)?;
+            ensure_trainable(&pretrained.config, pretrained.parameter_count(), cfg, train)?;
+            Ok(pretrained)
         }
     }
+}
+
+/// Refuses a model whose training step cannot fit in the machine's memory, before its weights or optimizer state
+/// are allocated (see [`albert::memory::training_bytes`]).
+fn ensure_trainable(config: &AlbertConfig, parameters: usize, cfg: &TrainConfig, train: &PretrainData) -> Result<(), TrainError> {
+    let seq = train.split().manifest().settings.max_seq_length;
+    let needed = albert::memory::training_bytes(config, parameters, cfg.settings.batch_size, seq);
+    let what = format!("pretraining {parameters} parameters at batch {} x {seq} tokens", cfg.settings.batch_size);
+    Ok(albert::memory::ensure_fits(needed, &what)?)
 }
 
 /// ln of each id's smoothed relative frequency: add-half counts, so that an id the data never holds gets a finite,

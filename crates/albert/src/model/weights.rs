@@ -48,9 +48,15 @@ pub fn load_model<M>(
     rng: &mut AlbertRng,
     build: impl FnOnce(VarBuilder) -> Result<M>,
 ) -> Result<(M, VarMap, LoadReport)> {
+    let (mut provided, mut ignored) = map_names(tensors, arch);
+    // Before anything is allocated from the config: its sizes must be the checkpoint's, and the model must fit.
+    check_config_against(cfg, &provided)?;
+    crate::memory::ensure_fits(
+        crate::memory::weight_bytes(cfg, arch, dtype.size_in_bytes()),
+        &format!("the {} of this config.json", arch.hf_name()),
+    )?;
     let varmap = VarMap::new();
     let model = build(VarBuilder::from_varmap(&varmap, dtype, device))?;
-    let (mut provided, mut ignored) = map_names(tensors, arch);
     let mut initialized = Vec::new();
     let mut missing_encoder = Vec::new();
     {
@@ -69,6 +75,17 @@ pub fn load_model<M>(
                     }
                     if !t.dtype().is_float() {
                         return Err(Error::Weight { name: name.clone(), message: format!("holds {:?}, not floats", t.dtype()) });
+                    }
+                    let bad = count_non_finite(&t)?;
+                    if bad > 0 {
+                        return Err(Error::Weight {
+                            name: name.clone(),
+                            message: format!(
+                                "holds {bad} non-finite value(s) (NaN or infinity) of {}: the checkpoint is corrupt \
+                                 (the first such tensor in name order)",
+                                t.elem_count()
+                            ),
+                        });
                     }
                     var.set(&t.to_dtype(dtype)?.to_device(device)?)?;
                 }
@@ -90,6 +107,80 @@ pub fn load_model<M>(
     }
     init_params(&varmap, cfg, &initialized, rng)?;
     Ok((model, varmap, LoadReport { initialized, ignored }))
+}
+
+/// The tensor each size of the config can be read from (in the layout after [`map_names`], without the `albert.`
+/// prefix), as (tensor, dimension, config field).
+const SIZED_BY: [(&str, usize, &str); 8] = [
+    ("embeddings.word_embeddings.weight", 0, "vocab_size"),
+    ("embeddings.word_embeddings.weight", 1, "embedding_size"),
+    ("embeddings.position_embeddings.weight", 0, "max_position_embeddings"),
+    ("embeddings.token_type_embeddings.weight", 0, "type_vocab_size"),
+    ("encoder.embedding_hidden_mapping_in.weight", 0, "hidden_size"),
+    ("encoder.albert_layer_groups.0.albert_layers.0.ffn.weight", 0, "intermediate_size"),
+    ("encoder.albert_layer_groups.0.albert_layers.0.ffn.weight", 1, "hidden_size"),
+    ("encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight", 0, "hidden_size"),
+];
+
+/// Refuses a config whose sizes disagree with the checkpoint's tensors (the layer groups included), naming the
+/// field, so that a wrong or hostile `config.json` fails before the model is allocated from it.
+fn check_config_against(cfg: &AlbertConfig, provided: &BTreeMap<String, Tensor>) -> Result<()> {
+    let base = |key: &str| key.strip_prefix("albert.").unwrap_or(key).to_string();
+    let tensors: BTreeMap<String, &Tensor> = provided.iter().map(|(k, t)| (base(k), t)).collect();
+    let field_value = |field: &str| match field {
+        "vocab_size" => cfg.vocab_size,
+        "embedding_size" => cfg.embedding_size,
+        "max_position_embeddings" => cfg.max_position_embeddings,
+        "type_vocab_size" => cfg.type_vocab_size,
+        "hidden_size" => cfg.hidden_size,
+        "intermediate_size" => cfg.intermediate_size,
+        _ => unreachable!("`{field}` is not in SIZED_BY"),
+    };
+    for (name, dim, field) in SIZED_BY {
+        let Some(t) = tensors.get(name) else { continue };
+        let actual = t.dims().get(dim).copied();
+        if actual != Some(field_value(field)) {
+            return Err(Error::config(
+                field,
+                format!("{} does not fit the checkpoint: its tensor `{name}` has shape {:?}", field_value(field), t.dims()),
+            ));
+        }
+    }
+    // Layer groups and the layers inside a group, as numbered in the checkpoint's keys.
+    let count = |prefix: &str| {
+        tensors.keys().filter_map(|k| k.strip_prefix(prefix)?.split('.').next()?.parse::<usize>().ok()).max().map(|m| m + 1)
+    };
+    for (field, prefix, expected) in [
+        ("num_hidden_groups", "encoder.albert_layer_groups.", cfg.num_hidden_groups),
+        ("inner_group_num", "encoder.albert_layer_groups.0.albert_layers.", cfg.inner_group_num),
+    ] {
+        if let Some(found) = count(prefix).filter(|n| *n != expected) {
+            return Err(Error::config(field, format!("{expected} does not fit the checkpoint, which holds {found}")));
+        }
+    }
+    Ok(())
+}
+
+/// Number of NaN and infinite values in a float tensor, read in place where it lies contiguous on the CPU.
+pub(crate) fn count_non_finite(t: &Tensor) -> Result<usize> {
+    use candle_core::{CpuStorage, Storage};
+    fn count<T: Copy>(values: &[T], finite: impl Fn(T) -> bool) -> usize {
+        values.iter().filter(|v| !finite(**v)).count()
+    }
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
+            match cpu {
+                CpuStorage::F32(v) => return Ok(count(&v[start..end], f32::is_finite)),
+                CpuStorage::F64(v) => return Ok(count(&v[start..end], f64::is_finite)),
+                CpuStorage::F16(v) => return Ok(count(&v[start..end], |x| x.is_finite())),
+                CpuStorage::BF16(v) => return Ok(count(&v[start..end], |x| x.is_finite())),
+                _ => {}
+            }
+        }
+    }
+    let values = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    Ok(count(&values, f64::is_finite))
 }
 
 /// Parameters in the layout of class `arch`, with Hugging Face names, ready to save as a checkpoint.
