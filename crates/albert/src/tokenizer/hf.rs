@@ -18,6 +18,21 @@ fn backend(e: impl std::fmt::Display) -> TokenizerError {
     TokenizerError::Backend(e.to_string())
 }
 
+/// Reads every Precompiled normalizer in `normalizer` (nested sequences included) as the library will.
+fn check_precompiled(normalizer: &serde_json::Value) -> Result<()> {
+    match normalizer {
+        serde_json::Value::Object(m) if m.get("type").is_some_and(|t| t == "Precompiled") => {
+            // From text, as the library reads it (its charsmap is a borrowed string).
+            serde_json::from_str::<tokenizers::normalizers::precompiled::Precompiled>(&normalizer.to_string())
+                .map(drop)
+                .map_err(|e| backend(format!("Precompiled normalizer: {e}")))
+        }
+        serde_json::Value::Object(m) => m.values().try_for_each(check_precompiled),
+        serde_json::Value::Array(a) => a.iter().try_for_each(check_precompiled),
+        _ => Ok(()),
+    }
+}
+
 impl HfTokenizer {
     /// Loads a `tokenizer.json` file.
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -33,7 +48,14 @@ impl HfTokenizer {
 
     /// Parses `tokenizer.json` content.
     pub fn from_json(json: &str) -> Result<Self> {
-        let mut inner: Tokenizer = json.parse().map_err(backend)?;
+        // The tokenizers library panics on some malformed files instead of failing: a syntax error inside the
+        // decoder, a Precompiled normalizer it cannot read. Parsing the JSON first, checking those normalizers and
+        // building the tokenizer from the parsed value makes both errors.
+        let value: serde_json::Value = serde_json::from_str(json).map_err(backend)?;
+        if let Some(normalizer) = value.get("normalizer") {
+            check_precompiled(normalizer)?;
+        }
+        let mut inner: Tokenizer = serde_json::from_value(value).map_err(backend)?;
         inner.with_truncation(None).map_err(backend)?;
         inner.with_padding(None);
         Ok(Self { inner })
@@ -93,5 +115,35 @@ impl HfTokenizer {
             Some(d) => d.decode(tokens).map_err(backend),
             None => Ok(tokens.concat()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs found by `fuzz/fuzz_targets/tokenizer_json.rs` on which the tokenizers library panicked.
+    #[test]
+    fn malformed_files_are_errors_not_panics() {
+        for (json, says) in [
+            // A syntax error inside the decoder object ("Helper" panic).
+            (r#"{"decoder": {"type": "WordPiece" x}}"#, "expected"),
+            // A Precompiled normalizer without its charsmap ("Precompiled" panic).
+            (r#"{"normalizer": {"type": "Precompiled"}}"#, "Precompiled normalizer"),
+            (r#"{"normalizer": {"type": "Sequence", "normalizers": [{"type": "Precompiled", "precompiled_charsmap": 7}]}}"#, "Precompiled normalizer"),
+        ] {
+            match HfTokenizer::from_json(json) {
+                Err(TokenizerError::Backend(m)) => assert!(m.contains(says), "{json}: {m}"),
+                other => panic!("{json}: expected an error, got {other:?}"),
+            }
+        }
+    }
+
+    /// The checks above pass a real file, whose normalizer holds a Precompiled charsmap.
+    #[test]
+    fn a_file_with_a_precompiled_normalizer_loads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pipelines/qa/tokenizer.json");
+        let tok = HfTokenizer::from_file(Path::new(path)).unwrap();
+        assert_eq!(tok.tokenize("Hello").unwrap()[0].token, "▁hello");
     }
 }
