@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use albert_train::data::{
-    prepare_corpus, read_text, split_documents, DataError, DocBoundary, PieceVocab, PrepareConfig,
+    prepare_corpus, read_text, split_documents, DataError, DocBoundary, Manifest, PieceVocab, PrepareConfig,
     PreparedSplit, Split, TextEncoding, TokenDtype,
 };
 use common::WordVocab;
@@ -204,6 +204,22 @@ fn bad_inputs_get_clear_errors() {
         prepare_corpus(&cfg, &vocab),
         Err(DataError::InvalidConfig(_))
     ));
+}
+
+/// A manifest naming a shard file by a path (`../../secret`) is refused rather than followed out of the folder.
+#[test]
+fn a_manifest_cannot_name_files_outside_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, words) = corpus(4, 2);
+    let input = write(dir.path(), "c.txt", text.as_bytes());
+    let out = dir.path().join("out");
+    prepare_corpus(&config(vec![input], out.clone()), &WordVocab::new(words)).unwrap();
+    let path = out.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["train"]["shards"][0]["tokens_file"] = "../../secret".into();
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let err = Manifest::load(&out).unwrap_err().to_string();
+    assert!(err.contains("manifest.json") && err.contains("`../../secret` is not a plain file name"), "{err}");
 }
 
 #[test]

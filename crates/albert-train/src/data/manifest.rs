@@ -106,6 +106,17 @@ impl Manifest {
                 ),
             ));
         }
+        // The shard files lie beside the manifest: a name that is a path could lead anywhere.
+        for shard in manifest.train.shards.iter().chain(&manifest.heldout.shards) {
+            for name in [&shard.tokens_file, &shard.index_file] {
+                if Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) {
+                    return Err(DataError::corrupt(
+                        &path,
+                        format!("shard file `{name}` is not a plain file name beside the manifest"),
+                    ));
+                }
+            }
+        }
         Ok(manifest)
     }
 
