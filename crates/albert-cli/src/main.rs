@@ -103,7 +103,7 @@ fn main() {
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(if e.is::<pipelines::Partial>() { 3 } else { 1 });
     }
 }
 

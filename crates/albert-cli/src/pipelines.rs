@@ -1,12 +1,30 @@
 //! The task pipelines as commands: `albert classify`, `fill-mask`, `embed`, `similarity`, `qa` and `ner`. Each
 //! reads its texts from the arguments, or one per line from stdin when none is given, and prints readable text or,
 //! with `--json`, one JSON object per input. The work is done by `albert::pipeline`.
+//!
+//! Stdin is read by a thread and answered in windows (at most [`WINDOW_LINES`] lines, or what came within
+//! [`WINDOW_WAIT`] of a window's first line), each printed in input order as soon as it is done: a long job streams,
+//! and an interactive one answers each line without waiting for the end of input. A bad input (an empty or invalid
+//! UTF-8 line, a NaN output, ...) is reported in its place with its number and the others go on; the command then
+//! ends with [`Partial`] (exit status 3).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufWriter, Write};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use albert::pipeline::{classify, embed, fill_mask, ner, qa, PipelineModel, PipelineOptions, Task};
-use anyhow::{bail, Context, Result};
+use albert::pipeline::{classify, embed, fill_mask, ner, qa, PerInput, PipelineModel, PipelineOptions, Task};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
+
+/// The exit-status paragraph of every pipeline command's help.
+macro_rules! exit_status_help {
+    () => {
+        "\n\nExit status: 0 when every input was answered; 3 when some were not, each reported with its number in its \
+place (an {\"line\": N, \"error\": ...} object with --json, `error: line N: ...` on stderr otherwise; arguments are \
+inputs 1, 2, ...) while the others are answered; 1 when the command stopped (a bad model or option, an I/O error); \
+2 for bad arguments. Stdin is answered in windows of at most 256 lines or 50 ms, in input order."
+    };
+}
 
 const MODEL_HELP: &str = "Checkpoint directory or Hugging Face hub id (taken from the hub cache, fetched when missing \
 unless HF_HUB_OFFLINE=1). Default: the task's built-in model in the repository's models/ folder (albert-small for \
@@ -54,38 +72,188 @@ impl CommonArgs {
     }
 }
 
-/// The texts of the arguments, else one per line of stdin.
-fn inputs(texts: Vec<String>) -> Result<Vec<String>> {
-    if !texts.is_empty() {
-        return Ok(texts);
+/// Most lines answered together.
+pub(crate) const WINDOW_LINES: usize = 256;
+/// Longest wait for more lines once a window has its first.
+pub(crate) const WINDOW_WAIT: Duration = Duration::from_millis(50);
+
+/// Some inputs got no answer, each reported in its place: the command exits with status 3.
+#[derive(Debug)]
+pub struct Partial {
+    failed: usize,
+    total: usize,
+}
+
+impl std::fmt::Display for Partial {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{} of {} inputs failed (each reported in its place)", self.failed, self.total)
     }
-    let lines: Vec<String> = std::io::stdin().lock().lines().collect::<std::io::Result<_>>().context("reading stdin")?;
-    if lines.is_empty() {
+}
+
+impl std::error::Error for Partial {}
+
+/// Where inputs come from: the arguments (one window) or stdin's lines, read by a thread as they arrive.
+enum Source<P> {
+    Args(Option<Vec<P>>),
+    Stdin { lines: mpsc::Receiver<std::io::Result<Vec<u8>>>, read: usize },
+}
+
+/// One input: its number (the argument's position or stdin's line, from 1) and what it holds, or why it holds
+/// nothing usable.
+struct Input<P> {
+    number: usize,
+    item: Result<P, String>,
+}
+
+impl<P> Source<P> {
+    fn new(args: Vec<P>) -> Self {
+        if !args.is_empty() {
+            return Source::Args(Some(args));
+        }
+        // Bounded, so that a fast producer is not read into memory far ahead of the answers.
+        let (tx, lines) = mpsc::sync_channel(WINDOW_LINES);
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                let mut line = Vec::new();
+                match stdin.read_until(b'\n', &mut line) {
+                    Ok(0) => break,
+                    Ok(_) if tx.send(Ok(line)).is_ok() => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        // The receiver reports it; nothing is left to do here if it is gone.
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        Source::Stdin { lines, read: 0 }
+    }
+
+    /// "input" for arguments, "line" for stdin: how errors name an input.
+    fn unit(&self) -> &'static str {
+        match self {
+            Source::Args(_) => "input",
+            Source::Stdin { .. } => "line",
+        }
+    }
+
+    /// The next window, `None` at the end of input.
+    fn next_window(&mut self, parse: &impl Fn(String) -> Result<P, String>) -> Result<Option<Vec<Input<P>>>> {
+        let (lines, read) = match self {
+            Source::Args(args) => {
+                return Ok(args.take().map(|a| a.into_iter().enumerate().map(|(i, p)| Input { number: i + 1, item: Ok(p) }).collect()));
+            }
+            Source::Stdin { lines, read } => (lines, read),
+        };
+        let mut line = |bytes: std::io::Result<Vec<u8>>| -> Result<Input<P>> {
+            let mut bytes = bytes.context("reading stdin")?;
+            for end in [b'\n', b'\r'] {
+                if bytes.last() == Some(&end) {
+                    bytes.pop();
+                }
+            }
+            *read += 1;
+            let item = String::from_utf8(bytes)
+                .map_err(|e| format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()))
+                .and_then(parse);
+            Ok(Input { number: *read, item })
+        };
+        let Ok(first) = lines.recv() else {
+            return Ok(None);
+        };
+        let deadline = Instant::now() + WINDOW_WAIT;
+        let mut window = vec![line(first)?];
+        while window.len() < WINDOW_LINES {
+            match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(bytes) => window.push(line(bytes)?),
+                Err(_) => break,
+            }
+        }
+        Ok(Some(window))
+    }
+}
+
+/// Answers the inputs (`args`, else stdin's lines made items by `parse`) window by window and writes each answer
+/// with `print` in input order; an input without an answer is reported in its place (`{"line": N, "error": ...}`
+/// with `json`, else `error: line N: ...` on stderr). `answer` gets a window's usable items and gives one result
+/// per item. Fails with [`Partial`] when some inputs got no answer; `require_input` refuses an empty input.
+pub(crate) fn stream<P, T>(
+    args: Vec<P>,
+    parse: impl Fn(String) -> Result<P, String>,
+    json: bool,
+    require_input: bool,
+    mut answer: impl FnMut(&[&P]) -> Result<Vec<Result<T, String>>>,
+    mut print: impl FnMut(&mut dyn Write, usize, &P, T) -> Result<()>,
+) -> Result<()> {
+    let mut source = Source::new(args);
+    let unit = source.unit();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let (mut total, mut failed) = (0, 0);
+    while let Some(window) = source.next_window(&parse)? {
+        let usable: Vec<&P> = window.iter().filter_map(|i| i.item.as_ref().ok()).collect();
+        let mut answers = answer(&usable)?.into_iter();
+        for input in &window {
+            total += 1;
+            let result = match &input.item {
+                Ok(item) => answers.next().ok_or_else(|| anyhow!("{unit} {} got no answer", input.number))?.map(|a| (item, a)),
+                Err(why) => Err(why.clone()),
+            };
+            match result {
+                Ok((item, a)) => print(&mut out, input.number, item, a)?,
+                Err(why) if json => {
+                    failed += 1;
+                    serde_json::to_writer(&mut out, &json!({"line": input.number, "error": why}))?;
+                    writeln!(out)?;
+                }
+                Err(why) => {
+                    failed += 1;
+                    out.flush()?;
+                    eprintln!("error: {unit} {}: {why}", input.number);
+                }
+            }
+        }
+        out.flush()?;
+    }
+    if total == 0 && require_input {
         bail!("no input: give TEXT arguments or lines on stdin");
     }
-    Ok(lines)
+    if failed > 0 {
+        return Err(Partial { failed, total }.into());
+    }
+    Ok(())
 }
 
-fn warn_truncated(i: usize, truncated: bool, model: &PipelineModel, length: Option<usize>) {
+/// A library pipeline's per-input results, errors as text.
+fn texts_of<T>(results: Vec<PerInput<T>>) -> Vec<Result<T, String>> {
+    results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
+}
+
+/// The items as `&str`.
+fn strs<'a>(items: &[&'a String]) -> Vec<&'a str> {
+    items.iter().map(|s| s.as_str()).collect()
+}
+
+fn warn_truncated(number: usize, truncated: bool, model: &PipelineModel, length: Option<usize>) {
     if truncated {
         let n = model.max_length(length).unwrap_or_default();
-        eprintln!("warning: input {} was truncated to {n} tokens (--max-length)", i + 1);
+        eprintln!("warning: input {number} was truncated to {n} tokens (--max-length)");
     }
 }
 
-fn print_json(value: serde_json::Value) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &value)?;
+fn print_json(out: &mut dyn Write, value: serde_json::Value) -> Result<()> {
+    serde_json::to_writer(&mut *out, &value)?;
     writeln!(out)?;
     Ok(())
 }
 
 /// Arguments of `albert classify`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  albert classify --model tests/fixtures/pipelines/sentiment \"I loved this movie.\"\n  \
+#[command(after_help = concat!("Examples:\n  albert classify --model tests/fixtures/pipelines/sentiment \"I loved this movie.\"\n  \
 cat reviews.txt | albert classify --model textattack/albert-base-v2-SST-2 --top-k 1 --json\n\n\
 Scores: softmax over the labels; a sigmoid per label for problem_type multi_label_classification (and for one\n\
-label without a problem type); the raw output for regression (as transformers' text-classification pipeline).")]
+label without a problem type); the raw output for regression (as transformers' text-classification pipeline).", exit_status_help!()))]
 pub struct ClassifyArgs {
     /// Texts to classify; one per line from stdin when none is given.
     texts: Vec<String>,
@@ -100,31 +268,33 @@ pub struct ClassifyArgs {
 
 /// Runs `albert classify`.
 pub fn run_classify(args: ClassifyArgs) -> Result<()> {
+    if args.top_k == Some(0) {
+        bail!("--top-k must be at least 1");
+    }
     let model = args.common.load(Task::Classify)?;
-    let texts = inputs(args.texts)?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let results = classify::classify(&model, &refs, args.top_k, &args.common.options(&args.length))?;
-    for (i, (text, r)) in texts.iter().zip(results).enumerate() {
-        warn_truncated(i, r.truncated, &model, args.length.max_length);
-        if args.common.json {
-            print_json(json!({"text": text, "labels": r.labels, "truncated": r.truncated}))?;
-            continue;
+    let opts = args.common.options(&args.length);
+    let json = args.common.json;
+    stream(args.texts, Ok, json, true, |texts| Ok(texts_of(classify::classify_each(&model, &strs(texts), args.top_k, &opts)?)), |out, n, text, r| {
+        warn_truncated(n, r.truncated, &model, args.length.max_length);
+        if json {
+            return print_json(out, json!({"text": text, "labels": r.labels, "truncated": r.truncated}));
         }
-        println!("{text}");
+        writeln!(out, "{text}")?;
         let width = r.labels.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
         for l in &r.labels {
-            println!("  {:<width$}  {:.4}", l.label, l.score);
+            writeln!(out, "  {:<width$}  {:.4}", l.label, l.score)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Arguments of `albert fill-mask`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  albert fill-mask --model tests/fixtures/pipelines/pretraining \"The [MASK] was great.\"\n  \
+#[command(after_help = concat!("Examples:\n  albert fill-mask --model tests/fixtures/pipelines/pretraining \"The [MASK] was great.\"\n  \
 albert fill-mask --model albert-base-v2 --top-k 3 --json \"Paris is the [MASK] of France.\"\n\n\
 Each [MASK] gets the K most probable tokens and the text with that token in its place. As in transformers'\n\
-fill-mask pipeline, a text with several masks shows [CLS], [SEP] and the other masks in each filled sequence.")]
+fill-mask pipeline, a text with several masks shows [CLS], [SEP] and the other masks in each filled sequence.\n\
+--top-k beyond the vocabulary gives every token (with a warning).", exit_status_help!()))]
 pub struct FillMaskArgs {
     /// Texts with one or more [MASK]; one per line from stdin when none is given.
     texts: Vec<String>,
@@ -139,35 +309,40 @@ pub struct FillMaskArgs {
 
 /// Runs `albert fill-mask`.
 pub fn run_fill_mask(args: FillMaskArgs) -> Result<()> {
+    if args.top_k == 0 {
+        bail!("--top-k must be at least 1");
+    }
     let model = args.common.load(Task::FillMask)?;
-    let texts = inputs(args.texts)?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let results = fill_mask::fill_mask(&model, &refs, args.top_k, &args.common.options(&args.length))?;
-    for (i, (text, r)) in texts.iter().zip(results).enumerate() {
-        warn_truncated(i, r.truncated, &model, args.length.max_length);
-        if args.common.json {
-            print_json(json!({"text": text, "masks": r.masks, "truncated": r.truncated}))?;
-            continue;
+    let vocab = model.config().vocab_size;
+    if args.top_k > vocab {
+        eprintln!("warning: --top-k {} is more than the {vocab} tokens of the vocabulary; giving all of them", args.top_k);
+    }
+    let opts = args.common.options(&args.length);
+    let json = args.common.json;
+    stream(args.texts, Ok, json, true, |texts| Ok(texts_of(fill_mask::fill_mask_each(&model, &strs(texts), args.top_k, &opts)?)), |out, n, text, r| {
+        warn_truncated(n, r.truncated, &model, args.length.max_length);
+        if json {
+            return print_json(out, json!({"text": text, "masks": r.masks, "truncated": r.truncated}));
         }
-        println!("{text}");
+        writeln!(out, "{text}")?;
         for (m, candidates) in r.masks.iter().enumerate() {
             if r.masks.len() > 1 {
-                println!("  mask {}", m + 1);
+                writeln!(out, "  mask {}", m + 1)?;
             }
             for c in candidates {
-                println!("  {:.4}  {:<12}  {}", c.score, c.token_str, c.sequence);
+                writeln!(out, "  {:.4}  {:<12}  {}", c.score, c.token_str, c.sequence)?;
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Arguments of `albert embed`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  albert embed --model tests/fixtures/pipelines/pretraining \"A man is eating food.\"\n  \
+#[command(after_help = concat!("Examples:\n  albert embed --model tests/fixtures/pipelines/pretraining \"A man is eating food.\"\n  \
 cat sentences.txt | albert embed --model albert-base-v2 --json > vectors.jsonl\n\n\
 The vector is the mean of the last hidden state over the text's tokens ([CLS] and [SEP] included, padding not),\n\
-or with --pooler the pooler output (tanh of a dense layer on [CLS]), which pooler-less classes lack.")]
+or with --pooler the pooler output (tanh of a dense layer on [CLS]), which pooler-less classes lack.", exit_status_help!()))]
 pub struct EmbedArgs {
     /// Texts to embed; one per line from stdin when none is given.
     texts: Vec<String>,
@@ -183,27 +358,25 @@ pub struct EmbedArgs {
 /// Runs `albert embed`.
 pub fn run_embed(args: EmbedArgs) -> Result<()> {
     let model = args.common.load(Task::Embed)?;
-    let texts = inputs(args.texts)?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let pooling = if args.pooler { embed::Pooling::Pooler } else { embed::Pooling::Mean };
-    let results = embed::embed(&model, &refs, pooling, &args.common.options(&args.length))?;
-    for (i, (text, r)) in texts.iter().zip(results).enumerate() {
-        warn_truncated(i, r.truncated, &model, args.length.max_length);
-        if args.common.json {
-            print_json(json!({"text": text, "vector": r.vector, "truncated": r.truncated}))?;
-            continue;
+    let opts = args.common.options(&args.length);
+    let json = args.common.json;
+    stream(args.texts, Ok, json, true, |texts| Ok(texts_of(embed::embed_each(&model, &strs(texts), pooling, &opts)?)), |out, n, text, r| {
+        warn_truncated(n, r.truncated, &model, args.length.max_length);
+        if json {
+            return print_json(out, json!({"text": text, "vector": r.vector, "truncated": r.truncated}));
         }
         let values: Vec<String> = r.vector.iter().map(|v| format!("{v:.6}")).collect();
-        println!("{text}\n  [{}]", values.join(", "));
-    }
-    Ok(())
+        writeln!(out, "{text}\n  [{}]", values.join(", "))?;
+        Ok(())
+    })
 }
 
 /// Arguments of `albert similarity`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  albert similarity --model tests/fixtures/pipelines/pretraining \"A man is eating food.\" \"A man eats bread.\"\n  \
+#[command(after_help = concat!("Examples:\n  albert similarity --model tests/fixtures/pipelines/pretraining \"A man is eating food.\" \"A man eats bread.\"\n  \
 printf 'a cat\\ta dog\\n' | albert similarity --model albert-base-v2 --json\n\n\
-The cosine of the two texts' mean-pooled vectors (see `albert embed`), in [-1, 1].")]
+The cosine of the two texts' mean-pooled vectors (see `albert embed`), in [-1, 1].", exit_status_help!()))]
 pub struct SimilarityArgs {
     /// The two texts; without them, stdin lines each hold a pair separated by a tab.
     #[arg(num_args = 2, value_names = ["A", "B"])]
@@ -217,38 +390,37 @@ pub struct SimilarityArgs {
 /// Runs `albert similarity`.
 pub fn run_similarity(args: SimilarityArgs) -> Result<()> {
     let model = args.common.load(Task::Embed)?;
-    let pairs: Vec<(String, String)> = if args.texts.len() == 2 {
-        vec![(args.texts[0].clone(), args.texts[1].clone())]
-    } else {
-        inputs(Vec::new())?
-            .into_iter()
-            .enumerate()
-            .map(|(i, line)| match line.split_once('\t') {
-                Some((a, b)) => Ok((a.to_string(), b.to_string())),
-                None => bail!("stdin line {}: expected two texts separated by a tab", i + 1),
-            })
-            .collect::<Result<_>>()?
+    let pair = match <[String; 2]>::try_from(args.texts) {
+        Ok([a, b]) => vec![(a, b)],
+        Err(_) => Vec::new(),
     };
-    let refs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let results = embed::similarity(&model, &refs, &args.common.options(&args.length))?;
-    for (i, ((a, b), r)) in pairs.iter().zip(results).enumerate() {
-        warn_truncated(i, r.truncated, &model, args.length.max_length);
-        if args.common.json {
-            print_json(json!({"a": a, "b": b, "cosine": r.cosine, "truncated": r.truncated}))?;
-        } else {
-            println!("{:.4}", r.cosine);
+    let parse = |line: String| match line.split_once('\t') {
+        Some((a, b)) => Ok((a.to_string(), b.to_string())),
+        None => Err("expected two texts separated by a tab".to_string()),
+    };
+    let opts = args.common.options(&args.length);
+    let json = args.common.json;
+    let answer = |pairs: &[&(String, String)]| {
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        Ok(texts_of(embed::similarity_each(&model, &refs, &opts)?))
+    };
+    stream(pair, parse, json, true, answer, |out, n, (a, b), r| {
+        warn_truncated(n, r.truncated, &model, args.length.max_length);
+        if json {
+            return print_json(out, json!({"a": a, "b": b, "cosine": r.cosine, "truncated": r.truncated}));
         }
-    }
-    Ok(())
+        writeln!(out, "{:.4}", r.cosine)?;
+        Ok(())
+    })
 }
 
 /// Arguments of `albert qa`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  albert qa --model tests/fixtures/pipelines/qa --context \"Zoë lives in São Paulo.\" --question \"Where does Zoë live?\"\n  \
+#[command(after_help = concat!("Examples:\n  albert qa --model tests/fixtures/pipelines/qa --context \"Zoë lives in São Paulo.\" --question \"Where does Zoë live?\"\n  \
 cat questions.txt | albert qa --model twmkn9/albert-base-v2-squad2 --context article.txt --json\n\n\
 Long contexts are cut into windows of --max-length tokens overlapping by --stride tokens (as transformers'\n\
 question-answering pipeline: 384 and 128); the answer is the span of at most --max-answer-length tokens with the\n\
-highest start x end probability (softmax within its window). start/end are code-point offsets into the context.")]
+highest start x end probability (softmax within its window). start/end are code-point offsets into the context.", exit_status_help!()))]
 pub struct QaArgs {
     /// The context: a file to read, or the text itself.
     #[arg(long, value_name = "FILE|TEXT")]
@@ -278,32 +450,31 @@ pub fn run_qa(args: QaArgs) -> Result<()> {
     } else {
         args.context.clone()
     };
-    let questions = inputs(args.question.into_iter().collect())?;
     let opts = qa::QaOptions {
         max_length: args.max_length,
         stride: args.stride,
         max_answer_length: args.max_answer_length,
         batch_size: args.common.batch_size,
     };
-    for question in &questions {
-        let a = qa::answer(&model, question, &context, &opts)?;
-        if args.common.json {
-            print_json(json!({"question": question, "answer": a.answer, "score": a.score, "start": a.start,
-                "end": a.end, "windows": a.windows}))?;
-        } else {
-            println!("{}\n  score {:.4}  code points {}..{}  ({} window(s))", a.answer, a.score, a.start, a.end, a.windows);
+    let json = args.common.json;
+    let answer = |questions: &[&String]| Ok(texts_of(qa::answer_each(&model, &strs(questions), &context, &opts)?));
+    stream(args.question.into_iter().collect(), Ok, json, true, answer, |out, _, question, a| {
+        if json {
+            return print_json(out, json!({"question": question, "answer": a.answer, "score": a.score, "start": a.start,
+                "end": a.end, "windows": a.windows}));
         }
-    }
-    Ok(())
+        writeln!(out, "{}\n  score {:.4}  code points {}..{}  ({} window(s))", a.answer, a.score, a.start, a.end, a.windows)?;
+        Ok(())
+    })
 }
 
 /// Arguments of `albert ner`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  albert ner --model tests/fixtures/pipelines/ner \"John Smith works for Google in New York.\"\n  \
+#[command(after_help = concat!("Examples:\n  albert ner --model tests/fixtures/pipelines/ner \"John Smith works for Google in New York.\"\n  \
 cat news.txt | albert ner --model dslim/bert-base-NER --json\n\n\
 Each word takes one label (--aggregation); neighbours of the same type are grouped unless a B- tag starts a new\n\
 entity; O is dropped (transformers' token-classification pipeline with the same aggregation_strategy). score is\n\
-the mean probability of the entity's words, start/end are code-point offsets into the text.")]
+the mean probability of the entity's words, start/end are code-point offsets into the text.", exit_status_help!()))]
 pub struct NerArgs {
     /// Texts; one per line from stdin when none is given.
     texts: Vec<String>,
@@ -321,23 +492,21 @@ pub struct NerArgs {
 /// Runs `albert ner`.
 pub fn run_ner(args: NerArgs) -> Result<()> {
     let model = args.common.load(Task::Ner)?;
-    let texts = inputs(args.texts)?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let aggregation = args.aggregation.parse().map_err(anyhow::Error::msg)?;
-    let results = ner::ner(&model, &refs, aggregation, &args.common.options(&args.length))?;
-    for (i, (text, r)) in texts.iter().zip(results).enumerate() {
-        warn_truncated(i, r.truncated, &model, args.length.max_length);
-        if args.common.json {
-            print_json(json!({"text": text, "entities": r.entities, "truncated": r.truncated}))?;
-            continue;
+    let aggregation: ner::Aggregation = args.aggregation.parse().map_err(anyhow::Error::msg)?;
+    let opts = args.common.options(&args.length);
+    let json = args.common.json;
+    stream(args.texts, Ok, json, true, |texts| Ok(texts_of(ner::ner_each(&model, &strs(texts), aggregation, &opts)?)), |out, n, text, r| {
+        warn_truncated(n, r.truncated, &model, args.length.max_length);
+        if json {
+            return print_json(out, json!({"text": text, "entities": r.entities, "truncated": r.truncated}));
         }
-        println!("{text}");
+        writeln!(out, "{text}")?;
         if r.entities.is_empty() {
-            println!("  (no entities)");
+            writeln!(out, "  (no entities)")?;
         }
         for e in &r.entities {
-            println!("  {:<6} {:.4}  {:>3}..{:<3}  {}", e.entity_group, e.score, e.start, e.end, e.span(text));
+            writeln!(out, "  {:<6} {:.4}  {:>3}..{:<3}  {}", e.entity_group, e.score, e.start, e.end, e.span(text))?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

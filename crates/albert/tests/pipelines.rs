@@ -238,3 +238,92 @@ fn bad_input_and_wrong_checkpoints_are_clear_errors() {
     let err = error_of(ner::ner(&qa_model, &["text"], ner::Aggregation::First, &BATCHED));
     assert!(err.contains("loaded for `qa`"), "{err}");
 }
+
+/// One bad input of a call loses nothing else: the `_each` forms answer every good input (as the input alone would
+/// be answered) and give the bad ones their own error, in input order.
+#[test]
+fn each_input_gets_its_answer_or_its_own_error() {
+    let sentiment = load("sentiment", Task::Classify);
+    let got = classify::classify_each(&sentiment, &["I loved this movie.", "  ", "Short."], None, &BATCHED).unwrap();
+    assert!(matches!(got[1], Err(albert::pipeline::InputError::Empty)), "{:?}", got[1]);
+    for (i, text) in [(0, "I loved this movie."), (2, "Short.")] {
+        let alone = classify::classify(&sentiment, &[text], None, &BATCHED).unwrap();
+        let each = got[i].as_ref().unwrap();
+        assert_eq!(each.labels.len(), alone[0].labels.len());
+        for (a, b) in each.labels.iter().zip(&alone[0].labels) {
+            assert_eq!(a.label, b.label);
+            assert!((a.score - b.score).abs() <= 1e-5);
+        }
+    }
+    let mlm = load("pretraining", Task::FillMask);
+    let got = fill_mask::fill_mask_each(&mlm, &["The [MASK] was great.", "no mask here", ""], 2, &BATCHED).unwrap();
+    assert_eq!(got[0].as_ref().unwrap().masks[0].len(), 2);
+    assert_eq!(got[1].as_ref().unwrap_err().to_string(), "[MASK] is missing");
+    assert_eq!(got[2].as_ref().unwrap_err().to_string(), "the text is empty");
+    let pre = load("pretraining", Task::Embed);
+    let got = embed::similarity_each(&pre, &[("a cat", "a dog"), ("a cat", " "), ("", "a dog")], &BATCHED).unwrap();
+    assert!(got[0].is_ok() && got[1].is_err() && got[2].is_err());
+    let got = embed::embed_each(&pre, &["", "a cat"], embed::Pooling::Mean, &BATCHED).unwrap();
+    assert_eq!(got[1].as_ref().unwrap().vector.len(), 32);
+    let tagger = load("ner", Task::Ner);
+    let got = ner::ner_each(&tagger, &["\t", "John Smith works for Google."], ner::Aggregation::First, &BATCHED).unwrap();
+    assert!(got[0].is_err() && got[1].is_ok());
+    let reader = load("qa", Task::QuestionAnswering);
+    let got = qa::answer_each(&reader, &["Where does Zoë live?", " "], "Zoë lives in São Paulo.", &qa::QaOptions::default()).unwrap();
+    assert!(got[0].is_ok());
+    assert_eq!(got[1].as_ref().unwrap_err().to_string(), "the question is empty");
+}
+
+/// `top_k` 0 is refused by classify as by fill-mask; a `top_k` beyond the vocabulary gives every token (30000 in
+/// the fixture's config.json) instead of allocating room for `top_k` candidates (an abort before).
+#[test]
+fn top_k_zero_is_refused_and_a_huge_top_k_is_clamped_to_the_vocabulary() {
+    let sentiment = load("sentiment", Task::Classify);
+    let err = error_of(classify::classify(&sentiment, &["fine"], Some(0), &BATCHED));
+    assert!(err.contains("top-k must be at least 1"), "{err}");
+    let mlm = load("pretraining", Task::FillMask);
+    let got = fill_mask::fill_mask(&mlm, &["The [MASK] was great."], usize::MAX / 2, &BATCHED).unwrap();
+    assert_eq!(got[0].masks[0].len(), 30000);
+}
+
+/// Sets the rows `rows` of the model's `name` parameter to NaN (a model in memory, as a corrupt checkpoint that the
+/// load-time check would refuse gives it).
+fn poison(model: &mut albert::Pretrained, name: &str, rows: std::ops::Range<usize>) {
+    let data = model.varmap.data().lock().unwrap();
+    let var = data.get(name).unwrap_or_else(|| panic!("no parameter {name}"));
+    let t = var.as_tensor();
+    let mut values: Vec<Vec<f32>> = t.to_dtype(candle_core::DType::F32).unwrap().to_vec2().unwrap();
+    for row in &mut values[rows] {
+        row.fill(f32::NAN);
+    }
+    let poisoned = candle_core::Tensor::new(values, t.device()).unwrap().to_dtype(t.dtype()).unwrap();
+    var.set(&poisoned).unwrap();
+}
+
+/// NaN weights give NaN outputs: an error per input naming the count of non-finite values, never NaN scores.
+/// Hand-derived counts: one NaN row of the 3x32 classifier weight makes one of the 3 logits NaN; a NaN word
+/// embedding table makes all 32 values (hidden_size) of a mean-pooled vector NaN.
+#[test]
+fn non_finite_outputs_are_errors_naming_the_count() {
+    let dir = fixtures().join("sentiment");
+    let tokenizer = albert::AlbertTokenizer::from_path(&dir).unwrap();
+    let mut model = albert::Pretrained::load(&dir, &albert::LoadOptions::default()).unwrap();
+    poison(&mut model, "classifier.weight", 0..1);
+    let pipeline = PipelineModel::new(model, tokenizer.clone(), Task::Classify).unwrap();
+    let got = classify::classify_each(&pipeline, &["I loved this movie.", "", "Short."], None, &BATCHED).unwrap();
+    for i in [0, 2] {
+        assert!(
+            matches!(got[i], Err(albert::pipeline::InputError::NonFinite { count: 1, total: 3 })),
+            "{:?}",
+            got[i]
+        );
+    }
+    let err = error_of(classify::classify(&pipeline, &["I loved this movie."], None, &BATCHED));
+    assert!(err.contains("input 1") && err.contains("1 non-finite value(s)"), "{err}");
+
+    let mut model = albert::Pretrained::load(&dir, &albert::LoadOptions::default()).unwrap();
+    poison(&mut model, "albert.embeddings.word_embeddings.weight", 0..30000);
+    let pipeline = PipelineModel::new(model, tokenizer, Task::Embed).unwrap();
+    let err = error_of(embed::embed(&pipeline, &["fine"], embed::Pooling::Mean, &BATCHED));
+    assert!(err.contains("32 non-finite value(s) (NaN or infinity) out of 32"), "{err}");
+}

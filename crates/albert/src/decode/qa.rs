@@ -8,7 +8,7 @@
 //! (`select_starts_ends`): start and end logits become probabilities by a softmax over `[CLS]` and the window's
 //! context tokens, every span of the window is a candidate, and a span scores `p_start * p_end`.
 
-use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, Truncation, TruncationStrategy};
+use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, PairWindows};
 
 /// Decoding settings (transformers' defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,19 +110,65 @@ fn window_softmax(logits: &[f32], offsets: &[Option<(usize, usize)>]) -> Vec<f32
     p
 }
 
-/// Decodes the answer to one question over all windows of its context.
+/// Decodes the answer to one question over all windows of its context (a [`SpanDecoder`] fed every window).
 pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptions) -> QaPrediction {
-    let chars: Vec<char> = context.chars().collect();
-    let mut spans: Vec<AnswerSpan> = Vec::new();
-    let mut null: Option<AnswerSpan> = None;
+    let mut decoder = SpanDecoder::new(context, opts);
     for w in windows {
+        decoder.add(w);
+    }
+    decoder.finish()
+}
+
+/// Decodes one question's answer from its windows given one at a time, keeping only the `n_best_size` best
+/// candidates: memory stays bounded however long the context (a window holds up to `max_answer_length` candidates
+/// per token, which kept all together took gigabytes over a 2 MB context). The result is [`decode_answer`]'s: ties
+/// keep the order in which candidates arrive, as the stable sort of the full list does.
+pub struct SpanDecoder<'c> {
+    context: &'c str,
+    /// Code points in the context (spans ending past it are dropped).
+    chars: usize,
+    opts: SpanDecodeOptions,
+    /// The best candidates so far by decreasing rank, at most `n_best_size`; texts are filled in by `finish`.
+    best: Vec<AnswerSpan>,
+    /// The lowest null score so far.
+    null: Option<AnswerSpan>,
+}
+
+impl<'c> SpanDecoder<'c> {
+    /// A decoder for a question over `context`.
+    pub fn new(context: &'c str, opts: &SpanDecodeOptions) -> Self {
+        Self { context, chars: context.chars().count(), opts: *opts, best: Vec::new(), null: None }
+    }
+
+    /// The rank key of a candidate: probability for [`SpanScoring::WindowProbability`], else the logit sum.
+    fn key(&self, c: &AnswerSpan) -> f32 {
+        match self.opts.scoring {
+            SpanScoring::WindowProbability => c.probability,
+            SpanScoring::LogitSum => c.score,
+        }
+    }
+
+    /// Ranks a candidate among the kept ones: after every one ranking at least as high (a stable sort's order),
+    /// dropped past `n_best_size`.
+    fn rank(&mut self, c: AnswerSpan) {
+        let key = self.key(&c);
+        let at = self.best.partition_point(|b| self.key(b).total_cmp(&key) != std::cmp::Ordering::Less);
+        if at < self.opts.n_best_size {
+            self.best.insert(at, c);
+            self.best.truncate(self.opts.n_best_size);
+        }
+    }
+
+    /// Adds one window's candidates.
+    pub fn add(&mut self, w: &QaWindow) {
+        let opts = self.opts;
         let n = w.start_logits.len().min(w.end_logits.len()).min(w.offsets.len());
         if n == 0 {
-            continue;
+            return;
         }
         let null_score = w.start_logits[0] + w.end_logits[0];
-        if null.as_ref().is_none_or(|best| best.score > null_score) {
-            null = Some(AnswerSpan {
+        if self.null.as_ref().is_none_or(|best| best.score > null_score) {
+            self.null = Some(AnswerSpan {
                 text: String::new(),
                 start: 0,
                 end: 0,
@@ -147,11 +193,11 @@ pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptio
                 let (Some((start, _)), Some((_, end))) = (w.offsets[s], w.offsets[e]) else {
                     continue;
                 };
-                if e < s || e - s + 1 > opts.max_answer_length || end > chars.len() || start > end {
+                if e < s || e - s + 1 > opts.max_answer_length || end > self.chars || start > end {
                     continue;
                 }
-                spans.push(AnswerSpan {
-                    text: chars[start..end].iter().collect(),
+                self.rank(AnswerSpan {
+                    text: String::new(),
                     start,
                     end,
                     score: w.start_logits[s] + w.end_logits[e],
@@ -162,42 +208,55 @@ pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptio
             }
         }
     }
-    if opts.scoring == SpanScoring::WindowProbability {
-        spans.sort_by(|a, b| b.probability.total_cmp(&a.probability));
-        spans.truncate(opts.n_best_size);
-        return QaPrediction { answer: spans.first().cloned(), n_best: spans, null_score_diff: None };
+
+    /// How many candidates are held (at most `n_best_size`, the null answer aside).
+    pub fn held(&self) -> usize {
+        self.best.len()
     }
-    let mut n_best = spans;
-    let null = null.filter(|_| opts.with_null_answer);
-    n_best.extend(null.clone());
-    n_best.sort_by(|a, b| b.score.total_cmp(&a.score));
-    n_best.truncate(opts.n_best_size);
-    if let Some(null) = &null {
-        if !n_best
-            .iter()
-            .any(|c| c.text.is_empty() && c.start == 0 && c.end == 0 && c.score == null.score)
-        {
-            n_best.push(null.clone());
+
+    /// The prediction over the windows added.
+    pub fn finish(mut self) -> QaPrediction {
+        let opts = self.opts;
+        let null = self.null.take().filter(|_| opts.scoring == SpanScoring::LogitSum && opts.with_null_answer);
+        // The null answer ranks after the spans, as appended to the list before the stable sort.
+        if let Some(null) = &null {
+            self.rank(null.clone());
         }
-    }
-    let max = n_best.iter().map(|c| c.score).fold(f32::NEG_INFINITY, f32::max);
-    let total: f32 = n_best.iter().map(|c| (c.score - max).exp()).sum();
-    for c in &mut n_best {
-        c.probability = (c.score - max).exp() / total;
-    }
-    let best_span = n_best.iter().find(|c| !c.text.is_empty()).cloned();
-    let null_score_diff = match (&null, &best_span) {
-        (Some(null), Some(best)) => Some(null.score - best.start_logit - best.end_logit),
-        _ => None,
-    };
-    let answer = match (null_score_diff, best_span) {
-        (Some(diff), Some(_)) if diff > opts.null_score_diff_threshold => None,
-        (_, best) => best,
-    };
-    QaPrediction {
-        answer,
-        n_best,
-        null_score_diff,
+        let context = self.context;
+        let mut n_best = self.best;
+        for c in &mut n_best {
+            c.text = context.chars().skip(c.start).take(c.end - c.start).collect();
+        }
+        if opts.scoring == SpanScoring::WindowProbability {
+            return QaPrediction { answer: n_best.first().cloned(), n_best, null_score_diff: None };
+        }
+        if let Some(null) = &null {
+            if !n_best
+                .iter()
+                .any(|c| c.text.is_empty() && c.start == 0 && c.end == 0 && c.score == null.score)
+            {
+                n_best.push(null.clone());
+            }
+        }
+        let max = n_best.iter().map(|c| c.score).fold(f32::NEG_INFINITY, f32::max);
+        let total: f32 = n_best.iter().map(|c| (c.score - max).exp()).sum();
+        for c in &mut n_best {
+            c.probability = (c.score - max).exp() / total;
+        }
+        let best_span = n_best.iter().find(|c| !c.text.is_empty()).cloned();
+        let null_score_diff = match (&null, &best_span) {
+            (Some(null), Some(best)) => Some(null.score - best.start_logit - best.end_logit),
+            _ => None,
+        };
+        let answer = match (null_score_diff, best_span) {
+            (Some(diff), Some(_)) if diff > opts.null_score_diff_threshold => None,
+            (_, best) => best,
+        };
+        QaPrediction {
+            answer,
+            n_best,
+            null_score_diff,
+        }
     }
 }
 
@@ -253,6 +312,16 @@ pub fn encode_qa_windows(
     context: &str,
     opts: &QaWindowOptions,
 ) -> crate::tokenizer::Result<Vec<QaEncodedWindow>> {
+    qa_windows(tokenizer, question, context, opts)?.map(|e| e.map(QaEncodedWindow::new)).collect()
+}
+
+/// The windows of [`encode_qa_windows`] made one at a time, so that a long context's windows need not all be held.
+pub fn qa_windows<'t>(
+    tokenizer: &'t AlbertTokenizer,
+    question: &str,
+    context: &str,
+    opts: &QaWindowOptions,
+) -> crate::tokenizer::Result<PairWindows<'t>> {
     let mut question = question.trim_start();
     let bare = EncodeOptions { add_special_tokens: false, ..EncodeOptions::default() };
     let q = tokenizer.encode(question, None, &bare)?;
@@ -261,21 +330,17 @@ pub fn encode_qa_windows(
         let byte = question.char_indices().nth(cut).map_or(question.len(), |(b, _)| b);
         question = &question[..byte];
     }
-    let windows = EncodeOptions {
-        truncation: Some(Truncation { max_length: opts.max_seq_length, stride: opts.doc_stride, strategy: TruncationStrategy::OnlySecond }),
-        ..EncodeOptions::default()
-    };
-    let mut first = tokenizer.encode(question, Some(context), &windows)?;
-    let rest = std::mem::take(&mut first.overflowing);
-    Ok(std::iter::once(first)
-        .chain(rest)
-        .map(|e| {
-            let context_offsets = (0..e.len())
-                .map(|i| (e.type_ids[i] == 1 && e.special_tokens_mask[i] == 0).then_some(e.offsets[i]))
-                .collect();
-            QaEncodedWindow { encoding: e, context_offsets }
-        })
-        .collect())
+    tokenizer.encode_pair_windows(question, context, opts.max_seq_length, opts.doc_stride)
+}
+
+impl QaEncodedWindow {
+    /// A window of `[CLS] question [SEP] context-part [SEP]`, its context tokens' offsets picked out.
+    pub fn new(encoding: Encoding) -> Self {
+        let context_offsets = (0..encoding.len())
+            .map(|i| (encoding.type_ids[i] == 1 && encoding.special_tokens_mask[i] == 0).then_some(encoding.offsets[i]))
+            .collect();
+        Self { encoding, context_offsets }
+    }
 }
 
 #[cfg(test)]
@@ -406,5 +471,62 @@ mod tests {
         let both = [window(&START, &END), w2];
         assert_eq!(decode_answer(CONTEXT, &both, &opts).answer.unwrap().text, "café au lait");
         assert_eq!(decode_answer(CONTEXT, &both, &SpanDecodeOptions::default()).answer.unwrap().text, "lait");
+    }
+
+    /// A context of many windows: the decoder holds at most `n_best_size` candidates however many windows come,
+    /// and equal candidates keep their arrival order, as the stable sort of the whole list did. Window k's logits
+    /// favour token 1 + (k % 3) as start and end; windows 1, 4, 7, ... tie for the best span, token 2, which is
+    /// "café" in odd windows and "au" in even ones: the three best are café (window 1), au (4), café (7).
+    #[test]
+    fn the_decoder_holds_n_best_candidates_and_ties_keep_their_order() {
+        let au: [Option<(usize, usize)>; 6] = [None, Some((0, 5)), Some((11, 13)), Some((11, 13)), Some((14, 18)), None];
+        let logits: Vec<[f32; 6]> = (0..300)
+            .map(|k| {
+                let mut l = [0.0f32; 6];
+                l[1 + k % 3] = if k % 3 == 1 { 5.0 } else { 2.0 };
+                l
+            })
+            .collect();
+        for scoring in [SpanScoring::WindowProbability, SpanScoring::LogitSum] {
+            let opts = SpanDecodeOptions { n_best_size: 3, scoring, ..SpanDecodeOptions::default() };
+            let mut decoder = SpanDecoder::new(CONTEXT, &opts);
+            for (k, l) in logits.iter().enumerate() {
+                let offsets = if k % 2 == 1 { &OFFSETS } else { &au };
+                decoder.add(&QaWindow { start_logits: l, end_logits: l, offsets });
+                assert!(decoder.held() <= 3);
+            }
+            let p = decoder.finish();
+            let a = p.answer.unwrap();
+            assert_eq!((a.text.as_str(), a.start, a.end), ("café", 6, 10), "{scoring:?}");
+            assert_eq!(p.n_best.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["café", "au", "café"], "{scoring:?}");
+        }
+    }
+
+    /// The windows made one at a time are the tokenizer's own windows (`encode` with OnlySecond truncation and its
+    /// overflowing encodings), including a context that fits one window and a question too long for any.
+    #[test]
+    fn windows_made_one_at_a_time_equal_the_tokenizers() {
+        let tok = AlbertTokenizer::from_vocab(&[("▁q", -1.0), ("▁a", -1.0), ("▁b", -1.0), ("▁c", -1.0)]).unwrap();
+        let context = "a b c a b c a b c a";
+        for (question, max_seq_length, doc_stride) in [("q", 8, 2), ("q q", 9, 1), ("q", 64, 4), ("q", 7, 0)] {
+            let opts = QaWindowOptions { max_seq_length, doc_stride, max_query_length: 64 };
+            let windows = EncodeOptions {
+                truncation: Some(crate::tokenizer::Truncation {
+                    max_length: max_seq_length,
+                    stride: doc_stride,
+                    strategy: crate::tokenizer::TruncationStrategy::OnlySecond,
+                }),
+                ..EncodeOptions::default()
+            };
+            let mut first = tok.encode(question, Some(context), &windows).unwrap();
+            let rest = std::mem::take(&mut first.overflowing);
+            let want: Vec<Encoding> = std::iter::once(first).chain(rest).collect();
+            let lazy = qa_windows(&tok, question, context, &opts).unwrap();
+            assert_eq!(lazy.windows(), want.len(), "{question} {max_seq_length} {doc_stride}");
+            let got: Vec<Encoding> = lazy.collect::<Result<_, _>>().unwrap();
+            assert_eq!(got, want, "{question} {max_seq_length} {doc_stride}");
+        }
+        let opts = QaWindowOptions { max_seq_length: 5, doc_stride: 0, max_query_length: 64 };
+        assert!(qa_windows(&tok, "q q q", context, &opts).is_err());
     }
 }

@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use super::{head, InOrder, softmax, PipelineModel, PipelineOptions, Task};
+use super::{all, finite, head, softmax, PerInput, PipelineModel, PipelineOptions, Task};
 use crate::config::ProblemType;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// How logits become scores (transformers' `function_to_apply`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,7 +59,8 @@ pub struct Classification {
     pub truncated: bool,
 }
 
-/// Classifies `texts`; `top_k` keeps the best labels only (all by default).
+/// Classifies `texts`; `top_k` keeps the best labels only (all by default; 0 is refused). The first bad input
+/// fails the call (see [`classify_each`]).
 ///
 /// The model must be loaded for [`super::Task::Classify`].
 pub fn classify(
@@ -68,18 +69,30 @@ pub fn classify(
     top_k: Option<usize>,
     opts: &PipelineOptions,
 ) -> Result<Vec<Classification>> {
+    all(classify_each(model, texts, top_k, opts)?)
+}
+
+/// Classifies each text as [`classify`] does; an empty text, or one whose logits are not finite, gets its own
+/// error and the others their labels.
+pub fn classify_each(
+    model: &PipelineModel,
+    texts: &[&str],
+    top_k: Option<usize>,
+    opts: &PipelineOptions,
+) -> Result<Vec<PerInput<Classification>>> {
     model.require(Task::Classify)?;
+    if top_k == Some(0) {
+        return Err(Error::Input("top-k must be at least 1".into()));
+    }
     let cfg = model.config();
     let function = ScoreFunction::for_config(cfg.problem_type, cfg.num_labels());
-    let encoded = model.encode(texts, opts.max_length)?;
-    let encodings: Vec<_> = encoded.iter().map(|t| &t.encoding).collect();
-    let mut out = InOrder::new(texts.len());
-    model.run_batches(&encodings, opts.batch_size, |o, batch| {
-        // (batch, num_labels)
-        let logits: Vec<Vec<f32>> = head(o, "logits")?.to_dtype(candle_core::DType::F32)?.to_vec2()?;
-        for (row, (i, _)) in logits.into_iter().zip(batch) {
+    let encoded = model.encode_each(texts, opts.max_length)?;
+    model.run_each(encoded, opts.batch_size, |o, row, _, t| {
+        // (num_labels)
+        let logits: Vec<f32> = head(o, "logits")?.get(row)?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+        Ok(finite(&logits).map(|()| {
             let mut labels: Vec<LabelScore> = function
-                .apply(&row)
+                .apply(&logits)
                 .into_iter()
                 .enumerate()
                 .map(|(i, score)| LabelScore { label: cfg.label_name(i), score })
@@ -87,14 +100,7 @@ pub fn classify(
             // Stable, as Python's sort: equal scores keep label order.
             labels.sort_by(|a, b| b.score.total_cmp(&a.score));
             labels.truncate(top_k.unwrap_or(usize::MAX));
-            out.set(*i, labels);
-        }
-        Ok(())
-    })?;
-    Ok(out
-        .finish()?
-        .into_iter()
-        .zip(&encoded)
-        .map(|(labels, e)| Classification { labels, truncated: e.truncated })
-        .collect())
+            Classification { labels, truncated: t.truncated }
+        }))
+    })
 }

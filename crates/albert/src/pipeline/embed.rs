@@ -5,7 +5,7 @@
 use candle_core::DType;
 use serde::Serialize;
 
-use super::{InOrder, PipelineModel, PipelineOptions, Task};
+use super::{all, finite, PerInput, PipelineModel, PipelineOptions, Task};
 use crate::error::{Error, Result};
 
 /// Which vector represents a text.
@@ -28,8 +28,19 @@ pub struct Embedding {
     pub truncated: bool,
 }
 
-/// Embeds `texts`.
+/// Embeds `texts`; the first bad input fails the call (see [`embed_each`]).
 pub fn embed(model: &PipelineModel, texts: &[&str], pooling: Pooling, opts: &PipelineOptions) -> Result<Vec<Embedding>> {
+    all(embed_each(model, texts, pooling, opts)?)
+}
+
+/// Embeds each text as [`embed`] does; an empty text, or one whose vector is not finite, gets its own error and
+/// the others their vectors.
+pub fn embed_each(
+    model: &PipelineModel,
+    texts: &[&str],
+    pooling: Pooling,
+    opts: &PipelineOptions,
+) -> Result<Vec<PerInput<Embedding>>> {
     model.require(Task::Embed)?;
     if pooling == Pooling::Pooler && model.model.report.initialized.iter().any(|n| n.starts_with("pooler.")) {
         return Err(Error::Input(format!(
@@ -37,33 +48,22 @@ pub fn embed(model: &PipelineModel, texts: &[&str], pooling: Pooling, opts: &Pip
             model.dir.display()
         )));
     }
-    let encoded = model.encode(texts, opts.max_length)?;
-    let encodings: Vec<_> = encoded.iter().map(|t| &t.encoding).collect();
-    let mut out = InOrder::new(texts.len());
-    model.run_batches(&encodings, opts.batch_size, |o, batch| {
-        let vectors = match pooling {
-            Pooling::Pooler => o.base.pooler_output.as_ref().ok_or_else(|| Error::Input("the model has no pooler".into()))?.clone(),
+    let encoded = model.encode_each(texts, opts.max_length)?;
+    model.run_each(encoded, opts.batch_size, |o, row, _, t| {
+        let vector: Vec<f32> = match pooling {
+            Pooling::Pooler => {
+                let pooled = o.base.pooler_output.as_ref().ok_or_else(|| Error::Input("the model has no pooler".into()))?;
+                pooled.get(row)?.to_dtype(DType::F32)?.to_vec1()?
+            }
             Pooling::Mean => {
-                let h = &o.base.last_hidden_state; // (batch, seq, H)
-                let seq = h.dim(1)?;
-                let mask: Vec<f32> = batch
-                    .iter()
-                    .flat_map(|(_, e)| (0..seq).map(|i| if i < e.ids.len() { 1.0 } else { 0.0 }))
-                    .collect();
-                // (batch, seq, 1)
-                let mask = candle_core::Tensor::from_vec(mask, (batch.len(), seq, 1), h.device())?.to_dtype(h.dtype())?;
-                let sum = h.broadcast_mul(&mask)?.sum(1)?; // (batch, H)
-                let count = mask.sum(1)?; // (batch, 1)
-                sum.broadcast_div(&count)?
+                // The real tokens of the row, padding left out: (len, H) summed to (H).
+                let len = t.encoding.len();
+                let sum = o.base.last_hidden_state.get(row)?.narrow(0, 0, len)?.sum(0)?;
+                sum.to_dtype(DType::F32)?.to_vec1::<f32>()?.into_iter().map(|x| x / len as f32).collect()
             }
         };
-        let vectors: Vec<Vec<f32>> = vectors.to_dtype(DType::F32)?.to_vec2()?;
-        for (v, (i, _)) in vectors.into_iter().zip(batch) {
-            out.set(*i, v);
-        }
-        Ok(())
-    })?;
-    Ok(out.finish()?.into_iter().zip(&encoded).map(|(vector, e)| Embedding { vector, truncated: e.truncated }).collect())
+        Ok(finite(&vector).map(|()| Embedding { vector, truncated: t.truncated }))
+    })
 }
 
 /// Cosine similarity as torch computes it: `a·b / max(|a| |b|, 1e-8)`.
@@ -73,14 +73,29 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (norm(a) * norm(b)).max(1e-8)
 }
 
-/// The cosine similarity of the mean-pooled vectors of each pair.
+/// The cosine similarity of the mean-pooled vectors of each pair; the first bad text fails the call (see
+/// [`similarity_each`]).
 pub fn similarity(model: &PipelineModel, pairs: &[(&str, &str)], opts: &PipelineOptions) -> Result<Vec<Similarity>> {
+    all(similarity_each(model, pairs, opts)?)
+}
+
+/// The similarity of each pair as [`similarity`] gives it; a pair with a bad text (the first one's error) gets its
+/// own error and the others their cosine.
+pub fn similarity_each(
+    model: &PipelineModel,
+    pairs: &[(&str, &str)],
+    opts: &PipelineOptions,
+) -> Result<Vec<PerInput<Similarity>>> {
     let texts: Vec<&str> = pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
-    let vectors = embed(model, &texts, Pooling::Mean, opts)?;
-    Ok(vectors
-        .chunks(2)
-        .map(|p| Similarity { cosine: cosine(&p[0].vector, &p[1].vector), truncated: p[0].truncated || p[1].truncated })
-        .collect())
+    let mut vectors = embed_each(model, &texts, Pooling::Mean, opts)?.into_iter();
+    let mut out = Vec::with_capacity(pairs.len());
+    while let (Some(a), Some(b)) = (vectors.next(), vectors.next()) {
+        out.push(a.and_then(|a| {
+            let b = b?;
+            Ok(Similarity { cosine: cosine(&a.vector, &b.vector), truncated: a.truncated || b.truncated })
+        }));
+    }
+    Ok(out)
 }
 
 /// The similarity of one pair.

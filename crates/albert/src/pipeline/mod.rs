@@ -11,6 +11,10 @@
 //! tokenized with the checkpoint's tokenizer, truncated to [`PipelineOptions::max_length`] (flagged in the
 //! outputs, never silently) and run in batches of [`PipelineOptions::batch_size`].
 //!
+//! Each pipeline has an `_each` form that answers every input it can and gives the others an [`InputError`]
+//! (an empty text, a missing `[MASK]`, a NaN output), so one bad input of a stream loses nothing else; the plain
+//! form fails the whole call on the first bad input, naming it.
+//!
 //! ```
 //! use albert::pipeline::{classify, PipelineModel, PipelineOptions, Task};
 //!
@@ -41,7 +45,8 @@ use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
 use crate::model::{AlbertForAny, AlbertInput, ForwardOptions, NamedOutputs};
 use crate::pretrained::{LoadOptions, Pretrained};
-use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, Truncation, TruncationStrategy};
+use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, TokenizerError, Truncation, TruncationStrategy};
+use rayon::prelude::*;
 
 /// The tasks, each with the class it runs and the built-in model it falls back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,10 +211,14 @@ impl PipelineModel {
     }
 
     /// Encodes single texts, truncated to the effective maximum length; each comes with whether it was cut.
+    /// The first empty or untokenizable text fails the call (see [`PipelineModel::encode_each`]).
     pub fn encode(&self, texts: &[&str], max_length: Option<usize>) -> Result<Vec<Truncated>> {
-        if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
-            return Err(Error::Input(format!("input {} is empty", i + 1)));
-        }
+        all(self.encode_each(texts, max_length)?)
+    }
+
+    /// Encodes each text as [`PipelineModel::encode`] does; an empty text or one the tokenizer refuses gets its own
+    /// error. Only a bad `max_length` fails the call.
+    pub fn encode_each(&self, texts: &[&str], max_length: Option<usize>) -> Result<Vec<PerInput<Truncated>>> {
         let opts = EncodeOptions {
             truncation: Some(Truncation {
                 max_length: self.max_length(max_length)?,
@@ -218,16 +227,45 @@ impl PipelineModel {
             }),
             ..EncodeOptions::default()
         };
-        let pairs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (*t, None)).collect();
-        Ok(self
-            .tokenizer
-            .encode_batch(&pairs, &opts)?
-            .into_iter()
-            .map(|mut encoding| {
+        Ok(texts
+            .par_iter()
+            .map(|text| {
+                if text.trim().is_empty() {
+                    return Err(InputError::Empty);
+                }
+                let mut encoding = self.tokenizer.encode(text, None, &opts)?;
                 let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
-                Truncated { encoding, truncated }
+                Ok(Truncated { encoding, truncated })
             })
             .collect())
+    }
+
+    /// Runs the inputs that encoded (see [`PipelineModel::run_batches`]) and gives each the answer `each` makes of
+    /// its row of the batch's outputs (`each(outputs, row, input index, encoding)`); inputs that failed before keep
+    /// their error. Results come in input order.
+    pub(crate) fn run_each<T>(
+        &self,
+        encoded: Vec<PerInput<Truncated>>,
+        batch_size: usize,
+        mut each: impl FnMut(&NamedOutputs, usize, usize, &Truncated) -> Result<PerInput<T>>,
+    ) -> Result<Vec<PerInput<T>>> {
+        let mut out: Vec<Option<PerInput<T>>> = std::iter::repeat_with(|| None).take(encoded.len()).collect();
+        let mut good = Vec::with_capacity(encoded.len());
+        for (i, r) in encoded.into_iter().enumerate() {
+            match r {
+                Ok(t) => good.push((i, t)),
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        let refs: Vec<&Encoding> = good.iter().map(|(_, t)| &t.encoding).collect();
+        self.run_batches(&refs, batch_size, |o, batch| {
+            for (row, &(k, _)) in batch.iter().enumerate() {
+                let (i, t) = &good[k];
+                out[*i] = Some(each(o, row, *i, t)?);
+            }
+            Ok(())
+        })?;
+        out.into_iter().map(|r| r.ok_or_else(|| Error::Input("an input was left out of the batches".into()))).collect()
     }
 
     /// Runs the model over `encodings` in batches of `batch_size` and hands each batch's outputs with the batch's
@@ -282,21 +320,71 @@ impl PipelineModel {
     }
 }
 
-/// Per-input results gathered from [`PipelineModel::run_batches`] in input order.
-pub(crate) struct InOrder<T>(Vec<Option<T>>);
+/// Why one input got no answer; the other inputs of the call are answered.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The text is empty or only whitespace.
+    #[error("the text is empty")]
+    Empty,
+    /// fill-mask: the text holds no `[MASK]`.
+    #[error("[MASK] is missing")]
+    MissingMask,
+    /// fill-mask: truncation cut off every `[MASK]` of the text.
+    #[error("[MASK] was cut off by truncation (raise --max-length)")]
+    MaskCutOff,
+    /// qa: the question is empty or only whitespace.
+    #[error("the question is empty")]
+    EmptyQuestion,
+    /// qa: the question leaves no room for the context in a window.
+    #[error("the question does not fit windows of {max_length} tokens with stride {stride}: {source}")]
+    QuestionTooLong {
+        /// Tokens per window.
+        max_length: usize,
+        /// Tokens shared by consecutive windows.
+        stride: usize,
+        /// The tokenizer's reason.
+        source: TokenizerError,
+    },
+    /// qa: no window holds a span the model can answer with.
+    #[error("the context has no span the model can answer with")]
+    NoSpan,
+    /// The model's outputs for this input hold NaN or infinite values: its weights are corrupt or diverged.
+    #[error("the model's output holds {count} non-finite value(s) (NaN or infinity) out of {total}; the checkpoint's weights are likely corrupt")]
+    NonFinite {
+        /// How many values are NaN or infinite.
+        count: usize,
+        /// How many values were checked.
+        total: usize,
+    },
+    /// The tokenizer refused the text.
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+}
 
-impl<T> InOrder<T> {
-    pub(crate) fn new(n: usize) -> Self {
-        Self(std::iter::repeat_with(|| None).take(n).collect())
+/// The answer to one input, or why it has none.
+pub type PerInput<T> = std::result::Result<T, InputError>;
+
+impl InputError {
+    /// This error as the failure of a whole call, naming the input (1-based).
+    fn at(self, input: usize) -> Error {
+        match self {
+            InputError::Empty => Error::Input(format!("input {input} is empty")),
+            other => Error::Input(format!("input {input}: {other}")),
+        }
     }
+}
 
-    pub(crate) fn set(&mut self, index: usize, value: T) {
-        self.0[index] = Some(value);
-    }
+/// Every answer, or the first input's error.
+pub(crate) fn all<T>(results: Vec<PerInput<T>>) -> Result<Vec<T>> {
+    results.into_iter().enumerate().map(|(i, r)| r.map_err(|e| e.at(i + 1))).collect()
+}
 
-    /// The results, every input having one.
-    pub(crate) fn finish(self) -> Result<Vec<T>> {
-        self.0.into_iter().map(|v| v.ok_or_else(|| Error::Input("an input was left out of the batches".into()))).collect()
+/// Refuses outputs holding NaN or infinite values, counting them: a corrupt checkpoint would otherwise print NaN
+/// scores (or rank them arbitrarily) as if they were answers.
+pub(crate) fn finite(values: &[f32]) -> PerInput<()> {
+    match count_non_finite(values) {
+        0 => Ok(()),
+        count => Err(InputError::NonFinite { count, total: values.len() }),
     }
 }
 
@@ -316,6 +404,11 @@ pub(crate) fn head<'a>(out: &'a NamedOutputs, name: &str) -> Result<&'a candle_c
         .find(|(n, _)| *n == name)
         .map(|(_, t)| t)
         .ok_or_else(|| Error::Input(format!("the model produced no `{name}`")))
+}
+
+/// How many of `values` are NaN or infinite.
+pub(crate) fn count_non_finite(values: &[f32]) -> usize {
+    values.iter().filter(|v| !v.is_finite()).count()
 }
 
 /// Softmax of a row, as numpy computes it: `exp(x - max) / sum`.

@@ -7,7 +7,7 @@
 use candle_core::DType;
 use serde::Serialize;
 
-use super::{argmax, head, InOrder, softmax, PipelineModel, PipelineOptions, Task};
+use super::{all, argmax, finite, head, softmax, PerInput, PipelineModel, PipelineOptions, Task};
 use crate::error::Result;
 use crate::tokenizer::Encoding;
 
@@ -90,33 +90,36 @@ struct Tagged {
     is_subword: bool,
 }
 
-/// Finds the entities of `texts`.
+/// Finds the entities of `texts`; the first bad input fails the call (see [`ner_each`]).
 pub fn ner(model: &PipelineModel, texts: &[&str], aggregation: Aggregation, opts: &PipelineOptions) -> Result<Vec<Entities>> {
+    all(ner_each(model, texts, aggregation, opts)?)
+}
+
+/// Finds the entities of each text as [`ner`] does; an empty text, or one whose logits are not finite, gets its
+/// own error and the others their entities.
+pub fn ner_each(
+    model: &PipelineModel,
+    texts: &[&str],
+    aggregation: Aggregation,
+    opts: &PipelineOptions,
+) -> Result<Vec<PerInput<Entities>>> {
     model.require(Task::Ner)?;
     let cfg = model.config();
-    let encoded = model.encode(texts, opts.max_length)?;
-    let encodings: Vec<_> = encoded.iter().map(|t| &t.encoding).collect();
-    let mut tagged: InOrder<Vec<Tagged>> = InOrder::new(texts.len());
-    model.run_batches(&encodings, opts.batch_size, |o, batch| {
-        // (batch, seq, num_labels)
-        let logits: Vec<Vec<Vec<f32>>> = head(o, "logits")?.to_dtype(DType::F32)?.to_vec3()?;
-        for (rows, &(i, e)) in logits.iter().zip(batch) {
-            tagged.set(i, tag_tokens(model, texts[i], e, rows, |l| cfg.label_name(l)));
+    let encoded = model.encode_each(texts, opts.max_length)?;
+    model.run_each(encoded, opts.batch_size, |o, row, i, t| {
+        // (seq, num_labels)
+        let logits: Vec<Vec<f32>> = head(o, "logits")?.get(row)?.to_dtype(DType::F32)?.to_vec2()?;
+        let real = &logits[..t.encoding.len()];
+        if let Err(e) = finite(&real.concat()) {
+            return Ok(Err(e));
         }
-        Ok(())
-    })?;
-    tagged
-        .finish()?
-        .into_iter()
-        .zip(&encoded)
-        .map(|(tokens, e)| {
-            let tokens = match aggregation {
-                Aggregation::Simple => tokens,
-                word_level => aggregate_words(model, tokens, word_level, |l| cfg.label_name(l))?,
-            };
-            Ok(Entities { entities: group(model, tokens)?, truncated: e.truncated })
-        })
-        .collect()
+        let tokens = tag_tokens(model, texts[i], &t.encoding, real, |l| cfg.label_name(l));
+        let tokens = match aggregation {
+            Aggregation::Simple => tokens,
+            word_level => aggregate_words(model, tokens, word_level, |l| cfg.label_name(l))?,
+        };
+        Ok(Ok(Entities { entities: group(model, tokens)?, truncated: t.truncated }))
+    })
 }
 
 fn tag_tokens(

@@ -368,6 +368,70 @@ pub(crate) fn pad_batch(encs: &mut [Encoding], opts: &EncodeOptions, sp: &Specia
     Ok(())
 }
 
+/// The windows of a pair whose second text is long, made one at a time: the encodings that
+/// [`super::AlbertTokenizer::encode`] gives with [`TruncationStrategy::OnlySecond`] truncation and
+/// special tokens (the first window, then its `overflowing`), from one tokenization of each text,
+/// without holding them all (question answering over a long context).
+pub struct PairWindows<'t> {
+    specials: &'t Specials,
+    a: Vec<RawToken>,
+    b: Vec<RawToken>,
+    /// Tokens of B per window.
+    room: usize,
+    /// Start of each window after the previous one's.
+    step: usize,
+    /// Start of the next window in B; `None` when done.
+    next: Option<usize>,
+}
+
+impl<'t> PairWindows<'t> {
+    pub(crate) fn new(specials: &'t Specials, a: Vec<RawToken>, b: Vec<RawToken>, max_length: usize, stride: usize) -> Result<Self> {
+        // As `truncate_pair` with OnlySecond after [CLS], [SEP], [SEP] are counted.
+        let fit = max_length.checked_sub(3).ok_or_else(|| {
+            TokenizerError::InvalidOptions(format!("max_length {max_length} leaves no room for 3 special tokens"))
+        })?;
+        let room = match (a.len() + b.len()).checked_sub(fit) {
+            None | Some(0) => b.len(),
+            Some(to_remove) if b.len() > to_remove => b.len() - to_remove,
+            Some(_) => return Err(too_short()),
+        };
+        if room < b.len() && stride >= room {
+            return Err(TokenizerError::InvalidOptions(format!(
+                "stride {stride} must be smaller than the space left for the truncated sequence ({room} tokens)"
+            )));
+        }
+        Ok(Self { specials, a, b, room, step: room.saturating_sub(stride), next: Some(0) })
+    }
+
+    /// How many windows there are in all.
+    pub fn windows(&self) -> usize {
+        match self.b.len().checked_sub(self.room) {
+            None | Some(0) => 1,
+            Some(rest) => 1 + rest.div_ceil(self.step),
+        }
+    }
+}
+
+impl super::AlbertTokenizer {
+    /// Encodes the pair `a`, `b` in windows of `max_length` tokens sharing `stride` tokens of `b`, as
+    /// [`super::AlbertTokenizer::encode`] with [`TruncationStrategy::OnlySecond`] does, one window at a
+    /// time (see [`PairWindows`]).
+    pub fn encode_pair_windows(&self, a: &str, b: &str, max_length: usize, stride: usize) -> Result<PairWindows<'_>> {
+        PairWindows::new(&self.specials, self.tokenize(a)?, self.tokenize(b)?, max_length, stride)
+    }
+}
+
+impl Iterator for PairWindows<'_> {
+    type Item = Result<Encoding>;
+
+    fn next(&mut self) -> Option<Result<Encoding>> {
+        let start = self.next?;
+        let stop = (start + self.room).min(self.b.len());
+        self.next = (stop < self.b.len()).then_some(start + self.step);
+        Some(assemble(self.a.clone(), Some(self.b[start..stop].to_vec()), &EncodeOptions::default(), self.specials))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

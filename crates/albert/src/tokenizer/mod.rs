@@ -45,7 +45,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-pub use encoding::{EncodeOptions, Encoding, Padding, Truncation, TruncationStrategy};
+pub use encoding::{EncodeOptions, Encoding, Padding, PairWindows, Truncation, TruncationStrategy};
 pub use error::{Result, TokenizerError};
 pub use proto::{ModelProto, ModelType, Piece, PieceType};
 pub use train::{train_unigram, TrainOptions};
