@@ -20,7 +20,7 @@ PRE=$MODELS/albert-small
 mkdir -p "$WORK"
 scores() { jq --arg d "$2" "{dataset: \$d, metrics: ($3)}" > "$MODELS/$1/scores.json"; }
 if [ -n "$RUN" ]; then
-  "$ALBERT" export "$RUN/model" --out "$PRE" --dtype f16
+  "$ALBERT" export "$RUN/model" --out "$PRE" --dtype f16 --overwrite
   last_eval() { grep '"kind":"eval"' "$1/metrics.jsonl" | tail -1; }
   { last_eval "$RUN/phase1"; last_eval "$RUN/model"; } | jq -s '.[0] + {p2: .[1]}' | scores albert-small \
     "the held-out documents, masks drawn once: phase 1's at 128 tokens (2,259 paragraphs), phase 2's at 384 (one book)" \
@@ -43,7 +43,7 @@ scripts/xquad_train_paragraphs.sh "$DATA/xquad/xquad.en.json" > "$WORK/xquad-tra
 # 9.3 F1, against 8.8 without a cloze stage and 7.0 with the corpus's prose books added in 120-word contexts.
 CLOZE_FLAGS="--per-paragraph 5"
 "$ALBERT" cloze-qa --corpus "$W/wiki.valid.tokens" "$W/wiki.test.tokens" "$WORK/xquad-train-paragraphs.txt" \
-  --out "$WORK/cloze.json" $CLOZE_FLAGS
+  --out "$WORK/cloze.json" --overwrite $CLOZE_FLAGS
 CLOZE_QA_FLAGS="--lr 2e-4 --warmup-ratio 0.1 --batch 16 --epochs 1"
 finetune cloze-qa --task squad --data "$WORK/cloze.json" --model "$PRE" $CLOZE_QA_FLAGS
 XQUAD_FLAGS="--lr 1e-4 --warmup-ratio 0.1 --batch 16 --epochs 3 --patience 2"
@@ -52,7 +52,7 @@ CONLL_FLAGS="--lr 2e-4 --warmup-ratio 0.1 --batch 32 --epochs 8 --patience 2"
 finetune conll03 --task conll2003 --data "$DATA/conll2003" --model "$PRE" $CONLL_FLAGS
 
 for pair in "sst2:albert-small-sst2" "xquad:albert-small-xquad" "conll03:albert-small-conll03"; do
-  "$ALBERT" export "$WORK/${pair%%:*}" --out "$MODELS/${pair##*:}" --dtype f16
+  "$ALBERT" export "$WORK/${pair%%:*}" --out "$MODELS/${pair##*:}" --dtype f16 --overwrite
 done
 
 # Scores of the exported (f16) models on a 0-100 scale.
