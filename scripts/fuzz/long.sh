@@ -26,7 +26,7 @@ reached; ft: libFuzzer's features (edges with hit counts, compared values); corp
 included); crashes / timeouts / ooms: reports of a panic or abort, of one input running over 10 s, of more than
 2 GB of memory.
 
-| date (UTC) | commit | target | seconds | execs | execs/s | cov | ft | corpus | crashes | timeouts | ooms | sanitizer |
+| started (UTC) | commit | target | seconds | execs | execs/s | cov | ft | corpus | crashes | timeouts | ooms | sanitizer |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|
 HEAD
 fi
@@ -39,6 +39,8 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus"
   before=($(count "$target" crash) $(count "$target" timeout) $(count "$target" oom))
   log=$FUZZ_SCRATCH/$target.log
+  commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates fuzz || echo +dirty)
+  started=$(date -u '+%Y-%m-%d %H:%M')
   t0=$(date +%s)
   fuzz_run "$target" "$PWD/$corpus" -max_total_time="$seconds" > "$log" 2>&1 || status=1
   took=$(( $(date +%s) - t0 ))
@@ -47,7 +49,7 @@ for target in "${targets[@]}"; do
   timeouts=$(( $(count "$target" timeout) - before[1] ))
   ooms=$(( $(count "$target" oom) - before[2] ))
   rate=$([ "$execs" != "?" ] && echo $(( execs / (took > 0 ? took : 1) )) || echo "?")
-  row="| $(date -u +%Y-%m-%d\ %H:%M) | $(git rev-parse --short HEAD) | $target | $took | $execs | $rate | $cov | $ft | $files | $crashes | $timeouts | $ooms | $FUZZ_SANITIZER |"
+  row="| $started | $commit | $target | $took | $execs | $rate | $cov | $ft | $files | $crashes | $timeouts | $ooms | $FUZZ_SANITIZER |"
   echo "$row" | tee -a "$runs"
   if [ $(( crashes + timeouts + ooms )) -gt 0 ]; then
     echo "fuzz: $target: see fuzz/artifacts/$target/; last lines of its log:" >&2
