@@ -325,9 +325,11 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         (Some(dir), _) => {
             let mut config = AlbertConfig::from_file(dir.join("config.json"))?;
             set_head(&mut config, arch, &labels);
+            // The head is new unless it fits (another task's labels, say).
             let opts = LoadOptions {
                 architecture: Some(arch),
                 seed: args.seed,
+                ignore_mismatched_heads: true,
                 ..LoadOptions::default()
             };
             let model = Pretrained::load_with_config(dir, config, &opts)?;
@@ -349,6 +351,8 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("--model or --config is required"),
     };
+    let positions = model.config.max_position_embeddings;
+    anyhow::ensure!(max_len <= positions, "--max-seq-length {max_len} exceeds the model's max_position_embeddings ({positions})");
     // Before the optimizer state and the first step's activations are allocated.
     let needed = albert::memory::training_bytes(&model.config, model.parameter_count(), args.batch, max_len);
     albert::memory::ensure_fits(needed, &format!("fine-tuning at batch {} x {max_len} tokens", args.batch))?;

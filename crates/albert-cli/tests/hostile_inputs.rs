@@ -203,3 +203,38 @@ fn the_hub_cache_pointer_is_not_followed_out_of_the_cache() {
         .unwrap();
     assert_refused(&out, &["HF_HUB_CACHE"]);
 }
+
+/// A training length beyond the model's positions was only caught (as a memory shortfall, or in the first step);
+/// now it is refused by name.
+#[test]
+fn finetuning_beyond_the_models_positions_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("train.csv");
+    std::fs::write(&data, "text,label\ngood film,pos\nbad film,neg\n").unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines/sentiment");
+    let out = albert(&[
+        "finetune", "--task", "custom", "--data", data.to_str().unwrap(), "--dev", data.to_str().unwrap(), "--model",
+        model.to_str().unwrap(), "--out", tmp.path().join("out").to_str().unwrap(), "--max-seq-length", "100000",
+    ]);
+    assert_refused(&out, &["--max-seq-length 100000", "max_position_embeddings"]);
+}
+
+/// Fine-tuning a classifier of three labels on a task of two refused the checkpoint ("checkpoint shape [3], model
+/// expects [2]"); `--help` promises a new head unless it fits, and the encoder is kept.
+#[test]
+fn finetuning_another_tasks_classifier_starts_a_new_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("train.csv");
+    std::fs::write(&data, "text,label\ngood film,pos\nbad film,neg\n").unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines/sentiment");
+    let out_dir = tmp.path().join("out");
+    let out = albert(&[
+        "finetune", "--task", "custom", "--data", data.to_str().unwrap(), "--dev", data.to_str().unwrap(), "--model",
+        model.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--steps", "1", "--batch", "2",
+    ]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("initialized new parameters: classifier.bias, classifier.weight"), "{err}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["id2label"].as_object().unwrap().len(), 2);
+}

@@ -20,6 +20,10 @@ pub struct LoadOptions {
     pub architecture: Option<Architecture>,
     /// Make a missing head or unused tensors an error instead of a listed warning.
     pub strict: bool,
+    /// Initialize a head whose checkpoint tensors have other shapes (another number of labels) instead of refusing
+    /// the checkpoint, as transformers' `ignore_mismatched_sizes` (here for head parameters only; the encoder must
+    /// always fit). The checkpoint's head tensors are then listed as ignored.
+    pub ignore_mismatched_heads: bool,
     /// Compute dtype (f32 by default; weights stored as f16/bf16 are upcast).
     pub dtype: DType,
     /// Device to run on.
@@ -34,7 +38,16 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { architecture: None, strict: false, dtype: DType::F32, device: Device::Cpu, seed: 42, weights: None, int8: false }
+        Self {
+            architecture: None,
+            strict: false,
+            ignore_mismatched_heads: false,
+            dtype: DType::F32,
+            device: Device::Cpu,
+            seed: 42,
+            weights: None,
+            int8: false,
+        }
     }
 }
 
@@ -86,7 +99,7 @@ impl Pretrained {
         let mut init_rng = AlbertRng::new(opts.seed);
         let rng: SharedRng = Arc::new(Mutex::new(init_rng.fork(1)));
         let (model, varmap, report) =
-            load_model(&config, arch, tensors, opts.strict, opts.dtype, &opts.device, &mut init_rng, |vb| {
+            load_model(&config, arch, tensors, opts, &mut init_rng, |vb| {
                 AlbertForAny::new(&config, arch, vb, rng.clone())
             })?;
         Ok(Self { model, varmap, config, report, rng, int8: opts.int8 })

@@ -8,6 +8,7 @@ use candle_nn::{VarBuilder, VarMap};
 
 use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
+use crate::pretrained::LoadOptions;
 use crate::rng::AlbertRng;
 
 /// Where the parameters of a built model came from.
@@ -37,17 +38,17 @@ pub fn init_model<M>(
 /// Builds a model of class `arch` over a fresh `VarMap` and fills it from checkpoint `tensors` (any key layout).
 ///
 /// The encoder must be complete. Head parameters absent from the checkpoint are initialized from `rng` and listed;
-/// tensors the class does not use are listed; with `strict` either is an error.
+/// tensors the class does not use are listed; with `opts.strict` either is an error. A head parameter of another
+/// shape (another number of labels) is an error, or with `opts.ignore_mismatched_heads` initialized and listed.
 pub fn load_model<M>(
     cfg: &AlbertConfig,
     arch: Architecture,
     tensors: Vec<(String, Tensor)>,
-    strict: bool,
-    dtype: DType,
-    device: &Device,
+    opts: &LoadOptions,
     rng: &mut AlbertRng,
     build: impl FnOnce(VarBuilder) -> Result<M>,
 ) -> Result<(M, VarMap, LoadReport)> {
+    let (dtype, device) = (opts.dtype, &opts.device);
     let (mut provided, mut ignored) = map_names(tensors, arch);
     // Before anything is allocated from the config: its sizes must be the checkpoint's, and the model must fit.
     check_config_against(cfg, &provided)?;
@@ -66,6 +67,10 @@ pub fn load_model<M>(
         for name in names {
             let var = &vars[name];
             match provided.remove(name.as_str()) {
+                Some(t) if t.dims() != var.dims() && opts.ignore_mismatched_heads && is_head_param(name, arch) => {
+                    ignored.push(name.clone());
+                    initialized.push(name.clone());
+                }
                 Some(t) => {
                     if t.dims() != var.dims() {
                         return Err(Error::Weight {
@@ -99,10 +104,10 @@ pub fn load_model<M>(
     }
     ignored.extend(provided.into_keys());
     ignored.sort();
-    if strict && !initialized.is_empty() {
+    if opts.strict && !initialized.is_empty() {
         return Err(Error::MissingWeights(initialized));
     }
-    if strict && !ignored.is_empty() {
+    if opts.strict && !ignored.is_empty() {
         return Err(Error::UnexpectedWeights(ignored));
     }
     init_params(&varmap, cfg, &initialized, rng)?;
