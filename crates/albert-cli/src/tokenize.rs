@@ -1,6 +1,6 @@
 //! `albert tokenize`: show how a tokenizer splits text, or encode a stream of texts.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, Truncation, TruncationStrategy};
@@ -32,7 +32,8 @@ pub struct TokenizeArgs {
     pub json: bool,
     /// Read one text per line from stdin and write one JSON object per line with `input_ids`,
     /// `token_type_ids`, `attention_mask` and `offsets` (code points). Lines are encoded in
-    /// parallel batches; output order follows input order.
+    /// parallel batches; output order follows input order. A line that is not UTF-8 gets
+    /// {"line": N, "error": ...} in its place and the exit status 3.
     #[arg(long, conflicts_with_all = ["json", "pair", "text"])]
     pub jsonl: bool,
     /// Truncate to this many tokens (special tokens included); the rest is shown as
@@ -111,32 +112,35 @@ fn print_table(out: &mut impl Write, enc: &Encoding) -> std::io::Result<()> {
     Ok(())
 }
 
+/// One `--jsonl` output line, serialized straight from the encoding (a `serde_json::Value` tree of a long line's
+/// tokens took several times the encoding's memory).
+#[derive(serde::Serialize)]
+struct JsonlRow<'a> {
+    input_ids: &'a [u32],
+    token_type_ids: &'a [u32],
+    attention_mask: &'a [u32],
+    offsets: &'a [(usize, usize)],
+}
+
+/// Encodes stdin's lines as the pipelines read them: in windows, answers in input order as each window is done, a
+/// line that cannot be encoded (invalid UTF-8) reported in its place as `{"line": N, "error": ...}` (exit status 3).
 fn run_jsonl(tok: &AlbertTokenizer, opts: &EncodeOptions) -> anyhow::Result<()> {
-    const BATCH: usize = 4096;
-    let stdin = std::io::stdin();
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut lines = stdin.lock().lines();
-    loop {
-        let mut batch: Vec<(String, Option<String>)> = Vec::with_capacity(BATCH);
-        for line in lines.by_ref().take(BATCH) {
-            batch.push((line.context("reading stdin")?, None));
-        }
-        if batch.is_empty() {
-            break;
-        }
-        for enc in tok.encode_batch(&batch, opts)? {
-            serde_json::to_writer(
-                &mut out,
-                &serde_json::json!({
-                    "input_ids": enc.ids,
-                    "token_type_ids": enc.type_ids,
-                    "attention_mask": enc.attention_mask,
-                    "offsets": enc.offsets,
-                }),
-            )?;
-            out.write_all(b"\n")?;
-        }
-    }
-    out.flush()?;
-    Ok(())
+    let encode = |lines: &[&String]| {
+        // In parallel; should the batch fail, line by line to find which.
+        Ok(match tok.encode_batch(&lines.iter().map(|l| (l.as_str(), None)).collect::<Vec<_>>(), opts) {
+            Ok(encodings) => encodings.into_iter().map(Ok).collect(),
+            Err(_) => lines.iter().map(|l| tok.encode(l, None, opts).map_err(|e| e.to_string())).collect(),
+        })
+    };
+    crate::pipelines::stream(Vec::new(), Ok, true, false, encode, |out, _, _, enc: Encoding| {
+        let row = JsonlRow {
+            input_ids: &enc.ids,
+            token_type_ids: &enc.type_ids,
+            attention_mask: &enc.attention_mask,
+            offsets: &enc.offsets,
+        };
+        serde_json::to_writer(&mut *out, &row)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    })
 }

@@ -163,3 +163,22 @@ fn help_documents_the_partial_exit_status() {
         assert!(help.contains("Exit status: 0 when every input was answered; 3 when some were not"), "{command}: {help}");
     }
 }
+
+/// `tokenize --jsonl` reads stdin as the pipelines do: a line that is not UTF-8 is reported in its place, the others
+/// encoded ([CLS] = 2 and [SEP] = 3 in the fixture's tokenizer.json), exit status 3.
+#[test]
+fn tokenize_jsonl_reports_a_bad_line_in_place() {
+    let tok = fixture("sentiment");
+    let out = albert(&["tokenize", "--tokenizer", tok.to_str().unwrap(), "--jsonl"], b"a cat\n\xc3\x28\n\nthe end\n");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let got = lines(&out);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[1], serde_json::json!({"line": 2, "error": "invalid UTF-8 at byte 0"}));
+    // An empty line is a text like another: [CLS] [SEP].
+    assert_eq!(got[2]["input_ids"], serde_json::json!([2, 3]));
+    for good in [&got[0], &got[3]] {
+        let ids = good["input_ids"].as_array().unwrap();
+        assert_eq!((ids.first(), ids.last()), (Some(&serde_json::json!(2)), Some(&serde_json::json!(3))));
+        assert_eq!(good["offsets"].as_array().unwrap().len(), ids.len());
+    }
+}

@@ -45,7 +45,7 @@ use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
 use crate::model::{AlbertForAny, AlbertInput, ForwardOptions, NamedOutputs};
 use crate::pretrained::{LoadOptions, Pretrained};
-use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, TokenizerError, Truncation, TruncationStrategy};
+use crate::tokenizer::{AlbertTokenizer, Encoding, TokenizerError};
 use rayon::prelude::*;
 
 /// The tasks, each with the class it runs and the built-in model it falls back to.
@@ -219,22 +219,14 @@ impl PipelineModel {
     /// Encodes each text as [`PipelineModel::encode`] does; an empty text or one the tokenizer refuses gets its own
     /// error. Only a bad `max_length` fails the call.
     pub fn encode_each(&self, texts: &[&str], max_length: Option<usize>) -> Result<Vec<PerInput<Truncated>>> {
-        let opts = EncodeOptions {
-            truncation: Some(Truncation {
-                max_length: self.max_length(max_length)?,
-                stride: 0,
-                strategy: TruncationStrategy::LongestFirst,
-            }),
-            ..EncodeOptions::default()
-        };
+        let max_length = self.max_length(max_length)?;
         Ok(texts
             .par_iter()
             .map(|text| {
                 if text.trim().is_empty() {
                     return Err(InputError::Empty);
                 }
-                let mut encoding = self.tokenizer.encode(text, None, &opts)?;
-                let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
+                let (encoding, truncated) = self.tokenizer.encode_truncated(text, max_length)?;
                 Ok(Truncated { encoding, truncated })
             })
             .collect())

@@ -34,6 +34,7 @@ mod convert;
 mod encoding;
 mod error;
 mod hf;
+mod long_text;
 mod preprocess;
 mod proto;
 mod py_unicode;
@@ -287,8 +288,14 @@ impl AlbertTokenizer {
 
     /// Tokenizes one text into tokens with offsets, without special tokens or truncation.
     /// Token strings are the vocabulary's (`<unk>` rather than the unknown text), as
-    /// transformers' `convert_ids_to_tokens` gives them.
+    /// transformers' `convert_ids_to_tokens` gives them. A long text goes piece by piece (see
+    /// [`long_text`]).
     fn tokenize(&self, text: &str) -> Result<Vec<RawToken>> {
+        self.tokenize_long(text, long_text::CHUNK_BYTES, usize::MAX)
+    }
+
+    /// [`AlbertTokenizer::tokenize`] in one go.
+    fn tokenize_piece(&self, text: &str) -> Result<Vec<RawToken>> {
         let mut tokens = match &self.inner {
             Inner::Spm(a) => a.tokenize(text),
             Inner::Hf(h) => h.tokenize(text)?,
