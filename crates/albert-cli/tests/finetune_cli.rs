@@ -199,8 +199,13 @@ fn a_full_disk_during_a_checkpoint_keeps_the_previous_one() {
         v
     };
     let before = files(&checkpoint);
-    // Step 2's checkpoint (mid-epoch) is the resumed run's first write; 1000 bytes fill the disk inside its weights.
-    let full = run(&["--resume"], Some("1000"));
+    // Before training the run saves its tokenizer once (to a temporary directory, as into the output); then step 2's
+    // checkpoint (mid-epoch) is the next write, and 1000 bytes more fill the disk inside its weights.
+    let tokenizer_bytes: u64 = ["spiece.model", "tokenizer.json", "tokenizer_config.json"]
+        .iter()
+        .map(|f| std::fs::metadata(whole.join(f)).unwrap().len())
+        .sum();
+    let full = run(&["--resume"], Some(&(tokenizer_bytes + 1000).to_string()));
     let err = String::from_utf8_lossy(&full.stderr);
     assert_eq!(full.status.code(), Some(1), "{err}");
     assert!(err.contains("No space left on device") && err.contains("weights.safetensors"), "{err}");

@@ -33,7 +33,7 @@ pub fn tiny_finetune(dir: &Path, out: &Path) -> Option<Vec<String>> {
     std::fs::write(
         &config,
         r#"{"vocab_size": 30000, "embedding_size": 8, "hidden_size": 16, "num_hidden_layers": 1,
-            "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 64}"#,
+            "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 128}"#,
     )
     .unwrap();
     let s = |p: &Path| p.display().to_string();
