@@ -31,7 +31,7 @@ head -n 401 "$DATA/glue/SST-2/train.tsv" > "$WORK/SST-2/train.tsv"
 head -n 101 "$DATA/glue/SST-2/dev.tsv" > "$WORK/SST-2/dev.tsv"
 cat > "$WORK/config.json" <<'EOF'
 {"vocab_size": 30000, "embedding_size": 32, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
- "intermediate_size": 128, "max_position_embeddings": 64, "type_vocab_size": 2}
+ "intermediate_size": 128, "max_position_embeddings": 128, "type_vocab_size": 2}
 EOF
 "$ALBERT" pretrain prepare --corpus "$WORK/corpus.txt" --tokenizer "$SPM" --out "$WORK/data" \
   --max-seq-length 64 --doc-boundary wikitext-heading > /dev/null
@@ -59,9 +59,12 @@ comparable() {
 
 seconds_of_ms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 
-# Whether a kill left a checkpoint swap unfinished, or an atomic write's temporary file: it landed during a write.
-interrupted_write() {  # OUT
-  [ -e "$1/.checkpoint.tmp" ] || [ -e "$1/.checkpoint.old" ] || compgen -G "$1/.*.tmp" > /dev/null
+# Whether the process killed (PID) was writing: it left a checkpoint swap unfinished (.checkpoint.tmp or
+# .checkpoint.old changed since MARKER was touched, just before it started), or a temporary file of its own
+# (.NAME.PID-N.tmp, in OUT or in the swap directory).
+interrupted_write() {  # OUT PID MARKER
+  [ -n "$(find "$1" -maxdepth 1 \( -name .checkpoint.tmp -o -name .checkpoint.old \) -cnewer "$3")" ] ||
+    [ -n "$(find "$1" -maxdepth 2 -name ".*.$2-*.tmp")" ]
 }
 
 status=0
@@ -83,6 +86,7 @@ soak() {  # NAME
     while :; do
       runs=$((runs + 1))
       [ $runs -gt 1 ] && resumes=$((resumes + 1))
+      touch "$WORK/started"
       "${CMD[@]}" --resume >> "$out.log" 2>&1 &
       pid=$!
       if [ $kills -ge "$KILLS" ]; then
@@ -98,7 +102,7 @@ soak() {  # NAME
       if [ $kills -lt "$KILLS" ] && kill -9 $pid 2>/dev/null; then
         wait $pid 2>/dev/null || true
         kills=$((kills + 1))
-        if interrupted_write "$out"; then during=$((during + 1)); fi
+        if interrupted_write "$out" $pid "$WORK/started"; then during=$((during + 1)); fi
         continue
       fi
       rc=0; wait $pid || rc=$?
