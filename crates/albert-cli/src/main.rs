@@ -102,9 +102,26 @@ fn main() {
         Command::Ner(a) => pipelines::run_ner(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", describe(&e));
         std::process::exit(if e.is::<pipelines::Partial>() { 3 } else { 1 });
     }
+}
+
+/// The error and its causes on one line, each said once: several error types repeat their cause's text in their own
+/// message and also return it as their source, which `{:#}` would print twice.
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Tensors of several MiB are allocated and freed on every step; glibc's default hands such blocks back to the
