@@ -71,7 +71,7 @@ status=0
 summary=""
 soak() {  # NAME
   local name=$1 ref="$WORK/$1-reference" files_var="$1_files" kills=0 during=0 resumes=0 runs=0 mismatches=0
-  local files=${!files_var} started elapsed_ms round=0 out pid ms rc
+  local files=${!files_var} started elapsed_ms round=0 out pid ms rc leftovers
   started=$(date +%s%N)
   "${name}_cmd" "$ref"
   "${CMD[@]}" > "$WORK/$name-reference.log" 2>&1
@@ -113,6 +113,12 @@ soak() {  # NAME
       fi
       break
     done
+    # Nothing partial is left: no checkpoint swap directory, no temporary file.
+    leftovers=$(find "$out" -name '.*.tmp' -o -name .checkpoint.old)
+    if [ -n "$leftovers" ]; then
+      echo "$name: round $round: left behind: $leftovers" >&2
+      mismatches=$((mismatches + 1))
+    fi
     for f in $files; do
       if ! cmp -s <(comparable "$ref/$f") <(comparable "$out/$f"); then
         echo "$name: round $round: $f differs from the uninterrupted run's" >&2

@@ -212,7 +212,8 @@ pub enum OutputError {
 /// Prepares `dir` (created if missing) for `command`, which writes the entries `names` into it: exact names, or
 /// `prefix*` for a family of files. An existing entry that one of `names` matches must be listed in the directory's
 /// [`OUTPUTS_FILE`] (written by this toolkit), else the claim is refused, naming the entries, unless `overwrite`.
-/// Then `names` are added to the record, which is written before anything else.
+/// Then the temporary files that killed writers left for these names are removed, and `names` are added to the
+/// record, which is written before anything else.
 ///
 /// ```
 /// use albert::fsio::{claim_dir, OutputError};
@@ -239,6 +240,16 @@ pub fn claim_dir(dir: &Path, command: &str, names: &[&str], overwrite: bool) -> 
         if !in_the_way.is_empty() {
             in_the_way.sort();
             return Err(OutputError::NotOurs { dir: dir.to_owned(), names: in_the_way });
+        }
+    }
+    // A process killed while writing leaves its temporary file behind: remove those of dead processes.
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(target) = abandoned_temporary(&name) {
+            if target == OUTPUTS_FILE || names.iter().any(|p| matches(p, target)) {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
     let before = record.len();
@@ -274,6 +285,22 @@ fn read_record(dir: &Path) -> BTreeMap<String, String> {
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
+}
+
+/// The target of `name` when it is a temporary file of [`AtomicFile`] (`.NAME.PID-N.tmp`) whose process is gone.
+fn abandoned_temporary(name: &str) -> Option<&str> {
+    let (target, id) = name.strip_prefix('.')?.strip_suffix(".tmp")?.rsplit_once('.')?;
+    let pid: u32 = id.split_once('-')?.0.parse().ok()?;
+    (!process_alive(pid)).then_some(target)
+}
+
+/// Whether process `pid` runs; where that cannot be told, assumed so (its files are kept).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 /// Whether `name` is `pattern`, or starts with the prefix of a `prefix*` pattern.
@@ -374,5 +401,20 @@ mod tests {
         claim_file(&path, true).unwrap();
         claim_dir(dir.path(), "pretrain run", &["curves.png"], true).unwrap();
         claim_file(&path, false).unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn claim_dir_removes_what_killed_writers_left() {
+        let dir = tempfile::tempdir().unwrap();
+        // Above Linux's largest process id: no such process runs.
+        let dead = ".model.safetensors.999999999-0.tmp";
+        let alive = format!(".model.safetensors.{}-0.tmp", std::process::id());
+        let foreign = ".notes.999999999-0.tmp";
+        for name in [dead, alive.as_str(), foreign] {
+            std::fs::write(dir.path().join(name), "partial").unwrap();
+        }
+        claim_dir(dir.path(), "export", &["model.safetensors"], false).unwrap();
+        assert_eq!(names(dir.path()), [OUTPUTS_FILE, alive.as_str(), foreign]);
     }
 }
