@@ -420,7 +420,10 @@ pub fn run_similarity(args: SimilarityArgs) -> Result<()> {
 cat questions.txt | albert qa --model twmkn9/albert-base-v2-squad2 --context article.txt --json\n\n\
 Long contexts are cut into windows of --max-length tokens overlapping by --stride tokens (as transformers'\n\
 question-answering pipeline: 384 and 128); the answer is the span of at most --max-answer-length tokens with the\n\
-highest start x end probability (softmax within its window). start/end are code-point offsets into the context.", exit_status_help!()))]
+highest start x end probability (softmax within its window). start/end are code-point offsets into the context.\n\
+The context is tokenized in 64 kB pieces and its windows are made, run (--batch-size at a time) and decoded as they\n\
+come, keeping only the best span: memory grows with the context's tokens, not with its windows (a 2 MB context,\n\
+2,000 windows: 140 MB in all with albert-small-xquad). Texts of the other commands are tokenized only as far as --max-length keeps them.", exit_status_help!()))]
 pub struct QaArgs {
     /// The context: a file to read, or the text itself.
     #[arg(long, value_name = "FILE|TEXT")]

@@ -114,12 +114,13 @@ fn print_table(out: &mut impl Write, enc: &Encoding) -> std::io::Result<()> {
 
 /// One `--jsonl` output line, serialized straight from the encoding (a `serde_json::Value` tree of a long line's
 /// tokens took several times the encoding's memory).
+/// Fields in the order `json!` wrote them (sorted), so the output stays byte for byte the same.
 #[derive(serde::Serialize)]
 struct JsonlRow<'a> {
-    input_ids: &'a [u32],
-    token_type_ids: &'a [u32],
     attention_mask: &'a [u32],
+    input_ids: &'a [u32],
     offsets: &'a [(usize, usize)],
+    token_type_ids: &'a [u32],
 }
 
 /// Encodes stdin's lines as the pipelines read them: in windows, answers in input order as each window is done, a
@@ -134,10 +135,10 @@ fn run_jsonl(tok: &AlbertTokenizer, opts: &EncodeOptions) -> anyhow::Result<()> 
     };
     crate::pipelines::stream(Vec::new(), Ok, true, false, encode, |out, _, _, enc: Encoding| {
         let row = JsonlRow {
-            input_ids: &enc.ids,
-            token_type_ids: &enc.type_ids,
             attention_mask: &enc.attention_mask,
+            input_ids: &enc.ids,
             offsets: &enc.offsets,
+            token_type_ids: &enc.type_ids,
         };
         serde_json::to_writer(&mut *out, &row)?;
         out.write_all(b"\n")?;
