@@ -62,7 +62,10 @@ impl Charsmap {
                 break;
             }
             node ^= offset(unit) as usize;
-            if has_leaf(unit) {
+            // A rule ends where a character does: a malformed trie matching part of a UTF-8 sequence would
+            // cut the text inside a character.
+            let at_char_end = input.get(i + 1).is_none_or(|&next| next & 0xC0 != 0x80);
+            if has_leaf(unit) && at_char_end {
                 let v = value(*self.units.get(node)?) as usize;
                 best = Some((i + 1, v));
             }
@@ -72,5 +75,32 @@ impl Charsmap {
         let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
         // The replacement strings come from the model file; a malformed one is treated as no rule.
         std::str::from_utf8(&tail[..end]).ok().map(|s| (len, s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A blob whose Darts-clone trie maps the byte `a` and the lone byte 0xCF (the first of the two bytes of `ω`)
+    /// to `X`: root unit 0 (offset 0); the unit of a byte `b` sits at `b`, holds its label, the leaf flag and the
+    /// offset of its value unit; the value unit (0) points at the first normalized string.
+    fn blob() -> Vec<u8> {
+        let mut units = vec![0u32; 208];
+        units[usize::from(b'a')] = 2 << 10 | 1 << 8 | u32::from(b'a'); // value unit at 0x61 ^ 2
+        units[0xCF] = 1 << 10 | 1 << 8 | 0xCF; // value unit at 0xCF ^ 1
+        let mut blob = ((units.len() * 4) as u32).to_le_bytes().to_vec();
+        blob.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+        blob.extend(b"X\0");
+        blob
+    }
+
+    #[test]
+    fn a_rule_ending_inside_a_character_is_not_applied() {
+        let map = Charsmap::parse(&blob()).unwrap().unwrap();
+        assert_eq!(map.longest_prefix(b"ab"), Some((1, "X")));
+        // Found by fuzz/fuzz_targets/spiece_model.rs: the match of one byte of `ω` made normalization slice the
+        // text inside the character and panic.
+        assert_eq!(map.longest_prefix("ωa".as_bytes()), None);
     }
 }
