@@ -43,7 +43,9 @@ for target in "${targets[@]}"; do
   started=$(date -u '+%Y-%m-%d %H:%M')
   t0=$(date +%s)
   fuzz_run "$target" "$PWD/$corpus" -max_total_time="$seconds" > "$log" 2>&1 || status=1
-  took=$(( $(date +%s) - t0 ))
+  # libFuzzer's own run time (the wall time also counts building the target).
+  took=$(grep -ao 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o '[0-9]* second' | grep -o '[0-9]*' || true)
+  took=${took:-$(( $(date +%s) - t0 ))}
   read -r _ execs _ cov _ ft _ files <<< "$(fuzz_final_stats "$log")"
   crashes=$(( $(count "$target" crash) - before[0] ))
   timeouts=$(( $(count "$target" timeout) - before[1] ))
