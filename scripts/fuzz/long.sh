@@ -39,7 +39,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus"
   before=($(count "$target" crash) $(count "$target" timeout) $(count "$target" oom))
   log=$FUZZ_SCRATCH/$target.log
-  commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates fuzz || echo +dirty)
+  commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates fuzz/src fuzz/fuzz_targets || echo +dirty)
   started=$(date -u '+%Y-%m-%d %H:%M')
   t0=$(date +%s)
   fuzz_run "$target" "$PWD/$corpus" -max_total_time="$seconds" > "$log" 2>&1 || status=1
