@@ -62,7 +62,7 @@ impl CommonArgs {
             Some(m) => m.clone(),
             None => albert::builtin::path(task.default_model())?.to_string_lossy().into_owned(),
         };
-        let mut model = PipelineModel::load(&spec, task).with_context(|| format!("loading {spec} for {}", task.name()))?;
+        let mut model = PipelineModel::load(&spec, task).with_context(|| format!("loading {} for {}", albert::hub::echo(&spec), task.name()))?;
         model.model.int8 = self.int8;
         Ok(model)
     }

@@ -166,10 +166,12 @@ fn a_failed_read_is_described_once() {
 #[test]
 fn a_huge_model_name_is_not_echoed_whole() {
     let name = "m".repeat(100_000);
-    let out = albert(&["info", &name]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{} characters", err.len());
-    assert!(err.len() < 400 && err.contains("(100000 characters)"), "{} characters: {}", err.len(), &err[..200]);
+    for args in [vec!["info", name.as_str()], vec!["classify", "--model", name.as_str(), "good"]] {
+        let out = albert(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{} characters", err.len());
+        assert!(err.len() < 400 && err.contains("(100000 characters)"), "{} characters: {}", err.len(), &err[..200]);
+    }
 }
 
 /// A hub cache whose `refs/main` points out of the cache (`../../../../elsewhere`) loaded the folder it pointed to;
