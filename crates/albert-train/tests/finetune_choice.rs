@@ -67,7 +67,7 @@ fn mismatched_option_counts_and_the_wrong_head_are_errors() {
     let features = ChoiceFeatures::encode(&tok, &examples, 64).unwrap();
     let cfg = AlbertConfig { vocab_size: tok.vocab_size(), embedding_size: 8, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, ..AlbertConfig::default() };
     let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 1, DType::F32, &Device::Cpu).unwrap();
-    let err = features.loss(&model.model, &[0], &Device::Cpu).unwrap_err().to_string();
+    let err = features.loss(&model.model, &[0], &Device::Cpu, &Default::default()).unwrap_err().to_string();
     assert!(err.contains("AlbertForMultipleChoice"), "{err}");
     examples[1].options.pop();
     let err = ChoiceFeatures::encode(&tok, &examples, 64).unwrap_err().to_string();

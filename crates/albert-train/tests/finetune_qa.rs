@@ -106,6 +106,6 @@ fn the_wrong_head_is_an_error() {
     assert_eq!(features.windows[0].context_offsets[9], Some((12, 18)));
     let cfg = AlbertConfig { vocab_size: tok.vocab_size(), embedding_size: 8, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, ..AlbertConfig::default() };
     let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 1, DType::F32, &Device::Cpu).unwrap();
-    let err = features.loss(&model.model, &[0], &Device::Cpu).unwrap_err().to_string();
+    let err = features.loss(&model.model, &[0], &Device::Cpu, &Default::default()).unwrap_err().to_string();
     assert!(err.contains("AlbertForQuestionAnswering"), "{err}");
 }

@@ -99,13 +99,13 @@ impl TrainFeatures for ChoiceFeatures {
         self.ids[row].iter().map(Vec::len).max().unwrap_or(0)
     }
 
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
+    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError> {
         let head = head(model)?;
         let labels = batch
             .iter()
             .map(|&r| self.labels[r].map(|l| l as u32).ok_or_else(|| FinetuneError::Invalid(format!("question {r} has no answer"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let out = head.forward(&self.input(batch, device)?, &ForwardOptions { train: true, ..Default::default() })?;
+        let out = head.forward(&self.input(batch, device)?, forward)?;
         Ok(head.loss(&out, &Tensor::new(labels, device)?)?)
     }
 }

@@ -96,13 +96,13 @@ impl TrainFeatures for QaFeatures {
         self.windows[row].encoding.ids.len()
     }
 
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
+    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError> {
         if self.positions.len() != self.windows.len() {
             return Err(FinetuneError::Invalid("the question-answering features carry no answer positions".into()));
         }
         let head = head(model)?;
         let (starts, ends): (Vec<u32>, Vec<u32>) = batch.iter().map(|&r| self.positions[r]).unzip();
-        let out = head.forward(&self.input(batch, device)?, &ForwardOptions { train: true, ..Default::default() })?;
+        let out = head.forward(&self.input(batch, device)?, forward)?;
         let starts = Tensor::new(starts, device)?;
         let ends = Tensor::new(ends, device)?;
         Ok(head.loss(&out, &starts, &ends)?)

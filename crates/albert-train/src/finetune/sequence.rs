@@ -103,14 +103,11 @@ impl TrainFeatures for SequenceFeatures {
         self.ids[row].len()
     }
 
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
+    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError> {
         let head = head(model)?;
         let out = head.forward(
             &self.input(batch, device)?,
-            &ForwardOptions {
-                train: true,
-                ..Default::default()
-            },
+            forward,
         )?;
         Ok(head.loss(&out, &self.label_tensor(batch, device)?)?)
     }

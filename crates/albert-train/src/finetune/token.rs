@@ -148,7 +148,7 @@ impl TrainFeatures for TokenFeatures {
         self.ids[row].len()
     }
 
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
+    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError> {
         let head = head(model)?;
         let seq = batch.iter().map(|&r| self.ids[r].len()).max().unwrap_or(0);
         let mut labels = Vec::with_capacity(batch.len() * seq);
@@ -166,10 +166,7 @@ impl TrainFeatures for TokenFeatures {
         let labels = Tensor::from_vec(labels, (batch.len(), seq), device)?;
         let out = head.forward(
             &self.input(batch, device)?,
-            &ForwardOptions {
-                train: true,
-                ..Default::default()
-            },
+            forward,
         )?;
         Ok(head.loss(&out, &labels)?)
     }

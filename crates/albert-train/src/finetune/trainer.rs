@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use albert::rng::RngState;
-use albert::{AlbertForAny, AlbertRng, Pretrained};
+use albert::{AlbertForAny, AlbertRng, ForwardOptions, Pretrained};
 use candle_core::{Device, Tensor, Var};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -29,8 +29,8 @@ pub trait TrainFeatures {
     /// Tokens of item `row` (a row of several sequences counts its longest), the length a batch pads to.
     fn row_len(&self, row: usize) -> usize;
 
-    /// Mean loss over the items `batch` (indices into the features), with dropout (`train` mode).
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device) -> Result<Tensor, FinetuneError>;
+    /// Mean loss over the items `batch` (indices into the features), run with `forward` (training mode, dropout).
+    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError>;
 }
 
 /// Scores the model on a dev split (called after each epoch).
@@ -241,7 +241,7 @@ pub fn train<'e>(
         }
         let (mut loss_sum, mut micro) = std::mem::take(&mut sums);
         for (i, batch) in order.chunks(opts.batch_size).enumerate().skip(std::mem::take(&mut skip)) {
-            let loss = data.loss(&model.model, batch, &device)?;
+            let loss = data.loss(&model.model, batch, &device, &ForwardOptions { train: true, ..Default::default() })?;
             let value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
             if !value.is_finite() {
                 return Err(FinetuneError::Invalid(format!(
