@@ -19,6 +19,15 @@ use crate::error::Result;
 pub struct AlbertRng {
     seed: u64,
     inner: ChaCha8Rng,
+    /// While set, dropout masks are drawn per sample instead of from the stream (see [`AlbertRng::set_sample_keys`]).
+    samples: Option<SampleKeys>,
+}
+
+/// Per-sample dropout: one key per batch row, and the number of masks drawn so far in this forward pass.
+#[derive(Debug, Clone)]
+struct SampleKeys {
+    keys: Vec<u64>,
+    draws: u64,
 }
 
 /// Everything needed to continue an [`AlbertRng`] exactly where it stopped.
@@ -46,14 +55,14 @@ mod u128_string {
 impl AlbertRng {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { seed, inner: ChaCha8Rng::seed_from_u64(seed) }
+        Self { seed, inner: ChaCha8Rng::seed_from_u64(seed), samples: None }
     }
 
     /// An independent generator for sub-task `stream` (e.g. one per epoch), unaffected by draws on `self`.
     pub fn fork(&self, stream: u64) -> Self {
         let mut inner = ChaCha8Rng::seed_from_u64(self.seed);
         inner.set_stream(stream);
-        Self { seed: self.seed, inner }
+        Self { seed: self.seed, inner, samples: None }
     }
 
     /// The current state, to save with a checkpoint.
@@ -66,7 +75,7 @@ impl AlbertRng {
         let mut inner = ChaCha8Rng::seed_from_u64(state.seed);
         inner.set_stream(state.stream);
         inner.set_word_pos(state.word_pos);
-        Self { seed: state.seed, inner }
+        Self { seed: state.seed, inner, samples: None }
     }
 
     /// A tensor of normal draws with mean 0 and standard deviation `std`.
@@ -77,12 +86,41 @@ impl AlbertRng {
         Ok(Tensor::from_vec(values, shape, device)?.to_dtype(dtype)?)
     }
 
+    /// Draws dropout masks per sample until called with `None`: row `r` of every mask (the batch is the outermost
+    /// dimension) comes from a generator of its own, seeded with `keys[r]` on a stream numbered by the mask's place
+    /// in the forward pass. A sample's masks then depend on its key alone, not on which batch or process it is in,
+    /// so two processes of 8 samples draw what one process of 16 draws. The stream itself is left untouched.
+    pub fn set_sample_keys(&mut self, keys: Option<Vec<u64>>) {
+        self.samples = keys.map(|keys| SampleKeys { keys, draws: 0 });
+    }
+
     /// A dropout mask: 0 with probability `p`, else `1 / (1 - p)` (inverted dropout, as torch does).
     pub fn dropout_mask(&mut self, shape: &[usize], p: f64, dtype: DType, device: &Device) -> Result<Tensor> {
         let n: usize = shape.iter().product();
-        let keep = 1.0 / (1.0 - p);
-        let values: Vec<f32> =
-            (0..n).map(|_| if self.inner.random::<f64>() < p { 0.0 } else { keep as f32 }).collect();
+        let keep = (1.0 / (1.0 - p)) as f32;
+        let draw = |rng: &mut ChaCha8Rng| if rng.random::<f64>() < p { 0.0 } else { keep };
+        let values: Vec<f32> = match &mut self.samples {
+            None => (0..n).map(|_| draw(&mut self.inner)).collect(),
+            Some(samples) => {
+                let rows = samples.keys.len();
+                if rows == 0 || n % rows != 0 {
+                    return Err(crate::Error::Input(format!(
+                        "a dropout mask of shape {shape:?} cannot be split into the batch's {rows} samples"
+                    )));
+                }
+                let stream = samples.draws;
+                samples.draws += 1;
+                samples
+                    .keys
+                    .iter()
+                    .flat_map(|&key| {
+                        let mut rng = ChaCha8Rng::seed_from_u64(key);
+                        rng.set_stream(stream);
+                        (0..n / rows).map(move |_| draw(&mut rng)).collect::<Vec<_>>()
+                    })
+                    .collect()
+            }
+        };
         Ok(Tensor::from_vec(values, shape, device)?.to_dtype(dtype)?)
     }
 
@@ -143,6 +181,35 @@ mod tests {
         let (mut e0, mut e1) = (base.fork(0), base.fork(1));
         assert_ne!(e0.next_u64(), e1.next_u64());
         assert_eq!(AlbertRng::new(1).fork(1).next_u64(), AlbertRng::new(1).fork(1).next_u64());
+    }
+
+    #[test]
+    fn sample_keyed_masks_depend_on_the_sample_alone() {
+        let p = 0.5;
+        let mask = |rng: &mut AlbertRng, shape: &[usize]| -> Vec<f32> {
+            rng.dropout_mask(shape, p, DType::F32, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+        };
+        // One batch of 4 samples against two batches of 2 with the same keys, two masks each.
+        let mut whole = AlbertRng::new(1);
+        whole.set_sample_keys(Some(vec![11, 12, 13, 14]));
+        let (w1, w2) = (mask(&mut whole, &[4, 3, 5]), mask(&mut whole, &[4, 6]));
+        let mut halves = (Vec::new(), Vec::new());
+        for keys in [vec![11, 12], vec![13, 14]] {
+            let mut part = AlbertRng::new(99);
+            part.set_sample_keys(Some(keys));
+            halves.0.extend(mask(&mut part, &[2, 3, 5]));
+            halves.1.extend(mask(&mut part, &[2, 6]));
+        }
+        assert_eq!((w1.clone(), w2.clone()), halves);
+        // Different samples and different places in the pass get different masks; the stream is not used.
+        assert_ne!(w1[..15], w1[15..30]);
+        assert_ne!(w1[..6], w2[..6]);
+        let before = whole.state();
+        whole.set_sample_keys(None);
+        assert_eq!(before, whole.state());
+        // A mask whose rows are not the batch's samples is an error, not a silent mismatch.
+        whole.set_sample_keys(Some(vec![1, 2, 3]));
+        assert!(whole.dropout_mask(&[4, 2], p, DType::F32, &Device::Cpu).is_err());
     }
 
     #[test]
