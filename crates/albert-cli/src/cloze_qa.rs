@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use albert_train::data::{cloze_questions, read_text, split_documents, ClozeOptions, DocBoundary, TextEncoding};
+use albert_train::data::{read_text, split_documents, DocBoundary, TextEncoding};
+use albert_train::tasks::cloze_qa::{cloze_questions, ClozeOptions};
 
 /// Arguments of `albert cloze-qa`.
 #[derive(Debug, clap::Args)]

@@ -19,7 +19,6 @@
 //!   sentences ([`split_sentences`]) instead of one sentence per line.
 
 mod batch;
-mod cloze_qa;
 mod corpus;
 mod error;
 mod length_groups;
@@ -37,7 +36,6 @@ pub use batch::{
     masked_example, Batch, BatchConfig, BatchTensors, EpochPlan, MaskMode, MaskedExample,
     PretrainData, HELDOUT_SEED, IGNORE_INDEX,
 };
-pub use cloze_qa::{cloze_questions, ClozeOptions};
 pub use corpus::PreparedSplit;
 pub use error::DataError;
 pub use length_groups::{group_by_length, GROUP_BATCHES};

@@ -6,8 +6,7 @@
 //! al. 2020) showed that such questions teach a reader to match a question against its context,
 //! the skill a few hundred labeled questions are too few to teach.
 
-use super::rng::{sub_rng, Draw, Purpose};
-use super::text::split_sentences;
+use crate::data::{split_sentences, sub_rng, Draw, Purpose};
 use crate::tasks::squad::{SquadAnswer, SquadArticle, SquadDataset, SquadParagraph, SquadQuestion};
 
 /// How cloze questions are drawn.

@@ -6,10 +6,12 @@
 //! - [`ner`]: CoNLL-2003 NER files (word POS chunk NER, IOB1 tags).
 //! - [`multiple_choice`]: RACE-style multiple choice JSON.
 //! - [`custom`]: users' own CSV/TSV/JSONL text classification or regression data.
+//! - [`cloze_qa`]: SQuAD-format cloze questions generated from plain text (unlabeled QA data).
 //!
 //! [`evaluate_predictions`] scores a predictions file against a data file with the official
 //! metrics of the task.
 
+pub mod cloze_qa;
 pub mod custom;
 pub mod glue;
 pub mod multiple_choice;
