@@ -49,6 +49,24 @@ impl Dims {
         Self { batch, seq, hidden, heads, head_dim: hidden / heads }
     }
 
+    /// Asserts that the slices of a pass have these dimensions: qkv (batch, seq, 3 x hidden), the mask (batch, seq)
+    /// and the output gradient, where there is one, (batch, seq, hidden); and that the heads tile the hidden width.
+    /// The passes' products read and write them through raw pointers, and their tasks must write every value.
+    fn assert_fits<T>(&self, qkv: &[T], mask: &[T], g: Option<&[T]>) {
+        let rows = self.batch * self.seq;
+        assert!(
+            self.heads * self.head_dim == self.hidden
+                && qkv.len() == rows * 3 * self.hidden
+                && mask.len() == rows
+                && g.is_none_or(|g| g.len() == rows * self.hidden),
+            "attention operands do not match {} x {} rows of width {} over {} heads",
+            self.batch,
+            self.seq,
+            self.hidden,
+            self.heads
+        );
+    }
+
     /// Offset of (sequence `b`, head `h`)'s query in qkv; its key is `hidden` further, its value `2 hidden`.
     fn qkv_offset(&self, b: usize, h: usize) -> usize {
         b * self.seq * 3 * self.hidden + h * self.head_dim
@@ -131,6 +149,7 @@ fn per_head<T: Copy, S: Send>(n: usize, d: Dims, init: impl Fn() -> S + Sync + S
 }
 
 pub(super) fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
+    d.assert_fits(qkv, mask, None);
     per_head(d.batch * d.seq * d.hidden, d,
         || vec![T::zero(); d.seq * d.seq],
         |p, task, dst: Disjoint<T>| {
@@ -149,6 +168,7 @@ pub(super) fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims
 /// dqkv from the output gradient `g` (batch, seq, hidden). With P = softmax(S), O = P V:
 /// dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K, dK = dS^T Q.
 pub(super) fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T], d: Dims) -> Vec<T> {
+    d.assert_fits(qkv, mask, Some(g));
     per_head(
         qkv.len(),
         d,

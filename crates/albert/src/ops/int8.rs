@@ -251,13 +251,21 @@ fn product(
     out64: usize,
     c: &mut [i32],
 ) {
-    debug_assert!(m % TILE_ROWS == 0 && depth % DEPTH_STEP == 0 && out64 % (LANES * BLOCKS) == 0);
+    // The raw-pointer kernels read whole tiles: these sizes keep every read and write inside the slices.
+    assert!(
+        m % TILE_ROWS == 0 && depth % DEPTH_STEP == 0 && out64 % PANEL == 0,
+        "int8 product of {m} rows x {depth} inputs x {out64} channels is not in whole tiles"
+    );
+    assert!(
+        a.len() >= m * depth && packed.len() >= out64 * depth && c.len() >= m * out64,
+        "int8 product operands out of bounds"
+    );
     match kernel {
-        // SAFETY: int8_kernel() chose AMX only after the CPU and the OS allowed it; the slices hold m x depth,
-        // out64 x depth and m x out64 values, the sizes the kernel reads and writes.
+        // SAFETY: int8_kernel() chose AMX only after the CPU and the OS allowed it; the assertions above give the
+        // sizes the kernel reads and writes (m x depth, out64 x depth and m x out64 values, in whole tiles).
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Amx => unsafe { amx_product(a, m, packed, depth, out64, c) },
-        // SAFETY: VNNI is chosen only where has_vnni() holds; the sizes are as above.
+        // SAFETY: VNNI is chosen only where has_vnni() holds; the sizes are asserted above.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Vnni => unsafe { vnni_product(a, m, packed, depth, out64, c) },
         _ => portable_product(a, m, packed, depth, out64, c),
@@ -332,6 +340,10 @@ fn amx_available() -> bool {
 /// The AMX product: 2 x 2 tiles of 16 x 16 i32 (32 rows x 32 output channels) accumulate from two activation tiles
 /// (16 rows x 64 inputs) and two weight tiles (64 inputs x 16 channels, which is the packed layout of a 16-channel
 /// block as it is). For each pair of blocks, the weight tiles stay in cache while every row of the task passes.
+///
+/// # Safety
+/// The CPU and the OS allow AMX ([`amx_available`]); `a` holds m x depth values, `packed` out64 x depth and `c`
+/// m x out64, with m a multiple of 16, depth of 64 and out64 of 64 (what [`product`] asserts).
 #[cfg(target_arch = "x86_64")]
 unsafe fn amx_product(
     a: &[u8],
@@ -444,6 +456,9 @@ fn portable_product(a: &[u8], m: usize, packed: &[i8], depth: usize, out64: usiz
 }
 
 /// The VNNI product: for each group of 64 output channels, every tile of 4 rows accumulates 4 x 4 registers.
+///
+/// # Safety
+/// The CPU has AVX-512F and VNNI ([`has_vnni`]); the sizes are those of [`amx_product`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
 unsafe fn vnni_product(
@@ -472,6 +487,10 @@ unsafe fn vnni_product(
 }
 
 /// R rows (from `row`) times one group of 64 output channels.
+///
+/// # Safety
+/// The CPU has AVX-512F and VNNI; `a` holds rows `row..row + R` of `depth` values (depth a multiple of 4), `b`
+/// the group's 4 blocks of depth x 16 weights.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
 unsafe fn tile<const R: usize>(

@@ -123,7 +123,8 @@ fn forward<T: WithDType + Float + Exp + Tanh>(d: LayerDims, (batch, seq): (usize
     let mut s1 = plus_bias(x, dense_b);
     linear(&mut s1, &ctx, dense_w, (rows, h, h), true);
     let a = normalized_rows(&s1, None, ln1_w, ln1_b, d.eps);
-    let z = super::written(rows * i, |z| linear(z, &a, ffn_w, (rows, h, i), false));
+    // SAFETY: a product without accumulation writes all of z and reads none of it.
+    let z = unsafe { super::written(rows * i, |z| linear(z, &a, ffn_w, (rows, h, i), false)) };
     let inter = with_activation!(d.act, A => forward_rows::<A, T>(&z, ffn_b));
     let mut s2 = plus_bias(&a, out_b);
     linear(&mut s2, &inter, out_w, (rows, i, h), true);
@@ -136,8 +137,8 @@ fn backward<T: WithDType + Float + Exp + Tanh>(d: LayerDims, (batch, seq): (usiz
     let (h, i) = (d.hidden, d.intermediate);
     let rows = batch * seq;
     let [qkv_w, _, dense_w, _, ln1_w, _, ffn_w, ffn_b, out_w, _, ln2_w, _] = split(params, d.sizes());
-    // Every part is written below: copied, summed or a product without accumulation.
-    let mut grads = super::written(d.param_count(), |_| ());
+    // Written part by part below (copied, summed or a product without accumulation), so it starts as zeros.
+    let mut grads = vec![T::zero(); d.param_count()];
     let [d_qkv_w, d_qkv_b, d_dense_w, d_dense_b, d_ln1_w, d_ln1_b, d_ffn_w, d_ffn_b, d_out_w, d_out_b, d_ln2_w, d_ln2_b] =
         split_mut(&mut grads, d.sizes());
     // (rows + 2, H): the gradient of s2, then of the LayerNorm's weight and bias
@@ -147,7 +148,8 @@ fn backward<T: WithDType + Float + Exp + Tanh>(d: LayerDims, (batch, seq): (usiz
     g_s2.truncate(rows * h);
     d_out_b.copy_from_slice(&super::column_sums(&g_s2, h));
     linear_dw(d_out_w, &g_s2, &s.inter, (rows, i, h));
-    let g_inter = super::written(rows * i, |gi| linear_dx(gi, &g_s2, out_w, (rows, i, h), false));
+    // SAFETY: as for z in the forward pass.
+    let g_inter = unsafe { super::written(rows * i, |gi| linear_dx(gi, &g_s2, out_w, (rows, i, h), false)) };
     let g_z = with_activation!(d.act, A => backward_rows::<A, T>(&g_inter, &s.z, ffn_b));
     d_ffn_b.copy_from_slice(&super::column_sums(&g_z, i));
     linear_dw(d_ffn_w, &g_z, &s.a, (rows, h, i));
@@ -160,7 +162,8 @@ fn backward<T: WithDType + Float + Exp + Tanh>(d: LayerDims, (batch, seq): (usiz
     g_s1.truncate(rows * h);
     d_dense_b.copy_from_slice(&super::column_sums(&g_s1, h));
     linear_dw(d_dense_w, &g_s1, &s.ctx, (rows, h, h));
-    let g_ctx = super::written(rows * h, |gc| linear_dx(gc, &g_s1, dense_w, (rows, h, h), false));
+    // SAFETY: as for z in the forward pass.
+    let g_ctx = unsafe { super::written(rows * h, |gc| linear_dx(gc, &g_s1, dense_w, (rows, h, h), false)) };
     let g_qkv = super::attention::backward(&s.qkv, mask, &g_ctx, Dims::of(batch, seq, h, d.heads));
     d_qkv_b.copy_from_slice(&super::column_sums(&g_qkv, 3 * h));
     linear_dw(d_qkv_w, &g_qkv, x, (rows, h, 3 * h));

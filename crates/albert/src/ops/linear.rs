@@ -33,7 +33,8 @@ fn forward<T: WithDType>(
             super::product(&mut dst, (rows, out, inner), (x, inner, 1), (w, w_rs, w_cs), true);
             dst
         }
-        None => super::written(rows * out, |dst| super::product(dst, (rows, out, inner), (x, inner, 1), (w, w_rs, w_cs), false)),
+        // SAFETY: a product without accumulation writes all of dst and reads none of it.
+        None => unsafe { super::written(rows * out, |dst| super::product(dst, (rows, out, inner), (x, inner, 1), (w, w_rs, w_cs), false)) },
     };
     Ok((WithDType::to_cpu_storage_owned(dst), Shape::from((rows, out))))
 }

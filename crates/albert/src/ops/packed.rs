@@ -100,7 +100,7 @@ impl PackedLinear {
             // SAFETY: the tasks' (rows x panels) rectangles tile (rows, out), and each task writes all of its own.
             unsafe {
                 super::filled(rows * out, |y| {
-                    let y = SharedOut(y.as_mut_ptr());
+                    let y = SharedOut(y.as_mut_ptr(), y.len());
                     (0..row_tasks * col_tasks).into_par_iter().for_each(|t| {
                         let (r0, p0) = ((t / col_tasks) * task_rows, (t % col_tasks) * task_panels);
                         let task = Task {
@@ -130,6 +130,15 @@ impl PackedLinear {
         let (inner, out) = (self.inner, self.out);
         let blocks = task.rows.len().div_ceil(MR);
         let weights = self.packed.as_slice();
+        // The pointers below reach rows ..task.rows.end of x and y, panels ..task.panels.end of the weight and the
+        // padded bias.
+        assert!(
+            task.rows.end * inner <= x.len()
+                && task.rows.end * out <= y.1
+                && task.panels.end * inner * NR <= weights.len()
+                && task.panels.end * NR <= bias.len(),
+            "packed f32 task out of bounds"
+        );
         let mut tile = [0f32; MR * NR];
         let tile_base = tile.as_mut_ptr();
         for k0 in (0..inner).step_by(DEPTH_BLOCK) {
@@ -190,8 +199,8 @@ impl PackedLinear {
     }
 }
 
-/// The output's base pointer, shared by tasks that write disjoint rectangles.
-struct SharedOut(*mut MaybeUninit<f32>);
+/// The output's base pointer and length, shared by tasks that write disjoint rectangles.
+struct SharedOut(*mut MaybeUninit<f32>, usize);
 // SAFETY: tasks write disjoint parts of the buffer, and the buffer outlives the parallel loop.
 unsafe impl Sync for SharedOut {}
 
@@ -203,6 +212,10 @@ struct Task {
 
 /// dst (MR x NR) = init + rows (MR x depth, each read in place from its own pointer) x panel (depth x NR); the
 /// rows of `init` and `dst` are NR values each, and may be the same.
+///
+/// # Safety
+/// The CPU has AVX-512F; each `rows` pointer addresses `depth` values, `panel` depth x NR, each `init` and `dst`
+/// row NR ([`PackedLinear::task_forward`] asserts the bounds these come from).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, init: [*const f32; MR], dst: [*mut f32; MR]) {
