@@ -101,7 +101,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         (None, None) => (args.preset.clone(), Pretrained::init(&AlbertConfig::preset(&args.preset)?, arch, 0, DType::F32, &device)?),
     };
-    model.int8 = args.int8;
+    model.set_precision(albert::Precision::from_int8(args.int8));
     if let Some(path) = &args.texts {
         return bench_texts(&args, path, source, model);
     }

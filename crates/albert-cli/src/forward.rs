@@ -83,7 +83,7 @@ pub fn run(args: ForwardArgs) -> Result<()> {
     obj.insert("architecture".into(), json!(arch.hf_name()));
     obj.insert("last_hidden_state".into(), unbatch(&out.base.last_hidden_state)?);
     obj.insert("pooler_output".into(), out.base.pooler_output.as_ref().map(&unbatch).transpose()?.unwrap_or(Value::Null));
-    for (name, t) in &out.heads {
+    for (name, t) in out.head.named() {
         obj.insert(name.to_string(), to_json(&t.squeeze(0)?)?);
     }
     if args.json {
@@ -96,7 +96,7 @@ pub fn run(args: ForwardArgs) -> Result<()> {
         Some(p) => println!("  pooler_output      {:?}", p.squeeze(0)?.dims()),
         None => println!("  pooler_output      none (this class has no pooler)"),
     }
-    for (name, t) in &out.heads {
+    for (name, t) in out.head.named() {
         let t = t.squeeze(0)?;
         println!("  {name:<18} {:?}", t.dims());
         if t.rank() == 1 && t.dim(0)? <= 16 {
@@ -106,7 +106,7 @@ pub fn run(args: ForwardArgs) -> Result<()> {
         }
     }
     if arch == Architecture::SequenceClassification {
-        let logits = &out.heads[0].1.squeeze(0)?;
+        let logits = out.head.logits()?.squeeze(0)?;
         if logits.dim(0)? > 1 {
             let best = logits.argmax(0)?.to_scalar::<u32>()? as usize;
             println!("  prediction         {}", loaded.config.label_name(best));

@@ -63,7 +63,7 @@ impl CommonArgs {
             None => albert::builtin::path(task.default_model())?.to_string_lossy().into_owned(),
         };
         let mut model = PipelineModel::load(&spec, task).with_context(|| format!("loading {} for {}", albert::hub::echo(&spec), task.name()))?;
-        model.model.int8 = self.int8;
+        model.model.set_precision(albert::Precision::from_int8(self.int8));
         Ok(model)
     }
 

@@ -103,7 +103,7 @@ pub fn predict_to_file(
     out: &Path,
 ) -> anyhow::Result<()> {
     let (mut model, tokenizer) = load_checkpoint(model)?;
-    model.int8 = run.int8;
+    model.set_precision(albert::Precision::from_int8(run.int8));
     if task.is_question_answering() {
         let dataset = read_qa_data(task, data, run.articles)?;
         let window = QaWindowOptions { max_seq_length: run.max_len(task), ..QaWindowOptions::default() };

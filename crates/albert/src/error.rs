@@ -72,6 +72,16 @@ pub enum Error {
         available: u64,
     },
 
+    /// A caller needs another kind of head output than the model gives (a pipeline run on a model of another
+    /// class).
+    #[error("this needs a model whose head gives {needs}, but the model's head gives {has}")]
+    Head {
+        /// The kind of output needed.
+        needs: crate::model::HeadKind,
+        /// The kind the model gives.
+        has: crate::model::HeadKind,
+    },
+
     /// Input to a forward pass or a helper is malformed.
     #[error("invalid input: {0}")]
     Input(String),

@@ -21,6 +21,6 @@ pub mod tokenizer;
 pub use config::{AlbertConfig, Architecture, HiddenAct, ProblemType};
 pub use error::{Error, Result};
 pub use pretrained::{LoadOptions, Pretrained};
-pub use model::{AlbertForAny, AlbertInput, AlbertModel, AlbertOutput, ForwardOptions};
+pub use model::{AlbertForAny, AlbertInput, AlbertModel, AlbertOutput, ForwardOptions, Precision};
 pub use rng::AlbertRng;
 pub use tokenizer::AlbertTokenizer;

@@ -10,7 +10,7 @@ use candle_nn::{VarBuilder, VarMap};
 use crate::checkpoint;
 use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
-use crate::model::{init_model, load_model, named_tensors, AlbertForAny, LoadReport};
+use crate::model::{init_model, load_model, named_tensors, AlbertForAny, LoadReport, Precision};
 use crate::rng::{AlbertRng, SharedRng};
 
 /// How to load a checkpoint.
@@ -30,8 +30,6 @@ pub struct LoadOptions {
     pub device: Device,
     /// Seed of the RNG that initializes absent heads and drives dropout.
     pub seed: u64,
-    /// Run inference ([`Pretrained::detached`]) with int8 projections.
-    pub int8: bool,
     /// Weights file to read instead of the directory's default (`model.safetensors`, then `pytorch_model.bin`).
     pub weights: Option<PathBuf>,
 }
@@ -46,7 +44,6 @@ impl Default for LoadOptions {
             device: Device::Cpu,
             seed: 42,
             weights: None,
-            int8: false,
         }
     }
 }
@@ -63,9 +60,9 @@ pub struct Pretrained {
     pub report: LoadReport,
     /// The RNG shared by its dropout layers.
     pub rng: SharedRng,
-    /// Whether [`Pretrained::detached`] models run the encoder's projections in int8 (dynamic quantization,
-    /// [`crate::ops::QuantizedLinear`]); the trainable `model` always stays in its own dtype.
-    pub int8: bool,
+    /// How [`Pretrained::detached`] models run the encoder's projections; the trainable `model` always stays in
+    /// its own dtype.
+    precision: Precision,
 }
 
 impl Pretrained {
@@ -102,7 +99,7 @@ impl Pretrained {
             load_model(&config, arch, tensors, opts, &mut init_rng, |vb| {
                 AlbertForAny::new(&config, arch, vb, rng.clone())
             })?;
-        Ok(Self { model, varmap, config, report, rng, int8: opts.int8 })
+        Ok(Self { model, varmap, config, report, rng, precision: Precision::Full })
     }
 
     /// A freshly initialized model of class `arch` (transformers' `_init_weights`, from `seed`).
@@ -116,21 +113,31 @@ impl Pretrained {
         let rng: SharedRng = Arc::new(Mutex::new(init_rng.fork(1)));
         let (model, varmap) =
             init_model(config, dtype, device, &mut init_rng, |vb: VarBuilder| AlbertForAny::new(config, arch, vb, rng.clone()))?;
-        Ok(Self { model, varmap, config: config.clone(), report: LoadReport::default(), rng, int8: false })
+        Ok(Self { model, varmap, config: config.clone(), report: LoadReport::default(), rng, precision: Precision::Full })
     }
 
     /// The model with its parameters detached from autograd: a forward pass through it records no graph, so every
     /// intermediate tensor is freed as soon as it has been used. Use it for inference; build it again after the
-    /// parameters change. Its encoder projections are prepared for inference ([`AlbertForAny::prepare_inference`]):
-    /// copied column-major, or in int8 with [`Pretrained::int8`] set; every other parameter shares its storage.
+    /// parameters change. Its encoder projections are prepared for inference ([`AlbertForAny::prepare_inference`])
+    /// in [`Pretrained::precision`]; every other parameter shares its storage.
     pub fn detached(&self) -> Result<AlbertForAny> {
         let tensors: HashMap<String, Tensor> =
             self.varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
         let (dtype, device) = tensors.values().next().map_or((DType::F32, Device::Cpu), |t| (t.dtype(), t.device().clone()));
         let vb = VarBuilder::from_tensors(tensors, dtype, &device);
         let mut model = AlbertForAny::new(&self.config, self.model.architecture(), vb, self.rng.clone())?;
-        model.prepare_inference(self.int8)?;
+        model.prepare_inference(self.precision)?;
         Ok(model)
+    }
+
+    /// How [`Pretrained::detached`] models run the encoder's projections ([`Precision::Full`] unless set).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Chooses how [`Pretrained::detached`] models run the encoder's projections: the one way to ask for int8.
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.precision = precision;
     }
 
     /// Number of distinct parameters (the tied decoder counts once).

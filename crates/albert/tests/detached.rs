@@ -43,11 +43,11 @@ fn int8_detached_model_stays_close_to_f32() {
     let input = AlbertInput::from_rows(&rows, None, 0, &Device::Cpu).unwrap();
     let run = |m: &AlbertForAny| {
         let out = m.forward(&input, &ForwardOptions::default()).unwrap();
-        let logits: Vec<Vec<f32>> = out.heads[0].1.to_vec2().unwrap();
+        let logits: Vec<Vec<f32>> = out.head.logits().unwrap().to_vec2().unwrap();
         (out.base.last_hidden_state, logits)
     };
     let (h32, l32) = run(&model.detached().unwrap());
-    model.int8 = true;
+    model.set_precision(albert::Precision::Int8);
     let (h8, l8) = run(&model.detached().unwrap());
     // (batch, seq) cosine between the f32 and int8 hidden states
     let dot = (&h32 * &h8).unwrap().sum(2).unwrap();

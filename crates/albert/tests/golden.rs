@@ -66,7 +66,7 @@ fn run(model: &AlbertForAny, g: &HashMap<String, Tensor>, with_loss: bool) -> Ha
     for (i, a) in out.base.attentions.iter().flatten().enumerate() {
         got.insert(format!("attentions.{i}"), a.clone());
     }
-    for (name, t) in &out.heads {
+    for (name, t) in out.head.named() {
         got.insert(name.to_string(), t.clone());
     }
     if let Some(loss) = with_loss.then(|| loss(model, &input, g, &ForwardOptions::default())).flatten() {

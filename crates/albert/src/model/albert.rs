@@ -71,6 +71,27 @@ pub struct ForwardOptions {
     pub train: bool,
 }
 
+/// How the encoder's projections run once prepared for inference ([`AlbertModel::prepare_inference`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// In the model's own dtype, the weights laid out as the product reads them fastest.
+    #[default]
+    Full,
+    /// In int8 (dynamic quantization, [`crate::ops::QuantizedLinear`]): faster, scores change slightly.
+    Int8,
+}
+
+impl Precision {
+    /// [`Precision::Int8`] when `int8` is set (a command's `--int8` flag), else [`Precision::Full`].
+    pub fn from_int8(int8: bool) -> Self {
+        if int8 {
+            Self::Int8
+        } else {
+            Self::Full
+        }
+    }
+}
+
 /// Outputs of [`AlbertModel::forward`].
 #[derive(Debug, Clone)]
 pub struct AlbertOutput {
@@ -104,10 +125,10 @@ impl AlbertModel {
         })
     }
 
-    /// Prepares the encoder's projections for inference ([`crate::model::blocks::Linear::prepare_inference`]): int8
-    /// or a column-major f32 copy (the embeddings and the pooler, which sees one row per sequence, stay as they are).
-    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
-        self.encoder.prepare_inference(int8)
+    /// Prepares the encoder's projections for inference ([`crate::model::blocks::Linear::prepare_inference`]) in
+    /// `precision` (the embeddings and the pooler, which sees one row per sequence, stay as they are).
+    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+        self.encoder.prepare_inference(precision)
     }
 
     /// The model's configuration.

@@ -3,6 +3,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use super::albert::Precision;
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
 use crate::ops::softmax_last_dim;
 use crate::config::AlbertConfig;
@@ -79,12 +80,12 @@ impl AlbertAttention {
 
     /// Prepares the projections for inference ([`Linear::prepare_inference`]); the stacked query/key/value
     /// projection is built once, here.
-    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
+    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
         let mut qkv = self.fused_qkv()?;
-        qkv.prepare_inference(int8)?;
+        qkv.prepare_inference(precision)?;
         self.prepared_qkv = Some(qkv);
         self.layer_norm.prepare_inference()?;
-        self.dense.prepare_inference(int8)
+        self.dense.prepare_inference(precision)
     }
 
     /// `hidden`: (batch, seq, H); `mask`: additive, broadcastable to (batch, heads, seq, seq).

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+use super::albert::Precision;
 use crate::config::HiddenAct;
 use crate::error::Result;
 use crate::ops::{PackedLinear, QuantizedLinear};
@@ -60,8 +61,8 @@ impl Linear {
     /// Prepares the layer for inference (the prepared paths record no gradient): int8 from now on, or in f32 the
     /// weight packed for the micro-kernel ([`PackedLinear`]) where the CPU has it, else copied column-major
     /// ([`crate::ops::column_major`]), which `gemm` reads without repacking it.
-    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
-        if int8 {
+    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+        if precision == Precision::Int8 {
             self.prepared = Some(Prepared::Int8(Arc::new(QuantizedLinear::new(&self.weight)?)));
         } else if let Some(packed) = PackedLinear::new(&self.weight)? {
             self.prepared = Some(Prepared::PackedF32(Arc::new(packed)));

@@ -3,6 +3,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use super::albert::Precision;
 use super::attention::FusedQkv;
 use super::blocks::{linear, Linear};
 use super::layer::AlbertLayerGroup;
@@ -44,9 +45,9 @@ impl AlbertTransformer {
     }
 
     /// Prepares the E -> H projection and every layer's projections for inference (int8 or column-major f32).
-    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
-        self.embedding_hidden_mapping_in.prepare_inference(int8)?;
-        self.albert_layer_groups.iter_mut().try_for_each(|g| g.prepare_inference(int8))
+    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+        self.embedding_hidden_mapping_in.prepare_inference(precision)?;
+        self.albert_layer_groups.iter_mut().try_for_each(|g| g.prepare_inference(precision))
     }
 
     /// `embedded`: (batch, seq, E); `mask`: additive attention mask or `None`.

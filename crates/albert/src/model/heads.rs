@@ -3,7 +3,7 @@
 use candle_core::{DType, Module, Tensor, D};
 use candle_nn::VarBuilder;
 
-use super::albert::{AlbertInput, AlbertModel, AlbertOutput, ForwardOptions};
+use super::albert::{AlbertInput, AlbertModel, AlbertOutput, ForwardOptions, Precision};
 use super::blocks::{linear, Dropout, Linear, LayerNorm};
 use super::loss::{bce_with_logits, cross_entropy, mse, IGNORE_INDEX};
 use crate::config::{AlbertConfig, Architecture, HiddenAct, ProblemType};
@@ -403,13 +403,102 @@ pub enum AlbertForAny {
     MultipleChoice(AlbertForMultipleChoice),
 }
 
-/// The encoder outputs plus the head's outputs under Hugging Face's names (`logits`, `start_logits`, ...).
+/// The outputs of any class ([`AlbertForAny::forward`]): the encoder's, and its head's.
 #[derive(Debug, Clone)]
-pub struct NamedOutputs {
+pub struct AnyOutput {
     /// The encoder's outputs.
     pub base: AlbertOutput,
-    /// The head's outputs, by Hugging Face output name, in the order transformers returns them.
-    pub heads: Vec<(&'static str, Tensor)>,
+    /// The head's outputs.
+    pub head: HeadOutput,
+}
+
+/// What a class's head computes, by the shape of its answer.
+#[derive(Debug, Clone)]
+pub enum HeadOutput {
+    /// `AlbertModel`: the encoder alone.
+    None,
+    /// `AlbertForPreTraining`: masked-LM logits (batch, seq, vocab) and sentence-order logits (batch, 2).
+    PreTraining {
+        /// (batch, seq, vocab)
+        prediction_logits: Tensor,
+        /// (batch, 2)
+        sop_logits: Tensor,
+    },
+    /// One logits tensor: masked LM (batch, seq, vocab), sequence classification (batch, num_labels), token
+    /// classification (batch, seq, num_labels), multiple choice (batch, num_choices).
+    Logits(Tensor),
+    /// `AlbertForQuestionAnswering`: span start and end logits, (batch, seq) each.
+    Span {
+        /// (batch, seq)
+        start_logits: Tensor,
+        /// (batch, seq)
+        end_logits: Tensor,
+    },
+}
+
+/// The kinds of [`HeadOutput`], named when a caller needs another kind than the model gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadKind {
+    /// [`HeadOutput::None`]
+    None,
+    /// [`HeadOutput::PreTraining`]
+    PreTraining,
+    /// [`HeadOutput::Logits`]
+    Logits,
+    /// [`HeadOutput::Span`]
+    Span,
+}
+
+impl std::fmt::Display for HeadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "no head (the bare encoder)",
+            Self::PreTraining => "masked-LM and sentence-order logits",
+            Self::Logits => "logits",
+            Self::Span => "span start and end logits",
+        })
+    }
+}
+
+impl HeadOutput {
+    /// Which kind of output this is.
+    pub fn kind(&self) -> HeadKind {
+        match self {
+            Self::None => HeadKind::None,
+            Self::PreTraining { .. } => HeadKind::PreTraining,
+            Self::Logits(_) => HeadKind::Logits,
+            Self::Span { .. } => HeadKind::Span,
+        }
+    }
+
+    /// The logits of a one-tensor head; an error naming this head's kind otherwise.
+    pub fn logits(&self) -> Result<&Tensor> {
+        match self {
+            Self::Logits(t) => Ok(t),
+            other => Err(Error::Head { needs: HeadKind::Logits, has: other.kind() }),
+        }
+    }
+
+    /// The (start, end) logits of a question-answering head; an error naming this head's kind otherwise.
+    pub fn span_logits(&self) -> Result<(&Tensor, &Tensor)> {
+        match self {
+            Self::Span { start_logits, end_logits } => Ok((start_logits, end_logits)),
+            other => Err(Error::Head { needs: HeadKind::Span, has: other.kind() }),
+        }
+    }
+
+    /// The head's tensors under transformers' output names (`logits`, `start_logits`, ...), in the order
+    /// transformers returns them: for printing them, or comparing them with transformers' outputs.
+    pub fn named(&self) -> Vec<(&'static str, &Tensor)> {
+        match self {
+            Self::None => vec![],
+            Self::PreTraining { prediction_logits, sop_logits } => {
+                vec![("prediction_logits", prediction_logits), ("sop_logits", sop_logits)]
+            }
+            Self::Logits(t) => vec![("logits", t)],
+            Self::Span { start_logits, end_logits } => vec![("start_logits", start_logits), ("end_logits", end_logits)],
+        }
+    }
 }
 
 impl AlbertForAny {
@@ -431,15 +520,15 @@ impl AlbertForAny {
     /// Prepares the encoder's projections for inference ([`AlbertModel::prepare_inference`]): in int8 (heads
     /// stay f32), or copied into the layout the f32 product reads fastest. For inference only: the int8 path
     /// records no gradient, and the copies take none back to the parameters.
-    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
+    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
         match self {
-            Self::Model(m) => m.prepare_inference(int8),
-            Self::PreTraining(m) => m.albert.prepare_inference(int8),
-            Self::MaskedLM(m) => m.albert.prepare_inference(int8),
-            Self::SequenceClassification(m) => m.albert.prepare_inference(int8),
-            Self::TokenClassification(m) => m.albert.prepare_inference(int8),
-            Self::QuestionAnswering(m) => m.albert.prepare_inference(int8),
-            Self::MultipleChoice(m) => m.albert.prepare_inference(int8),
+            Self::Model(m) => m.prepare_inference(precision),
+            Self::PreTraining(m) => m.albert.prepare_inference(precision),
+            Self::MaskedLM(m) => m.albert.prepare_inference(precision),
+            Self::SequenceClassification(m) => m.albert.prepare_inference(precision),
+            Self::TokenClassification(m) => m.albert.prepare_inference(precision),
+            Self::QuestionAnswering(m) => m.albert.prepare_inference(precision),
+            Self::MultipleChoice(m) => m.albert.prepare_inference(precision),
         }
     }
 
@@ -456,13 +545,14 @@ impl AlbertForAny {
         }
     }
 
-    /// Runs the class and names its outputs as transformers does.
-    pub fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<NamedOutputs> {
+    /// Runs the class: the encoder's outputs and its head's.
+    pub fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<AnyOutput> {
         Ok(match self {
-            Self::Model(m) => NamedOutputs { base: m.forward(input, opts)?, heads: vec![] },
+            Self::Model(m) => AnyOutput { base: m.forward(input, opts)?, head: HeadOutput::None },
             Self::PreTraining(m) => {
                 let o = m.forward(input, opts)?;
-                NamedOutputs { heads: vec![("prediction_logits", o.prediction_logits), ("sop_logits", o.sop_logits)], base: o.base }
+                let head = HeadOutput::PreTraining { prediction_logits: o.prediction_logits, sop_logits: o.sop_logits };
+                AnyOutput { head, base: o.base }
             }
             Self::MaskedLM(m) => logits(m.forward(input, opts)?),
             Self::SequenceClassification(m) => logits(m.forward(input, opts)?),
@@ -470,12 +560,34 @@ impl AlbertForAny {
             Self::MultipleChoice(m) => logits(m.forward(input, opts)?),
             Self::QuestionAnswering(m) => {
                 let o = m.forward(input, opts)?;
-                NamedOutputs { heads: vec![("start_logits", o.start_logits), ("end_logits", o.end_logits)], base: o.base }
+                AnyOutput { head: HeadOutput::Span { start_logits: o.start_logits, end_logits: o.end_logits }, base: o.base }
             }
         })
     }
 }
 
-fn logits(o: LogitsOutput) -> NamedOutputs {
-    NamedOutputs { heads: vec![("logits", o.logits)], base: o.base }
+fn logits(o: LogitsOutput) -> AnyOutput {
+    AnyOutput { head: HeadOutput::Logits(o.logits), base: o.base }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Asking a head for an output it does not give names both kinds instead of failing on a missing string key.
+    #[test]
+    fn a_head_asked_for_another_output_names_both_kinds() {
+        let t = Tensor::zeros((1, 4), DType::F32, &candle_core::Device::Cpu).unwrap();
+        let head = HeadOutput::Logits(t.clone());
+        assert!(head.logits().is_ok());
+        let err = head.span_logits().unwrap_err();
+        assert!(matches!(err, Error::Head { needs: HeadKind::Span, has: HeadKind::Logits }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "this needs a model whose head gives span start and end logits, but the model's head gives logits"
+        );
+        let span = HeadOutput::Span { start_logits: t.clone(), end_logits: t };
+        assert_eq!(span.named().iter().map(|(n, _)| *n).collect::<Vec<_>>(), ["start_logits", "end_logits"]);
+        assert!(matches!(HeadOutput::None.logits(), Err(Error::Head { needs: HeadKind::Logits, has: HeadKind::None })));
+    }
 }

@@ -4,6 +4,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use super::albert::Precision;
 use super::attention::{AlbertAttention, FusedQkv};
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
 use crate::config::{AlbertConfig, HiddenAct};
@@ -43,11 +44,11 @@ impl AlbertLayer {
     }
 
     /// Prepares the layer's projections for inference (int8 or column-major f32).
-    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
-        self.attention.prepare_inference(int8)?;
+    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+        self.attention.prepare_inference(precision)?;
         self.full_layer_layer_norm.prepare_inference()?;
-        self.ffn.prepare_inference(int8)?;
-        self.ffn_output.prepare_inference(int8)
+        self.ffn.prepare_inference(precision)?;
+        self.ffn_output.prepare_inference(precision)
     }
 
     /// The layer's attention block (its stacked projections are prepared once per forward pass).
@@ -123,8 +124,8 @@ impl AlbertLayerGroup {
     }
 
     /// Prepares every layer's projections for inference (int8 or column-major f32).
-    pub fn prepare_inference(&mut self, int8: bool) -> Result<()> {
-        self.albert_layers.iter_mut().try_for_each(|l| l.prepare_inference(int8))
+    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+        self.albert_layers.iter_mut().try_for_each(|l| l.prepare_inference(precision))
     }
 
     /// The group's layers, in order.

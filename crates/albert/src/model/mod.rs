@@ -11,15 +11,15 @@ mod layer;
 pub mod loss;
 mod weights;
 
-pub use albert::{AlbertInput, AlbertModel, AlbertOutput, ForwardOptions};
+pub use albert::{AlbertInput, AlbertModel, AlbertOutput, ForwardOptions, Precision};
 pub use attention::AlbertAttention;
 pub use blocks::{Dropout, LayerNorm};
 pub use embeddings::AlbertEmbeddings;
 pub use encoder::{AlbertTransformer, EncoderOutput};
 pub use heads::{
     AlbertForAny, AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining, AlbertForQuestionAnswering,
-    AlbertForSequenceClassification, AlbertForTokenClassification, AlbertMLMHead, ClassifierHead, LogitsOutput,
-    NamedOutputs, PredictedLoss, PreTrainingOutput, QuestionAnsweringOutput,
+    AlbertForSequenceClassification, AlbertForTokenClassification, AlbertMLMHead, AnyOutput, ClassifierHead, HeadKind,
+    HeadOutput, LogitsOutput, PredictedLoss, PreTrainingOutput, QuestionAnsweringOutput,
 };
 pub use layer::{AlbertLayer, AlbertLayerGroup};
 pub use weights::{init_model, load_model, named_tensors, LoadReport};

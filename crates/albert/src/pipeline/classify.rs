@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{all, finite, head, softmax, PerInput, PipelineModel, PipelineOptions, Task};
+use super::{all, finite, softmax, PerInput, PipelineModel, PipelineOptions, Task};
 use crate::config::ProblemType;
 use crate::error::{Error, Result};
 
@@ -89,7 +89,7 @@ pub fn classify_each(
     let encoded = model.encode_each(texts, opts.max_length)?;
     model.run_each(encoded, opts.batch_size, |o, row, _, t| {
         // (num_labels)
-        let logits: Vec<f32> = head(o, "logits")?.get(row)?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+        let logits: Vec<f32> = o.head.logits()?.get(row)?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
         Ok(finite(&logits).map(|()| {
             let mut labels: Vec<LabelScore> = function
                 .apply(&logits)

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{all, finite, head, softmax, InputError, PerInput, PipelineModel, PipelineOptions, Task};
+use super::{all, finite, softmax, InputError, PerInput, PipelineModel, PipelineOptions, Task};
 use crate::error::{Error, Result};
 
 /// The mask token.
@@ -64,7 +64,7 @@ pub fn fill_mask_each(
     });
     model.run_each(encoded.collect(), opts.batch_size, |o, row, _, t| {
         let e = &t.encoding;
-        let logits = head(o, "logits")?.get(row)?;
+        let logits = o.head.logits()?.get(row)?;
         let positions: Vec<usize> = (0..e.ids.len()).filter(|&i| e.ids[i] == mask_id).collect();
         // (vocab) per mask
         let rows: Vec<Vec<f32>> = positions

@@ -43,7 +43,7 @@ use candle_core::Device;
 use crate::builtin;
 use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
-use crate::model::{AlbertForAny, AlbertInput, ForwardOptions, NamedOutputs};
+use crate::model::{AlbertForAny, AlbertInput, AnyOutput, ForwardOptions, Precision};
 use crate::pretrained::{LoadOptions, Pretrained};
 use crate::tokenizer::{AlbertTokenizer, Encoding, TokenizerError};
 use rayon::prelude::*;
@@ -132,9 +132,9 @@ pub struct PipelineModel {
     /// Where the checkpoint lies.
     pub dir: PathBuf,
     task: Task,
-    /// The inference model ([`Pretrained::detached`]) and the `int8` setting it was built with: built on first use
-    /// and kept, since preparing it (weight copies, int8 quantization) costs about as much as a short request.
-    inference: Mutex<Option<(bool, Arc<AlbertForAny>)>>,
+    /// The inference model ([`Pretrained::detached`]) and the precision it was built in: built on first use and
+    /// kept, since preparing it (weight copies, int8 quantization) costs about as much as a short request.
+    inference: Mutex<Option<(Precision, Arc<AlbertForAny>)>>,
 }
 
 impl PipelineModel {
@@ -239,7 +239,7 @@ impl PipelineModel {
         &self,
         encoded: Vec<PerInput<Truncated>>,
         batch_size: usize,
-        mut each: impl FnMut(&NamedOutputs, usize, usize, &Truncated) -> Result<PerInput<T>>,
+        mut each: impl FnMut(&AnyOutput, usize, usize, &Truncated) -> Result<PerInput<T>>,
     ) -> Result<Vec<PerInput<T>>> {
         let mut out: Vec<Option<PerInput<T>>> = std::iter::repeat_with(|| None).take(encoded.len()).collect();
         let mut good = Vec::with_capacity(encoded.len());
@@ -267,7 +267,7 @@ impl PipelineModel {
         &self,
         encodings: &[&Encoding],
         batch_size: usize,
-        mut each: impl FnMut(&NamedOutputs, &[(usize, &Encoding)]) -> Result<()>,
+        mut each: impl FnMut(&AnyOutput, &[(usize, &Encoding)]) -> Result<()>,
     ) -> Result<()> {
         let pad = self.tokenizer.token_to_id("<pad>").unwrap_or(0);
         let model = self.inference_model()?;
@@ -284,17 +284,18 @@ impl PipelineModel {
     }
 
     /// The model prepared for inference: no autograd graph (each intermediate is freed as soon as it is used),
-    /// projections prepared once. Rebuilt when `model.int8` changes; a pipeline model's parameters are not
-    /// trained, so they do not change under it.
+    /// projections prepared once. Rebuilt when the model's [`Pretrained::precision`] changes; a pipeline model's
+    /// parameters are not trained, so they do not change under it.
     fn inference_model(&self) -> Result<Arc<AlbertForAny>> {
         let mut slot = self.inference.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((int8, model)) = slot.as_ref() {
-            if *int8 == self.model.int8 {
+        let precision = self.model.precision();
+        if let Some((built, model)) = slot.as_ref() {
+            if *built == precision {
                 return Ok(model.clone());
             }
         }
         let model = Arc::new(self.model.detached()?);
-        *slot = Some((self.model.int8, model.clone()));
+        *slot = Some((precision, model.clone()));
         Ok(model)
     }
 
@@ -389,15 +390,6 @@ pub struct Truncated {
     pub truncated: bool,
 }
 
-/// The named head output of a forward pass.
-pub(crate) fn head<'a>(out: &'a NamedOutputs, name: &str) -> Result<&'a candle_core::Tensor> {
-    out.heads
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| t)
-        .ok_or_else(|| Error::Input(format!("the model produced no `{name}`")))
-}
-
 /// How many of `values` are NaN or infinite.
 pub(crate) fn count_non_finite(values: &[f32]) -> usize {
     values.iter().filter(|v| !v.is_finite()).count()
@@ -420,14 +412,14 @@ pub(crate) fn argmax(row: &[f32]) -> usize {
 mod cache_tests {
     use super::*;
 
-    /// Requests share one prepared inference model; switching int8 builds a new one.
+    /// Requests share one prepared inference model; switching the precision builds a new one.
     #[test]
-    fn the_inference_model_is_prepared_once_per_int8_setting() {
+    fn the_inference_model_is_prepared_once_per_precision() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines/sentiment");
         let mut pipeline = PipelineModel::load_dir(&dir, Task::Classify).unwrap();
         let first = pipeline.inference_model().unwrap();
         assert!(Arc::ptr_eq(&first, &pipeline.inference_model().unwrap()));
-        pipeline.model.int8 = true;
+        pipeline.model.set_precision(Precision::Int8);
         let quantized = pipeline.inference_model().unwrap();
         assert!(!Arc::ptr_eq(&first, &quantized));
         assert!(Arc::ptr_eq(&quantized, &pipeline.inference_model().unwrap()));

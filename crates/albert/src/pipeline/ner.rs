@@ -7,7 +7,7 @@
 use candle_core::DType;
 use serde::Serialize;
 
-use super::{all, argmax, finite, head, softmax, PerInput, PipelineModel, PipelineOptions, Task};
+use super::{all, argmax, finite, softmax, PerInput, PipelineModel, PipelineOptions, Task};
 use crate::error::Result;
 use crate::tokenizer::Encoding;
 
@@ -108,7 +108,7 @@ pub fn ner_each(
     let encoded = model.encode_each(texts, opts.max_length)?;
     model.run_each(encoded, opts.batch_size, |o, row, i, t| {
         // (seq, num_labels)
-        let logits: Vec<Vec<f32>> = head(o, "logits")?.get(row)?.to_dtype(DType::F32)?.to_vec2()?;
+        let logits: Vec<Vec<f32>> = o.head.logits()?.get(row)?.to_dtype(DType::F32)?.to_vec2()?;
         let real = &logits[..t.encoding.len()];
         if let Err(e) = finite(&real.concat()) {
             return Ok(Err(e));

@@ -7,7 +7,7 @@
 use candle_core::DType;
 use serde::Serialize;
 
-use super::{count_non_finite, head, InputError, PerInput, PipelineModel, Task};
+use super::{count_non_finite, InputError, PerInput, PipelineModel, Task};
 use crate::decode::qa::{qa_windows, QaEncodedWindow, QaWindow, QaWindowOptions, SpanDecodeOptions, SpanDecoder, SpanScoring};
 use crate::error::{Error, Result};
 use crate::tokenizer::Encoding;
@@ -96,7 +96,7 @@ fn answer_one(model: &PipelineModel, question: &str, context: &str, max_length: 
         let refs: Vec<&Encoding> = chunk.iter().map(|w| &w.encoding).collect();
         let mut logits: Vec<(Vec<f32>, Vec<f32>)> = vec![Default::default(); chunk.len()];
         model.run_batches(&refs, opts.batch_size, |o, batch| {
-            let (start, end) = (head(o, "start_logits")?, head(o, "end_logits")?);
+            let (start, end) = o.head.span_logits()?;
             for (row, &(i, w)) in batch.iter().enumerate() {
                 let row_logits = |t: &candle_core::Tensor| t.get(row)?.narrow(0, 0, w.len())?.to_dtype(DType::F32)?.to_vec1();
                 logits[i] = (row_logits(start)?, row_logits(end)?);
