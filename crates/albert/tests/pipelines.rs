@@ -24,8 +24,8 @@ fn str_of(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
 
-fn texts(cases: &Value, key: &str) -> Vec<String> {
-    cases.as_array().unwrap().iter().map(|c| str_of(&c[key]).to_string()).collect()
+fn texts<'a>(cases: &'a Value, key: &str) -> Vec<&'a str> {
+    cases.as_array().unwrap().iter().map(|c| str_of(&c[key])).collect()
 }
 
 fn close(got: f32, want: &Value, what: &str) {
@@ -41,8 +41,7 @@ fn fill_mask_matches_transformers() {
     let exp = expected();
     let cases = &exp["fill_mask"];
     let model = load("pretraining", Task::FillMask);
-    let inputs = texts(cases, "text");
-    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let refs = texts(cases, "text");
     let got = fill_mask::fill_mask(&model, &refs, 5, &BATCHED).unwrap();
     assert_eq!(got.len(), refs.len());
     for (case, g) in cases.as_array().unwrap().iter().zip(&got) {
@@ -66,8 +65,7 @@ fn classify_matches_transformers_softmax_sigmoid_and_regression() {
     for name in ["sentiment", "multilabel", "regression"] {
         let cases = &exp["classify"][name];
         let model = load(name, Task::Classify);
-        let inputs = texts(cases, "text");
-        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let refs = texts(cases, "text");
         let got = classify::classify(&model, &refs, None, &BATCHED).unwrap();
         assert_eq!(got.len(), refs.len());
         for (case, g) in cases.as_array().unwrap().iter().zip(&got) {
@@ -104,8 +102,7 @@ fn over_long_input_is_truncated_and_flagged() {
 /// The entities of `cases` (transformers' output for one aggregation) equal ours.
 fn assert_ner_matches(cases: &Value, aggregation: ner::Aggregation) {
     let model = load("ner", Task::Ner);
-    let inputs = texts(cases, "text");
-    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let refs = texts(cases, "text");
     let got = ner::ner(&model, &refs, aggregation, &BATCHED).unwrap();
     assert_eq!(got.len(), refs.len());
     for (case, g) in cases.as_array().unwrap().iter().zip(&got) {
@@ -145,8 +142,7 @@ fn embeddings_and_similarity_match_transformers() {
     let exp = expected();
     let cases = &exp["embed"];
     let model = load("pretraining", Task::Embed);
-    let inputs = texts(cases, "text");
-    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let refs = texts(cases, "text");
     for (pooling, key) in [(embed::Pooling::Mean, "mean"), (embed::Pooling::Pooler, "pooler")] {
         let got = embed::embed(&model, &refs, pooling, &BATCHED).unwrap();
         assert_eq!(got.len(), refs.len());
@@ -158,13 +154,8 @@ fn embeddings_and_similarity_match_transformers() {
             }
         }
     }
-    let pairs: Vec<(String, String)> = exp["similarity"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (str_of(&c["a"]).to_string(), str_of(&c["b"]).to_string()))
-        .collect();
-    let refs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> =
+        exp["similarity"].as_array().unwrap().iter().map(|c| (str_of(&c["a"]), str_of(&c["b"]))).collect();
     let got = embed::similarity(&model, &refs, &BATCHED).unwrap();
     assert_eq!(got.len(), refs.len());
     for (case, g) in exp["similarity"].as_array().unwrap().iter().zip(&got) {

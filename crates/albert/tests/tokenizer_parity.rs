@@ -35,6 +35,12 @@ fn data_dir() -> Option<PathBuf> {
     None
 }
 
+/// Fails with every mismatch, one a line.
+#[track_caller]
+fn assert_no_mismatches(mismatches: &[String]) {
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+}
+
 fn fnv1a64(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for &b in data {
@@ -214,12 +220,7 @@ fn spm_path_matches_sentencepiece_with_albert_preprocessing_on_every_model() {
             |e| fnv1a64(&ids_bytes(&e.ids)),
         ));
     }
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_mismatches(&failures);
 }
 
 /// The tokenizer.json our `save` writes for ALBERT's spiece.model.
@@ -269,12 +270,7 @@ fn hf_path_matches_transformers_ids_and_offsets() {
     let failures = check_digests(&tok, &data, "spiece.model.hf", 2, true, |e| {
         fnv1a64(&hf_bytes(e))
     });
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_mismatches(&failures);
 }
 
 #[test]
@@ -377,12 +373,7 @@ fn hard_cases_spm_path_on_every_model() {
         }
         eprintln!("hard cases {model} (spm path): {ok}/{}", texts.len());
     }
-    assert!(
-        bad.is_empty(),
-        "{} mismatches:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_no_mismatches(&bad);
 }
 
 fn u32s(v: &Value) -> Vec<u32> {
@@ -444,12 +435,7 @@ fn hard_cases_hf_path_ids_tokens_offsets_and_decoding() {
         h["texts"].as_array().unwrap().len() - bad.len(),
         h["texts"].as_array().unwrap().len()
     );
-    assert!(
-        bad.is_empty(),
-        "{} mismatches:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_no_mismatches(&bad);
 }
 
 #[test]
@@ -493,30 +479,16 @@ fn truncation_stride_and_padding_match_transformers() {
                 .map(u32s)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(
-            rows.iter().map(|r| r.ids.clone()).collect::<Vec<_>>(),
-            field("input_ids"),
-            "{case}"
-        );
-        assert_eq!(
-            rows.iter().map(|r| r.type_ids.clone()).collect::<Vec<_>>(),
-            field("token_type_ids"),
-            "{case}"
-        );
-        assert_eq!(
-            rows.iter()
-                .map(|r| r.attention_mask.clone())
-                .collect::<Vec<_>>(),
-            field("attention_mask"),
-            "{case}"
-        );
-        assert_eq!(
-            rows.iter()
-                .map(|r| r.special_tokens_mask.clone())
-                .collect::<Vec<_>>(),
-            field("special_tokens_mask"),
-            "{case}"
-        );
+        let columns: [(&str, fn(&Encoding) -> &Vec<u32>); 4] = [
+            ("input_ids", |r| &r.ids),
+            ("token_type_ids", |r| &r.type_ids),
+            ("attention_mask", |r| &r.attention_mask),
+            ("special_tokens_mask", |r| &r.special_tokens_mask),
+        ];
+        for (name, column) in columns {
+            let ours: Vec<Vec<u32>> = rows.iter().map(|r| column(r).clone()).collect();
+            assert_eq!(ours, field(name), "{name}: {case}");
+        }
         let offs: Vec<Vec<(usize, usize)>> = case["offsets"]
             .as_array()
             .unwrap()
@@ -608,12 +580,7 @@ fn spm_path_offsets_agree_with_transformers_where_ids_agree() {
     eprintln!(
         "spm-path offsets: {agree}/{same_ids} hard cases with equal ids also have equal offsets"
     );
-    assert!(
-        bad.is_empty(),
-        "{} mismatches:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_no_mismatches(&bad);
     assert_eq!(
         narrower, NARROWER_IN_TRANSFORMERS,
         "the documented offset differences changed"
@@ -764,30 +731,21 @@ fn bad_inputs_give_errors() {
         tok.decode(&[99], false).unwrap_err(),
         TokenizerError::IdOutOfRange { id: 99, .. }
     ));
-    let opts = EncodeOptions {
-        truncation: Some(Truncation {
-            max_length: 4,
-            stride: 2,
-            strategy: TruncationStrategy::LongestFirst,
-        }),
-        ..Default::default()
-    };
-    assert!(matches!(
-        tok.encode("a a a a a a", None, &opts).unwrap_err(),
-        TokenizerError::InvalidOptions(_)
-    ));
-    let opts = EncodeOptions {
-        truncation: Some(Truncation {
-            max_length: 1,
-            stride: 0,
-            strategy: TruncationStrategy::LongestFirst,
-        }),
-        ..Default::default()
-    };
-    assert!(matches!(
-        tok.encode("a", None, &opts).unwrap_err(),
-        TokenizerError::InvalidOptions(_)
-    ));
+    // A stride that leaves no new token per window, and a length that leaves no room beside [CLS] and [SEP].
+    for (text, max_length, stride) in [("a a a a a a", 4, 2), ("a", 1, 0)] {
+        let opts = EncodeOptions {
+            truncation: Some(Truncation {
+                max_length,
+                stride,
+                strategy: TruncationStrategy::LongestFirst,
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            tok.encode(text, None, &opts).unwrap_err(),
+            TokenizerError::InvalidOptions(_)
+        ));
+    }
 }
 
 /// A checkpoint directory's tokenizer_config.json overrides ALBERT's defaults on the spiece.model

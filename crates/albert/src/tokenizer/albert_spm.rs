@@ -83,15 +83,7 @@ impl AlbertSpm {
 
     /// Tokenizes `text` without adding [CLS]/[SEP].
     pub fn tokenize(&self, text: &str) -> Vec<RawToken> {
-        let mut chars: Vec<Aligned> = text
-            .chars()
-            .enumerate()
-            .map(|(i, ch)| Aligned {
-                ch,
-                start: i,
-                end: i + 1,
-            })
-            .collect();
+        let mut chars = Aligned::chars_of(text);
         if self.do_lower_case {
             chars = self.lower_outside_specials(&chars);
         }

@@ -18,6 +18,13 @@ pub struct Aligned {
     pub end: usize,
 }
 
+impl Aligned {
+    /// Each character of `text`, standing for its own code point.
+    pub fn chars_of(text: &str) -> Vec<Aligned> {
+        text.chars().enumerate().map(|(i, ch)| Aligned { ch, start: i, end: i + 1 }).collect()
+    }
+}
+
 /// Python's `str.isspace()`.
 pub fn is_py_whitespace(c: char) -> bool {
     if c.is_ascii() {
@@ -124,16 +131,7 @@ mod tests {
     use super::*;
 
     fn run(s: &str, lower: bool, keep: bool) -> (String, Vec<(usize, usize)>) {
-        let a: Vec<Aligned> = s
-            .chars()
-            .enumerate()
-            .map(|(i, ch)| Aligned {
-                ch,
-                start: i,
-                end: i + 1,
-            })
-            .collect();
-        let out = preprocess(&a, lower, keep);
+        let out = preprocess(&Aligned::chars_of(s), lower, keep);
         (
             out.iter().map(|a| a.ch).collect(),
             out.iter().map(|a| (a.start, a.end)).collect(),

@@ -103,16 +103,7 @@ pub fn train_unigram(opts: &TrainOptions) -> Result<ModelProto> {
     let normalizer =
         SentencePiece::new(albert_model_proto(&[], opts.precompiled_charsmap.clone()))?;
     let words_of = |line: &str| -> Vec<String> {
-        let chars: Vec<Aligned> = line
-            .chars()
-            .enumerate()
-            .map(|(i, ch)| Aligned {
-                ch,
-                start: i,
-                end: i + 1,
-            })
-            .collect();
-        let text: String = preprocess(&chars, opts.do_lower_case, opts.keep_accents)
+        let text: String = preprocess(&Aligned::chars_of(line), opts.do_lower_case, opts.keep_accents)
             .iter()
             .map(|a| a.ch)
             .collect();
