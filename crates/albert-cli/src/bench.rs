@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use albert::pipeline::{classify, PipelineModel, PipelineOptions, Task};
-use albert::{AlbertConfig, AlbertInput, AlbertTokenizer, Architecture, ForwardOptions, LoadOptions, Pretrained};
-use albert_train::optim::{AdamW, AdamWConfig, Optimizer};
+use albert::{AlbertConfig, AlbertForAny, AlbertInput, AlbertTokenizer, Architecture, ForwardOptions, LoadOptions, Pretrained};
+use albert_train::engine::{LossNormalization, LossTerm, MicroLoss, Objective, StepConfig, Stepper};
+use albert_train::optim::{AdamW, AdamWConfig, LinearWarmupSchedule};
 use albert_train::tasks::glue::{read_glue, GlueTask};
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use serde_json::json;
 
 use crate::bench_protocol::{peak_rss_mib, random_batch, Stats};
@@ -109,22 +110,27 @@ pub fn run(args: BenchArgs) -> Result<()> {
         bail!("--seq {} exceeds the model's max_position_embeddings {}", args.seq, model.config.max_position_embeddings);
     }
     let threads = candle_core::utils::get_num_threads();
-    let mut trainer = args.train.then(|| Trainer::new(&model)).transpose()?;
+    let mut stepper = args.train.then(|| train_stepper(&model)).transpose()?;
     // Inference runs the detached model, as every prediction path does: no autograd graph is kept.
     let inference = model.detached()?;
     for &batch in &args.batch {
         let (ids, labels) = random_batch(batch, args.seq, model.config.vocab_size, batch as u64)?;
-        let input = AlbertInput::new(ids);
-        let step = || -> Result<()> {
-            match trainer.as_mut() {
-                Some(t) => t.step(&model, &input, &labels),
+        let predicted = labels.ge(0i64)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()? as usize;
+        let objective = MaskedLmBatch { input: AlbertInput::new(ids), labels, rows: batch, predicted };
+        let mut step = 0;
+        let run = || -> Result<()> {
+            match stepper.as_mut() {
+                Some(s) => {
+                    s.step(step, &model, &objective, &[()], None)?;
+                    step += 1;
+                }
                 None => {
-                    inference.forward(&input, &ForwardOptions::default())?;
-                    Ok(())
+                    inference.forward(&objective.input, &ForwardOptions::default())?;
                 }
             }
+            Ok(())
         };
-        let stats = time_runs(&args, step)?;
+        let stats = time_runs(&args, run)?;
         let mode = if args.train { "train_step" } else { "inference" };
         report(&args, &source, mode, batch, threads, batch as f64 * 1e3 / stats.median, &stats)?;
     }
@@ -198,28 +204,38 @@ fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usi
     Ok(())
 }
 
-/// One masked-LM training step with AdamW over every parameter.
-struct Trainer {
-    params: Vec<(String, Var)>,
-    optimizer: AdamW,
+/// What `--train` times through the engine's step: the masked-LM loss as pretraining runs it (only the predicted
+/// positions through the decoder) on one fixed batch.
+struct MaskedLmBatch {
+    input: AlbertInput,
+    labels: Tensor,
+    rows: usize,
+    predicted: usize,
 }
 
-impl Trainer {
-    fn new(model: &Pretrained) -> Result<Self> {
-        let vars = model.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-        let mut params: Vec<(String, Var)> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        params.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Self { params, optimizer: AdamW::new(AdamWConfig::default())? })
+impl Objective for MaskedLmBatch {
+    type Micro = ();
+    type Stats = ();
+    type Error = anyhow::Error;
+
+    fn sample_keys(&self, _: &()) -> Vec<u64> {
+        (0..self.rows as u64).collect()
     }
 
-    fn step(&mut self, model: &Pretrained, input: &AlbertInput, labels: &Tensor) -> Result<()> {
-        let albert::AlbertForAny::MaskedLM(m) = &model.model else { bail!("--train needs the masked-LM class") };
-        let opts = ForwardOptions { train: true, ..ForwardOptions::default() };
-        // The loss pretraining runs: only the predicted positions go through the decoder.
-        let loss = m.predictions.predicted_loss(&m.albert.forward(input, &opts)?.last_hidden_state, labels)?.loss;
-        let grads = loss.backward()?;
-        self.optimizer.step(&self.params, &grads, 1e-4)?;
-        Ok(())
+    fn counts(&self, _: &()) -> Vec<usize> {
+        vec![self.predicted]
+    }
+
+    fn loss(&self, model: &AlbertForAny, _: &(), forward: &ForwardOptions) -> Result<MicroLoss<()>> {
+        let AlbertForAny::MaskedLM(m) = model else { bail!("--train needs the masked-LM class") };
+        let mean = m.predictions.predicted_loss(&m.albert.forward(&self.input, forward)?.last_hidden_state, &self.labels)?.loss;
+        Ok(MicroLoss { terms: vec![LossTerm { mean, count: self.predicted }], stats: () })
     }
 }
 
+/// The engine's step with AdamW over every parameter, at a constant rate.
+fn train_stepper(model: &Pretrained) -> Result<Stepper> {
+    let schedule = LinearWarmupSchedule { peak_lr: 1e-4, warmup_steps: 0, total_steps: u64::MAX };
+    let cfg = StepConfig { max_grad_norm: 1.0, schedule, normalization: LossNormalization::MicroBatchMean, frozen: Vec::new() };
+    Ok(Stepper::new(model, Box::new(AdamW::new(AdamWConfig::default())?), cfg)?)
+}

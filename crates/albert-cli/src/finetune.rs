@@ -20,7 +20,7 @@ use albert::decode::qa::QaWindowOptions;
 use albert_train::finetune::{train, EvaluateFn, FinetuneError, FinetuneOptions, ResumeOptions, TrainFeatures};
 use albert_train::tasks::ner::{read_conll2003, CONLL2003_LABELS};
 use albert_train::tasks::Task;
-use albert_train::trainer::CHECKPOINT_ENTRIES;
+use albert_train::engine::CHECKPOINT_ENTRIES;
 use anyhow::Context;
 use candle_core::{DType, Device};
 

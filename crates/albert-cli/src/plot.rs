@@ -19,7 +19,7 @@ pub struct PlotArgs {
 }
 
 pub fn run(args: PlotArgs) -> Result<()> {
-    let metrics = if args.run.is_dir() { args.run.join(albert_train::trainer::METRICS_FILE) } else { args.run.clone() };
+    let metrics = if args.run.is_dir() { args.run.join(albert_train::pretrain::METRICS_FILE) } else { args.run.clone() };
     let out = args.out.unwrap_or_else(|| metrics.with_file_name("curves.png"));
     args.overwrite.claim_file(&out)?;
     let steps = write_curves(&metrics, &out)?;
@@ -30,7 +30,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
 /// Draws the curves of `metrics` (a metrics.jsonl) into `out` atomically; returns the number of training steps.
 pub fn write_curves(metrics: &Path, out: &Path) -> Result<usize> {
     let records = read_metrics(metrics).with_context(|| format!("reading {}", metrics.display()))?;
-    let steps = records.iter().filter(|r| matches!(r, albert_train::trainer::Record::Train(_))).count();
+    let steps = records.iter().filter(|r| matches!(r, albert_train::pretrain::Record::Train(_))).count();
     crate::output::write_file(out, &render_png(&pretraining_panels(&records), "step"))?;
     Ok(steps)
 }

@@ -1,14 +1,13 @@
 //! `albert pretrain`: prepare a corpus, then pretrain an ALBERT model on it (MLM + SOP).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use albert::tokenizer::AlbertTokenizer;
 use albert::AlbertConfig;
 use albert_train::data::{prepare_corpus, DocBoundary, PrepareConfig, Split, TokenizerVocab, MANIFEST_FILE, WORD_STARTS_FILE};
-use albert_train::trainer::{self, Event, ModelSource, OptimizerKind, TrainConfig, TrainSettings, CHECKPOINT_ENTRIES};
+use albert_train::engine::CHECKPOINT_ENTRIES;
+use albert_train::pretrain::{self, ModelSource, OptimizerKind, TrainConfig, TrainSettings};
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::output::{model_files, OverwriteArg};
@@ -152,14 +151,14 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         .with_context(|| format!("loading the tokenizer {}", a.tokenizer.display()))?;
     let vocab = TokenizerVocab::new(tokenizer)?;
     let splits = [Split::Train, Split::HeldOut].map(|s| format!("{}.*", s.name()));
-    let outputs = [MANIFEST_FILE, WORD_STARTS_FILE, trainer::TOKENIZER_SUBDIR, splits[0].as_str(), splits[1].as_str()];
+    let outputs = [MANIFEST_FILE, WORD_STARTS_FILE, pretrain::TOKENIZER_SUBDIR, splits[0].as_str(), splits[1].as_str()];
     a.overwrite.claim_dir(&a.out, "pretrain prepare", &outputs)?;
     let mut cfg = PrepareConfig::new(a.corpus, a.out.clone(), tokenizer_id(&a.tokenizer)?);
     cfg.max_seq_length = a.max_seq_length;
     cfg.doc_boundary = a.doc_boundary.parse::<DocBoundary>()?;
     cfg.heldout_fraction = a.heldout_fraction;
     let outcome = prepare_corpus(&cfg, &vocab)?;
-    let tok_dir = a.out.join(trainer::TOKENIZER_SUBDIR);
+    let tok_dir = a.out.join(pretrain::TOKENIZER_SUBDIR);
     if !outcome.reused || !tok_dir.is_dir() {
         vocab.tokenizer().save(&tok_dir)?;
     }
@@ -217,7 +216,7 @@ fn train(a: RunArgs) -> Result<()> {
         }
         _ => bail!("give --config PRESET|config.json or --init-from MODEL"),
     };
-    let outputs = [&model_files()[..], &CHECKPOINT_ENTRIES, &[trainer::METRICS_FILE, CURVES_FILE]].concat();
+    let outputs = [&model_files()[..], &CHECKPOINT_ENTRIES, &[pretrain::METRICS_FILE, CURVES_FILE]].concat();
     a.overwrite.claim_dir(&a.out, "pretrain run", &outputs)?;
     let mut cfg = TrainConfig::new(a.data, a.out.clone(), model);
     cfg.settings = TrainSettings {
@@ -240,45 +239,10 @@ fn train(a: RunArgs) -> Result<()> {
     cfg.stop_after = a.stop_after;
     cfg.unigram_bias = !a.zero_mlm_bias;
 
-    let bar = if a.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(a.steps)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta} | {msg}")
-            .expect("valid template"),
-    );
-    bar.enable_steady_tick(Duration::from_secs(1));
-    let quiet = a.quiet;
-    let mut on_event = |e: &Event| {
-        match e {
-        Event::Start { step, total } => {
-            bar.set_position(*step);
-            bar.reset_eta();
-            if *step > 0 {
-                bar.println(format!("resuming after step {step} of {total}"));
-            }
-        }
-        Event::Step(r) => {
-            bar.set_position(r.step);
-            bar.set_message(format!(
-                "loss {:.4}, MLM acc {:.3}, SOP acc {:.3}, lr {:.2e}, {:.0} tok/s",
-                r.loss, r.mlm_accuracy, r.sop_accuracy, r.lr, r.tokens_per_second
-            ));
-        }
-        Event::Eval(r) => bar.println(format!(
-            "step {}: held-out MLM loss {:.4}, MLM acc {:.4}, SOP loss {:.4}, SOP acc {:.4} (majority label {:.4}; {} sequences)",
-            r.step, r.mlm_loss, r.mlm_accuracy, r.sop_loss, r.sop_accuracy, r.sop_majority, r.sequences
-        )),
-        Event::Checkpoint { step } if quiet => bar.println(format!("step {step}: checkpoint written")),
-        Event::Checkpoint { .. } => {}
-    }
-    };
-    let summary = trainer::train(&cfg, &mut on_event)?;
-    bar.finish_and_clear();
+    cfg.progress = !a.quiet;
+    let summary = pretrain::train(&cfg)?;
     let curves = a.out.join(CURVES_FILE);
-    crate::plot::write_curves(&a.out.join(trainer::METRICS_FILE), &curves)?;
+    crate::plot::write_curves(&a.out.join(pretrain::METRICS_FILE), &curves)?;
     if summary.finished {
         println!(
             "done: {} steps; the model is in {}, its curves in {}",

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use albert::{Architecture, LoadOptions, Pretrained};
 use albert_train::data::{Batch, BatchConfig, PretrainData, Split};
-use albert_train::trainer::{BatchCursor, OptimizerKind, StepRunner, TrainSettings};
+use albert_train::pretrain::{BatchCursor, OptimizerKind, StepRunner, TrainSettings};
 use candle_core::DType;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions};
 use albert::{Architecture, LoadOptions, Pretrained};
-use albert_train::trainer::{
+use albert_train::pretrain::{
     train, ModelSource, OptimizerKind, Record, StepRecord, TrainConfig, TrainSettings, METRICS_FILE,
 };
 use trainer_setup::{prepare, prepare_with_heldout, spiece, tiny_config, CORPUS};
@@ -83,7 +83,7 @@ fn resumed_runs_reproduce_the_uninterrupted_run_exactly() {
             cfg
         };
         let whole = tmp.path().join(format!("whole-{optimizer:?}-{grouped}"));
-        let full = train(&with(config(&data, &whole, optimizer)), &mut |_| {}).unwrap();
+        let full = train(&with(config(&data, &whole, optimizer))).unwrap();
         assert!(full.finished);
         assert_eq!(full.records.len(), 9);
         assert!(full.records.iter().all(|r| r.loss.is_finite()));
@@ -100,7 +100,7 @@ fn resumed_runs_reproduce_the_uninterrupted_run_exactly() {
         ] {
             cfg.stop_after = stop;
             cfg.resume = resume;
-            let part = train(&cfg, &mut |_| {}).unwrap();
+            let part = train(&cfg).unwrap();
             assert_eq!(part.finished, stop.is_none());
             losses.extend(part.records.iter().map(|r| r.loss.to_bits()));
         }
@@ -133,7 +133,7 @@ fn output_is_a_loadable_pretraining_checkpoint_with_its_tokenizer() {
     let out = tmp.path().join("run");
     let mut cfg = config(&data, &out, OptimizerKind::Lamb);
     cfg.settings.steps = 3;
-    train(&cfg, &mut |_| {}).unwrap();
+    train(&cfg).unwrap();
 
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
@@ -156,10 +156,10 @@ fn output_is_a_loadable_pretraining_checkpoint_with_its_tokenizer() {
     }
     // A finished run resumes as a no-op; a fresh start over it is refused.
     cfg.resume = true;
-    let again = train(&cfg, &mut |_| {}).unwrap();
+    let again = train(&cfg).unwrap();
     assert!(again.finished && again.records.is_empty());
     cfg.resume = false;
-    let err = train(&cfg, &mut |_| {}).unwrap_err().to_string();
+    let err = train(&cfg).unwrap_err().to_string();
     assert!(err.contains("--resume"), "{err}");
 }
 
@@ -171,10 +171,10 @@ fn resuming_with_other_settings_is_refused() {
     let out = tmp.path().join("run");
     let mut cfg = config(&data, &out, OptimizerKind::Lamb);
     cfg.stop_after = Some(1);
-    train(&cfg, &mut |_| {}).unwrap();
+    train(&cfg).unwrap();
     cfg.resume = true;
     cfg.settings.lr = 1e-2;
-    let err = train(&cfg, &mut |_| {}).unwrap_err().to_string();
+    let err = train(&cfg).unwrap_err().to_string();
     assert!(err.contains("same settings"), "{err}");
 }
 
@@ -192,7 +192,7 @@ fn max_ngram_defaults_to_albert_three_and_zero_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = config(tmp.path(), &tmp.path().join("run"), OptimizerKind::AdamW);
     cfg.settings.max_ngram = 0;
-    let err = train(&cfg, &mut |_| {}).unwrap_err().to_string();
+    let err = train(&cfg).unwrap_err().to_string();
     assert!(err.contains("max_ngram"), "{err}");
 }
 
@@ -229,7 +229,7 @@ fn fresh_mlm_bias_starts_at_the_log_frequencies_of_the_training_tokens() {
         cfg.settings.steps = 1;
         cfg.settings.lr = 1e-9;
         cfg.unigram_bias = unigram;
-        train(&cfg, &mut |_| {}).unwrap();
+        train(&cfg).unwrap();
         let bias = bias_of(&out);
         assert_eq!(bias.len(), counts.len());
         for (id, (&b, &c)) in bias.iter().zip(&counts).enumerate() {

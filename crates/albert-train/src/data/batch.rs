@@ -10,7 +10,7 @@ use super::length_groups::group_by_length;
 use super::manifest::Split;
 use super::masking::{mask_tokens, MaskingConfig, MaskingVocab};
 use super::pairing::{pairs_from_document, PairingConfig, SegmentPair};
-use super::rng::{sub_rng, Draw, Purpose};
+use super::rng::{dropout_key, sub_rng, Draw, Purpose};
 use super::DataError;
 
 /// Label value of positions that are not predicted (as Hugging Face's loss ignores).
@@ -143,6 +143,9 @@ pub struct Batch {
     pub masked_weights: Vec<f32>,
     /// (batch) 0 in order, 1 swapped.
     pub sentence_order_label: Vec<u32>,
+    /// (batch) each sequence's dropout key ([`super::dropout_key`] of its place in the epoch); empty for a batch
+    /// collated by hand, which cannot train with dropout.
+    pub dropout_keys: Vec<u64>,
 }
 
 /// [`Batch`] as candle tensors (ids u32, labels i64, weights f32).
@@ -211,6 +214,7 @@ impl Batch {
             masked_ids: vec![0; n * max_predictions],
             masked_weights: vec![0.0; n * max_predictions],
             sentence_order_label: examples.iter().map(|e| e.sentence_order_label).collect(),
+            dropout_keys: Vec::new(),
         };
         for (r, e) in examples.iter().enumerate() {
             let row = r * seq_len;
@@ -433,11 +437,8 @@ impl PretrainData {
         } else {
             0
         };
-        Ok(Batch::collate(
-            &examples,
-            seq_len,
-            self.max_predictions,
-            vocab.special.pad,
-        ))
+        let mut batch = Batch::collate(&examples, seq_len, self.max_predictions, vocab.special.pad);
+        batch.dropout_keys = (start..end).map(|k| dropout_key(plan.seed, plan.key_epoch, k as u64)).collect();
+        Ok(batch)
     }
 }

@@ -48,7 +48,7 @@ pub use pairing::{
     pairs_from_document, truncate_seq_pair, Documents, PairingConfig, SegmentPair, TokenSpan,
 };
 pub use prepare::{prepare_corpus, PrepareConfig, PrepareOutcome};
-pub use rng::{sub_rng, Draw, Purpose};
+pub use rng::{dropout_key, sub_rng, Draw, Purpose};
 pub use shard::{ShardInfo, TokenDtype};
 pub use text::{
     read_text, split_documents, split_sentences, DecodedText, DocBoundary, TextDocument,

@@ -22,6 +22,9 @@ pub enum Purpose {
     HeldOut = 4,
     /// Cloze question drawing (index = paragraph; `u64::MAX`: the paragraph order).
     Cloze = 5,
+    /// Dropout masks of one training sample (index = position of the example in its epoch, or of the item in the
+    /// data set): a key for [`albert::AlbertRng::set_sample_keys`].
+    Dropout = 6,
 }
 
 /// The generator for `(seed, purpose, epoch, index)`.
@@ -74,4 +77,10 @@ impl<R: RngCore + ?Sized> Draw for R {
         assert!(lo <= hi, "int_inclusive({lo}, {hi}): empty range");
         rand::Rng::random_range(self, lo..=hi)
     }
+}
+
+/// The dropout key of sample `index` of `epoch` (see [`Purpose::Dropout`]).
+pub fn dropout_key(seed: u64, epoch: u64, index: u64) -> u64 {
+    use rand::RngCore;
+    sub_rng(seed, Purpose::Dropout, epoch, index).next_u64()
 }

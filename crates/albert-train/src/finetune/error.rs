@@ -20,6 +20,9 @@ pub enum FinetuneError {
     /// Reading or scoring task data failed.
     #[error(transparent)]
     Task(#[from] crate::tasks::TaskError),
+    /// The training engine stopped (checkpoint, log, non-finite loss).
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
     /// A file could not be written.
     #[error("{}: {source}", path.display())]
     Io {

@@ -11,7 +11,6 @@
 //! - [`token`]: token classification (CoNLL-2003 named entities), labels on the first sub-token of each word.
 
 mod error;
-mod log;
 pub mod choice;
 pub mod qa;
 pub mod sequence;

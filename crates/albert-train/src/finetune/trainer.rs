@@ -1,19 +1,21 @@
-//! The training loop shared by all heads.
+//! Fine-tuning on the training engine: every head's features as the engine's workload, with shuffled (or
+//! length-grouped) epochs, evaluation on a dev split after each epoch, the best checkpoint kept and early stopping.
 
 use std::path::PathBuf;
 
 use albert::rng::RngState;
 use albert::{AlbertForAny, AlbertRng, ForwardOptions, Pretrained};
-use candle_core::{Device, Tensor, Var};
-use indicatif::{ProgressBar, ProgressStyle};
+use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::log::JsonlLog;
 use super::FinetuneError;
-use crate::data::group_by_length;
-use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, GradAccumulator, LinearWarmupSchedule, Optimizer};
-use crate::trainer::CheckpointDirs;
+use crate::data::{dropout_key, group_by_length};
+use crate::engine::{
+    self, AfterStep, LossNormalization, LossTerm, MicroLoss, Objective, RunOptions, StepConfig, StepOutcome, Stepper,
+    Workload,
+};
+use crate::optim::{AdamW, AdamWConfig, LinearWarmupSchedule};
 use crate::tasks::TaskScores;
 
 /// Training features: anything that can compute the mean loss of a batch of its items.
@@ -139,7 +141,7 @@ pub struct FinetuneSummary {
 pub fn train<'e>(
     model: &Pretrained,
     data: &dyn TrainFeatures,
-    mut evaluate: Option<&mut EvaluateFn<'e>>,
+    evaluate: Option<&mut EvaluateFn<'e>>,
     save: &mut dyn FnMut(&Pretrained) -> Result<(), FinetuneError>,
     opts: &FinetuneOptions,
 ) -> Result<FinetuneSummary, FinetuneError> {
@@ -147,9 +149,7 @@ pub fn train<'e>(
         return Err(FinetuneError::Invalid("no training examples".into()));
     }
     if opts.batch_size == 0 || opts.accumulate == 0 {
-        return Err(FinetuneError::Invalid(
-            "batch size and accumulation must be at least 1".into(),
-        ));
+        return Err(FinetuneError::Invalid("batch size and accumulation must be at least 1".into()));
     }
     if !(0.0..=1.0).contains(&opts.warmup_ratio) || opts.lr.is_nan() || opts.lr <= 0.0 {
         return Err(FinetuneError::Invalid(format!(
@@ -163,265 +163,277 @@ pub fn train<'e>(
     if total_steps == 0 {
         return Err(FinetuneError::Invalid("nothing to do: zero epochs or steps".into()));
     }
-    let epochs = total_steps.div_ceil(steps_per_epoch) as usize;
-    let schedule = LinearWarmupSchedule {
-        peak_lr: opts.lr,
-        warmup_steps: (opts.warmup_ratio * total_steps as f64).round() as u64,
+    let step = StepConfig {
+        max_grad_norm: opts.max_grad_norm,
+        schedule: LinearWarmupSchedule {
+            peak_lr: opts.lr,
+            warmup_steps: (opts.warmup_ratio * total_steps as f64).round() as u64,
+            total_steps,
+        },
+        normalization: LossNormalization::MicroBatchMean,
+        frozen: Vec::new(),
+    };
+    let mut stepper = Stepper::new(model, Box::new(AdamW::new(opts.adamw.clone())?), step)?;
+    let mut workload = Finetuning {
+        data,
+        evaluate,
+        save,
+        settings: FinetuneSettings::new(opts, data.len()),
+        device: stepper.device().clone(),
         total_steps,
+        micro_per_epoch,
+        epochs: total_steps.div_ceil(steps_per_epoch) as usize,
+        at: Place { epoch: 1, next_micro: 0, epoch_rng: AlbertRng::new(opts.seed).fork(2).state() },
+        order: None,
+        shuffle_rng: AlbertRng::new(opts.seed).fork(2),
+        loss_sum: 0.0,
+        micro: 0,
+        since_best: 0,
+        summary: FinetuneSummary { epochs: Vec::new(), steps: 0, best: None, stopped_early: false },
     };
-    let mut params: Vec<(String, Var)> = model
-        .varmap
-        .data()
-        .lock()
-        .expect("varmap lock")
-        .iter()
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    params.sort_by(|a, b| a.0.cmp(&b.0));
-    let device = params
-        .first()
-        .map(|(_, v)| v.device().clone())
-        .ok_or_else(|| FinetuneError::Invalid("the model has no parameters".into()))?;
-    let mut optimizer = AdamW::new(opts.adamw.clone())?;
-    let mut accumulator = GradAccumulator::new();
-    let mut shuffle_rng = AlbertRng::new(opts.seed).fork(2);
-    let settings = settings_text(opts, data.len());
-    let resumed = match &opts.checkpoint {
-        Some(c) if c.resume => load_state(&c.dir, model, &mut optimizer, &device)?,
-        Some(c) if has_checkpoint(&c.dir)? => {
-            return Err(FinetuneError::Invalid(format!(
-                "{} already holds a checkpoint; pass --resume to continue it or choose another output directory",
-                c.dir.display()
-            )))
-        }
-        _ => None,
+    let run = RunOptions {
+        dir: opts.checkpoint.as_ref().map(|c| c.dir.clone()),
+        save_every: opts.checkpoint.as_ref().map_or(0, |c| c.every),
+        resume: opts.checkpoint.as_ref().is_some_and(|c| c.resume),
+        stop_after: opts.checkpoint.as_ref().and_then(|c| c.stop_after),
+        log: opts.log.clone(),
+        progress: opts.progress,
     };
-    if let Some(state) = &resumed {
-        if state.settings != settings {
-            return Err(FinetuneError::Invalid(format!(
-                "the checkpoint was made with different settings ({}); resume with the same (got {settings})",
-                state.settings
-            )));
-        }
-        shuffle_rng = AlbertRng::from_state(state.epoch_rng.clone());
-        if let Some(path) = &opts.log {
-            let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| FinetuneError::io(path, e))?;
-            f.set_len(state.log_bytes).map_err(|e| FinetuneError::io(path, e))?;
-        }
-    } else if let Some(path) = opts.log.as_deref().filter(|p| p.exists()) {
-        // A fresh run starts a fresh log.
-        std::fs::remove_file(path).map_err(|e| FinetuneError::io(path, e))?;
+    let end = engine::run(model, &mut workload, &mut stepper, &run, None)?;
+    if !end.interrupted && workload.evaluate.is_none() {
+        (workload.save)(model)?;
     }
-    let mut log = JsonlLog::open(opts.log.as_deref())?;
-    let bar = if opts.progress {
-        ProgressBar::new(total_steps)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}")
-            .expect("valid template"),
-    );
-
-    let (first_epoch, mut skip, mut since_best, mut summary, mut sums) = match resumed {
-        Some(s) => (s.epoch, s.next_micro, s.since_best, s.summary, (s.loss_sum, s.micro)),
-        None => (1, 0, 0, FinetuneSummary { epochs: Vec::new(), steps: 0, best: None, stopped_early: false }, (0.0, 0)),
-    };
-    bar.set_position(summary.steps);
-    let log_bytes = || opts.log.as_deref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
-    for epoch in first_epoch..=epochs {
-        if summary.steps >= total_steps || summary.stopped_early {
-            break;
-        }
-        let epoch_rng = shuffle_rng.state();
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        shuffle_rng.shuffle(&mut order);
-        if opts.group_by_length {
-            group_by_length(&mut order, |&r| data.row_len(r), opts.batch_size, &mut shuffle_rng);
-        }
-        let (mut loss_sum, mut micro) = std::mem::take(&mut sums);
-        for (i, batch) in order.chunks(opts.batch_size).enumerate().skip(std::mem::take(&mut skip)) {
-            let loss = data.loss(&model.model, batch, &device, &ForwardOptions { train: true, ..Default::default() })?;
-            let value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
-            if !value.is_finite() {
-                return Err(FinetuneError::Invalid(format!(
-                    "loss became {value} at step {}",
-                    summary.steps
-                )));
-            }
-            loss_sum += value;
-            micro += 1;
-            // Summed gradients of loss/k over k micro-batches are the mean batch's gradient.
-            let in_step = opts
-                .accumulate
-                .min(micro_per_epoch - (i / opts.accumulate) * opts.accumulate);
-            accumulator.add(&params, &(loss / in_step as f64)?.backward()?)?;
-            if accumulator.micro_batches() < in_step {
-                continue;
-            }
-            let mut grads = accumulator.take();
-            let grad_norm = clip_grad_norm(&params, &mut grads, opts.max_grad_norm)?;
-            let lr = schedule.lr(summary.steps);
-            optimizer.step(&params, &grads, lr)?;
-            summary.steps += 1;
-            bar.inc(1);
-            bar.set_message(format!("epoch {epoch} loss {value:.4}"));
-            log.write(json!({"epoch": epoch, "step": summary.steps, "loss": value, "lr": lr, "grad_norm": grad_norm}))?;
-            if summary.steps >= total_steps {
-                break;
-            }
-            let stop = opts.checkpoint.as_ref().is_some_and(|c| c.stop_after == Some(summary.steps));
-            if let Some(c) = opts.checkpoint.as_ref().filter(|c| stop || (c.every > 0 && summary.steps % c.every == 0)) {
-                let state = FinetuneState {
-                    settings: settings.clone(),
-                    epoch,
-                    next_micro: i + 1,
-                    epoch_rng: epoch_rng.clone(),
-                    dropout_rng: model.rng.lock().unwrap_or_else(|e| e.into_inner()).state(),
-                    loss_sum,
-                    micro,
-                    since_best,
-                    summary: summary.clone(),
-                    log_bytes: log_bytes(),
-                };
-                save_state(&c.dir, model, &optimizer, &state)?;
-            }
-            if stop {
-                bar.finish_and_clear();
-                return Ok(summary);
-            }
-        }
-        let mut report = EpochReport {
-            epoch,
-            step: summary.steps,
-            train_loss: loss_sum / micro.max(1) as f64,
-            eval: None,
-        };
-        if let Some(evaluate) = evaluate.as_mut() {
-            let scores = evaluate(model)?;
-            let metric = scores.metrics.first().map(|m| m.value).unwrap_or(f64::NAN);
-            log.write(
-                json!({"epoch": epoch, "step": summary.steps, "train_loss": report.train_loss, "eval": &scores}),
-            )?;
-            let shown: Vec<String> = scores
-                .metrics
-                .iter()
-                .map(|m| format!("{} {:.2}", m.name, m.value))
-                .collect();
-            bar.println(format!(
-                "epoch {epoch}: train loss {:.4}, dev {}",
-                report.train_loss,
-                shown.join(", ")
-            ));
-            if summary.best.is_none_or(|(best, _)| metric > best) {
-                summary.best = Some((metric, epoch));
-                since_best = 0;
-                save(model)?;
-            } else {
-                since_best += 1;
-            }
-            report.eval = Some(scores);
-        } else {
-            log.write(json!({"epoch": epoch, "step": summary.steps, "train_loss": report.train_loss}))?;
-        }
-        summary.epochs.push(report);
-        if opts.patience.is_some_and(|p| since_best >= p) && epoch < epochs {
-            summary.stopped_early = true;
-        }
-        if let Some(c) = &opts.checkpoint {
-            let state = FinetuneState {
-                settings: settings.clone(),
-                epoch: epoch + 1,
-                next_micro: 0,
-                epoch_rng: shuffle_rng.state(),
-                dropout_rng: model.rng.lock().unwrap_or_else(|e| e.into_inner()).state(),
-                loss_sum: 0.0,
-                micro: 0,
-                since_best,
-                summary: summary.clone(),
-                log_bytes: log_bytes(),
-            };
-            save_state(&c.dir, model, &optimizer, &state)?;
-        }
-        if summary.stopped_early {
-            break;
-        }
-    }
-    bar.finish_and_clear();
-    if evaluate.is_none() {
-        save(model)?;
-    }
-    Ok(summary)
+    Ok(workload.summary)
 }
 
-const STATE_FILE: &str = "finetune_state.json";
-const WEIGHTS_FILE: &str = "weights.safetensors";
-const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+/// The settings that must not change on resume.
+#[derive(Debug, Clone, Serialize)]
+struct FinetuneSettings {
+    epochs: usize,
+    max_steps: Option<u64>,
+    batch_size: usize,
+    accumulate: usize,
+    lr: f64,
+    warmup_ratio: f64,
+    adamw: AdamWConfig,
+    max_grad_norm: f64,
+    seed: u64,
+    patience: Option<usize>,
+    /// Training items.
+    items: usize,
+    batches: BatchOrder,
+}
 
-/// Where a fine-tuning run stands, beside its weights and optimizer moments in the checkpoint.
+/// How an epoch's items are put into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+enum BatchOrder {
+    #[serde(rename = "shuffled")]
+    Shuffled,
+    #[serde(rename = "grouped by length")]
+    GroupedByLength,
+}
+
+impl FinetuneSettings {
+    fn new(opts: &FinetuneOptions, items: usize) -> Self {
+        Self {
+            epochs: opts.epochs,
+            max_steps: opts.max_steps,
+            batch_size: opts.batch_size,
+            accumulate: opts.accumulate,
+            lr: opts.lr,
+            warmup_ratio: opts.warmup_ratio,
+            adamw: opts.adamw.clone(),
+            max_grad_norm: opts.max_grad_norm,
+            seed: opts.seed,
+            patience: opts.patience,
+            items,
+            batches: if opts.group_by_length { BatchOrder::GroupedByLength } else { BatchOrder::Shuffled },
+        }
+    }
+}
+
+/// Where a fine-tuning run stands in its data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct FinetuneState {
-    /// The settings that must not change on resume, as text.
-    settings: String,
+struct Place {
     /// Epoch (from 1) of the next micro-batch.
     epoch: usize,
     /// Index of the next micro-batch in the epoch's order.
     next_micro: usize,
     /// The shuffling generator as it was before this epoch's shuffle.
     epoch_rng: RngState,
-    /// The model's dropout generator.
-    dropout_rng: RngState,
+}
+
+/// Everything of a fine-tuning run a checkpoint keeps besides weights and moments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FinetuneState {
+    at: Place,
     /// Running sums of the epoch's training loss.
     loss_sum: f64,
     micro: usize,
     /// Evaluations since the best one.
     since_best: usize,
     summary: FinetuneSummary,
-    /// Length of the log when the checkpoint was taken (later lines are dropped on resume).
-    log_bytes: u64,
 }
 
-fn settings_text(opts: &FinetuneOptions, items: usize) -> String {
-    format!(
-        "epochs {} max_steps {:?} batch {} accumulate {} lr {} warmup {} adamw {:?} clip {} seed {} patience {:?} items {items}",
-        opts.epochs, opts.max_steps, opts.batch_size, opts.accumulate, opts.lr, opts.warmup_ratio, opts.adamw,
-        opts.max_grad_norm, opts.seed, opts.patience
-    ) + if opts.group_by_length { " grouped by length" } else { "" }
+/// One micro-batch: items of the data, in the epoch they are drawn in.
+struct Micro {
+    rows: Vec<usize>,
+    epoch: usize,
 }
 
-fn checkpoint_error(path: &std::path::Path) -> impl Fn(crate::trainer::TrainError) -> FinetuneError + '_ {
-    move |e| FinetuneError::Invalid(format!("checkpoint {}: {e}", path.display()))
+/// A fine-tuning run as the engine's workload.
+struct Finetuning<'a, 'e> {
+    data: &'a dyn TrainFeatures,
+    evaluate: Option<&'a mut EvaluateFn<'e>>,
+    save: &'a mut dyn FnMut(&Pretrained) -> Result<(), FinetuneError>,
+    settings: FinetuneSettings,
+    device: Device,
+    total_steps: u64,
+    micro_per_epoch: usize,
+    epochs: usize,
+    at: Place,
+    /// The epoch's items in batch order, once drawn.
+    order: Option<Vec<usize>>,
+    shuffle_rng: AlbertRng,
+    loss_sum: f64,
+    micro: usize,
+    since_best: usize,
+    summary: FinetuneSummary,
 }
 
-fn save_state(dir: &std::path::Path, model: &Pretrained, optimizer: &AdamW, state: &FinetuneState) -> Result<(), FinetuneError> {
-    let dirs = CheckpointDirs::new(dir);
-    let tmp = dirs.begin().map_err(checkpoint_error(dir))?.to_owned();
-    let weights = tmp.join(WEIGHTS_FILE);
-    albert::checkpoint::save_safetensors(&weights, &albert::model::named_tensors(&model.varmap)).map_err(albert::Error::from)?;
-    optimizer.save_state(&tmp.join(OPTIMIZER_FILE))?;
-    let path = tmp.join(STATE_FILE);
-    albert::fsio::write_atomic(&path, &serde_json::to_vec_pretty(state).expect("state serializes")).map_err(|e| FinetuneError::io(&path, e))?;
-    dirs.commit().map_err(checkpoint_error(dir))
-}
-
-/// Whether `dir` holds a fine-tuning checkpoint (after finishing or undoing a swap a kill interrupted).
-fn has_checkpoint(dir: &std::path::Path) -> Result<bool, FinetuneError> {
-    let dirs = CheckpointDirs::new(dir);
-    dirs.recover().map_err(checkpoint_error(dir))?;
-    Ok(dirs.current.join(STATE_FILE).is_file())
-}
-
-/// Restores weights, optimizer moments and the dropout generator from `dir`'s checkpoint, if there is one.
-fn load_state(dir: &std::path::Path, model: &Pretrained, optimizer: &mut AdamW, device: &Device) -> Result<Option<FinetuneState>, FinetuneError> {
-    if !has_checkpoint(dir)? {
-        return Ok(None);
+impl Finetuning<'_, '_> {
+    /// The current epoch's items in batch order (drawn on first use, from the generator as the epoch began).
+    fn order(&mut self) -> &[usize] {
+        if self.order.is_none() {
+            self.at.epoch_rng = self.shuffle_rng.state();
+            let mut order: Vec<usize> = (0..self.data.len()).collect();
+            self.shuffle_rng.shuffle(&mut order);
+            if self.settings.batches == BatchOrder::GroupedByLength {
+                let data = self.data;
+                group_by_length(&mut order, |&r| data.row_len(r), self.settings.batch_size, &mut self.shuffle_rng);
+            }
+            self.order = Some(order);
+        }
+        self.order.as_deref().expect("drawn above")
     }
-    let dirs = CheckpointDirs::new(dir);
-    let path = dirs.current.join(STATE_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| FinetuneError::io(&path, e))?;
-    let state: FinetuneState = serde_json::from_str(&text).map_err(|e| FinetuneError::Invalid(format!("{}: {e}", path.display())))?;
-    model.varmap.clone().load(dirs.current.join(WEIGHTS_FILE))?;
-    optimizer.load_state(&dirs.current.join(OPTIMIZER_FILE), device)?;
-    *model.rng.lock().unwrap_or_else(|e| e.into_inner()) = AlbertRng::from_state(state.dropout_rng.clone());
-    Ok(Some(state))
+
+    /// Dev evaluation and the epoch's report, after its last step.
+    fn end_epoch(&mut self, model: &Pretrained, ctx: &mut AfterStep) -> Result<(), FinetuneError> {
+        let epoch = self.at.epoch;
+        let mut report =
+            EpochReport { epoch, step: self.summary.steps, train_loss: self.loss_sum / self.micro.max(1) as f64, eval: None };
+        if let Some(evaluate) = self.evaluate.as_mut() {
+            let scores = evaluate(model)?;
+            let metric = scores.metrics.first().map(|m| m.value).unwrap_or(f64::NAN);
+            ctx.log(&json!({"epoch": epoch, "step": report.step, "train_loss": report.train_loss, "eval": &scores}))?;
+            let shown: Vec<String> = scores.metrics.iter().map(|m| format!("{} {:.2}", m.name, m.value)).collect();
+            ctx.note(format!("epoch {epoch}: train loss {:.4}, dev {}", report.train_loss, shown.join(", ")));
+            if self.summary.best.is_none_or(|(best, _)| metric > best) {
+                self.summary.best = Some((metric, epoch));
+                self.since_best = 0;
+                (self.save)(model)?;
+            } else {
+                self.since_best += 1;
+            }
+            report.eval = Some(scores);
+        } else {
+            ctx.log(&json!({"epoch": epoch, "step": report.step, "train_loss": report.train_loss}))?;
+        }
+        self.summary.epochs.push(report);
+        if self.settings.patience.is_some_and(|p| self.since_best >= p) && epoch < self.epochs {
+            self.summary.stopped_early = true;
+            ctx.stop();
+        } else {
+            ctx.checkpoint();
+        }
+        // The next epoch starts afresh; its order is drawn when its first batch is.
+        self.at = Place { epoch: epoch + 1, next_micro: 0, epoch_rng: self.shuffle_rng.state() };
+        self.order = None;
+        (self.loss_sum, self.micro) = (0.0, 0);
+        Ok(())
+    }
+}
+
+impl Objective for Finetuning<'_, '_> {
+    type Micro = Micro;
+    type Stats = f64;
+    type Error = FinetuneError;
+
+    fn sample_keys(&self, micro: &Micro) -> Vec<u64> {
+        micro.rows.iter().map(|&r| dropout_key(self.settings.seed, micro.epoch as u64, r as u64)).collect()
+    }
+
+    /// The batch's items: each micro-batch's mean loss is one term over them.
+    fn counts(&self, micro: &Micro) -> Vec<usize> {
+        vec![micro.rows.len()]
+    }
+
+    fn loss(&self, model: &AlbertForAny, micro: &Micro, forward: &ForwardOptions) -> Result<MicroLoss<f64>, FinetuneError> {
+        let mean = self.data.loss(model, &micro.rows, &self.device, forward)?;
+        let value = mean.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        Ok(MicroLoss { terms: vec![LossTerm { mean, count: micro.rows.len() }], stats: value })
+    }
+}
+
+impl Workload for Finetuning<'_, '_> {
+    type Record = serde_json::Value;
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(&self.settings).expect("settings serialize")
+    }
+
+    fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+
+    /// The next `accumulate` micro-batches of the epoch (fewer at its end: a step never spans two epochs).
+    fn next_step(&mut self) -> Result<Vec<Micro>, FinetuneError> {
+        let (batch, epoch, first) = (self.settings.batch_size, self.at.epoch, self.at.next_micro);
+        let n = self.settings.accumulate.min(self.micro_per_epoch - first);
+        let order = self.order();
+        let micro = (first..first + n)
+            .map(|i| Micro { rows: order[i * batch..((i + 1) * batch).min(order.len())].to_vec(), epoch })
+            .collect();
+        self.at.next_micro += n;
+        Ok(micro)
+    }
+
+    fn record(&mut self, outcome: StepOutcome<f64>) -> Result<(serde_json::Value, String), FinetuneError> {
+        self.loss_sum += outcome.micro.iter().sum::<f64>();
+        self.micro += outcome.micro.len();
+        self.summary.steps = outcome.step;
+        let value = outcome.micro.last().copied().unwrap_or(f64::NAN);
+        let epoch = self.at.epoch;
+        let record =
+            json!({"epoch": epoch, "step": outcome.step, "loss": value, "lr": outcome.lr, "grad_norm": outcome.grad_norm});
+        Ok((record, format!("epoch {epoch} loss {value:.4}")))
+    }
+
+    fn after_step(&mut self, model: &Pretrained, step: u64, ctx: &mut AfterStep) -> Result<(), FinetuneError> {
+        if self.at.next_micro == self.micro_per_epoch || step >= self.total_steps {
+            self.end_epoch(model, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let state = FinetuneState {
+            at: self.at.clone(),
+            loss_sum: self.loss_sum,
+            micro: self.micro,
+            since_best: self.since_best,
+            summary: self.summary.clone(),
+        };
+        serde_json::to_value(state).expect("state serializes")
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), FinetuneError> {
+        let s: FinetuneState = serde_json::from_value(state)
+            .map_err(|e| FinetuneError::Invalid(format!("the checkpoint's fine-tuning state: {e}")))?;
+        self.shuffle_rng = AlbertRng::from_state(s.at.epoch_rng);
+        self.at = s.at;
+        self.order = None;
+        (self.loss_sum, self.micro, self.since_best, self.summary) = (s.loss_sum, s.micro, s.since_best, s.summary);
+        Ok(())
+    }
 }

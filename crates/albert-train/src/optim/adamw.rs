@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::{name_matches, Moments, NamedParams, OptimError, Optimizer, OptimizerState, DEFAULT_EXCLUDE};
 
 /// AdamW's settings; the defaults are torch's, with ALBERT's exclusions from weight decay.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AdamWConfig {
     /// First-moment decay (0.9).
     pub beta1: f64,

@@ -4,7 +4,7 @@ mod raster;
 
 use std::path::Path;
 
-use crate::trainer::{Record, TrainError};
+use crate::pretrain::{Record, TrainError};
 pub use raster::{Canvas, Rgb};
 
 /// One curve of a panel.
@@ -65,7 +65,7 @@ pub fn pretraining_panels(records: &[Record]) -> Vec<Panel> {
         }
     }
     let window = (train.len() / 100).max(1);
-    let smooth = |f: &dyn Fn(&crate::trainer::StepRecord) -> f64| -> Vec<(f64, f64)> {
+    let smooth = |f: &dyn Fn(&crate::pretrain::StepRecord) -> f64| -> Vec<(f64, f64)> {
         let values: Vec<f64> = train.iter().map(|s| f(s)).collect();
         let mut sum = 0.0;
         values
@@ -80,7 +80,7 @@ pub fn pretraining_panels(records: &[Record]) -> Vec<Panel> {
             })
             .collect()
     };
-    let held = |f: &dyn Fn(&crate::trainer::EvalRecord) -> f64| -> Vec<(f64, f64)> {
+    let held = |f: &dyn Fn(&crate::pretrain::EvalRecord) -> f64| -> Vec<(f64, f64)> {
         eval.iter().map(|e| (e.step as f64, f(e))).collect()
     };
     let series = |name: &str, color, points| Series { name: name.into(), color, points };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use albert::tokenizer::AlbertTokenizer;
 use albert::AlbertConfig;
 use albert_train::data::{prepare_corpus, PrepareConfig, TokenizerVocab};
-use albert_train::trainer::TOKENIZER_SUBDIR;
+use albert_train::pretrain::TOKENIZER_SUBDIR;
 
 pub const CORPUS: &str = "\
 The cat sat on the mat. It was a sunny day and the cat was happy. Later the dog came by.

@@ -1,11 +1,12 @@
-//! Errors of the pretraining loop.
+//! Errors of pretraining.
 
 use std::path::PathBuf;
 
 use crate::data::DataError;
+use crate::engine::EngineError;
 use crate::optim::OptimError;
 
-/// Everything that can stop a training run.
+/// Everything that can stop a pretraining run.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// A setting is out of range or contradicts the data, the model or a checkpoint.
@@ -19,14 +20,9 @@ pub enum TrainError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A checkpoint's trainer state is missing or damaged.
-    #[error("{path}: bad trainer state: {message}")]
-    BadState {
-        /// The state file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// The training engine stopped (checkpoint, log, non-finite loss).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     /// The data pipeline failed.
     #[error(transparent)]
     Data(#[from] DataError),
@@ -39,14 +35,6 @@ pub enum TrainError {
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] candle_core::Error),
-    /// The loss became NaN or infinite.
-    #[error("the loss is not finite at step {step} ({loss}); lower the learning rate")]
-    NonFinite {
-        /// The 1-based step.
-        step: u64,
-        /// The loss.
-        loss: f64,
-    },
 }
 
 impl TrainError {

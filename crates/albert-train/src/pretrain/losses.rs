@@ -12,8 +12,17 @@ use crate::data::BatchTensors;
 /// Losses and prediction counts of one batch.
 #[derive(Debug, Clone)]
 pub struct BatchLosses {
-    /// MLM + SOP, a scalar with its graph (for backward).
-    pub total: Tensor,
+    /// Mean MLM cross-entropy, a scalar with its graph (for backward).
+    pub mlm: Tensor,
+    /// Mean SOP cross-entropy, a scalar with its graph.
+    pub sop: Tensor,
+    /// The values and counts.
+    pub stats: LossStats,
+}
+
+/// The values and counts of a batch's losses, without their graphs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossStats {
     /// Mean MLM cross-entropy over the predicted positions.
     pub mlm_loss: f64,
     /// Mean SOP cross-entropy over the sequences.
@@ -80,14 +89,14 @@ pub fn batch_losses(
         .to_scalar::<f64>()? as usize;
     let scalar =
         |t: &Tensor| -> Result<f64, TrainError> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
-    Ok(BatchLosses {
+    let stats = LossStats {
         mlm_loss: scalar(&mlm)?,
         sop_loss: scalar(&sop)?,
-        total: (mlm + sop)?,
         mlm_count,
         mlm_correct,
         sop_count: order.len(),
         sop_correct,
         tokens,
-    })
+    };
+    Ok(BatchLosses { mlm, sop, stats })
 }
