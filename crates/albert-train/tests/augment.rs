@@ -9,11 +9,7 @@ use albert_train::augment::wordnet::{WordNet, DEBIAN_WORDNET_DIR};
 
 /// Debian's WordNet, which `.ci/run` installs; missing, it fails under CI=true and skips elsewhere.
 fn wordnet() -> Option<WordNet> {
-    if !std::path::Path::new(DEBIAN_WORDNET_DIR).join("index.noun").is_file() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "WordNet is missing under CI=true (.ci/run installs wordnet-base)");
-        eprintln!("note: skipping, {DEBIAN_WORDNET_DIR} not found (apt-get install wordnet-base)");
-        return None;
-    }
+    albert_testkit::required_path(std::path::Path::new(DEBIAN_WORDNET_DIR).join("index.noun"), "WordNet (apt-get install wordnet-base)")?;
     Some(WordNet::locate(None).unwrap())
 }
 

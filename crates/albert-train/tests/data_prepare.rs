@@ -239,16 +239,7 @@ fn document_boundaries() {
 /// The shared corpus (../shared/data relative to the repository root): skipped with a note when
 /// absent, a failure under CI=true.
 fn shared_corpus(rel: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/corpus");
-    let path = root.join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("shared corpus file {} is missing", path.display());
-    }
-    eprintln!("note: {} not found; skipping", path.display());
-    None
+    albert_testkit::shared_data(&format!("corpus/{rel}"))
 }
 
 #[test]

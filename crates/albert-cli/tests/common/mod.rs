@@ -1,18 +1,8 @@
 //! Helpers shared by the command-line tests.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A path under the shared data folder (`../shared/data` beside the checkout); missing data fails the test under
-/// CI=true and skips it (returning `None`) elsewhere.
-pub fn shared_data(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "shared data {} is missing (CI=true)", path.display());
-    eprintln!("note: skipping, shared data {} not found", path.display());
-    None
-}
+pub use albert_testkit::shared_data;
 
 /// Writes a 16-sentence SST-2 folder and a tiny random-init config into `dir`; returns the arguments of a seeded
 /// `albert finetune` of 8 steps (4 per epoch, a checkpoint after each) into `out`, or `None` without the shared

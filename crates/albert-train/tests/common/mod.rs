@@ -13,19 +13,8 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(rel)
 }
 
-/// A path under the shared data folder (`../shared/data` from the repo root). Missing data fails
-/// the test under `CI=true` and skips it (returning `None`) elsewhere.
-pub fn shared_data(rel: &str) -> Option<PathBuf> {
-    let path = repo_root().join("../shared/data").join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("shared data {} is missing (CI=true)", path.display());
-    }
-    eprintln!("note: skipping, shared data {} not found", path.display());
-    None
-}
+#[allow(unused_imports)] // each test binary compiles this module, and not all use it
+pub use albert_testkit::shared_data;
 
 /// Reads and parses a JSON fixture.
 pub fn json_fixture(rel: &str) -> serde_json::Value {

@@ -633,13 +633,12 @@ mod tests {
                     .sum();
             }
         }
-        let best = int8_kernel();
         let mut checked = vec![];
         for kernel in [Int8Kernel::Portable, Int8Kernel::Vnni, Int8Kernel::Amx] {
             let available = match kernel {
                 Int8Kernel::Portable => true,
-                Int8Kernel::Vnni => has_vnni(),
-                Int8Kernel::Amx => best == Int8Kernel::Amx,
+                Int8Kernel::Vnni => albert_testkit::cpu_has(has_vnni(), "AVX-512 VNNI (the avx512-vnni int8 kernel)"),
+                Int8Kernel::Amx => albert_testkit::cpu_has(amx_available(), "AMX, or the OS's leave to use it (the amx int8 kernel)"),
             };
             if !available {
                 continue;
