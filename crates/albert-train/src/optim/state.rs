@@ -9,6 +9,9 @@ use safetensors::SafeTensors;
 use super::OptimError;
 use albert::fsio::write_atomic;
 
+/// The safetensors metadata entry holding the optimizer's kind and per-parameter step counts.
+const METADATA_KEY: &str = "albert_optimizer";
+
 /// Moments of one parameter.
 #[derive(Debug, Clone)]
 pub struct Moments {
@@ -87,15 +90,19 @@ impl OptimizerState {
         Ok(moments)
     }
 
-    /// Writes `<name>.m` / `<name>.v` tensors with the kind and per-parameter steps as metadata.
+    /// Writes `<name>.m` / `<name>.v` tensors with the kind and per-parameter steps as metadata: one entry holding
+    /// a JSON object with sorted keys, since safetensors writes its metadata map in hash order and the file would
+    /// otherwise differ from run to run.
     pub fn save(&self, path: &Path) -> Result<(), OptimError> {
         let mut tensors = Vec::with_capacity(2 * self.params.len());
-        let mut metadata = HashMap::from([("optimizer".to_owned(), self.kind.clone())]);
+        let mut steps = BTreeMap::new();
         for (name, mom) in &self.params {
             tensors.push((format!("{name}.m"), mom.m.to_device(&Device::Cpu)?));
             tensors.push((format!("{name}.v"), mom.v.to_device(&Device::Cpu)?));
-            metadata.insert(format!("step.{name}"), mom.step.to_string());
+            steps.insert(name.as_str(), mom.step);
         }
+        let entry = serde_json::json!({"optimizer": self.kind, "steps": steps}).to_string();
+        let metadata = HashMap::from([(METADATA_KEY.to_owned(), entry)]);
         let bytes =
             safetensors::serialize(tensors, Some(metadata)).map_err(|e| OptimError::BadState {
                 path: path.to_owned(),
@@ -118,19 +125,20 @@ impl OptimizerState {
             source: e,
         })?;
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
-        let metadata = header.metadata().clone().unwrap_or_default();
-        let kind = metadata
-            .get("optimizer")
-            .ok_or_else(|| bad("no optimizer kind in metadata".into()))?;
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            optimizer: String,
+            steps: BTreeMap<String, u64>,
+        }
+        let entry = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(METADATA_KEY))
+            .ok_or_else(|| bad(format!("no {METADATA_KEY:?} entry in the metadata")))?;
+        let entry: Entry = serde_json::from_str(entry).map_err(|e| bad(format!("{METADATA_KEY}: {e}")))?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
-        let mut state = OptimizerState::new(kind);
-        for (key, step) in metadata
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("step.")?, v)))
-        {
-            let step = step
-                .parse()
-                .map_err(|_| bad(format!("step of {key} is not a count: {step:?}")))?;
+        let mut state = OptimizerState::new(&entry.optimizer);
+        for (key, &step) in &entry.steps {
             let load = |suffix: &str| -> Result<Tensor, OptimError> {
                 let view = st
                     .tensor(&format!("{key}.{suffix}"))
