@@ -50,6 +50,13 @@ pub fn cpu_has(have: bool, feature: &str) -> bool {
     have
 }
 
+/// Prints which kernel the running test checked (`KERNEL test: kernel` on stderr, past the harness's capture): CI
+/// runs the kernel tests once per kernel it can force, and its log says which ran.
+pub fn ran_on(kernel: &str) {
+    let _ = std::io::stderr().write_all(format!("KERNEL {}: {kernel}
+", test_name()).as_bytes());
+}
+
 /// Records that the running test skips (some of) what it checks, and why: a `SKIPPED` line on stderr, written
 /// directly so that the test harness does not capture it, and a line in the [`SKIP_LOG_ENV`] file where that is set.
 pub fn skip(reason: &str) {

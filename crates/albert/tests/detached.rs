@@ -21,6 +21,7 @@ fn detached_model_gives_the_same_outputs_without_a_graph() {
         m.forward(&input, &ForwardOptions::default()).unwrap().logits
     };
     let (trainable, detached) = (logits(&model.model), logits(&model.detached().unwrap()));
+    albert_testkit::ran_on(albert::ops::f32_kernel().name());
     // The detached projections read column-major weights, so the products sum in another order: equal up to f32
     // rounding.
     let diff = (&trainable - &detached).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
@@ -49,6 +50,7 @@ fn int8_detached_model_stays_close_to_f32() {
     let (h32, l32) = run(&model.detached().unwrap());
     model.set_precision(albert::Precision::Int8);
     let (h8, l8) = run(&model.detached().unwrap());
+    albert_testkit::ran_on(&format!("f32 {}, int8 {}", albert::ops::f32_kernel().name(), albert::ops::int8_kernel().name()));
     // (batch, seq) cosine between the f32 and int8 hidden states
     let dot = (&h32 * &h8).unwrap().sum(2).unwrap();
     let norms = (h32.sqr().unwrap().sum(2).unwrap().sqrt().unwrap() * h8.sqr().unwrap().sum(2).unwrap().sqrt().unwrap()).unwrap();

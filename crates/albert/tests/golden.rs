@@ -113,7 +113,7 @@ fn compare(name: &str, g: &HashMap<String, Tensor>, got: &HashMap<String, Tensor
 /// CPU has AVX-512, column-major for `gemm` elsewhere) meets the same tolerance on every output but the loss.
 #[test]
 fn the_prepared_inference_model_matches_transformers() {
-    eprintln!("note: f32 inference kernel here: {}", if albert::ops::packed_f32_available() { "packed (AVX-512)" } else { "gemm" });
+    albert_testkit::ran_on(albert::ops::f32_kernel().name());
     for dir in fixture_dirs() {
         let mut g = golden(&dir);
         g.remove("loss");

@@ -545,6 +545,7 @@ mod tests {
         let w = Tensor::from_vec(ws.clone(), (out, inner), &Device::Cpu).unwrap();
         let b = Tensor::from_vec(bias.clone(), out, &Device::Cpu).unwrap();
         let q = QuantizedLinear::new(&w).unwrap();
+        albert_testkit::ran_on(int8_kernel().name());
         let y: Vec<Vec<f32>> = q.forward(&x, Some(&b)).unwrap().to_vec2().unwrap();
         for i in 0..rows {
             let row = &xs[i * inner..(i + 1) * inner];
@@ -591,6 +592,7 @@ mod tests {
         )
         .unwrap();
         let q = QuantizedLinear::new(&w).unwrap();
+        albert_testkit::ran_on(int8_kernel().name());
         for act in [
             HiddenAct::GeluNew,
             HiddenAct::Gelu,
@@ -648,6 +650,6 @@ mod tests {
             assert_eq!(got, want, "{}", kernel.name());
             checked.push(kernel.name());
         }
-        eprintln!("note: kernels checked on this CPU: {checked:?}");
+        albert_testkit::ran_on(&checked.join(", "));
     }
 }

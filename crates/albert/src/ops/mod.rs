@@ -28,7 +28,7 @@ pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
 pub use layer::{layer, layer_applies, LayerDims};
 pub use layer_norm::{add_layer_norm, layer_norm};
 pub use linear::{column_major, linear};
-pub use packed::{packed_f32_available, PackedLinear, F32_KERNEL_ENV};
+pub use packed::{f32_kernel, packed_f32_available, F32Kernel, PackedLinear, F32_KERNEL_ENV};
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
 pub(crate) use storage::fused;
 pub(crate) use sum_rows::sum_rows;

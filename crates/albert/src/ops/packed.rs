@@ -35,6 +35,34 @@ const MAX_TASK_ROWS: usize = 256;
 /// packed kernel runs: to compare the two on one machine.
 pub const F32_KERNEL_ENV: &str = "ALBERT_F32_KERNEL";
 
+/// The kernel that f32 inference (the prepared projections) runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum F32Kernel {
+    /// The AVX-512 micro-kernel on weights packed once ([`PackedLinear`]).
+    Packed,
+    /// The `gemm` crate on column-major weights ([`crate::ops::column_major`]).
+    Gemm,
+}
+
+impl F32Kernel {
+    /// Lower-case name, as benchmarks and tests report it.
+    pub fn name(self) -> &'static str {
+        match self {
+            F32Kernel::Packed => "packed-avx512",
+            F32Kernel::Gemm => "gemm",
+        }
+    }
+}
+
+/// The kernel f32 inference runs on in this process ([`packed_f32_available`]).
+pub fn f32_kernel() -> F32Kernel {
+    if packed_f32_available() {
+        F32Kernel::Packed
+    } else {
+        F32Kernel::Gemm
+    }
+}
+
 /// Whether the packed f32 product runs on this CPU (AVX-512) and is not switched off by [`F32_KERNEL_ENV`].
 pub fn packed_f32_available() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -266,7 +294,11 @@ mod tests {
             albert_testkit::skip(&format!("{F32_KERNEL_ENV}=gemm switches the packed f32 kernel off"));
             return false;
         }
-        albert_testkit::cpu_has(packed_f32_available(), "AVX-512F (the packed f32 kernel)")
+        let runs = albert_testkit::cpu_has(packed_f32_available(), "AVX-512F (the packed f32 kernel)");
+        if runs {
+            albert_testkit::ran_on(F32Kernel::Packed.name());
+        }
+        runs
     }
 
     /// Against the product summed in f64, on shapes with tails everywhere (rows % 8, out % 48 and inner % 768 are
