@@ -4,8 +4,9 @@ mod common;
 
 use albert::tokenizer::AlbertTokenizer;
 use albert::{AlbertConfig, Architecture, Pretrained};
-use albert_train::finetune::choice::{option_text, predict, prediction_file, score_examples, ChoiceFeatures};
-use albert_train::finetune::{train, FinetuneError, FinetuneOptions, TrainFeatures};
+use albert_train::finetune::choice::{option_text, predict, prediction_file, ChoiceFeatures, ChoiceTask};
+use albert_train::finetune::task::TaskFile;
+use albert_train::finetune::{train, FinetuneError, FinetuneOptions, TaskFamily, TrainFeatures};
 use albert_train::tasks::multiple_choice::{read_choice_predictions, read_race, score_multiple_choice};
 use candle_core::{DType, Device};
 
@@ -50,7 +51,8 @@ fn a_tiny_model_learns_the_right_options_and_round_trips_its_predictions() {
     assert!(last < 0.05 * first, "loss {first} -> {last}");
     let chosen = predict(&model, &features, 2).unwrap();
     assert_eq!(chosen, [1, 3, 0], "the answers B, D, A of the fixtures");
-    assert_eq!(score_examples(&model, &tok, &examples, &path, 64).unwrap().metrics[0].value, 100.0);
+    let race = TaskFile { path: path.clone(), items: examples.clone() };
+    assert_eq!(ChoiceTask.select(&model, &tok, &race, 64).unwrap().metrics[0].value, 100.0);
     // The predictions file is what `albert evaluate --task race --predictions` scores.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pred.json");

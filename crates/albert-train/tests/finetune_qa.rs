@@ -6,9 +6,11 @@ mod common;
 use albert::decode::qa::QaWindowOptions;
 use albert::tokenizer::AlbertTokenizer;
 use albert::{AlbertConfig, Architecture, Pretrained};
-use albert_train::finetune::qa::{score_dataset, QaFeatures};
-use albert_train::finetune::{train, FinetuneError, FinetuneOptions, TrainFeatures};
+use albert_train::finetune::qa::{QaFeatures, QaTask};
+use albert_train::finetune::task::TaskFile;
+use albert_train::finetune::{train, FinetuneError, FinetuneOptions, TaskFamily, TrainFeatures};
 use albert_train::tasks::squad::{read_squad, SquadArticle, SquadDataset, SquadParagraph};
+use albert_train::tasks::Task;
 use candle_core::{DType, Device};
 
 /// The tokenizer as fine-tuning uses it: the SentencePiece model converted to tokenizer.json, as transformers'
@@ -79,13 +81,14 @@ fn a_tiny_model_learns_to_answer_its_training_questions() {
         ..AlbertConfig::default()
     };
     let model = Pretrained::init(&cfg, Architecture::QuestionAnswering, 5, DType::F32, &Device::Cpu).unwrap();
-    let before = score_dataset(&model, &tok, &dataset, &path, &opts, false).unwrap();
+    let (task, file) = (QaTask(Task::SquadV1), TaskFile { path: path.clone(), items: dataset.clone() });
+    let before = task.select(&model, &tok, &file, opts.max_seq_length).unwrap();
     let train_opts = FinetuneOptions { epochs: 80, batch_size: 4, lr: 3e-3, seed: 1, ..FinetuneOptions::default() };
     let mut no_save = |_: &Pretrained| -> Result<(), FinetuneError> { Ok(()) };
     let summary = train(&model, &features, None, &mut no_save, &train_opts).unwrap();
     let (first, last) = (summary.epochs[0].train_loss, summary.epochs.last().unwrap().train_loss);
     assert!(last < 0.05 * first, "loss {first} -> {last}");
-    let after = score_dataset(&model, &tok, &dataset, &path, &opts, false).unwrap();
+    let after = task.select(&model, &tok, &file, opts.max_seq_length).unwrap();
     assert_eq!(after.metrics[0].name, "f1");
     assert_eq!(after.metrics[1].name, "exact_match");
     assert!(before.metrics[1].value < 50.0, "untrained exact match {}", before.metrics[1].value);

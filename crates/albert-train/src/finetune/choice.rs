@@ -6,13 +6,15 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use albert::model::AlbertForMultipleChoice;
+use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertForAny, AlbertInput, ForwardOptions, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
-use super::{FinetuneError, TrainFeatures};
-use crate::tasks::multiple_choice::{score_multiple_choice, Choice, MultipleChoiceExample, RACE_OPTIONS};
-use crate::tasks::TaskScores;
+use super::task::{json_bytes, HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, TrainHead, Training, TrainingSource};
+use super::FinetuneError;
+use crate::tasks::multiple_choice::{read_choice_predictions, read_race, score_multiple_choice, Choice, MultipleChoiceExample, RACE_OPTIONS};
+use crate::tasks::{EvalOptions, EvaluationReport, Task, TaskError};
 
 /// Encoded questions, each with all its options.
 #[derive(Debug, Clone)]
@@ -66,63 +68,50 @@ impl ChoiceFeatures {
         })
     }
 
-    /// (batch, options, seq) inputs of the questions `rows`.
-    fn input(&self, rows: &[usize], device: &Device) -> Result<AlbertInput, FinetuneError> {
-        let options = self.ids[rows[0]].len();
-        let flat = |t: &Vec<Vec<Vec<u32>>>| -> Vec<Vec<u32>> { rows.iter().flat_map(|&r| t[r].iter().cloned()).collect() };
-        let input = AlbertInput::from_rows(&flat(&self.ids), Some(&flat(&self.type_ids)), self.pad_id, device)?;
-        let seq = input.input_ids.dim(1)?;
-        let shape = (rows.len(), options, seq);
-        let reshape = |t: Option<Tensor>| t.map(|t| t.reshape(shape)).transpose();
-        Ok(AlbertInput {
-            input_ids: input.input_ids.reshape(shape)?,
-            token_type_ids: reshape(input.token_type_ids)?,
-            attention_mask: reshape(input.attention_mask)?,
-            position_ids: reshape(input.position_ids)?,
-        })
-    }
 }
 
-fn head(model: &AlbertForAny) -> Result<&AlbertForMultipleChoice, FinetuneError> {
-    super::require_head(model, albert::Architecture::MultipleChoice, |m| match m {
-        AlbertForAny::MultipleChoice(h) => Some(h),
-        _ => None,
-    })
-}
-
-impl TrainFeatures for ChoiceFeatures {
-    fn len(&self) -> usize {
+impl EncodedItems for ChoiceFeatures {
+    fn count(&self) -> usize {
         self.ids.len()
     }
 
-    fn row_len(&self, row: usize) -> usize {
-        self.ids[row].iter().map(Vec::len).max().unwrap_or(0)
+    /// (batch, options, seq)
+    fn input(&self, items: &[usize], device: &Device) -> albert::Result<AlbertInput> {
+        let options = items.first().map_or(1, |&r| self.ids[r].len());
+        fn flat<'a>(t: &'a [Vec<Vec<u32>>], items: &[usize]) -> Vec<&'a [u32]> {
+            items.iter().flat_map(|&r| t[r].iter().map(Vec::as_slice)).collect()
+        }
+        rows_input(&flat(&self.ids, items), Some(&flat(&self.type_ids, items)), options, self.pad_id, device)
+    }
+}
+
+impl TrainHead for AlbertForMultipleChoice {
+    type Labels = Tensor;
+
+    fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
+        AlbertForMultipleChoice::loss(self, output, labels)
+    }
+}
+
+impl LabeledItems for ChoiceFeatures {
+    type Head = AlbertForMultipleChoice;
+
+    fn item_len(&self, item: usize) -> usize {
+        self.ids[item].iter().map(Vec::len).max().unwrap_or(0)
     }
 
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError> {
-        let head = head(model)?;
-        let labels = batch
+    fn labels(&self, items: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
+        let labels = items
             .iter()
             .map(|&r| self.labels[r].map(|l| l as u32).ok_or_else(|| FinetuneError::Invalid(format!("question {r} has no answer"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let out = head.forward(&self.input(batch, device)?, forward)?;
-        Ok(head.loss(&out, &Tensor::new(labels, device)?)?)
+        Ok(Tensor::new(labels, device)?)
     }
 }
 
 /// The chosen option of every question.
 pub fn predict(model: &Pretrained, features: &ChoiceFeatures, batch_size: usize) -> Result<Vec<usize>, FinetuneError> {
-    let detached = model.detached()?;
-    let head = head(&detached)?;
-    let device = head.albert.embeddings().word_embeddings().device().clone();
-    let rows: Vec<usize> = (0..features.ids.len()).collect();
-    let mut out = Vec::with_capacity(rows.len());
-    for batch in rows.chunks(batch_size.max(1)) {
-        // (batch, options) -> (batch)
-        let chosen: Vec<u32> = head.forward(&features.input(batch, &device)?, &ForwardOptions::default())?.logits.argmax(1)?.to_vec1()?;
-        out.extend(chosen.into_iter().map(|c| c as usize));
-    }
-    Ok(out)
+    Ok(predict_items::<AlbertForMultipleChoice>(model, features, batch_size)?.into_iter().map(|c| c as usize).collect())
 }
 
 /// Predictions as RACE's letters `{id: "A".."D"}` (option indices past D as numbers), the file
@@ -131,20 +120,94 @@ pub fn prediction_file(examples: &[MultipleChoiceExample], chosen: &[usize]) -> 
     examples
         .iter()
         .zip(chosen)
-        .map(|(e, &c)| (e.id.clone(), RACE_OPTIONS.get(c).map_or(serde_json::json!(c), |l| serde_json::json!(l))))
+        .map(|(e, &c)| (e.id.clone(), option_letter(c)))
         .collect()
 }
 
-/// Predicts `examples` and scores them: accuracy (`acc`, 0-100).
-pub fn score_examples(
-    model: &Pretrained,
-    tokenizer: &AlbertTokenizer,
-    examples: &[MultipleChoiceExample],
-    path: &Path,
-    max_seq_length: usize,
-) -> Result<TaskScores, FinetuneError> {
-    let features = ChoiceFeatures::encode(tokenizer, examples, max_seq_length)?;
-    let chosen = predict(model, &features, 8)?;
-    let predictions: HashMap<String, Choice> = examples.iter().zip(&chosen).map(|(e, &c)| (e.id.clone(), Choice::Index(c))).collect();
-    Ok(score_multiple_choice(examples, path, &predictions, path)?)
+/// RACE's letter of option `c`, or the index past D.
+fn option_letter(c: usize) -> serde_json::Value {
+    RACE_OPTIONS.get(c).map_or(serde_json::json!(c), |l| serde_json::json!(l))
+}
+
+/// Multiple choice in RACE's format, scored by accuracy.
+#[derive(Debug, Clone, Copy)]
+pub struct ChoiceTask;
+
+impl TaskFamily for ChoiceTask {
+    type Data = TaskFile<Vec<MultipleChoiceExample>>;
+    type Features = ChoiceFeatures;
+    /// The chosen option of each question, by id.
+    type Predictions = HashMap<String, Choice>;
+
+    const EVAL_BATCH: usize = 8;
+
+    fn task(&self) -> Task {
+        Task::Race
+    }
+
+    fn architecture(&self) -> Architecture {
+        Architecture::MultipleChoice
+    }
+
+    /// Reads a RACE directory (or a JSON Lines file of articles).
+    fn read(&self, path: &Path, opts: &ReadOptions) -> Result<Self::Data, TaskError> {
+        opts.no_articles(self.task(), path)?;
+        Ok(TaskFile { path: path.to_owned(), items: read_race(path)? })
+    }
+
+    /// The dev data selects the checkpoint, else the last 10% of the training questions (at least one).
+    fn training(&self, source: &TrainingSource) -> Result<Training<Self::Data>, FinetuneError> {
+        source.no_holdout_fraction(self.task())?;
+        let mut train = self.read(&source.data, &ReadOptions::default())?;
+        train.items.truncate(source.limit.unwrap_or(usize::MAX));
+        let select = match &source.dev {
+            Some(dev) => self.read(dev, &ReadOptions::default())?,
+            None => {
+                let n = train.items.len();
+                let keep = n - (n / 10).max(usize::from(n >= 2));
+                TaskFile { path: source.data.clone(), items: train.items.split_off(keep) }
+            }
+        };
+        Ok(Training { train, select: Some(select) })
+    }
+
+    fn size(&self, data: &Self::Data) -> usize {
+        data.items.len()
+    }
+
+    fn head_labels(&self, _train: &Self::Data) -> HeadLabels {
+        HeadLabels::Unlabeled
+    }
+
+    fn features(&self, tokenizer: &AlbertTokenizer, data: &Self::Data, max_seq_length: usize) -> Result<ChoiceFeatures, FinetuneError> {
+        ChoiceFeatures::encode(tokenizer, &data.items, max_seq_length)
+    }
+
+    fn predict(&self, model: &Pretrained, tokenizer: &AlbertTokenizer, data: &Self::Data, opts: &PredictOptions) -> Result<Self::Predictions, FinetuneError> {
+        let chosen = predict(model, &self.features(tokenizer, data, opts.max_seq_length)?, opts.batch_size)?;
+        Ok(data.items.iter().zip(chosen).map(|(e, c)| (e.id.clone(), Choice::Index(c))).collect())
+    }
+
+    /// A JSON object `{example id: "A".."D" or option index}`.
+    fn read_predictions(&self, _data: &Self::Data, path: &Path) -> Result<Self::Predictions, TaskError> {
+        read_choice_predictions(path)
+    }
+
+    fn evaluate(&self, data: &Self::Data, predictions: &Self::Predictions, _opts: &EvalOptions) -> Result<EvaluationReport, TaskError> {
+        Ok(EvaluationReport::Scores(score_multiple_choice(&data.items, &data.path, predictions, &data.path)?))
+    }
+
+    /// RACE's letters `{id: "A".."D"}` (option indices past D as numbers).
+    fn prediction_files(&self, data: &Self::Data, predictions: &Self::Predictions, _model: &AlbertConfig) -> Result<Vec<PredictionFile>, FinetuneError> {
+        let letters: HashMap<&String, serde_json::Value> = data
+            .items
+            .iter()
+            .filter_map(|e| predictions.get(&e.id).map(|c| (&e.id, c)))
+            .map(|(id, c)| (id, match c {
+                Choice::Index(i) => option_letter(*i),
+                Choice::Letter(l) => serde_json::json!(l),
+            }))
+            .collect();
+        Ok(vec![PredictionFile { companion: None, bytes: json_bytes(&letters)? }])
+    }
 }

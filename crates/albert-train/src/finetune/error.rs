@@ -20,6 +20,9 @@ pub enum FinetuneError {
     /// Reading or scoring task data failed.
     #[error(transparent)]
     Task(#[from] crate::tasks::TaskError),
+    /// Augmenting the training texts failed.
+    #[error(transparent)]
+    Augment(#[from] crate::augment::AugmentError),
     /// The training engine stopped (checkpoint, log, non-finite loss).
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),

@@ -9,28 +9,16 @@
 //! - [`choice`]: multiple choice (RACE), one scored pair per option.
 //! - [`qa`]: extractive question answering (SQuAD v1.1 / v2.0, XQuAD) over overlapping windows.
 //! - [`token`]: token classification (CoNLL-2003 named entities), labels on the first sub-token of each word.
+//! - [`task`]: the interface the four families implement ([`TaskFamily`]), which the commands are generic over.
 
 mod error;
 pub mod choice;
 pub mod qa;
 pub mod sequence;
+pub mod task;
 pub mod token;
 mod trainer;
 
 pub use error::FinetuneError;
+pub use task::{with_family, FamilyVisitor, TaskFamily};
 pub use trainer::{train, EpochReport, EvaluateFn, FinetuneOptions, FinetuneSummary, ResumeOptions, TrainFeatures};
-
-/// The model as the head class a task needs (`pick` finds it), or an error naming that class and the model's.
-pub(crate) fn require_head<'a, T>(
-    model: &'a albert::AlbertForAny,
-    needed: albert::Architecture,
-    pick: impl FnOnce(&'a albert::AlbertForAny) -> Option<&'a T>,
-) -> Result<&'a T, FinetuneError> {
-    pick(model).ok_or_else(|| {
-        FinetuneError::Invalid(format!(
-            "this task needs {}, the model is {}",
-            needed.hf_name(),
-            model.architecture().hf_name()
-        ))
-    })
-}

@@ -8,14 +8,20 @@ use std::path::Path;
 
 use albert::decode::qa::{decode_answer, encode_qa_windows, QaEncodedWindow, QaPrediction, QaWindow, QaWindowOptions, SpanDecodeOptions};
 use albert::model::AlbertForQuestionAnswering;
+use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::AlbertTokenizer;
-use albert::{AlbertForAny, AlbertInput, ForwardOptions, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
-use super::{FinetuneError, TrainFeatures};
-use crate::tasks::squad::{score_squad_v1, score_squad_v2, SquadDataset};
-use crate::tasks::TaskScores;
+use super::task::{json_bytes, HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, TrainHead, Training, TrainingSource};
+use super::FinetuneError;
+use crate::metrics::squad::NaProbs;
+use crate::tasks::squad::{
+    hold_out_articles, read_na_probs, read_squad, read_squad_predictions, score_squad_v1, score_squad_v2, ArticlePart,
+    ArticleSplit, SquadDataset,
+};
+use crate::tasks::{EvalOptions, EvaluationReport, Task, TaskError, TaskScores};
 
 /// The windows of a set of questions.
 #[derive(Debug, Clone)]
@@ -64,64 +70,48 @@ impl QaFeatures {
         Ok(out)
     }
 
-    /// Keeps only the first `n` questions and their windows.
-    pub fn truncate_questions(&mut self, n: usize) {
-        let keep = self.question.iter().take_while(|&&q| q < n).count();
-        self.windows.truncate(keep);
-        self.question.truncate(keep);
-        self.positions.truncate(keep.min(self.positions.len()));
-        self.questions.truncate(n);
-    }
-
-    fn input(&self, rows: &[usize], device: &Device) -> Result<AlbertInput, FinetuneError> {
-        let ids: Vec<Vec<u32>> = rows.iter().map(|&r| self.windows[r].encoding.ids.clone()).collect();
-        let types: Vec<Vec<u32>> = rows.iter().map(|&r| self.windows[r].encoding.type_ids.clone()).collect();
-        Ok(AlbertInput::from_rows(&ids, Some(&types), self.pad_id, device)?)
-    }
 }
 
-fn head(model: &AlbertForAny) -> Result<&AlbertForQuestionAnswering, FinetuneError> {
-    super::require_head(model, albert::Architecture::QuestionAnswering, |m| match m {
-        AlbertForAny::QuestionAnswering(h) => Some(h),
-        _ => None,
-    })
-}
-
-impl TrainFeatures for QaFeatures {
-    fn len(&self) -> usize {
+impl EncodedItems for QaFeatures {
+    fn count(&self) -> usize {
         self.windows.len()
     }
 
-    fn row_len(&self, row: usize) -> usize {
-        self.windows[row].encoding.ids.len()
+    fn input(&self, items: &[usize], device: &Device) -> albert::Result<AlbertInput> {
+        let ids: Vec<&[u32]> = items.iter().map(|&r| self.windows[r].encoding.ids.as_slice()).collect();
+        let types: Vec<&[u32]> = items.iter().map(|&r| self.windows[r].encoding.type_ids.as_slice()).collect();
+        rows_input(&ids, Some(&types), 1, self.pad_id, device)
+    }
+}
+
+impl TrainHead for AlbertForQuestionAnswering {
+    /// Start and end positions, (batch) each.
+    type Labels = (Tensor, Tensor);
+
+    fn loss(&self, output: &Self::Output, (starts, ends): &(Tensor, Tensor)) -> albert::Result<Tensor> {
+        AlbertForQuestionAnswering::loss(self, output, starts, ends)
+    }
+}
+
+impl LabeledItems for QaFeatures {
+    type Head = AlbertForQuestionAnswering;
+
+    fn item_len(&self, item: usize) -> usize {
+        self.windows[item].encoding.ids.len()
     }
 
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError> {
+    fn labels(&self, items: &[usize], device: &Device) -> Result<(Tensor, Tensor), FinetuneError> {
         if self.positions.len() != self.windows.len() {
             return Err(FinetuneError::Invalid("the question-answering features carry no answer positions".into()));
         }
-        let head = head(model)?;
-        let (starts, ends): (Vec<u32>, Vec<u32>) = batch.iter().map(|&r| self.positions[r]).unzip();
-        let out = head.forward(&self.input(batch, device)?, forward)?;
-        let starts = Tensor::new(starts, device)?;
-        let ends = Tensor::new(ends, device)?;
-        Ok(head.loss(&out, &starts, &ends)?)
+        let (starts, ends): (Vec<u32>, Vec<u32>) = items.iter().map(|&r| self.positions[r]).unzip();
+        Ok((Tensor::new(starts, device)?, Tensor::new(ends, device)?))
     }
 }
 
 /// Decodes an answer for every question of `features`, in question order (id, prediction).
 pub fn predict(model: &Pretrained, features: &QaFeatures, batch_size: usize, decode: &SpanDecodeOptions) -> Result<Vec<(String, QaPrediction)>, FinetuneError> {
-    let detached = model.detached()?;
-    let head = head(&detached)?;
-    let device = head.albert.embeddings().word_embeddings().device().clone();
-    let rows: Vec<usize> = (0..features.windows.len()).collect();
-    let mut logits: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(rows.len());
-    for batch in rows.chunks(batch_size.max(1)) {
-        let out = head.forward(&features.input(batch, &device)?, &ForwardOptions::default())?;
-        // (batch, seq) each
-        let (s, e): (Vec<Vec<f32>>, Vec<Vec<f32>>) = (out.start_logits.to_vec2()?, out.end_logits.to_vec2()?);
-        logits.extend(s.into_iter().zip(e));
-    }
+    let logits = predict_items::<AlbertForQuestionAnswering>(model, features, batch_size)?;
     let mut by_question: Vec<Vec<usize>> = vec![Vec::new(); features.questions.len()];
     for (w, &q) in features.question.iter().enumerate() {
         by_question[q].push(w);
@@ -142,41 +132,174 @@ pub fn predict(model: &Pretrained, features: &QaFeatures, batch_size: usize, dec
         .collect())
 }
 
-/// The official predictions file `{id: answer text}` ("" for no answer) and, for SQuAD v2.0, the no-answer
-/// odds file `{id: null score - best span score}` that `evaluate-v2.0.py --na-prob-file` reads.
-pub fn prediction_files(predictions: &[(String, QaPrediction)]) -> (HashMap<String, String>, HashMap<String, f64>) {
-    let texts = predictions.iter().map(|(id, p)| (id.clone(), p.answer.as_ref().map_or(String::new(), |a| a.text.clone()))).collect();
-    let odds = predictions.iter().map(|(id, p)| (id.clone(), p.null_score_diff.map_or(0.0, f64::from))).collect();
-    (texts, odds)
+/// The companion file of SQuAD v2.0 predictions: the no-answer odds.
+pub const NA_ODDS: &str = "na_odds";
+
+/// Answers to a file's questions: from a model, or a predictions file and its no-answer probabilities.
+#[derive(Debug, Clone, Default)]
+pub struct QaAnswers {
+    /// `{question id: answer text}`, "" for no answer.
+    pub texts: HashMap<String, String>,
+    /// SQuAD v2.0: the odds of no answer, `{question id: null score - best span score}`, in question order.
+    pub na_odds: Option<NaProbs>,
 }
 
-/// Predicts `dataset` and scores it with the official script's metrics: v1.1 (and XQuAD) `f1` (the selection
-/// metric) and `exact_match`; v2.0 `f1`, `exact` and the HasAns / NoAns parts.
-pub fn score_dataset(
-    model: &Pretrained,
-    tokenizer: &AlbertTokenizer,
-    dataset: &SquadDataset,
-    path: &Path,
-    opts: &QaWindowOptions,
-    v2: bool,
-) -> Result<TaskScores, FinetuneError> {
-    let features = QaFeatures::encode(tokenizer, dataset, opts, false)?;
-    let decode = SpanDecodeOptions { with_null_answer: v2, ..SpanDecodeOptions::default() };
-    let (texts, _) = prediction_files(&predict(model, &features, 32, &decode)?);
-    let mut scores = TaskScores::default();
-    if v2 {
-        let s = score_squad_v2(dataset, path, &texts, None, 1.0)?;
-        scores.push("f1", s.f1);
-        scores.push("exact", s.exact);
-        for (name, v) in [("HasAns_f1", s.has_ans_f1), ("HasAns_exact", s.has_ans_exact), ("NoAns_f1", s.no_ans_f1)] {
-            if let Some(v) = v {
-                scores.push(name, v);
-            }
-        }
-    } else {
-        let s = score_squad_v1(dataset, path, &texts)?;
-        scores.push("f1", s.f1);
-        scores.push("exact_match", s.exact_match);
+/// Extractive question answering: SQuAD v1.1 ([`Task::SquadV1`]), v2.0 with unanswerable questions
+/// ([`Task::SquadV2`]), or XQuAD ([`Task::Xquad`], v1.1's format and metrics, with a committed article split).
+#[derive(Debug, Clone, Copy)]
+pub struct QaTask(pub Task);
+
+impl QaTask {
+    fn v2(self) -> bool {
+        self.0 == Task::SquadV2
     }
-    Ok(scores)
+
+    fn windows(max_seq_length: usize) -> QaWindowOptions {
+        QaWindowOptions { max_seq_length, ..QaWindowOptions::default() }
+    }
+}
+
+/// Only this many questions, the first of the file.
+fn first_questions(dataset: &SquadDataset, n: usize) -> SquadDataset {
+    let mut left = n;
+    let mut out = SquadDataset { version: dataset.version.clone(), data: Vec::new() };
+    for article in &dataset.data {
+        let mut article = article.clone();
+        for p in &mut article.paragraphs {
+            p.qas.truncate(left);
+            left -= p.qas.len();
+        }
+        article.paragraphs.retain(|p| !p.qas.is_empty());
+        if !article.paragraphs.is_empty() {
+            out.data.push(article);
+        }
+    }
+    out
+}
+
+impl TaskFamily for QaTask {
+    type Data = TaskFile<SquadDataset>;
+    type Features = QaFeatures;
+    type Predictions = QaAnswers;
+
+    const EVAL_BATCH: usize = 32;
+
+    fn task(&self) -> Task {
+        self.0
+    }
+
+    fn architecture(&self) -> Architecture {
+        Architecture::QuestionAnswering
+    }
+
+    /// Reads a SQuAD-format file; XQuAD can be restricted to one part of its article split.
+    fn read(&self, path: &Path, opts: &ReadOptions) -> Result<Self::Data, TaskError> {
+        let dataset = read_squad(path)?;
+        let items = match opts.articles {
+            Some(part) if self.0 == Task::Xquad => ArticleSplit::xquad().part(&dataset, path, part)?,
+            Some(_) => return Err(TaskError::invalid(path, format!("the article split applies to XQuAD only, not {}", self.0))),
+            None => dataset,
+        };
+        Ok(TaskFile { path: path.to_owned(), items })
+    }
+
+    /// XQuAD: the training articles of the committed split, the last 10% of them selecting the checkpoint. SQuAD:
+    /// the dev file selects, else the last 10% of the training articles.
+    fn training(&self, source: &TrainingSource) -> Result<Training<Self::Data>, FinetuneError> {
+        source.no_holdout_fraction(self.0)?;
+        let (train, select) = match (self.0, &source.dev) {
+            (Task::Xquad, _) => {
+                let part = self.read(&source.data, &ReadOptions { articles: Some(ArticlePart::Train), ..ReadOptions::default() })?;
+                let (train, held) = hold_out_articles(&part.items, 0.1);
+                (train, TaskFile { path: source.data.clone(), items: held })
+            }
+            (_, Some(dev)) => (self.read(&source.data, &ReadOptions::default())?.items, self.read(dev, &ReadOptions::default())?),
+            (_, None) => {
+                let (train, held) = hold_out_articles(&self.read(&source.data, &ReadOptions::default())?.items, 0.1);
+                (train, TaskFile { path: source.data.clone(), items: held })
+            }
+        };
+        let train = match source.limit {
+            Some(n) => first_questions(&train, n),
+            None => train,
+        };
+        Ok(Training { train: TaskFile { path: source.data.clone(), items: train }, select: Some(select) })
+    }
+
+    fn size(&self, data: &Self::Data) -> usize {
+        data.items.questions().count()
+    }
+
+    fn head_labels(&self, _train: &Self::Data) -> HeadLabels {
+        HeadLabels::Unlabeled
+    }
+
+    fn features(&self, tokenizer: &AlbertTokenizer, data: &Self::Data, max_seq_length: usize) -> Result<QaFeatures, FinetuneError> {
+        QaFeatures::encode(tokenizer, &data.items, &Self::windows(max_seq_length), true)
+    }
+
+    /// Answers, with the no-answer odds for SQuAD v2.0.
+    fn predict(&self, model: &Pretrained, tokenizer: &AlbertTokenizer, data: &Self::Data, opts: &PredictOptions) -> Result<QaAnswers, FinetuneError> {
+        let features = QaFeatures::encode(tokenizer, &data.items, &Self::windows(opts.max_seq_length), false)?;
+        let decode = SpanDecodeOptions { with_null_answer: self.v2(), ..SpanDecodeOptions::default() };
+        let mut answers = QaAnswers { texts: HashMap::new(), na_odds: self.v2().then(NaProbs::default) };
+        for (id, p) in predict(model, &features, opts.batch_size, &decode)? {
+            if let Some(odds) = &mut answers.na_odds {
+                odds.insert(id.clone(), p.null_score_diff.map_or(0.0, f64::from));
+            }
+            answers.texts.insert(id, p.answer.map_or(String::new(), |a| a.text));
+        }
+        Ok(answers)
+    }
+
+    /// A JSON object `{question id: answer text}`.
+    fn read_predictions(&self, _data: &Self::Data, path: &Path) -> Result<QaAnswers, TaskError> {
+        Ok(QaAnswers { texts: read_squad_predictions(path)?, na_odds: None })
+    }
+
+    /// The official scripts' scores; SQuAD v2.0 with the no-answer probabilities of `opts.na_prob_file`, else
+    /// the predictions' own odds.
+    fn evaluate(&self, data: &Self::Data, predictions: &QaAnswers, opts: &EvalOptions) -> Result<EvaluationReport, TaskError> {
+        if !self.v2() {
+            return Ok(EvaluationReport::SquadV1(score_squad_v1(&data.items, &data.path, &predictions.texts)?));
+        }
+        let na_probs = match &opts.na_prob_file {
+            Some(path) => Some(read_na_probs(path)?),
+            None => predictions.na_odds.clone(),
+        };
+        Ok(EvaluationReport::SquadV2(score_squad_v2(
+            &data.items,
+            &data.path,
+            &predictions.texts,
+            na_probs.as_ref(),
+            opts.na_prob_thresh,
+        )?))
+    }
+
+    /// Fine-tuning selects on the answers alone (no no-answer threshold).
+    fn select(&self, model: &Pretrained, tokenizer: &AlbertTokenizer, data: &Self::Data, max_seq_length: usize) -> Result<TaskScores, FinetuneError> {
+        let opts = PredictOptions { max_seq_length, batch_size: Self::EVAL_BATCH };
+        let answers = QaAnswers { na_odds: None, ..self.predict(model, tokenizer, data, &opts)? };
+        Ok(self.evaluate(data, &answers, &EvalOptions::new())?.selection_scores())
+    }
+
+    fn companions(&self) -> &'static [&'static str] {
+        if self.v2() {
+            &[NA_ODDS]
+        } else {
+            &[]
+        }
+    }
+
+    /// The official predictions file and, for SQuAD v2.0, the no-answer odds beside it (`STEM.na_odds.json`) that
+    /// `evaluate-v2.0.py --na-prob-file` reads.
+    fn prediction_files(&self, _data: &Self::Data, predictions: &QaAnswers, _model: &AlbertConfig) -> Result<Vec<PredictionFile>, FinetuneError> {
+        let mut files = vec![PredictionFile { companion: None, bytes: json_bytes(&predictions.texts)? }];
+        if let Some(odds) = &predictions.na_odds {
+            let odds: serde_json::Map<String, serde_json::Value> =
+                odds.ids.iter().zip(&odds.probs).map(|(id, p)| (id.clone(), serde_json::json!(p))).collect();
+            files.push(PredictionFile { companion: Some(NA_ODDS), bytes: json_bytes(&odds)? });
+        }
+        Ok(files)
+    }
 }

@@ -1,18 +1,21 @@
-//! Sequence classification and regression: one label per text or text pair, read from the pooled `[CLS]`.
-//! Texts are encoded as `[CLS] a [SEP] (b [SEP])`, truncated longest-first to `max_seq_length`, and padded to the
-//! longest of each batch.
+//! Sequence classification and regression (GLUE, users' own CSV/TSV/JSONL data): one label per text or text pair,
+//! read from the pooled `[CLS]`. Texts are encoded as `[CLS] a [SEP] (b [SEP])`, truncated longest-first to
+//! `max_seq_length`, and padded to the longest of each batch.
 
 use std::path::{Path, PathBuf};
 
 use albert::model::AlbertForSequenceClassification;
+use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertForAny, AlbertInput, ForwardOptions, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
-use super::{FinetuneError, TrainFeatures};
-use crate::tasks::custom::{read_custom, CustomDataset, CustomTask, LabelKind};
-use crate::tasks::glue::{read_glue, GlueDataset, GlueTask};
-use crate::tasks::{Target, TaskError, TaskScores, TextExample};
+use super::task::{HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TrainHead, Training, TrainingSource};
+use super::FinetuneError;
+use crate::augment::{augment_examples, Method};
+use crate::tasks::custom::{read_custom, read_custom_predictions, score_custom, CustomDataset, CustomTask, LabelKind};
+use crate::tasks::glue::{read_glue, read_glue_predictions, score_glue, GlueDataset, GlueTask};
+use crate::tasks::{EvalOptions, EvaluationReport, Target, Task, TaskError, TaskScores, TextExample};
 
 /// Encoded texts with their labels (absent for unlabeled data).
 #[derive(Debug, Clone)]
@@ -55,12 +58,6 @@ impl SequenceFeatures {
         })
     }
 
-    fn input(&self, rows: &[usize], device: &Device) -> Result<AlbertInput, FinetuneError> {
-        let ids: Vec<Vec<u32>> = rows.iter().map(|&r| self.ids[r].clone()).collect();
-        let types: Vec<Vec<u32>> = rows.iter().map(|&r| self.type_ids[r].clone()).collect();
-        Ok(AlbertInput::from_rows(&ids, Some(&types), self.pad_id, device)?)
-    }
-
     fn label_tensor(&self, rows: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
         let labels = rows
             .iter()
@@ -87,55 +84,47 @@ impl SequenceFeatures {
     }
 }
 
-fn head(model: &AlbertForAny) -> Result<&AlbertForSequenceClassification, FinetuneError> {
-    super::require_head(model, albert::Architecture::SequenceClassification, |m| match m {
-        AlbertForAny::SequenceClassification(h) => Some(h),
-        _ => None,
-    })
-}
-
-impl TrainFeatures for SequenceFeatures {
-    fn len(&self) -> usize {
+impl EncodedItems for SequenceFeatures {
+    fn count(&self) -> usize {
         self.ids.len()
     }
 
-    fn row_len(&self, row: usize) -> usize {
-        self.ids[row].len()
+    fn input(&self, items: &[usize], device: &Device) -> albert::Result<AlbertInput> {
+        let ids: Vec<&[u32]> = items.iter().map(|&r| self.ids[r].as_slice()).collect();
+        let types: Vec<&[u32]> = items.iter().map(|&r| self.type_ids[r].as_slice()).collect();
+        rows_input(&ids, Some(&types), 1, self.pad_id, device)
+    }
+}
+
+impl TrainHead for AlbertForSequenceClassification {
+    type Labels = Tensor;
+
+    fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
+        AlbertForSequenceClassification::loss(self, output, labels)
+    }
+}
+
+impl LabeledItems for SequenceFeatures {
+    type Head = AlbertForSequenceClassification;
+
+    fn item_len(&self, item: usize) -> usize {
+        self.ids[item].len()
     }
 
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError> {
-        let head = head(model)?;
-        let out = head.forward(
-            &self.input(batch, device)?,
-            forward,
-        )?;
-        Ok(head.loss(&out, &self.label_tensor(batch, device)?)?)
+    fn labels(&self, items: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
+        self.label_tensor(items, device)
     }
 }
 
 /// Predicts every row of `features`: the arg-max class, or the score when the head has one output.
-pub fn predict(
-    model: &Pretrained,
-    features: &SequenceFeatures,
-    batch_size: usize,
-) -> Result<Vec<Target>, FinetuneError> {
-    let detached = model.detached()?;
-    let head = head(&detached)?;
-    let device = head.albert.embeddings().word_embeddings().device().clone();
-    let rows: Vec<usize> = (0..features.ids.len()).collect();
-    let mut out = Vec::with_capacity(rows.len());
-    for batch in rows.chunks(batch_size.max(1)) {
-        // (batch, num_labels)
-        let logits = head
-            .forward(&features.input(batch, &device)?, &ForwardOptions::default())?
-            .logits;
-        let logits: Vec<Vec<f32>> = logits.to_dtype(candle_core::DType::F32)?.to_vec2()?;
-        out.extend(logits.iter().map(|row| match row.as_slice() {
+pub fn predict(model: &Pretrained, features: &SequenceFeatures, batch_size: usize) -> Result<Vec<Target>, FinetuneError> {
+    Ok(predict_items::<AlbertForSequenceClassification>(model, features, batch_size)?
+        .iter()
+        .map(|row| match row.as_slice() {
             [score] => Target::Score(*score as f64),
             _ => Target::Class(argmax(row)),
-        }));
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 fn argmax(row: &[f32]) -> usize {
@@ -195,6 +184,11 @@ impl SequenceSplit {
     /// The examples at the indices `keep` accepts, in file order.
     pub fn subset(&self, keep: impl Fn(usize) -> bool) -> Self {
         let examples: Vec<TextExample> = self.examples().iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, e)| e.clone()).collect();
+        self.with_examples(examples)
+    }
+
+    /// This file's description with other examples.
+    fn with_examples(&self, examples: Vec<TextExample>) -> Self {
         match self {
             Self::Glue(d) => Self::Glue(GlueDataset { examples, ..d.clone() }),
             Self::Custom(d) => Self::Custom(CustomDataset { examples, ..d.clone() }),
@@ -215,55 +209,142 @@ impl SequenceSplit {
 
     /// Scores predictions in example order with the task's official metrics.
     pub fn score(&self, predictions: &[Target]) -> Result<TaskScores, TaskError> {
+        // A regression model's scores against classes (or the reverse) would be counted as nonsense.
+        let regression = self.label_names().is_empty();
+        if let Some(p) = predictions.iter().find(|p| matches!(p, Target::Score(_)) != regression) {
+            let expected = if regression { "a score" } else { "a class" };
+            return Err(TaskError::invalid(self.path(), format!("a prediction is {p:?}, this file needs {expected}")));
+        }
         match self {
-            Self::Glue(d) => crate::tasks::glue::score_glue(d, predictions),
-            Self::Custom(d) => crate::tasks::custom::score_custom(d, predictions),
+            Self::Glue(d) => score_glue(d, predictions),
+            Self::Custom(d) => score_custom(d, predictions),
         }
     }
 }
 
-/// Writes predictions as a submission TSV (`index<TAB>prediction` with a header): class names from `label_names`
-/// (ids when it has none), scores as numbers. `albert evaluate --predictions` reads it back.
-pub fn write_submission(path: &Path, predictions: &[Target], label_names: &[String]) -> Result<(), FinetuneError> {
-    let mut text = String::from("index\tprediction\n");
-    for (i, p) in predictions.iter().enumerate() {
-        let value = match p {
-            Target::Class(c) => label_names.get(*c).cloned().unwrap_or_else(|| c.to_string()),
-            Target::Score(s) => format!("{s:.6}"),
+/// Sequence classification and regression: a GLUE task, or users' own data described by its columns.
+#[derive(Debug, Clone)]
+pub enum SequenceTask {
+    /// A GLUE task, read from its TSV files.
+    Glue(GlueTask),
+    /// Users' own CSV/TSV/JSONL data.
+    Custom(CustomTask),
+}
+
+impl TaskFamily for SequenceTask {
+    type Data = SequenceSplit;
+    type Features = SequenceFeatures;
+    type Predictions = Vec<Target>;
+
+    const EVAL_BATCH: usize = 64;
+
+    fn task(&self) -> Task {
+        match self {
+            Self::Glue(t) => Task::Glue(*t),
+            Self::Custom(_) => Task::Custom,
+        }
+    }
+
+    fn architecture(&self) -> Architecture {
+        Architecture::SequenceClassification
+    }
+
+    /// Reads a GLUE file, or a custom file whose class ids `opts.labels` fixes.
+    fn read(&self, path: &Path, opts: &ReadOptions) -> Result<SequenceSplit, TaskError> {
+        opts.no_articles(self.task(), path)?;
+        match self {
+            Self::Glue(t) => SequenceSplit::glue(*t, path),
+            Self::Custom(c) => SequenceSplit::custom(c, path, opts.labels.as_deref()),
+        }
+    }
+
+    /// GLUE: `data` is the task folder (train.tsv and the dev file); custom: the training file and an optional dev
+    /// file. The dev file selects the checkpoint, unless a seeded fraction of the training data is held out for it.
+    fn training(&self, source: &TrainingSource) -> Result<Training<SequenceSplit>, FinetuneError> {
+        let (train_path, dev_path) = match self {
+            Self::Glue(t) => {
+                if !source.data.is_dir() {
+                    return Err(FinetuneError::Invalid(format!(
+                        "the GLUE data must be the task folder holding train.tsv, got {}",
+                        source.data.display()
+                    )));
+                }
+                (source.data.join("train.tsv"), Some(source.data.join(t.dev_file())))
+            }
+            Self::Custom(_) => (source.data.clone(), source.dev.clone()),
         };
-        text.push_str(&format!("{i}\t{value}\n"));
+        let train = self.read(&train_path, &ReadOptions::default())?;
+        let labels = train.label_names();
+        let train = match source.limit {
+            Some(n) => train.subset(|i| i < n),
+            None => train,
+        };
+        if let Some(f) = source.holdout_fraction {
+            if !(f > 0.0 && f < 1.0) {
+                return Err(FinetuneError::Invalid(format!("the hold-out fraction must be between 0 and 1, got {f}")));
+            }
+            let (rest, held) = train.hold_out(f, source.seed);
+            return Ok(Training { train: rest, select: Some(held) });
+        }
+        let dev = dev_path.map(|p| self.read(&p, &ReadOptions { labels: Some(labels), ..ReadOptions::default() })).transpose()?;
+        Ok(Training { train, select: dev })
     }
-    albert::fsio::write_atomic(path, text.as_bytes()).map_err(|e| FinetuneError::io(path, e))
-}
 
-/// Reads a file of a sequence task: a GLUE TSV, or users' own data described by `custom` (`Task::Custom`), whose
-/// class ids `labels` fixes.
-pub fn read_split(
-    task: crate::tasks::Task,
-    path: &Path,
-    custom: Option<&CustomTask>,
-    labels: Option<&[String]>,
-) -> Result<SequenceSplit, FinetuneError> {
-    match (task, custom) {
-        (crate::tasks::Task::Glue(t), _) => Ok(SequenceSplit::glue(t, path)?),
-        (crate::tasks::Task::Custom, Some(c)) => Ok(SequenceSplit::custom(c, path, labels)?),
-        (crate::tasks::Task::Custom, None) => Err(FinetuneError::Invalid(
-            "custom data needs its column description".into(),
-        )),
-        (other, _) => Err(FinetuneError::Invalid(format!(
-            "{other} is not a sequence classification task (fine-tuning supports GLUE and custom data so far)"
-        ))),
+    fn size(&self, data: &SequenceSplit) -> usize {
+        data.examples().len()
     }
-}
 
-/// Encodes a split and predicts every example with `model`.
-pub fn predict_split(
-    model: &Pretrained,
-    tokenizer: &AlbertTokenizer,
-    split: &SequenceSplit,
-    max_seq_length: usize,
-    batch_size: usize,
-) -> Result<Vec<Target>, FinetuneError> {
-    let features = SequenceFeatures::encode(tokenizer, split.examples(), max_seq_length)?;
-    predict(model, &features, batch_size)
+    fn head_labels(&self, train: &SequenceSplit) -> HeadLabels {
+        match train.label_names() {
+            names if names.is_empty() => HeadLabels::Score,
+            names => HeadLabels::Classes(names),
+        }
+    }
+
+    fn augment(&self, train: SequenceSplit, method: &Method, seed: u64) -> Result<SequenceSplit, FinetuneError> {
+        Ok(train.with_examples(augment_examples(train.examples(), method, seed)?))
+    }
+
+    fn features(&self, tokenizer: &AlbertTokenizer, data: &SequenceSplit, max_seq_length: usize) -> Result<SequenceFeatures, FinetuneError> {
+        SequenceFeatures::encode(tokenizer, data.examples(), max_seq_length)
+    }
+
+    fn predict(&self, model: &Pretrained, tokenizer: &AlbertTokenizer, data: &SequenceSplit, opts: &PredictOptions) -> Result<Vec<Target>, FinetuneError> {
+        predict(model, &self.features(tokenizer, data, opts.max_seq_length)?, opts.batch_size)
+    }
+
+    /// A submission TSV (`index<TAB>prediction`, header optional) with label names, class ids or numbers.
+    fn read_predictions(&self, data: &SequenceSplit, path: &Path) -> Result<Vec<Target>, TaskError> {
+        match data {
+            SequenceSplit::Glue(d) => {
+                d.require_labels()?;
+                read_glue_predictions(d.task, path, d.examples.len())
+            }
+            SequenceSplit::Custom(d) => read_custom_predictions(d, path),
+        }
+    }
+
+    fn evaluate(&self, data: &SequenceSplit, predictions: &Vec<Target>, _opts: &EvalOptions) -> Result<EvaluationReport, TaskError> {
+        Ok(EvaluationReport::Scores(data.score(predictions)?))
+    }
+
+    /// A submission TSV (`index<TAB>prediction` with a header): classes by name, scores as numbers. GLUE names
+    /// classes as its files do (0/1 for the binary tasks) whatever the model calls them; custom data by the model's
+    /// label names.
+    fn prediction_files(&self, _data: &SequenceSplit, predictions: &Vec<Target>, model: &AlbertConfig) -> Result<Vec<PredictionFile>, FinetuneError> {
+        let labels = super::task::model_labels(model).unwrap_or_default();
+        let names: Vec<String> = match self {
+            Self::Glue(t) if t.file_labels().len() == labels.len() => t.file_labels().iter().map(|l| l.to_string()).collect(),
+            _ => labels,
+        };
+        let mut text = String::from("index\tprediction\n");
+        for (i, p) in predictions.iter().enumerate() {
+            let value = match p {
+                Target::Class(c) => names.get(*c).cloned().unwrap_or_else(|| c.to_string()),
+                Target::Score(s) => format!("{s:.6}"),
+            };
+            text.push_str(&format!("{i}\t{value}\n"));
+        }
+        Ok(vec![PredictionFile { companion: None, bytes: text.into_bytes() }])
+    }
 }

@@ -6,12 +6,15 @@ use std::path::Path;
 
 use albert::model::loss::IGNORE_INDEX;
 use albert::model::AlbertForTokenClassification;
+use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertForAny, AlbertInput, ForwardOptions, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
-use super::{FinetuneError, TrainFeatures};
-use crate::tasks::ner::NerSentence;
+use super::task::{HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, TrainHead, Training, TrainingSource};
+use super::FinetuneError;
+use crate::tasks::ner::{read_conll2003, read_predicted_tags, score_ner, NerSentence, CONLL2003_LABELS};
+use crate::tasks::{EvalOptions, EvaluationReport, Task, TaskError};
 
 /// Encoded sentences with word-aligned labels.
 #[derive(Debug, Clone)]
@@ -126,82 +129,65 @@ impl TokenFeatures {
         Self::encode(tokenizer, &bare, &[], max_seq_length)
     }
 
-    fn input(&self, rows: &[usize], device: &Device) -> Result<AlbertInput, FinetuneError> {
-        let ids: Vec<Vec<u32>> = rows.iter().map(|&r| self.ids[r].clone()).collect();
-        Ok(AlbertInput::from_rows(&ids, None, self.pad_id, device)?)
-    }
 }
 
-fn head(model: &AlbertForAny) -> Result<&AlbertForTokenClassification, FinetuneError> {
-    super::require_head(model, albert::Architecture::TokenClassification, |m| match m {
-        AlbertForAny::TokenClassification(h) => Some(h),
-        _ => None,
-    })
-}
-
-impl TrainFeatures for TokenFeatures {
-    fn len(&self) -> usize {
+impl EncodedItems for TokenFeatures {
+    fn count(&self) -> usize {
         self.ids.len()
     }
 
-    fn row_len(&self, row: usize) -> usize {
-        self.ids[row].len()
+    fn input(&self, items: &[usize], device: &Device) -> albert::Result<AlbertInput> {
+        let ids: Vec<&[u32]> = items.iter().map(|&r| self.ids[r].as_slice()).collect();
+        rows_input(&ids, None, 1, self.pad_id, device)
+    }
+}
+
+impl TrainHead for AlbertForTokenClassification {
+    type Labels = Tensor;
+
+    fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
+        AlbertForTokenClassification::loss(self, output, labels)
+    }
+}
+
+impl LabeledItems for TokenFeatures {
+    type Head = AlbertForTokenClassification;
+
+    fn item_len(&self, item: usize) -> usize {
+        self.ids[item].len()
     }
 
-    fn loss(&self, model: &AlbertForAny, batch: &[usize], device: &Device, forward: &ForwardOptions) -> Result<Tensor, FinetuneError> {
-        let head = head(model)?;
-        let seq = batch.iter().map(|&r| self.ids[r].len()).max().unwrap_or(0);
-        let mut labels = Vec::with_capacity(batch.len() * seq);
-        for &r in batch {
+    /// (batch, seq) class ids, -100 on every token but the first of a word and on padding.
+    fn labels(&self, items: &[usize], device: &Device) -> Result<Tensor, FinetuneError> {
+        let seq = items.iter().map(|&r| self.ids[r].len()).max().unwrap_or(0);
+        let mut labels = Vec::with_capacity(items.len() * seq);
+        for &r in items {
             let row = self.labels[r]
                 .as_ref()
                 .ok_or_else(|| FinetuneError::Invalid(format!("sentence {r} has no tags")))?;
-            labels.extend(
-                row.iter()
-                    .copied()
-                    .chain(std::iter::repeat_n(IGNORE_INDEX, seq - row.len())),
-            );
+            labels.extend(row.iter().copied().chain(std::iter::repeat_n(IGNORE_INDEX, seq - row.len())));
         }
-        // (batch, seq)
-        let labels = Tensor::from_vec(labels, (batch.len(), seq), device)?;
-        let out = head.forward(
-            &self.input(batch, device)?,
-            forward,
-        )?;
-        Ok(head.loss(&out, &labels)?)
+        Ok(Tensor::from_vec(labels, (items.len(), seq), device)?)
     }
 }
 
 /// Predicts a class id for every word of every sentence (`O`, class 0 of `CONLL2003_LABELS`, for words past the
 /// truncation point).
-pub fn predict(
-    model: &Pretrained,
-    features: &TokenFeatures,
-    batch_size: usize,
-) -> Result<Vec<Vec<usize>>, FinetuneError> {
-    let detached = model.detached()?;
-    let head = head(&detached)?;
-    let device = head.albert.embeddings().word_embeddings().device().clone();
-    let rows: Vec<usize> = (0..features.ids.len()).collect();
-    let mut out = Vec::with_capacity(rows.len());
-    for batch in rows.chunks(batch_size.max(1)) {
-        // (batch, seq, num_labels) -> (batch, seq)
-        let classes: Vec<Vec<u32>> = head
-            .forward(&features.input(batch, &device)?, &ForwardOptions::default())?
-            .logits
-            .argmax(2)?
-            .to_vec2()?;
-        for (&r, row) in batch.iter().zip(classes) {
+pub fn predict(model: &Pretrained, features: &TokenFeatures, batch_size: usize) -> Result<Vec<Vec<usize>>, FinetuneError> {
+    let classes = predict_items::<AlbertForTokenClassification>(model, features, batch_size)?;
+    Ok(classes
+        .iter()
+        .enumerate()
+        .map(|(r, row)| {
             let mut words = vec![0; features.num_words[r]];
             for (t, w) in features.word_starts[r].iter().enumerate() {
                 if let Some(w) = w {
                     words[*w] = row[t] as usize;
                 }
             }
-            out.push(words);
-        }
-    }
-    Ok(out)
+            words
+        })
+        .collect())
 }
 
 /// Writes predicted tags as a CoNLL file (`word tag` lines, blank lines between sentences), which
@@ -212,44 +198,106 @@ pub fn write_conll(
     predictions: &[Vec<usize>],
     label_names: &[String],
 ) -> Result<(), FinetuneError> {
+    let tags = tag_names(predictions, label_names);
+    albert::fsio::write_atomic(path, &conll_text(sentences, &tags)).map_err(|e| FinetuneError::io(path, e))
+}
+
+/// Class ids as tag names (`O` for an id without a name).
+fn tag_names(predictions: &[Vec<usize>], label_names: &[String]) -> Vec<Vec<String>> {
+    predictions
+        .iter()
+        .map(|p| p.iter().map(|&c| label_names.get(c).cloned().unwrap_or_else(|| "O".into())).collect())
+        .collect()
+}
+
+/// `word tag` lines, a blank line after each sentence.
+fn conll_text(sentences: &[NerSentence], tags: &[Vec<String>]) -> Vec<u8> {
     let mut text = String::new();
-    for (s, p) in sentences.iter().zip(predictions) {
-        for (word, class) in s.tokens.iter().zip(p) {
-            let tag = label_names.get(*class).map_or("O", String::as_str);
+    for (s, t) in sentences.iter().zip(tags) {
+        for (word, tag) in s.tokens.iter().zip(t) {
             text.push_str(&format!("{word} {tag}\n"));
         }
         text.push('\n');
     }
-    albert::fsio::write_atomic(path, text.as_bytes()).map_err(|e| FinetuneError::io(path, e))
+    text.into_bytes()
 }
 
-/// Predicts `sentences` and scores them with conlleval: `f1` (the selection metric), `precision`, `recall` and
-/// token `accuracy`, 0-100.
-pub fn score_sentences(
-    model: &Pretrained,
-    tokenizer: &AlbertTokenizer,
-    sentences: &[NerSentence],
-    max_seq_length: usize,
-) -> Result<crate::tasks::TaskScores, FinetuneError> {
-    let labels: Vec<String> = (0..model.config.num_labels())
-        .map(|i| model.config.label_name(i))
-        .collect();
-    let features = TokenFeatures::encode_unlabeled(tokenizer, sentences, max_seq_length)?;
-    let tags: Vec<Vec<String>> = predict(model, &features, 64)?
-        .iter()
-        .map(|p| {
-            p.iter()
-                .map(|&c| labels.get(c).cloned().unwrap_or_else(|| "O".into()))
-                .collect()
-        })
-        .collect();
-    let report = crate::tasks::ner::score_ner(sentences, &tags)?;
-    let mut scores = crate::tasks::TaskScores::default();
-    scores.push("f1", report.overall.f1);
-    scores.push("precision", report.overall.precision);
-    scores.push("recall", report.overall.recall);
-    scores.push("accuracy", report.accuracy);
-    Ok(scores)
+/// CoNLL-2003's tags, by class id.
+fn conll_labels() -> Vec<String> {
+    CONLL2003_LABELS.iter().map(|s| s.to_string()).collect()
+}
+
+/// Named entities in CoNLL-2003's English files (IOB1 tags), scored with conlleval.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenTask;
+
+impl TaskFamily for TokenTask {
+    type Data = TaskFile<Vec<NerSentence>>;
+    type Features = TokenFeatures;
+    /// Tags of every word of every sentence.
+    type Predictions = Vec<Vec<String>>;
+
+    const EVAL_BATCH: usize = 64;
+
+    fn task(&self) -> Task {
+        Task::Conll2003
+    }
+
+    fn architecture(&self) -> Architecture {
+        Architecture::TokenClassification
+    }
+
+    fn read(&self, path: &Path, opts: &ReadOptions) -> Result<Self::Data, TaskError> {
+        opts.no_articles(self.task(), path)?;
+        Ok(TaskFile { path: path.to_owned(), items: read_conll2003(path)? })
+    }
+
+    /// `data` is the CoNLL-2003 folder: trained on eng.train, the checkpoint selected on eng.testa.
+    fn training(&self, source: &TrainingSource) -> Result<Training<Self::Data>, FinetuneError> {
+        source.no_holdout_fraction(self.task())?;
+        if !source.data.is_dir() {
+            return Err(FinetuneError::Invalid(format!(
+                "the CoNLL-2003 data must be the folder holding eng.train, got {}",
+                source.data.display()
+            )));
+        }
+        let read = |name: &str| self.read(&source.data.join(name), &ReadOptions::default());
+        let mut train = read("eng.train")?;
+        train.items.truncate(source.limit.unwrap_or(usize::MAX));
+        Ok(Training { train, select: Some(read("eng.testa")?) })
+    }
+
+    fn size(&self, data: &Self::Data) -> usize {
+        data.items.len()
+    }
+
+    fn head_labels(&self, _train: &Self::Data) -> HeadLabels {
+        HeadLabels::Classes(conll_labels())
+    }
+
+    fn features(&self, tokenizer: &AlbertTokenizer, data: &Self::Data, max_seq_length: usize) -> Result<TokenFeatures, FinetuneError> {
+        TokenFeatures::encode(tokenizer, &data.items, &conll_labels(), max_seq_length)
+    }
+
+    /// Tags by the model's label names.
+    fn predict(&self, model: &Pretrained, tokenizer: &AlbertTokenizer, data: &Self::Data, opts: &PredictOptions) -> Result<Self::Predictions, FinetuneError> {
+        let labels: Vec<String> = (0..model.config.num_labels()).map(|i| model.config.label_name(i)).collect();
+        let features = TokenFeatures::encode_unlabeled(tokenizer, &data.items, opts.max_seq_length)?;
+        Ok(tag_names(&predict(model, &features, opts.batch_size)?, &labels))
+    }
+
+    /// A CoNLL-style file whose last column is the predicted tag.
+    fn read_predictions(&self, data: &Self::Data, path: &Path) -> Result<Self::Predictions, TaskError> {
+        read_predicted_tags(path, &data.items)
+    }
+
+    fn evaluate(&self, data: &Self::Data, predictions: &Self::Predictions, _opts: &EvalOptions) -> Result<EvaluationReport, TaskError> {
+        Ok(EvaluationReport::Conll(score_ner(&data.items, predictions)?))
+    }
+
+    fn prediction_files(&self, data: &Self::Data, predictions: &Self::Predictions, _model: &AlbertConfig) -> Result<Vec<PredictionFile>, FinetuneError> {
+        Ok(vec![PredictionFile { companion: None, bytes: conll_text(&data.items, predictions) }])
+    }
 }
 
 #[cfg(test)]

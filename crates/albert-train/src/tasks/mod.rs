@@ -76,6 +76,9 @@ pub enum TaskError {
     /// The task name is not known.
     #[error("unknown task {0:?}; known tasks: {known}", known = Task::NAMES.join(", "))]
     UnknownTask(String),
+    /// Users' own data was given without the description of its columns.
+    #[error("the custom task needs the text and label columns (EvalOptions::custom)")]
+    NoCustomColumns,
     /// Scoring failed.
     #[error(transparent)]
     Metric(#[from] MetricError),
@@ -307,7 +310,7 @@ pub enum Task {
 
 impl Task {
     /// Names accepted by [`Task::from_name`].
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         "cola",
         "sst2",
         "mrpc",
@@ -324,6 +327,7 @@ impl Task {
         "xquad",
         "conll2003",
         "race",
+        "custom",
     ];
 
     /// The usual longest input: 384 for question answering (windows), 512 for RACE's passages (as ALBERT's
@@ -440,6 +444,38 @@ pub enum EvaluationReport {
     Scores(TaskScores),
 }
 
+impl EvaluationReport {
+    /// The report as named metrics, the first of which selects a fine-tuning checkpoint (higher is better):
+    /// SQuAD v1.1 / XQuAD `f1`, `exact_match`; v2.0 `f1`, `exact` and the HasAns / NoAns parts; CoNLL-2003 `f1`,
+    /// `precision`, `recall` and token `accuracy`; the others as reported.
+    pub fn selection_scores(&self) -> TaskScores {
+        let mut scores = TaskScores::default();
+        match self {
+            EvaluationReport::SquadV1(s) => {
+                scores.push("f1", s.f1);
+                scores.push("exact_match", s.exact_match);
+            }
+            EvaluationReport::SquadV2(s) => {
+                scores.push("f1", s.f1);
+                scores.push("exact", s.exact);
+                for (name, v) in [("HasAns_f1", s.has_ans_f1), ("HasAns_exact", s.has_ans_exact), ("NoAns_f1", s.no_ans_f1)] {
+                    if let Some(v) = v {
+                        scores.push(name, v);
+                    }
+                }
+            }
+            EvaluationReport::Conll(r) => {
+                scores.push("f1", r.overall.f1);
+                scores.push("precision", r.overall.precision);
+                scores.push("recall", r.overall.recall);
+                scores.push("accuracy", r.accuracy);
+            }
+            EvaluationReport::Scores(s) => scores = s.clone(),
+        }
+        scores
+    }
+}
+
 impl fmt::Display for EvaluationReport {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
@@ -489,62 +525,9 @@ pub fn evaluate_predictions(
     predictions: &Path,
     options: &EvalOptions,
 ) -> Result<EvaluationReport, TaskError> {
-    match task {
-        Task::Glue(t) => {
-            let dataset = glue::read_glue(t, data)?;
-            dataset.require_labels()?;
-            let preds = glue::read_glue_predictions(t, predictions, dataset.examples.len())?;
-            Ok(EvaluationReport::Scores(glue::score_glue(
-                &dataset, &preds,
-            )?))
-        }
-        Task::SquadV1 | Task::Xquad => {
-            let dataset = squad::read_squad(data)?;
-            let preds = squad::read_squad_predictions(predictions)?;
-            Ok(EvaluationReport::SquadV1(squad::score_squad_v1(
-                &dataset, data, &preds,
-            )?))
-        }
-        Task::SquadV2 => {
-            let dataset = squad::read_squad(data)?;
-            let preds = squad::read_squad_predictions(predictions)?;
-            let na_probs = options
-                .na_prob_file
-                .as_deref()
-                .map(squad::read_na_probs)
-                .transpose()?;
-            Ok(EvaluationReport::SquadV2(squad::score_squad_v2(
-                &dataset,
-                data,
-                &preds,
-                na_probs.as_ref(),
-                options.na_prob_thresh,
-            )?))
-        }
-        Task::Conll2003 => {
-            let sentences = ner::read_conll2003(data)?;
-            let tags = ner::read_predicted_tags(predictions, &sentences)?;
-            Ok(EvaluationReport::Conll(ner::score_ner(&sentences, &tags)?))
-        }
-        Task::Race => {
-            let examples = multiple_choice::read_race(data)?;
-            let preds = multiple_choice::read_choice_predictions(predictions)?;
-            Ok(EvaluationReport::Scores(
-                multiple_choice::score_multiple_choice(&examples, data, &preds, predictions)?,
-            ))
-        }
-        Task::Custom => {
-            let spec = options.custom.as_ref().ok_or_else(|| {
-                TaskError::invalid(
-                    data,
-                    "the custom task needs the text and label columns (EvalOptions::custom)",
-                )
-            })?;
-            let dataset = custom::read_custom(spec, data)?;
-            let preds = custom::read_custom_predictions(&dataset, predictions)?;
-            Ok(EvaluationReport::Scores(custom::score_custom(
-                &dataset, &preds,
-            )?))
-        }
-    }
+    crate::finetune::task::with_family(
+        task,
+        options.custom.as_ref(),
+        crate::finetune::task::EvaluateFile { data, predictions, options },
+    )?
 }

@@ -34,6 +34,7 @@ pub mod embed;
 pub mod fill_mask;
 pub mod ner;
 pub mod qa;
+pub mod task_head;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,211 @@
+//! A fine-tuned head run over a task's encoded items, in order: the inference half of the fine-tuning task families
+//! (sequence classification and regression, token classification, extractive question answering, multiple choice).
+//! `albert predict`, `albert evaluate --model` and fine-tuning's dev scores run their models through
+//! [`predict_items`]; `albert-train` adds reading the data, labels, losses and metrics on top of [`TaskHead`].
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::config::Architecture;
+use crate::error::{Error, Result};
+use crate::model::{
+    AlbertForAny, AlbertForMultipleChoice, AlbertForQuestionAnswering, AlbertForSequenceClassification,
+    AlbertForTokenClassification, AlbertInput, AlbertModel, ForwardOptions, LogitsOutput, QuestionAnsweringOutput,
+};
+use crate::pretrained::Pretrained;
+
+/// Encoded items of a task (a token row; a multiple-choice question's option rows) that batch into model inputs.
+pub trait EncodedItems {
+    /// Number of items.
+    fn count(&self) -> usize;
+
+    /// The padded model input of the items `items` (indices), in that order.
+    fn input(&self, items: &[usize], device: &Device) -> Result<AlbertInput>;
+}
+
+/// A fine-tuning head class: where it sits in a model, how it runs, and what it gives for each item of a batch.
+pub trait TaskHead: Sized {
+    /// The class.
+    const ARCHITECTURE: Architecture;
+    /// The forward pass's outputs (kept whole for the loss).
+    type Output;
+    /// What one item's prediction is read from.
+    type Row;
+
+    /// The head, when `model` is of this class.
+    fn of(model: &AlbertForAny) -> Option<&Self>;
+
+    /// The encoder under the head.
+    fn encoder(&self) -> &AlbertModel;
+
+    /// The forward pass over a batch.
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<Self::Output>;
+
+    /// Each item's part of `output`, in batch order.
+    fn rows(output: &Self::Output) -> Result<Vec<Self::Row>>;
+}
+
+/// The head `H` of `model`, or an error naming the class the task needs and the model's.
+pub fn task_head<H: TaskHead>(model: &AlbertForAny) -> Result<&H> {
+    H::of(model).ok_or_else(|| {
+        Error::Input(format!(
+            "this task needs {}, the model is {}",
+            H::ARCHITECTURE.hf_name(),
+            model.architecture().hf_name()
+        ))
+    })
+}
+
+/// Runs the head `H` of `model` over every item, `batch_size` items at a time in order, on the inference model
+/// ([`Pretrained::detached`], in the model's precision); one row per item.
+pub fn predict_items<H: TaskHead>(
+    model: &Pretrained,
+    items: &(impl EncodedItems + ?Sized),
+    batch_size: usize,
+) -> Result<Vec<H::Row>> {
+    let detached = model.detached()?;
+    let head = task_head::<H>(&detached)?;
+    let device = head.encoder().embeddings().word_embeddings().device().clone();
+    let order: Vec<usize> = (0..items.count()).collect();
+    let mut out = Vec::with_capacity(order.len());
+    for batch in order.chunks(batch_size.max(1)) {
+        let output = head.forward(&items.input(batch, &device)?, &ForwardOptions::default())?;
+        out.extend(H::rows(&output)?);
+    }
+    Ok(out)
+}
+
+impl TaskHead for AlbertForSequenceClassification {
+    const ARCHITECTURE: Architecture = Architecture::SequenceClassification;
+    type Output = LogitsOutput;
+    /// The logits of the text (num_labels).
+    type Row = Vec<f32>;
+
+    fn of(model: &AlbertForAny) -> Option<&Self> {
+        match model {
+            AlbertForAny::SequenceClassification(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn encoder(&self) -> &AlbertModel {
+        &self.albert
+    }
+
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<LogitsOutput> {
+        AlbertForSequenceClassification::forward(self, input, opts)
+    }
+
+    fn rows(output: &LogitsOutput) -> Result<Vec<Vec<f32>>> {
+        // (batch, num_labels)
+        Ok(output.logits.to_dtype(DType::F32)?.to_vec2()?)
+    }
+}
+
+impl TaskHead for AlbertForTokenClassification {
+    const ARCHITECTURE: Architecture = Architecture::TokenClassification;
+    type Output = LogitsOutput;
+    /// The most likely class of each position of the padded row.
+    type Row = Vec<u32>;
+
+    fn of(model: &AlbertForAny) -> Option<&Self> {
+        match model {
+            AlbertForAny::TokenClassification(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn encoder(&self) -> &AlbertModel {
+        &self.albert
+    }
+
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<LogitsOutput> {
+        AlbertForTokenClassification::forward(self, input, opts)
+    }
+
+    fn rows(output: &LogitsOutput) -> Result<Vec<Vec<u32>>> {
+        // (batch, seq, num_labels) -> (batch, seq)
+        Ok(output.logits.argmax(2)?.to_vec2()?)
+    }
+}
+
+impl TaskHead for AlbertForQuestionAnswering {
+    const ARCHITECTURE: Architecture = Architecture::QuestionAnswering;
+    type Output = QuestionAnsweringOutput;
+    /// Start and end logits of each position of the padded window.
+    type Row = (Vec<f32>, Vec<f32>);
+
+    fn of(model: &AlbertForAny) -> Option<&Self> {
+        match model {
+            AlbertForAny::QuestionAnswering(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn encoder(&self) -> &AlbertModel {
+        &self.albert
+    }
+
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<QuestionAnsweringOutput> {
+        AlbertForQuestionAnswering::forward(self, input, opts)
+    }
+
+    fn rows(output: &QuestionAnsweringOutput) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+        // (batch, seq) each
+        let (start, end): (Vec<Vec<f32>>, Vec<Vec<f32>>) = (output.start_logits.to_vec2()?, output.end_logits.to_vec2()?);
+        Ok(start.into_iter().zip(end).collect())
+    }
+}
+
+impl TaskHead for AlbertForMultipleChoice {
+    const ARCHITECTURE: Architecture = Architecture::MultipleChoice;
+    type Output = LogitsOutput;
+    /// The index of the chosen option.
+    type Row = u32;
+
+    fn of(model: &AlbertForAny) -> Option<&Self> {
+        match model {
+            AlbertForAny::MultipleChoice(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn encoder(&self) -> &AlbertModel {
+        &self.albert
+    }
+
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<LogitsOutput> {
+        AlbertForMultipleChoice::forward(self, input, opts)
+    }
+
+    fn rows(output: &LogitsOutput) -> Result<Vec<u32>> {
+        // (batch, options) -> (batch)
+        Ok(output.logits.argmax(1)?.to_vec1()?)
+    }
+}
+
+/// The padded input of token rows (`ids`, optionally `type_ids`, one row per entry of `rows`), each item being
+/// `group` consecutive rows: 1 for one sequence per item, the number of options for multiple choice, whose input is
+/// shaped (items, options, seq).
+pub fn rows_input(
+    ids: &[&[u32]],
+    type_ids: Option<&[&[u32]]>,
+    group: usize,
+    pad_id: u32,
+    device: &Device,
+) -> Result<AlbertInput> {
+    let owned = |rows: &[&[u32]]| -> Vec<Vec<u32>> { rows.iter().map(|r| r.to_vec()).collect() };
+    let types = type_ids.map(owned);
+    let input = AlbertInput::from_rows(&owned(ids), types.as_deref(), pad_id, device)?;
+    if group <= 1 {
+        return Ok(input);
+    }
+    let seq = input.input_ids.dim(1)?;
+    let shape = (ids.len() / group, group, seq);
+    let reshape = |t: Option<Tensor>| t.map(|t| t.reshape(shape)).transpose();
+    Ok(AlbertInput {
+        input_ids: input.input_ids.reshape(shape)?,
+        token_type_ids: reshape(input.token_type_ids)?,
+        attention_mask: reshape(input.attention_mask)?,
+        position_ids: reshape(input.position_ids)?,
+    })
+}
