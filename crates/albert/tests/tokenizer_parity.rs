@@ -19,10 +19,20 @@ fn fixtures() -> PathBuf {
     repo_root().join("tests/fixtures/tokenizer")
 }
 
-/// ../shared/data, or `None` (a recorded skip) when its spiece.model is absent outside CI.
+/// ../shared/data, or `None` (with a note) when it is absent outside CI.
 fn data_dir() -> Option<PathBuf> {
-    albert_testkit::shared_data("spm/spiece.model")?;
-    albert_testkit::shared_data("")
+    let d = repo_root().join("../shared/data");
+    if d.join("spm/spiece.model").is_file() {
+        return Some(d);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{} is missing (required under CI=true)", d.display());
+    }
+    eprintln!(
+        "note: {} is missing; skipping tokenizer parity test",
+        d.display()
+    );
+    None
 }
 
 /// Fails with every mismatch, one a line.
@@ -387,19 +397,18 @@ fn pairs(v: &Value) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The hard-case texts, each with transformers' output for it (tokenizer.json path).
+fn hf_hard_cases(h: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    h["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).zip(h["hf"].as_array().unwrap())
+}
+
 #[test]
 fn hard_cases_hf_path_ids_tokens_offsets_and_decoding() {
     let Some(data) = data_dir() else { return };
     let (tok, _dir) = hf_tokenizer(&data);
     let h = hard_cases();
     let mut bad = Vec::new();
-    for (t, w) in h["texts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(h["hf"].as_array().unwrap())
-    {
-        let t = t.as_str().unwrap();
+    for (t, w) in hf_hard_cases(&h) {
         let e = tok.encode(t, None, &EncodeOptions::default()).unwrap();
         let tokens: Vec<String> = w["tokens"]
             .as_array()
@@ -546,13 +555,7 @@ fn spm_path_offsets_agree_with_transformers_where_ids_agree() {
             .unwrap();
     let h = hard_cases();
     let (mut same_ids, mut bad, mut narrower) = (0, Vec::new(), Vec::new());
-    for (t, w) in h["texts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(h["hf"].as_array().unwrap())
-    {
-        let t = t.as_str().unwrap();
+    for (t, w) in hf_hard_cases(&h) {
         let e = spm.encode(t, None, &EncodeOptions::default()).unwrap();
         if e.ids == u32s(&w["ids"]) {
             same_ids += 1;
