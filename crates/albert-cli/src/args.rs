@@ -2,8 +2,12 @@
 //! the typed value parser that lists every accepted name in --help.
 
 use std::ffi::OsStr;
+use std::fmt::Display;
+use std::str::FromStr;
 
+use albert_train::data::DocBoundary;
 use albert_train::finetune::task::PredictOptions;
+use albert_train::pretrain::OptimizerKind;
 use albert_train::tasks::custom::{CustomTask, FileFormat, LabelKind};
 use albert_train::tasks::squad::ArticlePart;
 use albert_train::tasks::{Task, TaskError};
@@ -32,6 +36,26 @@ impl<T: Clone + Send + Sync + 'static> TypedValueParser for Named<T> {
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
         Some(Box::new(self.names.iter().map(PossibleValue::new)))
     }
+}
+
+impl<T: FromStr> Named<T>
+where
+    T::Err: Display,
+{
+    /// Parses with `T`'s `FromStr`, whose spellings are `names`.
+    fn from_str(names: &'static [&'static str]) -> Self {
+        Named { names, parse: |s| s.parse::<T>().map_err(|e| e.to_string()) }
+    }
+}
+
+/// `--optimizer`.
+pub fn optimizer_parser() -> Named<OptimizerKind> {
+    Named::from_str(&["lamb", "adamw"])
+}
+
+/// `--doc-boundary`.
+pub fn doc_boundary_parser() -> Named<DocBoundary> {
+    Named::from_str(&["blank-line", "file", "wikitext-heading"])
 }
 
 /// `--task`: every task by its canonical name; aliases (`mnli_mm`, `squad-v1.1`, `ner`, ...) parse too.
@@ -92,7 +116,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub max_seq_length: Option<usize>,
     /// XQuAD: only the train or test articles of the committed split (data/splits/xquad_split.json).
-    #[arg(long, value_parser = clap::value_parser!(ArticlePart))]
+    #[arg(long, value_parser = Named::<ArticlePart>::from_str(&["train", "test"]))]
     pub articles: Option<ArticlePart>,
     /// Examples per forward pass.
     #[arg(long, default_value_t = 64)]

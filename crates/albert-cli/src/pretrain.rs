@@ -48,9 +48,9 @@ struct PrepareArgs {
     /// Longest [CLS] A [SEP] B [SEP] sequence.
     #[arg(long, default_value_t = 512)]
     max_seq_length: usize,
-    /// How documents are delimited: blank-line, file or wikitext-heading.
-    #[arg(long, default_value = "blank-line")]
-    doc_boundary: String,
+    /// How documents are delimited.
+    #[arg(long, default_value = "blank-line", value_parser = crate::args::doc_boundary_parser())]
+    doc_boundary: DocBoundary,
     /// Fraction of documents held out for evaluation.
     #[arg(long, default_value_t = 0.05)]
     heldout_fraction: f64,
@@ -92,9 +92,9 @@ struct RunArgs {
     /// Warmup steps.
     #[arg(long, default_value_t = 100)]
     warmup: u64,
-    /// lamb or adamw.
-    #[arg(long, default_value = "lamb")]
-    optimizer: String,
+    /// The optimizer.
+    #[arg(long, default_value = "lamb", value_parser = crate::args::optimizer_parser())]
+    optimizer: OptimizerKind,
     /// Weight decay (not on biases and LayerNorm weights).
     #[arg(long, default_value_t = 0.01)]
     weight_decay: f64,
@@ -155,7 +155,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
     a.overwrite.claim_dir(&a.out, "pretrain prepare", &outputs)?;
     let mut cfg = PrepareConfig::new(a.corpus, a.out.clone(), tokenizer_id(&a.tokenizer)?);
     cfg.max_seq_length = a.max_seq_length;
-    cfg.doc_boundary = a.doc_boundary.parse::<DocBoundary>()?;
+    cfg.doc_boundary = a.doc_boundary;
     cfg.heldout_fraction = a.heldout_fraction;
     let outcome = prepare_corpus(&cfg, &vocab)?;
     let tok_dir = a.out.join(pretrain::TOKENIZER_SUBDIR);
@@ -225,7 +225,7 @@ fn train(a: RunArgs) -> Result<()> {
         accumulate: a.accumulate,
         lr: a.lr,
         warmup_steps: a.warmup,
-        optimizer: a.optimizer.parse::<OptimizerKind>()?,
+        optimizer: a.optimizer,
         weight_decay: a.weight_decay,
         seed: a.seed,
         max_ngram: a.max_ngram,
