@@ -478,14 +478,15 @@ fn truncation_stride_and_padding_match_transformers() {
                 .map(u32s)
                 .collect::<Vec<_>>()
         };
-        let columns: [(&str, fn(&Encoding) -> &Vec<u32>); 4] = [
-            ("input_ids", |r| &r.ids),
-            ("token_type_ids", |r| &r.type_ids),
-            ("attention_mask", |r| &r.attention_mask),
-            ("special_tokens_mask", |r| &r.special_tokens_mask),
-        ];
-        for (name, column) in columns {
-            let ours: Vec<Vec<u32>> = rows.iter().map(|r| column(r).clone()).collect();
+        let column = |pick: fn(&Encoding) -> &Vec<u32>| -> Vec<Vec<u32>> {
+            rows.iter().map(|r| pick(r).clone()).collect()
+        };
+        for (name, ours) in [
+            ("input_ids", column(|r| &r.ids)),
+            ("token_type_ids", column(|r| &r.type_ids)),
+            ("attention_mask", column(|r| &r.attention_mask)),
+            ("special_tokens_mask", column(|r| &r.special_tokens_mask)),
+        ] {
             assert_eq!(ours, field(name), "{name}: {case}");
         }
         let offs: Vec<Vec<(usize, usize)>> = case["offsets"]
