@@ -1,10 +1,10 @@
 //! AdamW, exactly as `torch.optim.AdamW`.
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, DType, Device, Layout, Storage, Tensor};
+use candle_core::{CpuStorage, Device, Layout, Storage, Tensor};
 use rayon::prelude::*;
 
-use super::{name_matches, Moments, NamedParams, OptimError, Optimizer, OptimizerState, DEFAULT_EXCLUDE};
+use super::{check_adam_settings, name_matches, update_each, Moments, NamedParams, OptimError, Optimizer, OptimizerState, DEFAULT_EXCLUDE};
 
 /// AdamW's settings; the defaults are torch's, with ALBERT's exclusions from weight decay.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -59,12 +59,7 @@ pub struct AdamW {
 impl AdamW {
     /// An AdamW optimizer with empty state.
     pub fn new(cfg: AdamWConfig) -> Result<Self, OptimError> {
-        let in_unit = |x: f64| (0.0..1.0).contains(&x);
-        if !in_unit(cfg.beta1) || !in_unit(cfg.beta2) || cfg.eps < 0.0 || cfg.weight_decay < 0.0 {
-            return Err(OptimError::InvalidConfig(format!(
-                "AdamW needs betas in [0, 1) and non-negative eps and weight decay, got {cfg:?}"
-            )));
-        }
+        check_adam_settings("AdamW", (cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay), &cfg)?;
         Ok(AdamW {
             cfg,
             state: OptimizerState::new("adamw"),
@@ -75,18 +70,10 @@ impl AdamW {
 impl Optimizer for AdamW {
     fn step(&mut self, params: &NamedParams, grads: &GradStore, lr: f64) -> Result<(), OptimError> {
         let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
-        for (name, var) in params {
-            let Some(g) = grads.get(var.as_tensor()) else {
-                continue;
-            };
-            let g = g.detach().to_dtype(DType::F32)?;
-            let w = var.as_tensor().detach().to_dtype(DType::F32)?;
-            let decay = if name_matches(name, &self.cfg.exclude_from_weight_decay) {
-                1.0
-            } else {
-                1.0 - lr * self.cfg.weight_decay
-            };
-            let mom = self.state.moments(name, &w)?;
+        let (cfg, state) = (&self.cfg, &mut self.state);
+        update_each(params, grads, |name, w, g| {
+            let decay = if name_matches(name, &cfg.exclude_from_weight_decay) { 1.0 } else { 1.0 - lr * cfg.weight_decay };
+            let mom = state.moments(name, w)?;
             mom.step += 1;
             let t = mom.step as i32;
             let k = Coefficients {
@@ -94,16 +81,14 @@ impl Optimizer for AdamW {
                 b1,
                 b2,
                 inv_bias_correction2_sqrt: 1.0 / (1.0 - b2.powi(t)).sqrt(),
-                eps: self.cfg.eps,
+                eps: cfg.eps,
                 step_size: lr / (1.0 - b1.powi(t)),
             };
-            let next = match fused(&k, &w, &g, mom)? {
-                Some(next) => next,
-                None => composed(&k, &w, &g, mom)?,
-            };
-            var.set(&next.to_dtype(var.dtype())?)?;
-        }
-        Ok(())
+            match fused(&k, w, g, mom)? {
+                Some(next) => Ok(next),
+                None => composed(&k, w, g, mom),
+            }
+        })
     }
 
     fn state(&self) -> &OptimizerState {

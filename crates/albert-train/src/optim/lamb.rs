@@ -1,9 +1,8 @@
 //! LAMB, exactly as google-research/albert's `lamb_optimizer.py`.
 
 use candle_core::backprop::GradStore;
-use candle_core::DType;
 
-use super::{name_matches, NamedParams, OptimError, Optimizer, OptimizerState, DEFAULT_EXCLUDE};
+use super::{check_adam_settings, name_matches, update_each, NamedParams, OptimError, Optimizer, OptimizerState, DEFAULT_EXCLUDE};
 
 /// LAMB's settings; the defaults are ALBERT's.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,50 +68,38 @@ pub struct Lamb {
 impl Lamb {
     /// A LAMB optimizer with empty state.
     pub fn new(cfg: LambConfig) -> Result<Self, OptimError> {
-        let in_unit = |x: f64| (0.0..1.0).contains(&x);
-        if !in_unit(cfg.beta1) || !in_unit(cfg.beta2) || cfg.eps < 0.0 || cfg.weight_decay < 0.0 {
-            return Err(OptimError::InvalidConfig(format!(
-                "LAMB needs betas in [0, 1) and non-negative eps and weight decay, got {cfg:?}"
-            )));
-        }
+        check_adam_settings("LAMB", (cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay), &cfg)?;
         Ok(Lamb {
             cfg,
             state: OptimizerState::new("lamb"),
         })
     }
 
-    fn uses_weight_decay(&self, name: &str) -> bool {
-        self.cfg.weight_decay != 0.0 && !name_matches(name, &self.cfg.exclude_from_weight_decay)
-    }
+}
 
-    fn uses_layer_adaptation(&self, name: &str) -> bool {
-        let exclude = self
-            .cfg
-            .exclude_from_layer_adaptation
-            .as_ref()
-            .unwrap_or(&self.cfg.exclude_from_weight_decay);
-        !name_matches(name, exclude)
-    }
+fn uses_weight_decay(cfg: &LambConfig, name: &str) -> bool {
+    cfg.weight_decay != 0.0 && !name_matches(name, &cfg.exclude_from_weight_decay)
+}
+
+fn uses_layer_adaptation(cfg: &LambConfig, name: &str) -> bool {
+    let exclude = cfg.exclude_from_layer_adaptation.as_ref().unwrap_or(&cfg.exclude_from_weight_decay);
+    !name_matches(name, exclude)
 }
 
 impl Optimizer for Lamb {
     fn step(&mut self, params: &NamedParams, grads: &GradStore, lr: f64) -> Result<(), OptimError> {
         let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
-        for (name, var) in params {
-            let Some(g) = grads.get(var.as_tensor()) else {
-                continue;
-            };
-            let g = g.detach().to_dtype(DType::F32)?;
-            let w = var.as_tensor().detach().to_dtype(DType::F32)?;
-            let decay = self.uses_weight_decay(name);
-            let adapt = self.uses_layer_adaptation(name);
-            let mom = self.state.moments(name, &w)?;
-            mom.m = ((&mom.m * b1)? + (&g * (1.0 - b1))?)?;
+        let (cfg, state) = (&self.cfg, &mut self.state);
+        update_each(params, grads, |name, w, g| {
+            let decay = uses_weight_decay(cfg, name);
+            let adapt = uses_layer_adaptation(cfg, name);
+            let mom = state.moments(name, w)?;
+            mom.m = ((&mom.m * b1)? + (g * (1.0 - b1))?)?;
             mom.v = ((&mom.v * b2)? + (g.sqr()? * (1.0 - b2))?)?;
             mom.step += 1;
-            let mut update = (&mom.m / (mom.v.sqrt()? + self.cfg.eps)?)?;
+            let mut update = (&mom.m / (mom.v.sqrt()? + cfg.eps)?)?;
             if decay {
-                update = (update + (&w * self.cfg.weight_decay)?)?;
+                update = (update + (w * cfg.weight_decay)?)?;
             }
             let mut ratio = 1.0;
             if adapt {
@@ -122,10 +109,8 @@ impl Optimizer for Lamb {
                     ratio = w_norm / u_norm;
                 }
             }
-            let next = (w - (update * (ratio * lr))?)?;
-            var.set(&next.to_dtype(var.dtype())?)?;
-        }
-        Ok(())
+            Ok((w - (update * (ratio * lr))?)?)
+        })
     }
 
     fn state(&self) -> &OptimizerState {

@@ -20,22 +20,26 @@ pub enum TrainError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The training engine stopped (checkpoint, log, non-finite loss).
+    /// The training engine stopped (checkpoint, log, non-finite loss), or the model, a tensor operation or the
+    /// optimizer failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// The data pipeline failed.
     #[error(transparent)]
     Data(#[from] DataError),
-    /// The optimizer failed.
-    #[error(transparent)]
-    Optim(#[from] OptimError),
-    /// The model or a checkpoint failed.
-    #[error(transparent)]
-    Model(#[from] albert::Error),
-    /// A tensor operation failed.
-    #[error(transparent)]
-    Tensor(#[from] candle_core::Error),
 }
+
+// The model's, the tensors' and the optimizer's errors reach pretraining as the engine's.
+macro_rules! through_engine {
+    ($($error:ty),*) => {$(
+        impl From<$error> for TrainError {
+            fn from(e: $error) -> Self {
+                TrainError::Engine(e.into())
+            }
+        }
+    )*};
+}
+through_engine!(OptimError, albert::Error, candle_core::Error);
 
 impl TrainError {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainError {
