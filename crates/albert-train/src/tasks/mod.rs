@@ -340,11 +340,6 @@ impl Task {
         }
     }
 
-    /// Whether the task is extractive question answering (SQuAD v1.1 / v2.0, XQuAD).
-    pub fn is_question_answering(self) -> bool {
-        matches!(self, Task::SquadV1 | Task::SquadV2 | Task::Xquad)
-    }
-
     /// Looks a task up by name (case-insensitive; `_` and `-` are interchangeable).
     ///
     /// ```
