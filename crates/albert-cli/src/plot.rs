@@ -31,6 +31,6 @@ pub fn run(args: PlotArgs) -> Result<()> {
 pub fn write_curves(metrics: &Path, out: &Path) -> Result<usize> {
     let records = read_metrics(metrics).with_context(|| format!("reading {}", metrics.display()))?;
     let steps = records.iter().filter(|r| matches!(r, albert_train::pretrain::Record::Train(_))).count();
-    crate::output::write_file(out, &render_png(&pretraining_panels(&records), "step"))?;
+    crate::output::write_file(out, &render_png(&pretraining_panels(&records), "step")?)?;
     Ok(steps)
 }

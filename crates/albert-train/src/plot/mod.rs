@@ -1,11 +1,19 @@
-//! Training curves as a PNG: losses, accuracies and the learning rate of a pretraining run's `metrics.jsonl`.
+//! Training curves as a PNG: losses, accuracies and the learning rate of a pretraining run's `metrics.jsonl`, drawn
+//! with plotters into an RGB bitmap and encoded with png. Text is DejaVu Sans, embedded by the `dejavu` crate and
+//! rendered through ab_glyph: no system font, fontconfig or freetype is needed.
 
-mod raster;
-
+use std::ops::Range;
 use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::pretrain::{Record, TrainError};
-pub use raster::{Canvas, Rgb};
+
+/// An RGB color.
+pub type Rgb = [u8; 3];
 
 /// One curve of a panel.
 #[derive(Debug, Clone)]
@@ -35,12 +43,34 @@ const ORANGE: Rgb = [255, 127, 14];
 const GREEN: Rgb = [44, 160, 44];
 const RED: Rgb = [214, 39, 40];
 
-const PANEL_W: i64 = 520;
-const PANEL_H: i64 = 420;
-const LEFT: i64 = 84;
-const RIGHT: i64 = 16;
-const TOP: i64 = 40;
-const BOTTOM: i64 = 44;
+const PANEL_W: i32 = 520;
+const PANEL_H: i32 = 420;
+/// The plot area's margins in a panel: tick labels on the left, the title above, tick labels and the x label below.
+const LEFT: i32 = 84;
+const RIGHT: i32 = 16;
+const TOP: i32 = 40;
+const BOTTOM: i32 = 48;
+/// Height of a legend row.
+const LEGEND_ROW: i32 = 16;
+/// The family name the embedded font is registered under for plotters.
+const FONT: &str = "sans-serif";
+
+/// Why the curves could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// The embedded font was not accepted, or plotters failed to draw.
+    #[error("drawing the curves: {0}")]
+    Draw(String),
+    /// The bitmap could not be encoded.
+    #[error("encoding the curves as PNG: {0}")]
+    Png(#[from] png::EncodingError),
+}
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for PlotError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        PlotError::Draw(e.to_string())
+    }
+}
 
 /// Reads the records of a `metrics.jsonl`, naming the file and line of anything unreadable.
 pub fn read_metrics(path: &Path) -> Result<Vec<Record>, TrainError> {
@@ -108,12 +138,128 @@ pub fn pretraining_panels(records: &[Record]) -> Vec<Panel> {
 }
 
 /// Draws `panels` side by side, `x_label` under each, as a PNG.
-pub fn render_png(panels: &[Panel], x_label: &str) -> Vec<u8> {
-    let mut canvas = Canvas::new((PANEL_W * panels.len().max(1) as i64) as usize, PANEL_H as usize, WHITE);
-    for (i, panel) in panels.iter().enumerate() {
-        draw_panel(&mut canvas, i as i64 * PANEL_W, panel, x_label);
+pub fn render_png(panels: &[Panel], x_label: &str) -> Result<Vec<u8>, PlotError> {
+    let bitmap = draw(panels, x_label)?;
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, bitmap.width as u32, bitmap.height as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(&bitmap.rgb)?;
+    writer.finish()?;
+    Ok(png)
+}
+
+/// An RGB image, row-major, origin at the top left.
+struct Bitmap {
+    width: usize,
+    height: usize,
+    rgb: Vec<u8>,
+}
+
+impl Bitmap {
+    /// The drawing area over the whole image.
+    fn area(&mut self) -> Result<DrawingArea<BitMapBackend<'_>, Shift>, PlotError> {
+        let size = (self.width as u32, self.height as u32);
+        let backend = BitMapBackend::with_buffer_and_format(&mut self.rgb, size).map_err(|e| PlotError::Draw(e.to_string()))?;
+        Ok(backend.into_drawing_area())
     }
-    canvas.to_png()
+
+    /// Pixels of the rectangle [x0, x1) x [y0, y1) (clipped to the image) whose color is one of `colors`.
+    fn count(&self, (x0, y0): (i32, i32), (x1, y1): (i32, i32), colors: &[Rgb]) -> usize {
+        let (w, h) = (self.width as i32, self.height as i32);
+        (y0.max(0)..y1.min(h))
+            .flat_map(|y| (x0.max(0)..x1.min(w)).map(move |x| 3 * (y * w + x) as usize))
+            .filter(|&i| colors.iter().any(|c| self.rgb[i..i + 3] == *c))
+            .count()
+    }
+}
+
+/// Registers the embedded DejaVu Sans as [`FONT`], once per process.
+fn embedded_font() -> Result<(), PlotError> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+                .map_err(|_| "the embedded DejaVu Sans font was not accepted".to_string())
+        })
+        .clone()
+        .map_err(PlotError::Draw)
+}
+
+/// Where a panel's curves were drawn, and the size of its legend.
+struct Frame {
+    x: Range<i32>,
+    y: Range<i32>,
+    legend: (i32, i32),
+}
+
+/// Draws `panels` side by side into a bitmap: first every panel's axes and curves, then each legend where it hides
+/// the fewest pixels of that panel's curves (which needs the curves drawn).
+fn draw(panels: &[Panel], x_label: &str) -> Result<Bitmap, PlotError> {
+    embedded_font()?;
+    let (width, height) = ((PANEL_W * panels.len().max(1) as i32) as usize, PANEL_H as usize);
+    let mut bitmap = Bitmap { width, height, rgb: vec![255; 3 * width * height] };
+    let frames = {
+        let root = bitmap.area()?;
+        let columns = root.split_evenly((1, panels.len().max(1)));
+        let frames = columns.iter().zip(panels).map(|(area, panel)| draw_panel(area, panel, x_label)).collect::<Result<Vec<_>, _>>()?;
+        root.present()?;
+        frames
+    };
+    let places: Vec<Option<(i32, i32)>> = frames.iter().zip(panels).map(|(f, p)| f.as_ref().map(|f| legend_place(&bitmap, f, p))).collect();
+    let root = bitmap.area()?;
+    for ((frame, place), panel) in frames.iter().zip(places).zip(panels) {
+        if let (Some(frame), Some(at)) = (frame, place) {
+            draw_legend(&root, at, frame.legend, panel)?;
+        }
+    }
+    root.present()?;
+    drop(root);
+    Ok(bitmap)
+}
+
+fn color(c: Rgb) -> RGBColor {
+    RGBColor(c[0], c[1], c[2])
+}
+
+fn text_style(size: u32, c: Rgb) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&color(c))
+}
+
+/// A linear axis whose grid lines and labels are at [`ticks`] (plotters' own f64 axis picks others, and takes no
+/// label formatter with key points of our choosing).
+struct Axis {
+    linear: plotters::coord::types::RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Axis {
+    fn new(range: Range<f64>) -> Self {
+        Self { ticks: ticks(range.start, range.end), linear: range.into() }
+    }
+}
+
+impl Ranged for Axis {
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.linear.map(value, limit)
+    }
+
+    /// The ticks as bold (labelled) points; no light grid lines between them.
+    fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.linear.range()
+    }
 }
 
 /// Nice tick positions (1, 2 or 5 times a power of ten) covering [lo, hi].
@@ -136,67 +282,74 @@ fn label(v: f64, span: f64) -> String {
     format!("{v:.decimals$}")
 }
 
-fn draw_panel(c: &mut Canvas, x0: i64, panel: &Panel, x_label: &str) {
-    let (px0, px1, py0, py1) = (x0 + LEFT, x0 + PANEL_W - RIGHT, TOP, PANEL_H - BOTTOM);
-    c.text((x0 + (PANEL_W - Canvas::text_width(&panel.title, 2)) / 2, 12), &panel.title, 2, INK);
+/// A panel's title, axes and curves; `None` for a panel without data (it says so instead).
+fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, panel: &Panel, x_label: &str) -> Result<Option<Frame>, PlotError> {
+    let title = text_style(18, INK).pos(Pos::new(HPos::Center, VPos::Top));
+    area.draw_text(&panel.title, &title, (PANEL_W / 2, 10))?;
     let points = || panel.series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
     let (mut xlo, mut xhi, mut ylo, mut yhi) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in points() {
         (xlo, xhi, ylo, yhi) = (xlo.min(x), xhi.max(x), ylo.min(y), yhi.max(y));
     }
     if xlo > xhi {
-        c.text((px0 + 10, (py0 + py1) / 2), "no data", 2, INK);
-        return;
+        area.draw_text("no data", &text_style(18, INK), (LEFT + 10, PANEL_H / 2))?;
+        return Ok(None);
     }
     if xhi - xlo < 1e-12 {
         (xlo, xhi) = (xlo - 1.0, xhi + 1.0);
     }
     let pad = ((yhi - ylo) * 0.05).max(yhi.abs() * 1e-3).max(1e-12);
     (ylo, yhi) = (ylo - pad, yhi + pad);
-    let sx = |x: f64| px0 + ((x - xlo) / (xhi - xlo) * (px1 - px0) as f64).round() as i64;
-    let sy = |y: f64| py1 - ((y - ylo) / (yhi - ylo) * (py1 - py0) as f64).round() as i64;
-    for t in ticks(ylo, yhi) {
-        let y = sy(t);
-        c.line((px0, y), (px1, y), 1, GRID);
-        let text = label(t, yhi - ylo);
-        c.text((px0 - 8 - Canvas::text_width(&text, 1) - 2, y - 3), &text, 1, INK);
-    }
-    for t in ticks(xlo, xhi) {
-        let x = sx(t);
-        c.line((x, py0), (x, py1), 1, GRID);
-        let text = label(t, xhi - xlo);
-        c.text((x - Canvas::text_width(&text, 1) / 2, py1 + 8), &text, 1, INK);
-    }
-    c.line((px0, py0), (px0, py1), 1, INK);
-    c.line((px0, py1), (px1, py1), 1, INK);
-    c.text((px0 + (px1 - px0 - Canvas::text_width(x_label, 2)) / 2, py1 + 22), x_label, 2, INK);
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(TOP)
+        .margin_right(RIGHT)
+        .y_label_area_size(LEFT)
+        .x_label_area_size(BOTTOM)
+        .build_cartesian_2d(Axis::new(xlo..xhi), Axis::new(ylo..yhi))?;
+    let (x_label_of, y_label_of) = (|v: &f64| label(*v, xhi - xlo), |v: &f64| label(*v, yhi - ylo));
+    chart
+        .configure_mesh()
+        .bold_line_style(color(GRID))
+        .axis_style(color(INK))
+        .label_style(text_style(13, INK))
+        .axis_desc_style(text_style(15, INK))
+        .x_label_formatter(&x_label_of)
+        .y_label_formatter(&y_label_of)
+        .x_desc(x_label)
+        .draw()?;
     for s in &panel.series {
-        let pts: Vec<(i64, i64)> = s.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| (sx(x), sy(y))).collect();
-        for w in pts.windows(2) {
-            c.line(w[0], w[1], 2, s.color);
-        }
+        let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+        chart.draw_series(LineSeries::new(pts.iter().copied(), color(s.color).stroke_width(2)))?;
         if pts.len() < 60 {
-            for &(x, y) in &pts {
-                c.fill((x - 3, y - 3), (x + 4, y + 4), s.color);
-            }
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color(s.color).filled())))?;
         }
     }
-    // The legend, on white, at the corner or side middle where it hides the fewest pixels of the curves (the
-    // first of equals: top right, bottom right, middle right, then the left side).
-    let widest = panel.series.iter().map(|s| Canvas::text_width(&s.name, 1)).max().unwrap_or(0);
-    let (w, h) = (widest + 38, 8 + 14 * panel.series.len() as i64);
+    let (x, y) = chart.plotting_area().get_pixel_range();
+    let widest = panel.series.iter().map(|s| area.estimate_text_size(&s.name, &text_style(13, INK)).map(|(w, _)| w as i32)).try_fold(0, |m, w| w.map(|w| m.max(w)))?;
+    Ok(Some(Frame { x, y, legend: (widest + 38, 8 + LEGEND_ROW * panel.series.len() as i32) }))
+}
+
+/// The legend's top left corner: the corner or side middle of the plot area where it hides the fewest pixels of the
+/// curves (the first of equals: top right, bottom right, middle right, then the left side).
+fn legend_place(bitmap: &Bitmap, frame: &Frame, panel: &Panel) -> (i32, i32) {
+    let ((px0, px1), (py0, py1), (w, h)) = ((frame.x.start, frame.x.end), (frame.y.start, frame.y.end), frame.legend);
     let (right, mid) = (px1 - 2 - w, (py0 + py1 - h) / 2);
     let colors: Vec<Rgb> = panel.series.iter().map(|s| s.color).collect();
-    let (bx, by) = [(right, py0 + 2), (right, py1 - 2 - h), (right, mid), (px0 + 2, py0 + 2), (px0 + 2, py1 - 2 - h), (px0 + 2, mid)]
+    [(right, py0 + 2), (right, py1 - 2 - h), (right, mid), (px0 + 2, py0 + 2), (px0 + 2, py1 - 2 - h), (px0 + 2, mid)]
         .into_iter()
-        .min_by_key(|&(x, y)| c.count((x, y), (x + w, y + h), &colors))
-        .expect("candidate places");
-    c.fill((bx, by), (bx + w, by + h), WHITE);
+        .min_by_key(|&(x, y)| bitmap.count((x, y), (x + w, y + h), &colors))
+        .expect("candidate places")
+}
+
+/// The legend, on white, at `(x, y)`: a swatch and the name of each curve, in its color.
+fn draw_legend(root: &DrawingArea<BitMapBackend<'_>, Shift>, (x, y): (i32, i32), (w, h): (i32, i32), panel: &Panel) -> Result<(), PlotError> {
+    root.draw(&Rectangle::new([(x, y), (x + w, y + h)], color(WHITE).filled()))?;
     for (k, s) in panel.series.iter().enumerate() {
-        let (lx, ly) = (bx + 6, by + 4 + 14 * k as i64);
-        c.fill((lx, ly + 2), (lx + 18, ly + 5), s.color);
-        c.text((lx + 24, ly), &s.name, 1, s.color);
+        let (lx, ly) = (x + 6, y + 4 + LEGEND_ROW * k as i32);
+        root.draw(&Rectangle::new([(lx, ly + 6), (lx + 18, ly + 9)], color(s.color).filled()))?;
+        root.draw_text(&s.name, &text_style(13, s.color), (lx + 24, ly))?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -223,8 +376,7 @@ mod tests {
         // Flat curves along the top and the bottom of the plot: only the middle of a side is free.
         let flat = |name: &str, color, y| Series { name: name.into(), color, points: (0..=100).map(|i| (i as f64, y)).collect() };
         let panel = Panel { title: "t".into(), series: vec![flat("top", BLUE, 1.0), flat("bottom", GREEN, 0.0)] };
-        let mut c = Canvas::new(PANEL_W as usize, PANEL_H as usize, WHITE);
-        draw_panel(&mut c, 0, &panel, "step");
+        let c = draw(&[panel], "step").unwrap();
         let band = (PANEL_H - BOTTOM - TOP) / 10;
         for x in LEFT + 1..PANEL_W - RIGHT - 1 {
             assert!(c.count((x, TOP), (x + 1, TOP + band), &[BLUE]) > 0, "top curve hidden at x = {x}");
@@ -245,7 +397,7 @@ mod tests {
         assert_eq!(panels[0].series[1].points, [(2.0, 1.7)]);
         assert_eq!(panels[1].series[3].points, [(2.0, 0.4)]);
         assert_eq!(panels[2].series[0].points, [(1.0, 0.001), (2.0, 0.0005)]);
-        let png = render_png(&panels, "step");
+        let png = render_png(&panels, "step").unwrap();
         assert_eq!(&png[1..4], b"PNG");
     }
 }
