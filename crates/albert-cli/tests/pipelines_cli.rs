@@ -2,10 +2,12 @@
 //! truncation warning, errors, and a hub id from an offline cache. Values are transformers' (tests/fixtures/pipelines,
 //! see its README); the library tests check every field, these check that the commands carry them through.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::albert;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -18,20 +20,6 @@ fn model(name: &str) -> String {
 
 fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap()).unwrap()
-}
-
-fn albert(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_albert"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run albert");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
 }
 
 fn ok(out: &Output) -> String {
@@ -56,9 +44,9 @@ fn classify_reads_arguments_and_stdin() {
     let m = model("sentiment");
     let mut args = vec!["classify", "--model", &m, "--json", "--batch-size", "2"];
     args.extend(&texts);
-    let from_args = json_lines(&albert(&args, None));
+    let from_args = json_lines(&albert(&args, b""));
     let stdin = texts.join("\n") + "\n";
-    let from_stdin = json_lines(&albert(&["classify", "--model", &m, "--json"], Some(&stdin)));
+    let from_stdin = json_lines(&albert(&["classify", "--model", &m, "--json"], stdin.as_bytes()));
     assert_eq!(from_args.len(), 3);
     for ((a, s), c) in from_args.iter().zip(&from_stdin).zip(cases) {
         assert_eq!(a["text"], c["text"]);
@@ -70,7 +58,7 @@ fn classify_reads_arguments_and_stdin() {
             close(&x["score"], &y["score"]);
         }
     }
-    let text = ok(&albert(&["classify", "--model", &m, "--top-k", "1", texts[0]], None));
+    let text = ok(&albert(&["classify", "--model", &m, "--top-k", "1", texts[0]], b""));
     let best = cases[0]["labels"][0]["label"].as_str().unwrap();
     assert!(text.starts_with(texts[0]) && text.contains(best), "{text}");
 }
@@ -80,7 +68,7 @@ fn over_long_input_warns() {
     let exp = expected();
     let case = &exp["classify_truncated"][0];
     let m = model("sentiment");
-    let out = albert(&["classify", "--model", &m, "--max-length", "16", "--json", case["text"].as_str().unwrap()], None);
+    let out = albert(&["classify", "--model", &m, "--max-length", "16", "--json", case["text"].as_str().unwrap()], b"");
     let lines = json_lines(&out);
     assert_eq!(lines[0]["truncated"], true);
     close(&lines[0]["labels"][0]["score"], &case["labels"][0]["score"]);
@@ -92,12 +80,12 @@ fn over_long_input_warns() {
 fn fill_mask_ner_qa_embed_and_similarity_print_transformers_answers() {
     let exp = expected();
     let fm = &exp["fill_mask"][0];
-    let out = json_lines(&albert(&["fill-mask", "--model", &model("pretraining"), "--json", fm["text"].as_str().unwrap()], None));
+    let out = json_lines(&albert(&["fill-mask", "--model", &model("pretraining"), "--json", fm["text"].as_str().unwrap()], b""));
     assert_eq!(out[0]["masks"][0][0]["token"], fm["masks"][0][0]["token"]);
     assert_eq!(out[0]["masks"][0][0]["sequence"], fm["masks"][0][0]["sequence"]);
 
     let n = &exp["ner"][0];
-    let out = json_lines(&albert(&["ner", "--model", &model("ner"), "--aggregation", "simple", "--json", n["text"].as_str().unwrap()], None));
+    let out = json_lines(&albert(&["ner", "--model", &model("ner"), "--aggregation", "simple", "--json", n["text"].as_str().unwrap()], b""));
     let spans = |v: &Value| -> Vec<(Value, Value, Value)> {
         v.as_array().unwrap().iter().map(|e| (e["entity_group"].clone(), e["start"].clone(), e["end"].clone())).collect()
     };
@@ -108,27 +96,27 @@ fn fill_mask_ner_qa_embed_and_similarity_print_transformers_answers() {
     std::fs::write(ctx.path(), q["context"].as_str().unwrap()).unwrap();
     let out = json_lines(&albert(
         &["qa", "--model", &model("qa"), "--context", ctx.path().to_str().unwrap(), "--question", q["question"].as_str().unwrap(), "--json"],
-        None,
+        b"",
     ));
     assert_eq!((&out[0]["answer"], &out[0]["start"], &out[0]["end"]), (&q["answer"], &q["start"], &q["end"]));
     close(&out[0]["score"], &q["score"]);
     // Questions from stdin against a context given as text.
     let s = &exp["qa"][0];
     let out = json_lines(&albert(&["qa", "--model", &model("qa"), "--context", s["context"].as_str().unwrap(), "--json"],
-        Some(&format!("{}\n", s["question"].as_str().unwrap()))));
+        format!("{}\n", s["question"].as_str().unwrap()).as_bytes()));
     assert_eq!(out[0]["answer"], s["answer"]);
 
     let e = &exp["embed"][0];
-    let out = json_lines(&albert(&["embed", "--model", &model("pretraining"), "--pooler", "--json", e["text"].as_str().unwrap()], None));
+    let out = json_lines(&albert(&["embed", "--model", &model("pretraining"), "--pooler", "--json", e["text"].as_str().unwrap()], b""));
     for (g, w) in out[0]["vector"].as_array().unwrap().iter().zip(e["pooler"].as_array().unwrap()) {
         close(g, w);
     }
 
     let sim = &exp["similarity"][0];
     let (a, b) = (sim["a"].as_str().unwrap(), sim["b"].as_str().unwrap());
-    let out = json_lines(&albert(&["similarity", "--model", &model("pretraining"), "--json", a, b], None));
+    let out = json_lines(&albert(&["similarity", "--model", &model("pretraining"), "--json", a, b], b""));
     close(&out[0]["cosine"], &sim["cosine"]);
-    let out = json_lines(&albert(&["similarity", "--model", &model("pretraining"), "--json"], Some(&format!("{a}\t{b}\n"))));
+    let out = json_lines(&albert(&["similarity", "--model", &model("pretraining"), "--json"], format!("{a}\t{b}\n").as_bytes()));
     close(&out[0]["cosine"], &sim["cosine"]);
 }
 
@@ -144,13 +132,13 @@ fn errors_name_what_is_wrong() {
         (vec!["classify", "--model", "/no/such/dir", "text"], "no such file or directory"),
         (vec!["embed", "--model", qa.as_str(), "--pooler", "text"], "no pooler"),
     ] {
-        let out = albert(&args, None);
+        let out = albert(&args, b"");
         assert!(!out.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    let out = albert(&["similarity", "--model", &pre], Some("only one text\n"));
+    let out = albert(&["similarity", "--model", &pre], b"only one text\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("separated by a tab"));
     let empty = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_albert")).args(["classify", "text"]).env("ALBERT_MODELS", empty.path()).output().unwrap();
@@ -193,7 +181,7 @@ fn export_round_trips_between_dtypes() {
     let (f32_dir, f16_dir) = (dir.path().join("f32"), dir.path().join("f16"));
     let sentiment = model("sentiment");
     for (src, out, dtype) in [(sentiment.as_str(), &f32_dir, "f32"), (f32_dir.to_str().unwrap(), &f16_dir, "f16")] {
-        let text = ok(&albert(&["export", src, "--out", out.to_str().unwrap(), "--dtype", dtype], None));
+        let text = ok(&albert(&["export", src, "--out", out.to_str().unwrap(), "--dtype", dtype], b""));
         assert!(text.contains("AlbertForSequenceClassification"), "{text}");
         assert!(out.join("tokenizer.json").is_file() && out.join("config.json").is_file());
     }
@@ -201,7 +189,7 @@ fn export_round_trips_between_dtypes() {
     let original = fixtures().join("sentiment");
     assert!(size(&f32_dir) > size(&original) * 19 / 10, "f32 weights take twice the room of f16");
     assert_eq!(size(&f16_dir), size(&original));
-    let answer = |m: &str| ok(&albert(&["classify", "--model", m, "--json", "I loved this movie."], None));
+    let answer = |m: &str| ok(&albert(&["classify", "--model", m, "--json", "I loved this movie."], b""));
     let want = answer(&sentiment);
     assert_eq!(answer(f32_dir.to_str().unwrap()), want);
     assert_eq!(answer(f16_dir.to_str().unwrap()), want);

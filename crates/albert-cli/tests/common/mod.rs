@@ -1,8 +1,24 @@
 //! Helpers shared by the command-line tests.
 
+use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 pub use albert_testkit::shared_data;
+
+/// Runs the test build of `albert` with `args`, `stdin` written to its standard input (then closed).
+#[allow(dead_code)] // each test binary compiles this module, and not all use it
+pub fn albert(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_albert"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run albert");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
 
 /// Writes a 16-sentence SST-2 folder and a tiny random-init config into `dir`; returns the arguments of a seeded
 /// `albert finetune` of 8 steps (4 per epoch, a checkpoint after each) into `out`, or `None` without the shared
