@@ -30,15 +30,7 @@ The librarian knows where every book belongs. Quiet is kept in the reading room.
 /// ALBERT's 30k SentencePiece model; `None` (with a note) when the shared data is absent
 /// outside CI.
 pub fn spiece() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spm/spiece.model");
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{} is missing (required under CI=true)", p.display());
-    }
-    eprintln!("note: skipping, {} is missing", p.display());
-    None
+    albert_testkit::shared_data("spm/spiece.model")
 }
 
 /// Prepares [`CORPUS`] into `dir/data` (with the tokenizer copy the CLI makes), a fifth of the documents held out,
