@@ -116,93 +116,60 @@ fn adamw_matches_torch() {
     check_trajectory(&mut adamw, "adamw");
 }
 
-#[test]
-fn optimizer_state_round_trips_through_safetensors() {
-    // Three steps, save, load into a fresh optimizer, three more: same as the reference's six.
+/// Runs `first_steps` of the fixture's steps, saves the state (twice more, to check the file is a function of the
+/// state), loads it into a fresh optimizer and runs the remaining steps; checks the final parameters against the
+/// reference's uninterrupted run `key`, and returns the saved file and the resumed optimizer.
+fn save_resume_and_finish<O: Optimizer>(
+    make: impl Fn() -> O,
+    key: &str,
+    first_steps: usize,
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, O) {
     let f = fixture();
     let params = params(&f);
     let lrs = floats(&f["lrs"]);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("lamb.safetensors");
-    let mut first = Lamb::new(LambConfig::default()).unwrap();
-    for (step, &lr) in lrs.iter().enumerate().take(3) {
-        first
-            .step(&params, &grads(&f, &params, step), lr as f64)
-            .unwrap();
+    let path = dir.join(format!("{key}.safetensors"));
+    let mut first = make();
+    for (step, &lr) in lrs.iter().enumerate().take(first_steps) {
+        first.step(&params, &grads(&f, &params, step), lr as f64).unwrap();
     }
     first.save_state(&path).unwrap();
     // The file is a function of the state: saved again, it is the same bytes (metadata in a fixed order).
-    let again = dir.path().join("again.safetensors");
+    let again = dir.join("again.safetensors");
     for _ in 0..3 {
         first.save_state(&again).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
     }
-    let mut resumed = Lamb::new(LambConfig::default()).unwrap();
+    let mut resumed = make();
     resumed.load_state(&path, &Device::Cpu).unwrap();
-    for (step, &lr) in lrs.iter().enumerate().skip(3) {
-        resumed
-            .step(&params, &grads(&f, &params, step), lr as f64)
-            .unwrap();
+    assert!(resumed.state().params.values().all(|m| m.step == first_steps as u64));
+    for (step, &lr) in lrs.iter().enumerate().skip(first_steps) {
+        resumed.step(&params, &grads(&f, &params, step), lr as f64).unwrap();
     }
     let last = lrs.len() - 1;
     for (n, var) in &params {
-        let actual = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let err = relative_error(&actual, &floats(&f["lamb"]["params_after_step"][last][n]));
+        let actual = var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let err = relative_error(&actual, &floats(&f[key]["params_after_step"][last][n]));
         assert!(err <= TOLERANCE, "resumed {n}: relative error {err:e}");
     }
+    (path, resumed)
+}
+
+#[test]
+fn optimizer_state_round_trips_through_safetensors() {
+    // Three steps, save, load into a fresh optimizer, three more: same as the reference's six.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = save_resume_and_finish(|| Lamb::new(LambConfig::default()).unwrap(), "lamb", 3, dir.path());
     // A LAMB state cannot resume AdamW.
     let mut adamw = AdamW::new(AdamWConfig::default()).unwrap();
-    let err = adamw
-        .load_state(&path, &Device::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = adamw.load_state(&path, &Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("cannot resume AdamW"), "{err}");
 }
 
 #[test]
 fn adamw_state_resume_keeps_per_parameter_steps() {
-    let f = fixture();
-    let params = params(&f);
-    let lrs = floats(&f["lrs"]);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("adamw.safetensors");
-    let mut first = AdamW::new(AdamWConfig::default()).unwrap();
-    for (step, &lr) in lrs.iter().enumerate().take(2) {
-        first
-            .step(&params, &grads(&f, &params, step), lr as f64)
-            .unwrap();
-    }
-    first.save_state(&path).unwrap();
-    // The file is a function of the state: saved again, it is the same bytes (metadata in a fixed order).
-    let again = dir.path().join("again.safetensors");
-    for _ in 0..3 {
-        first.save_state(&again).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
-    }
-    let mut resumed = AdamW::new(AdamWConfig::default()).unwrap();
-    resumed.load_state(&path, &Device::Cpu).unwrap();
-    assert!(resumed.state().params.values().all(|m| m.step == 2));
-    for (step, &lr) in lrs.iter().enumerate().skip(2) {
-        resumed
-            .step(&params, &grads(&f, &params, step), lr as f64)
-            .unwrap();
-    }
-    let last = lrs.len() - 1;
-    for (n, var) in &params {
-        let actual = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let err = relative_error(&actual, &floats(&f["adamw"]["params_after_step"][last][n]));
-        assert!(err <= TOLERANCE, "resumed {n}: relative error {err:e}");
-    }
+    save_resume_and_finish(|| AdamW::new(AdamWConfig::default()).unwrap(), "adamw", 2, dir.path());
 }
 
 #[test]

@@ -129,14 +129,7 @@ pub fn f1_binary(
     references: &[usize],
     positive: usize,
 ) -> Result<f64, MetricError> {
-    let num_classes = predictions
-        .iter()
-        .chain(references)
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(positive)
-        + 1;
+    let num_classes = classes_seen(predictions, references).max(positive + 1);
     Ok(ConfusionMatrix::new(predictions, references, num_classes)?.f1(positive))
 }
 
@@ -149,12 +142,11 @@ pub fn f1_binary(
 /// assert_eq!(matthews_corrcoef(&[1, 0, 1], &[1, 0, 1]).unwrap(), 1.0);
 /// ```
 pub fn matthews_corrcoef(predictions: &[usize], references: &[usize]) -> Result<f64, MetricError> {
-    let num_classes = predictions
-        .iter()
-        .chain(references)
-        .copied()
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let num_classes = classes_seen(predictions, references);
     Ok(ConfusionMatrix::new(predictions, references, num_classes)?.matthews_corrcoef())
+}
+
+/// One more than the largest class id in either list (1 for empty lists).
+fn classes_seen(predictions: &[usize], references: &[usize]) -> usize {
+    predictions.iter().chain(references).copied().max().unwrap_or(0) + 1
 }
