@@ -253,7 +253,7 @@ fn product(
 ) {
     // The raw-pointer kernels read whole tiles: these sizes keep every read and write inside the slices.
     assert!(
-        m % TILE_ROWS == 0 && depth % DEPTH_STEP == 0 && out64 % PANEL == 0,
+        m.is_multiple_of(TILE_ROWS) && depth.is_multiple_of(DEPTH_STEP) && out64.is_multiple_of(PANEL),
         "int8 product of {m} rows x {depth} inputs x {out64} channels is not in whole tiles"
     );
     assert!(
