@@ -32,6 +32,18 @@ fn albert() -> Command {
     Command::new(env!("CARGO_BIN_EXE_albert"))
 }
 
+/// `albert pretrain prepare` of `dir/c.txt` (32-token sequences, 30% held out) into `dir/OUT`.
+fn prepare(dir: &Path, spiece: &Path, out: &str) -> Command {
+    let mut cmd = albert();
+    cmd.args(["pretrain", "prepare", "--max-seq-length", "32", "--heldout-fraction", "0.3", "--corpus"])
+        .arg(dir.join("c.txt"))
+        .arg("--tokenizer")
+        .arg(spiece)
+        .arg("--out")
+        .arg(dir.join(out));
+    cmd
+}
+
 fn run_args(data: &Path, config: &Path, out: &Path) -> Vec<String> {
     let mut v: Vec<String> = [
         "pretrain",
@@ -90,25 +102,7 @@ fn prepare_twice_is_a_no_op() {
     let Some(spiece) = spiece() else { return };
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("c.txt"), CORPUS).unwrap();
-    let prep = |out: &str| {
-        albert()
-            .args([
-                "pretrain",
-                "prepare",
-                "--max-seq-length",
-                "32",
-                "--heldout-fraction",
-                "0.3",
-                "--corpus",
-            ])
-            .arg(tmp.path().join("c.txt"))
-            .arg("--tokenizer")
-            .arg(&spiece)
-            .arg("--out")
-            .arg(tmp.path().join(out))
-            .output()
-            .unwrap()
-    };
+    let prep = |out: &str| prepare(tmp.path(), &spiece, out).output().unwrap();
     let first = prep("data");
     assert!(
         first.status.success(),
@@ -127,23 +121,7 @@ fn sigkilled_runs_resume_to_the_uninterrupted_result() {
     let dir = tmp.path();
     std::fs::write(dir.join("c.txt"), CORPUS).unwrap();
     std::fs::write(dir.join("tiny.json"), TINY).unwrap();
-    let st = albert()
-        .args([
-            "pretrain",
-            "prepare",
-            "--max-seq-length",
-            "32",
-            "--heldout-fraction",
-            "0.3",
-            "--corpus",
-        ])
-        .arg(dir.join("c.txt"))
-        .arg("--tokenizer")
-        .arg(&spiece)
-        .arg("--out")
-        .arg(dir.join("data"))
-        .status()
-        .unwrap();
+    let st = prepare(dir, &spiece, "data").status().unwrap();
     assert!(st.success());
     let (data, config) = (dir.join("data"), dir.join("tiny.json"));
 
@@ -233,11 +211,7 @@ fn a_full_disk_during_a_checkpoint_keeps_the_previous_one() {
     let dir = tmp.path();
     std::fs::write(dir.join("c.txt"), CORPUS).unwrap();
     std::fs::write(dir.join("tiny.json"), TINY).unwrap();
-    #[rustfmt::skip]
-    let st = albert()
-        .args(["pretrain", "prepare", "--max-seq-length", "32", "--heldout-fraction", "0.3", "--corpus"])
-        .arg(dir.join("c.txt")).arg("--tokenizer").arg(&spiece).arg("--out").arg(dir.join("data"))
-        .status().unwrap();
+    let st = prepare(dir, &spiece, "data").status().unwrap();
     assert!(st.success());
     let (data, config) = (dir.join("data"), dir.join("tiny.json"));
     let whole = dir.join("whole");
@@ -259,7 +233,7 @@ fn a_full_disk_during_a_checkpoint_keeps_the_previous_one() {
     assert_eq!(full.status.code(), Some(1), "{err}");
     assert!(err.contains("No space left on device") && err.contains("model.safetensors"), "{err}");
     assert_eq!(files(&checkpoint), before);
-    assert_eq!(albert_train::trainer::TrainerState::load(&checkpoint).unwrap().step, 3);
+    assert_eq!(albert_train::engine::EngineState::load(&checkpoint).unwrap().step, 3);
 
     let resumed = albert().args(run_args(&data, &config, &out)).arg("--resume").output().unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));

@@ -43,6 +43,23 @@ pub struct EngineState {
     pub workload: serde_json::Value,
 }
 
+impl EngineState {
+    /// Reads the state of the checkpoint in `dir`, checking its version.
+    pub fn load(dir: &Path) -> Result<Self, EngineError> {
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).map_err(EngineError::io(&path))?;
+        let state: EngineState =
+            serde_json::from_str(&text).map_err(|e| EngineError::BadState { path: path.clone(), message: e.to_string() })?;
+        if state.version != STATE_VERSION {
+            return Err(EngineError::BadState {
+                path,
+                message: format!("state format version {} (this albert reads {STATE_VERSION})", state.version),
+            });
+        }
+        Ok(state)
+    }
+}
+
 /// Paths of a run's checkpoint directories.
 pub(crate) struct CheckpointDirs {
     /// The live checkpoint.
@@ -96,16 +113,7 @@ impl CheckpointDirs {
 
     /// Reads the live checkpoint's state (checking its version) and restores weights and optimizer moments.
     pub fn load(&self, model: &Pretrained, optimizer: &mut dyn Optimizer) -> Result<EngineState, EngineError> {
-        let path = self.current.join(STATE_FILE);
-        let text = std::fs::read_to_string(&path).map_err(EngineError::io(&path))?;
-        let state: EngineState =
-            serde_json::from_str(&text).map_err(|e| EngineError::BadState { path: path.clone(), message: e.to_string() })?;
-        if state.version != STATE_VERSION {
-            return Err(EngineError::BadState {
-                path,
-                message: format!("state format version {} (this albert reads {STATE_VERSION})", state.version),
-            });
-        }
+        let state = EngineState::load(&self.current)?;
         let weights = self.current.join("model.safetensors");
         model.varmap.clone().load(&weights).map_err(|e| EngineError::BadState { path: weights, message: e.to_string() })?;
         let device = model.varmap.all_vars().first().map_or(candle_core::Device::Cpu, |v| v.device().clone());
