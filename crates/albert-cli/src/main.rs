@@ -17,6 +17,7 @@ mod pipelines;
 mod plot;
 mod predict;
 mod pretrain;
+mod serve;
 mod tokenize;
 mod vocab;
 
@@ -69,6 +70,8 @@ enum Command {
     Qa(pipelines::QaArgs),
     /// Find named entities in texts, with labels, scores and code-point spans.
     Ner(pipelines::NerArgs),
+    /// Serve the pipelines over HTTP (Text Embeddings Inference's and OpenAI's routes, fill-mask, qa, ner).
+    Serve(serve::ServeArgs),
     /// Train or inspect a SentencePiece vocabulary.
     Vocab(vocab::VocabArgs),
 }
@@ -101,6 +104,7 @@ fn main() {
         Command::Similarity(a) => pipelines::run_similarity(a),
         Command::Qa(a) => pipelines::run_qa(a),
         Command::Ner(a) => pipelines::run_ner(a),
+        Command::Serve(a) => serve::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", describe(&e));

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use albert::model::AlbertForMultipleChoice;
+use albert::model::{AlbertForMultipleChoice, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, Pretrained};
 use candle_core::{Device, Tensor};
 
 use super::task::{json_bytes, HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, TrainHead, Training, TrainingSource};
@@ -86,7 +86,12 @@ impl EncodedItems for ChoiceFeatures {
 }
 
 impl TrainHead for AlbertForMultipleChoice {
+    type Output = LogitsOutput;
     type Labels = Tensor;
+
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> albert::Result<LogitsOutput> {
+        AlbertForMultipleChoice::forward(self, input, opts)
+    }
 
     fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
         AlbertForMultipleChoice::loss(self, output, labels)

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use albert::decode::qa::{decode_answer, encode_qa_windows, QaEncodedWindow, QaPrediction, QaWindow, QaWindowOptions, SpanDecodeOptions};
-use albert::model::AlbertForQuestionAnswering;
+use albert::model::{AlbertForQuestionAnswering, QuestionAnsweringOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::AlbertTokenizer;
-use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, Pretrained};
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
@@ -85,8 +85,13 @@ impl EncodedItems for QaFeatures {
 }
 
 impl TrainHead for AlbertForQuestionAnswering {
+    type Output = QuestionAnsweringOutput;
     /// Start and end positions, (batch) each.
     type Labels = (Tensor, Tensor);
+
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> albert::Result<QuestionAnsweringOutput> {
+        AlbertForQuestionAnswering::forward(self, input, opts)
+    }
 
     fn loss(&self, output: &Self::Output, (starts, ends): &(Tensor, Tensor)) -> albert::Result<Tensor> {
         AlbertForQuestionAnswering::loss(self, output, starts, ends)

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use albert::model::AlbertForSequenceClassification;
+use albert::model::{AlbertForSequenceClassification, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, Pretrained};
 use candle_core::{Device, Tensor};
 
 use super::task::{HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TrainHead, Training, TrainingSource};
@@ -97,7 +97,12 @@ impl EncodedItems for SequenceFeatures {
 }
 
 impl TrainHead for AlbertForSequenceClassification {
+    type Output = LogitsOutput;
     type Labels = Tensor;
+
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> albert::Result<LogitsOutput> {
+        AlbertForSequenceClassification::forward(self, input, opts)
+    }
 
     fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
         AlbertForSequenceClassification::loss(self, output, labels)

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use albert::pipeline::task_head::{task_head, EncodedItems, TaskHead};
 use albert::tokenizer::AlbertTokenizer;
-use albert::{AlbertConfig, Architecture, ForwardOptions, Pretrained, ProblemType};
+use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, Pretrained, ProblemType};
 use candle_core::{Device, Tensor};
 
 use super::{FinetuneError, TrainFeatures};
@@ -20,10 +20,15 @@ use crate::tasks::custom::CustomTask;
 use crate::tasks::squad::ArticlePart;
 use crate::tasks::{EvalOptions, EvaluationReport, Task, TaskError, TaskScores};
 
-/// A head whose loss trains a task family, and the labels of a batch it takes.
+/// A head whose loss trains a task family: its training forward pass and the labels of a batch it takes.
 pub trait TrainHead: TaskHead {
+    /// The forward pass's outputs, kept whole for the loss.
+    type Output;
     /// A batch's labels as tensors.
     type Labels;
+
+    /// The forward pass over a batch (`opts`: training mode, dropout).
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> albert::Result<Self::Output>;
 
     /// The mean loss of a batch's `output` against its `labels`.
     fn loss(&self, output: &Self::Output, labels: &Self::Labels) -> albert::Result<Tensor>;

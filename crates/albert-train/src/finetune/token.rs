@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use albert::model::loss::IGNORE_INDEX;
-use albert::model::AlbertForTokenClassification;
+use albert::model::{AlbertForTokenClassification, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, Pretrained};
 use candle_core::{Device, Tensor};
 
 use super::task::{HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, TrainHead, Training, TrainingSource};
@@ -143,7 +143,12 @@ impl EncodedItems for TokenFeatures {
 }
 
 impl TrainHead for AlbertForTokenClassification {
+    type Output = LogitsOutput;
     type Labels = Tensor;
+
+    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> albert::Result<LogitsOutput> {
+        AlbertForTokenClassification::forward(self, input, opts)
+    }
 
     fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
         AlbertForTokenClassification::loss(self, output, labels)

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{all, finite, softmax, PerInput, PipelineModel, PipelineOptions, Task};
+use super::{all, finite, softmax, PerInput, PipelineModel, PipelineOptions, Task, Truncated};
 use crate::config::ProblemType;
 use crate::error::{Error, Result};
 
@@ -80,13 +80,27 @@ pub fn classify_each(
     top_k: Option<usize>,
     opts: &PipelineOptions,
 ) -> Result<Vec<PerInput<Classification>>> {
+    let cfg = model.config();
+    let function = ScoreFunction::for_config(cfg.problem_type, cfg.num_labels());
+    let encoded = model.encode_each(texts, opts.max_length)?;
+    classify_encoded_each(model, encoded, top_k, function, opts)
+}
+
+/// Classifies inputs already encoded (single texts from [`PipelineModel::encode_each`], or sentence pairs) with
+/// `function` (a server's `raw_scores` asks for [`ScoreFunction::None`]); inputs that failed to encode keep their
+/// error.
+pub fn classify_encoded_each(
+    model: &PipelineModel,
+    encoded: Vec<PerInput<Truncated>>,
+    top_k: Option<usize>,
+    function: ScoreFunction,
+    opts: &PipelineOptions,
+) -> Result<Vec<PerInput<Classification>>> {
     model.require(Task::Classify)?;
     if top_k == Some(0) {
         return Err(Error::Input("top-k must be at least 1".into()));
     }
     let cfg = model.config();
-    let function = ScoreFunction::for_config(cfg.problem_type, cfg.num_labels());
-    let encoded = model.encode_each(texts, opts.max_length)?;
     model.run_each(encoded, opts.batch_size, |o, row, _, t| {
         // (num_labels)
         let logits: Vec<f32> = o.head.logits()?.get(row)?.to_dtype(candle_core::DType::F32)?.to_vec1()?;

@@ -44,7 +44,7 @@ use candle_core::Device;
 use crate::builtin;
 use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
-use crate::model::{AlbertForAny, AlbertInput, AnyOutput, ForwardOptions, Precision};
+use crate::model::{AlbertForAny, AnyOutput, Precision};
 use crate::pretrained::{LoadOptions, Pretrained};
 use crate::tokenizer::{AlbertTokenizer, Encoding, TokenizerError};
 use rayon::prelude::*;
@@ -270,18 +270,13 @@ impl PipelineModel {
         batch_size: usize,
         mut each: impl FnMut(&AnyOutput, &[(usize, &Encoding)]) -> Result<()>,
     ) -> Result<()> {
-        let pad = self.tokenizer.token_to_id("<pad>").unwrap_or(0);
-        let model = self.inference_model()?;
-        let mut rows: Vec<(usize, &Encoding)> = encodings.iter().copied().enumerate().collect();
-        rows.sort_by_key(|(_, e)| e.ids.len());
-        for batch in rows.chunks(batch_size.max(1)) {
-            let ids: Vec<Vec<u32>> = batch.iter().map(|(_, e)| e.ids.clone()).collect();
-            let types: Vec<Vec<u32>> = batch.iter().map(|(_, e)| e.type_ids.clone()).collect();
-            let input = AlbertInput::from_rows(&ids, Some(&types), pad, &Device::Cpu)?;
-            let out = model.forward(&input, &ForwardOptions::default())?;
-            each(&out, batch)?;
-        }
-        Ok(())
+        let rows = task_head::EncodingRows { encodings, pad_id: self.tokenizer.token_to_id("<pad>").unwrap_or(0) };
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].ids.len());
+        task_head::run_items(&*self.inference_model()?, &rows, &order, batch_size, &Device::Cpu, |out, batch| {
+            let batch: Vec<(usize, &Encoding)> = batch.iter().map(|&i| (i, encodings[i])).collect();
+            each(out, &batch)
+        })
     }
 
     /// The model prepared for inference: no autograd graph (each intermediate is freed as soon as it is used),

@@ -1,7 +1,8 @@
-//! A fine-tuned head run over a task's encoded items, in order: the inference half of the fine-tuning task families
-//! (sequence classification and regression, token classification, extractive question answering, multiple choice).
+//! A fine-tuned head run over a task's encoded items: the inference half of the fine-tuning task families (sequence
+//! classification and regression, token classification, extractive question answering, multiple choice).
 //! `albert predict`, `albert evaluate --model` and fine-tuning's dev scores run their models through
-//! [`predict_items`]; `albert-train` adds reading the data, labels, losses and metrics on top of [`TaskHead`].
+//! [`predict_items`]; the pipelines run theirs through the same batch loop, [`run_items`], and read the same typed
+//! [`HeadOutput`]. `albert-train` adds reading the data, labels, losses and metrics on top of [`TaskHead`].
 
 use candle_core::{DType, Device, Tensor};
 
@@ -9,9 +10,10 @@ use crate::config::Architecture;
 use crate::error::{Error, Result};
 use crate::model::{
     AlbertForAny, AlbertForMultipleChoice, AlbertForQuestionAnswering, AlbertForSequenceClassification,
-    AlbertForTokenClassification, AlbertInput, AlbertModel, ForwardOptions, LogitsOutput, QuestionAnsweringOutput,
+    AlbertForTokenClassification, AlbertInput, AlbertModel, AnyOutput, ForwardOptions, HeadOutput,
 };
 use crate::pretrained::Pretrained;
+use crate::tokenizer::Encoding;
 
 /// Encoded items of a task (a token row; a multiple-choice question's option rows) that batch into model inputs.
 pub trait EncodedItems {
@@ -22,12 +24,10 @@ pub trait EncodedItems {
     fn input(&self, items: &[usize], device: &Device) -> Result<AlbertInput>;
 }
 
-/// A fine-tuning head class: where it sits in a model, how it runs, and what it gives for each item of a batch.
+/// A fine-tuning head class: where it sits in a model and what its output gives for each item of a batch.
 pub trait TaskHead: Sized {
     /// The class.
     const ARCHITECTURE: Architecture;
-    /// The forward pass's outputs (kept whole for the loss).
-    type Output;
     /// What one item's prediction is read from.
     type Row;
 
@@ -37,11 +37,8 @@ pub trait TaskHead: Sized {
     /// The encoder under the head.
     fn encoder(&self) -> &AlbertModel;
 
-    /// The forward pass over a batch.
-    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<Self::Output>;
-
-    /// Each item's part of `output`, in batch order.
-    fn rows(output: &Self::Output) -> Result<Vec<Self::Row>>;
+    /// Each item's part of a batch's head output, in batch order.
+    fn rows(output: &HeadOutput) -> Result<Vec<Self::Row>>;
 }
 
 /// The head `H` of `model`, or an error naming the class the task needs and the model's.
@@ -55,6 +52,23 @@ pub fn task_head<H: TaskHead>(model: &AlbertForAny) -> Result<&H> {
     })
 }
 
+/// Runs the inference model `model` over the items `order` (indices into `items`), `batch_size` at a time, and
+/// hands each batch's outputs with its items to `each`.
+pub fn run_items(
+    model: &AlbertForAny,
+    items: &(impl EncodedItems + ?Sized),
+    order: &[usize],
+    batch_size: usize,
+    device: &Device,
+    mut each: impl FnMut(&AnyOutput, &[usize]) -> Result<()>,
+) -> Result<()> {
+    for batch in order.chunks(batch_size.max(1)) {
+        let output = model.forward(&items.input(batch, device)?, &ForwardOptions::default())?;
+        each(&output, batch)?;
+    }
+    Ok(())
+}
+
 /// Runs the head `H` of `model` over every item, `batch_size` items at a time in order, on the inference model
 /// ([`Pretrained::detached`], in the model's precision); one row per item.
 pub fn predict_items<H: TaskHead>(
@@ -63,129 +77,39 @@ pub fn predict_items<H: TaskHead>(
     batch_size: usize,
 ) -> Result<Vec<H::Row>> {
     let detached = model.detached()?;
-    let head = task_head::<H>(&detached)?;
-    let device = head.encoder().embeddings().word_embeddings().device().clone();
+    let device = task_head::<H>(&detached)?.encoder().embeddings().word_embeddings().device().clone();
     let order: Vec<usize> = (0..items.count()).collect();
     let mut out = Vec::with_capacity(order.len());
-    for batch in order.chunks(batch_size.max(1)) {
-        let output = head.forward(&items.input(batch, &device)?, &ForwardOptions::default())?;
-        out.extend(H::rows(&output)?);
-    }
+    run_items(&detached, items, &order, batch_size, &device, |output, _| {
+        out.extend(H::rows(&output.head)?);
+        Ok(())
+    })?;
     Ok(out)
 }
 
-impl TaskHead for AlbertForSequenceClassification {
-    const ARCHITECTURE: Architecture = Architecture::SequenceClassification;
-    type Output = LogitsOutput;
-    /// The logits of the text (num_labels).
-    type Row = Vec<f32>;
+/// Single encodings (a text, or a question and context pair) as items: the pipelines' inputs.
+pub struct EncodingRows<'a> {
+    /// The encodings, one item each.
+    pub encodings: &'a [&'a Encoding],
+    /// Id that pads rows to the longest of a batch.
+    pub pad_id: u32,
+}
 
-    fn of(model: &AlbertForAny) -> Option<&Self> {
-        match model {
-            AlbertForAny::SequenceClassification(h) => Some(h),
-            _ => None,
-        }
+impl EncodedItems for EncodingRows<'_> {
+    fn count(&self) -> usize {
+        self.encodings.len()
     }
 
-    fn encoder(&self) -> &AlbertModel {
-        &self.albert
-    }
-
-    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<LogitsOutput> {
-        AlbertForSequenceClassification::forward(self, input, opts)
-    }
-
-    fn rows(output: &LogitsOutput) -> Result<Vec<Vec<f32>>> {
-        // (batch, num_labels)
-        Ok(output.logits.to_dtype(DType::F32)?.to_vec2()?)
+    fn input(&self, items: &[usize], device: &Device) -> Result<AlbertInput> {
+        let ids: Vec<&[u32]> = items.iter().map(|&i| self.encodings[i].ids.as_slice()).collect();
+        let types: Vec<&[u32]> = items.iter().map(|&i| self.encodings[i].type_ids.as_slice()).collect();
+        rows_input(&ids, Some(&types), 1, self.pad_id, device)
     }
 }
 
-impl TaskHead for AlbertForTokenClassification {
-    const ARCHITECTURE: Architecture = Architecture::TokenClassification;
-    type Output = LogitsOutput;
-    /// The most likely class of each position of the padded row.
-    type Row = Vec<u32>;
-
-    fn of(model: &AlbertForAny) -> Option<&Self> {
-        match model {
-            AlbertForAny::TokenClassification(h) => Some(h),
-            _ => None,
-        }
-    }
-
-    fn encoder(&self) -> &AlbertModel {
-        &self.albert
-    }
-
-    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<LogitsOutput> {
-        AlbertForTokenClassification::forward(self, input, opts)
-    }
-
-    fn rows(output: &LogitsOutput) -> Result<Vec<Vec<u32>>> {
-        // (batch, seq, num_labels) -> (batch, seq)
-        Ok(output.logits.argmax(2)?.to_vec2()?)
-    }
-}
-
-impl TaskHead for AlbertForQuestionAnswering {
-    const ARCHITECTURE: Architecture = Architecture::QuestionAnswering;
-    type Output = QuestionAnsweringOutput;
-    /// Start and end logits of each position of the padded window.
-    type Row = (Vec<f32>, Vec<f32>);
-
-    fn of(model: &AlbertForAny) -> Option<&Self> {
-        match model {
-            AlbertForAny::QuestionAnswering(h) => Some(h),
-            _ => None,
-        }
-    }
-
-    fn encoder(&self) -> &AlbertModel {
-        &self.albert
-    }
-
-    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<QuestionAnsweringOutput> {
-        AlbertForQuestionAnswering::forward(self, input, opts)
-    }
-
-    fn rows(output: &QuestionAnsweringOutput) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
-        // (batch, seq) each
-        let (start, end): (Vec<Vec<f32>>, Vec<Vec<f32>>) = (output.start_logits.to_vec2()?, output.end_logits.to_vec2()?);
-        Ok(start.into_iter().zip(end).collect())
-    }
-}
-
-impl TaskHead for AlbertForMultipleChoice {
-    const ARCHITECTURE: Architecture = Architecture::MultipleChoice;
-    type Output = LogitsOutput;
-    /// The index of the chosen option.
-    type Row = u32;
-
-    fn of(model: &AlbertForAny) -> Option<&Self> {
-        match model {
-            AlbertForAny::MultipleChoice(h) => Some(h),
-            _ => None,
-        }
-    }
-
-    fn encoder(&self) -> &AlbertModel {
-        &self.albert
-    }
-
-    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<LogitsOutput> {
-        AlbertForMultipleChoice::forward(self, input, opts)
-    }
-
-    fn rows(output: &LogitsOutput) -> Result<Vec<u32>> {
-        // (batch, options) -> (batch)
-        Ok(output.logits.argmax(1)?.to_vec1()?)
-    }
-}
-
-/// The padded input of token rows (`ids`, optionally `type_ids`, one row per entry of `rows`), each item being
-/// `group` consecutive rows: 1 for one sequence per item, the number of options for multiple choice, whose input is
-/// shaped (items, options, seq).
+/// The padded input of token rows (`ids`, optionally `type_ids`, one row per entry), each item being `group`
+/// consecutive rows: 1 for one sequence per item, the number of options for multiple choice, whose input is shaped
+/// (items, options, seq).
 pub fn rows_input(
     ids: &[&[u32]],
     type_ids: Option<&[&[u32]]>,
@@ -208,4 +132,94 @@ pub fn rows_input(
         attention_mask: reshape(input.attention_mask)?,
         position_ids: reshape(input.position_ids)?,
     })
+}
+
+impl TaskHead for AlbertForSequenceClassification {
+    const ARCHITECTURE: Architecture = Architecture::SequenceClassification;
+    /// The logits of the text (num_labels).
+    type Row = Vec<f32>;
+
+    fn of(model: &AlbertForAny) -> Option<&Self> {
+        match model {
+            AlbertForAny::SequenceClassification(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn encoder(&self) -> &AlbertModel {
+        &self.albert
+    }
+
+    fn rows(output: &HeadOutput) -> Result<Vec<Vec<f32>>> {
+        // (batch, num_labels)
+        Ok(output.logits()?.to_dtype(DType::F32)?.to_vec2()?)
+    }
+}
+
+impl TaskHead for AlbertForTokenClassification {
+    const ARCHITECTURE: Architecture = Architecture::TokenClassification;
+    /// The most likely class of each position of the padded row.
+    type Row = Vec<u32>;
+
+    fn of(model: &AlbertForAny) -> Option<&Self> {
+        match model {
+            AlbertForAny::TokenClassification(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn encoder(&self) -> &AlbertModel {
+        &self.albert
+    }
+
+    fn rows(output: &HeadOutput) -> Result<Vec<Vec<u32>>> {
+        // (batch, seq, num_labels) -> (batch, seq)
+        Ok(output.logits()?.argmax(2)?.to_vec2()?)
+    }
+}
+
+impl TaskHead for AlbertForQuestionAnswering {
+    const ARCHITECTURE: Architecture = Architecture::QuestionAnswering;
+    /// Start and end logits of each position of the padded window.
+    type Row = (Vec<f32>, Vec<f32>);
+
+    fn of(model: &AlbertForAny) -> Option<&Self> {
+        match model {
+            AlbertForAny::QuestionAnswering(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn encoder(&self) -> &AlbertModel {
+        &self.albert
+    }
+
+    fn rows(output: &HeadOutput) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+        // (batch, seq) each
+        let (start, end) = output.span_logits()?;
+        let (start, end): (Vec<Vec<f32>>, Vec<Vec<f32>>) = (start.to_vec2()?, end.to_vec2()?);
+        Ok(start.into_iter().zip(end).collect())
+    }
+}
+
+impl TaskHead for AlbertForMultipleChoice {
+    const ARCHITECTURE: Architecture = Architecture::MultipleChoice;
+    /// The index of the chosen option.
+    type Row = u32;
+
+    fn of(model: &AlbertForAny) -> Option<&Self> {
+        match model {
+            AlbertForAny::MultipleChoice(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn encoder(&self) -> &AlbertModel {
+        &self.albert
+    }
+
+    fn rows(output: &HeadOutput) -> Result<Vec<u32>> {
+        // (batch, options) -> (batch)
+        Ok(output.logits()?.argmax(1)?.to_vec1()?)
+    }
 }

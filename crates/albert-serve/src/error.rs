@@ -1,0 +1,134 @@
+//! Errors as Text Embeddings Inference answers them: `{"error": ..., "error_type": ...}` with the status TEI gives
+//! each type; on OpenAI's routes (`/v1/*`) as TEI's OpenAI-compatible `{"message", "code", "type"}`.
+
+use albert::pipeline::InputError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+/// TEI's error types (serialized as TEI does, e.g. `"Validation"`), each with its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ErrorType {
+    /// 503: the server cannot answer now.
+    Unhealthy,
+    /// 424: the model failed (non-finite outputs, an inference error).
+    Backend,
+    /// 429: more requests in flight than `--max-concurrent-requests`.
+    Overloaded,
+    /// 422 (413 for a body over `--payload-limit`, 404 for an unknown model or route): the request is wrong.
+    Validation,
+    /// 422: the tokenizer refused an input.
+    Tokenizer,
+    /// 400: an empty input or batch.
+    Empty,
+}
+
+impl ErrorType {
+    /// TEI's status for this type.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorType::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Backend => StatusCode::FAILED_DEPENDENCY,
+            ErrorType::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorType::Validation | ErrorType::Tokenizer => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorType::Empty => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A request's failure: its status, its type and a message naming the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// The HTTP status (the type's, unless a more precise one applies: 404, 413, 415).
+    pub status: StatusCode,
+    /// TEI's error type.
+    pub error_type: ErrorType,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with its type's status.
+    pub fn new(error_type: ErrorType, message: impl Into<String>) -> Self {
+        Self { status: error_type.status(), error_type, message: message.into() }
+    }
+
+    /// A validation error with another status than 422 (an unknown model or route: 404; a body too large: 413).
+    pub fn with_status(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, error_type: ErrorType::Validation, message: message.into() }
+    }
+
+    /// A 422 validation error.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(ErrorType::Validation, message)
+    }
+
+    /// The failure of input `index` (from 0) of a request: its type follows the input's error.
+    pub fn input(index: usize, err: &InputError) -> Self {
+        let error_type = match err {
+            InputError::Empty | InputError::EmptyQuestion => ErrorType::Empty,
+            InputError::Tokenizer(_) => ErrorType::Tokenizer,
+            InputError::NonFinite { .. } => ErrorType::Backend,
+            InputError::MissingMask | InputError::MaskCutOff | InputError::QuestionTooLong { .. } | InputError::NoSpan => {
+                ErrorType::Validation
+            }
+        };
+        Self::new(error_type, format!("input {index}: {err}"))
+    }
+
+    /// This error in OpenAI's dialect (the `/v1/*` routes).
+    pub fn openai(self) -> OpenAiError {
+        OpenAiError(self)
+    }
+}
+
+/// A call of the library that failed as a whole: bad input is the request's fault (422), anything else the model's
+/// (424, TEI's "backend").
+impl From<albert::Error> for ApiError {
+    fn from(err: albert::Error) -> Self {
+        match err {
+            albert::Error::Input(message) => Self::validation(message),
+            albert::Error::Tokenizer(e) => Self::new(ErrorType::Tokenizer, e.to_string()),
+            other => Self::new(ErrorType::Backend, other.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TeiBody<'a> {
+    error: &'a str,
+    error_type: ErrorType,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(TeiBody { error: &self.message, error_type: self.error_type })).into_response()
+    }
+}
+
+/// An [`ApiError`] answered in OpenAI's dialect, as TEI's `/v1/embeddings` does: `{"message", "code", "type"}`.
+#[derive(Debug)]
+pub struct OpenAiError(pub ApiError);
+
+#[derive(Serialize)]
+struct OpenAiBody<'a> {
+    message: &'a str,
+    code: u16,
+    #[serde(rename = "type")]
+    error_type: ErrorType,
+}
+
+impl From<ApiError> for OpenAiError {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl IntoResponse for OpenAiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        (e.status, Json(OpenAiBody { message: &e.message, code: e.status.as_u16(), error_type: e.error_type })).into_response()
+    }
+}

@@ -1,0 +1,181 @@
+//! The router: every route, the JSON bodies they take (refused in the route's error dialect when malformed or too
+//! large) and the request shapes several routes share.
+
+mod meta;
+mod openai;
+mod tasks;
+mod tei;
+
+use std::sync::Arc;
+
+use albert::pipeline::{PerInput, PipelineModel, PipelineOptions};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, OpenAiError};
+use crate::state::AppState;
+
+/// The shared state as handlers take it.
+pub(crate) type State = axum::extract::State<Arc<AppState>>;
+
+/// Every route over `state`, request bodies limited to its `payload_limit`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.limits.payload_limit;
+    Router::new()
+        .route("/health", get(meta::health))
+        .route("/info", get(meta::info))
+        .route("/v1/models", get(meta::models))
+        .route("/embed", post(tei::embed))
+        .route("/predict", post(tei::predict))
+        .route("/tokenize", post(tei::tokenize))
+        .route("/decode", post(tei::decode))
+        .route("/v1/embeddings", post(openai::embeddings_route))
+        .route("/fill-mask", post(tasks::fill_mask))
+        .route("/qa", post(tasks::qa))
+        .route("/ner", post(tasks::ner))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::with_status(StatusCode::NOT_FOUND, format!("no route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::with_status(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not take {method}", uri.path()))
+}
+
+/// A malformed, mistyped or too large body, with axum's status (400 bad JSON, 413 too large, 415 not JSON, 422 a
+/// field of the wrong type) and its message, which names the field and where the body went wrong.
+fn body_error(rejection: JsonRejection) -> ApiError {
+    ApiError::with_status(rejection.status(), rejection.body_text())
+}
+
+/// A JSON body whose rejection is answered in TEI's error shape.
+pub(crate) struct Body<T>(pub T);
+
+impl<S: Send + Sync, T> FromRequest<S> for Body<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state).await.map(|Json(t)| Body(t)).map_err(body_error)
+    }
+}
+
+/// A JSON body whose rejection is answered in OpenAI's error shape.
+pub(crate) struct OpenAiBody<T>(pub T);
+
+impl<S: Send + Sync, T> FromRequest<S> for OpenAiBody<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+{
+    type Rejection = OpenAiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, OpenAiError> {
+        Json::<T>::from_request(req, state).await.map(|Json(t)| OpenAiBody(t)).map_err(|r| body_error(r).openai())
+    }
+}
+
+/// One text or a batch of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Texts {
+    /// One text: answered with one result.
+    Single(String),
+    /// A batch: answered with a list.
+    Batch(Vec<String>),
+}
+
+impl Texts {
+    fn texts(&self) -> Vec<&str> {
+        match self {
+            Texts::Single(t) => vec![t.as_str()],
+            Texts::Batch(b) => b.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// One result for a single input, a list for a batch, as TEI answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum OneOrMany<T> {
+    /// The answer to a single input.
+    One(T),
+    /// The answers to a batch, in order.
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    /// The results shaped as the inputs were: `batch` gives a list.
+    fn shaped(batch: bool, mut results: Vec<T>) -> Self {
+        match (batch, results.len()) {
+            (false, 1) => OneOrMany::One(results.remove(0)),
+            _ => OneOrMany::Many(results),
+        }
+    }
+}
+
+/// TEI's `truncation_direction`; only `Right` is served (the pipelines keep a text's start).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub(crate) enum TruncationDirection {
+    /// Drop tokens from the start.
+    #[serde(alias = "left")]
+    Left,
+    /// Drop tokens from the end.
+    #[serde(alias = "right")]
+    #[default]
+    Right,
+}
+
+/// TEI's `truncate`: over-long inputs are refused unless it is true (TEI's default without `--auto-truncate`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TruncationRequest {
+    truncate: bool,
+}
+
+impl TruncationRequest {
+    pub(crate) fn new(truncate: Option<bool>, direction: TruncationDirection) -> Result<Self, ApiError> {
+        if direction == TruncationDirection::Left {
+            return Err(ApiError::validation("`truncation_direction` Left is not supported; inputs are cut at the end"));
+        }
+        Ok(Self { truncate: truncate.unwrap_or(false) })
+    }
+
+    /// Each result, or the request's error: the first input that failed, or (unless truncation was asked for) the
+    /// first that was cut to the model's maximum length.
+    pub(crate) fn results<T>(
+        self,
+        model: &PipelineModel,
+        results: Vec<PerInput<T>>,
+        truncated: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, ApiError> {
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let r = r.map_err(|e| ApiError::input(i, &e))?;
+                if truncated(&r) && !self.truncate {
+                    let max = model.max_length(None)?;
+                    return Err(ApiError::validation(format!(
+                        "input {i} is longer than the model's {max} tokens; pass \"truncate\": true to cut it"
+                    )));
+                }
+                Ok(r)
+            })
+            .collect()
+    }
+}
+
+/// The pipelines' run settings under `state`'s limits.
+pub(crate) fn options(state: &AppState) -> PipelineOptions {
+    PipelineOptions { max_length: None, batch_size: state.limits.batch_size }
+}

@@ -1,0 +1,164 @@
+//! The tasks TEI does not serve, in its style (`inputs`, `truncate`, `model`; one result for one input, a list for
+//! a batch; TEI's errors): `POST /fill-mask`, `POST /qa`, `POST /ner`. Each answer is the pipeline's typed result
+//! as `albert fill-mask`, `qa` and `ner --json` print it.
+
+use albert::pipeline::fill_mask::{self, FillMask};
+use albert::pipeline::ner::{self, Aggregation, Entities};
+use albert::pipeline::qa::{self, Answer, QaOptions};
+use albert::pipeline::Task;
+use axum::extract::State as AxumState;
+use axum::Json;
+use serde::Deserialize;
+
+use super::{options, Body, OneOrMany, State, Texts, TruncationDirection, TruncationRequest};
+use crate::error::ApiError;
+
+fn five() -> usize {
+    5
+}
+
+/// `POST /fill-mask`'s body.
+#[derive(Debug, Deserialize)]
+pub(crate) struct FillMaskRequest {
+    /// Texts holding `[MASK]`.
+    inputs: Texts,
+    /// Candidates per mask (5, as transformers).
+    #[serde(default = "five")]
+    top_k: usize,
+    #[serde(default)]
+    truncate: Option<bool>,
+    #[serde(default)]
+    truncation_direction: TruncationDirection,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// `POST /fill-mask`: per text, the candidates of each mask.
+pub(crate) async fn fill_mask(
+    AxumState(state): State,
+    Body(req): Body<FillMaskRequest>,
+) -> Result<Json<OneOrMany<FillMask>>, ApiError> {
+    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
+    let batch = matches!(req.inputs, Texts::Batch(_));
+    let texts: Vec<String> = req.inputs.texts().into_iter().map(str::to_string).collect();
+    state.check_batch(texts.len())?;
+    let (_, pipeline) = state.pipeline(Task::FillMask, req.model.as_deref())?;
+    let (opts, top_k) = (options(&state), req.top_k);
+    let results = state
+        .compute(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let results = fill_mask::fill_mask_each(&pipeline, &refs, top_k, &opts)?;
+            truncation.results(&pipeline, results, |r| r.truncated)
+        })
+        .await?;
+    Ok(Json(OneOrMany::shaped(batch, results)))
+}
+
+/// `POST /ner`'s body.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NerRequest {
+    inputs: Texts,
+    /// transformers' `aggregation_strategy`: `simple` (default), `first`, `average` or `max`.
+    #[serde(default)]
+    aggregation_strategy: AggregationStrategy,
+    #[serde(default)]
+    truncate: Option<bool>,
+    #[serde(default)]
+    truncation_direction: TruncationDirection,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// transformers' `aggregation_strategy` names ([`Aggregation`]).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AggregationStrategy {
+    #[default]
+    Simple,
+    First,
+    Average,
+    Max,
+}
+
+impl From<AggregationStrategy> for Aggregation {
+    fn from(s: AggregationStrategy) -> Self {
+        match s {
+            AggregationStrategy::Simple => Aggregation::Simple,
+            AggregationStrategy::First => Aggregation::First,
+            AggregationStrategy::Average => Aggregation::Average,
+            AggregationStrategy::Max => Aggregation::Max,
+        }
+    }
+}
+
+/// `POST /ner`: per text, its entities.
+pub(crate) async fn ner(AxumState(state): State, Body(req): Body<NerRequest>) -> Result<Json<OneOrMany<Entities>>, ApiError> {
+    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
+    let batch = matches!(req.inputs, Texts::Batch(_));
+    let texts: Vec<String> = req.inputs.texts().into_iter().map(str::to_string).collect();
+    state.check_batch(texts.len())?;
+    let (_, pipeline) = state.pipeline(Task::Ner, req.model.as_deref())?;
+    let (opts, aggregation) = (options(&state), Aggregation::from(req.aggregation_strategy));
+    let results = state
+        .compute(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let results = ner::ner_each(&pipeline, &refs, aggregation, &opts)?;
+            truncation.results(&pipeline, results, |r| r.truncated)
+        })
+        .await?;
+    Ok(Json(OneOrMany::shaped(batch, results)))
+}
+
+fn one() -> usize {
+    1
+}
+
+/// `POST /qa`'s body: transformers' question-answering pipeline's parameters (the context of any length is read in
+/// windows).
+#[derive(Debug, Deserialize)]
+pub(crate) struct QaRequest {
+    question: String,
+    context: String,
+    /// Answers wanted; only 1 is served yet.
+    #[serde(default = "one")]
+    top_k: usize,
+    /// Allow "no answer"; not served yet (the pipeline always picks a span).
+    #[serde(default)]
+    handle_impossible_answer: bool,
+    /// Tokens per window (384).
+    #[serde(default)]
+    max_seq_len: Option<usize>,
+    /// Tokens shared by consecutive windows (128).
+    #[serde(default)]
+    doc_stride: Option<usize>,
+    /// Longest answer in tokens (15).
+    #[serde(default)]
+    max_answer_len: Option<usize>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// `POST /qa`: the best answer span of the context.
+pub(crate) async fn qa(AxumState(state): State, Body(req): Body<QaRequest>) -> Result<Json<Answer>, ApiError> {
+    if req.top_k != 1 {
+        return Err(ApiError::validation(format!("`top_k` {}: only one answer (top_k 1) is served", req.top_k)));
+    }
+    if req.handle_impossible_answer {
+        return Err(ApiError::validation("`handle_impossible_answer` is not served: the answer is always a span"));
+    }
+    let (_, pipeline) = state.pipeline(Task::QuestionAnswering, req.model.as_deref())?;
+    let defaults = QaOptions { batch_size: state.limits.batch_size, ..QaOptions::default() };
+    let opts = QaOptions {
+        max_length: req.max_seq_len.unwrap_or(defaults.max_length),
+        stride: req.doc_stride.unwrap_or(defaults.stride),
+        max_answer_length: req.max_answer_len.unwrap_or(defaults.max_answer_length),
+        ..defaults
+    };
+    let answer = state
+        .compute(move || {
+            let mut answers = qa::answer_each(&pipeline, &[req.question.as_str()], &req.context, &opts)?;
+            answers.remove(0).map_err(|e| ApiError::input(0, &e))
+        })
+        .await?;
+    Ok(Json(answer))
+}

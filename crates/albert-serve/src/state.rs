@@ -1,0 +1,266 @@
+//! The served models, loaded and prepared once at start, the limits every request is held to, and the one way a
+//! request reaches a model: [`AppState::pipeline`] picks it, [`AppState::compute`] runs it off the async runtime.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use albert::pipeline::{PipelineModel, Task};
+use albert::{builtin, Architecture, Precision};
+use tokio::sync::Semaphore;
+
+use crate::error::{ApiError, ErrorType};
+
+/// Every task, in the order `/info` and `/v1/models` list them.
+pub const TASKS: [Task; 5] = [Task::Classify, Task::Embed, Task::FillMask, Task::QuestionAnswering, Task::Ner];
+
+/// One `--model NAME=PATH_OR_HUB_ID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    /// The name requests give in their `"model"` field.
+    pub name: String,
+    /// A checkpoint directory or a hub id ([`albert::hub::resolve_model`]).
+    pub source: String,
+}
+
+impl FromStr for ModelSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('=') {
+            Some((name, source)) if !name.trim().is_empty() && !source.trim().is_empty() => {
+                Ok(Self { name: name.trim().to_string(), source: source.trim().to_string() })
+            }
+            _ => Err(format!("expected NAME=PATH_OR_HUB_ID, got {s:?}")),
+        }
+    }
+}
+
+impl ModelSpec {
+    /// The built-in models (see [`albert::builtin`]), the sentiment classifier first (the default of `/info`).
+    pub fn builtins() -> albert::Result<Vec<Self>> {
+        [builtin::SENTIMENT, builtin::PRETRAINED, builtin::QUESTION_ANSWERING, builtin::NER]
+            .into_iter()
+            .map(|name| Ok(Self { name: name.to_string(), source: builtin::path(name)?.to_string_lossy().into_owned() }))
+            .collect()
+    }
+}
+
+/// What every request is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most inputs in one request (TEI's `--max-client-batch-size`, 32); more are refused with a 422.
+    pub max_client_batch_size: usize,
+    /// Most requests computing or waiting for the compute threads at once (TEI's `--max-concurrent-requests`,
+    /// 512); one more is answered 429 at once rather than queued.
+    pub max_concurrent_requests: usize,
+    /// Largest request body in bytes (TEI's `--payload-limit`, 2 MB); a larger one is answered 413.
+    pub payload_limit: usize,
+    /// Inputs per forward pass within one request.
+    pub batch_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_client_batch_size: 32, max_concurrent_requests: 512, payload_limit: 2_000_000, batch_size: 8 }
+    }
+}
+
+/// What to serve and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeConfig {
+    /// The models, each named; the first is the default of `/info` (empty: the built-in models).
+    pub models: Vec<ModelSpec>,
+    /// Run the encoders' projections in int8.
+    pub int8: bool,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// A named model and the pipelines it serves (one per task its class holds a head for).
+pub struct ServedModel {
+    /// Its name in requests and listings.
+    pub name: String,
+    /// Where it was loaded from, as given.
+    pub source: String,
+    /// The checkpoint's class.
+    pub architecture: Architecture,
+    /// One loaded, prepared pipeline per task it serves, in [`TASKS`] order.
+    pub pipelines: Vec<Arc<PipelineModel>>,
+}
+
+impl ServedModel {
+    /// The tasks a checkpoint of class `arch` serves: its head's task; sentence vectors from the classes that are
+    /// not fine-tuned for a task (the encoder, masked-LM and pretraining checkpoints).
+    pub fn tasks(arch: Architecture) -> Vec<Task> {
+        let encoder = matches!(arch, Architecture::Model | Architecture::MaskedLM | Architecture::PreTraining);
+        TASKS.into_iter().filter(|&t| if t == Task::Embed { encoder } else { t.accepts(arch) }).collect()
+    }
+
+    /// Loads `spec` once per task its class serves, each prepared for inference in `precision`.
+    pub fn load(spec: &ModelSpec, precision: Precision) -> albert::Result<Self> {
+        let dir = albert::hub::resolve_model(&spec.source)?;
+        let config = albert::AlbertConfig::from_file(dir.join("config.json"))?;
+        let architecture = config.architecture().unwrap_or(Architecture::Model);
+        let tasks = Self::tasks(architecture);
+        if tasks.is_empty() {
+            return Err(albert::Error::Input(format!(
+                "model `{}` ({}) is an {} checkpoint, which no route serves",
+                spec.name,
+                spec.source,
+                architecture.hf_name()
+            )));
+        }
+        let pipelines = tasks
+            .into_iter()
+            .map(|task| {
+                let mut p = PipelineModel::load_dir(&dir, task)?;
+                p.model.set_precision(precision);
+                p.prepare()?;
+                Ok(Arc::new(p))
+            })
+            .collect::<albert::Result<_>>()?;
+        Ok(Self { name: spec.name.clone(), source: spec.source.clone(), architecture, pipelines })
+    }
+
+    /// Its pipeline for `task`, if it serves it.
+    pub fn pipeline(&self, task: Task) -> Option<&Arc<PipelineModel>> {
+        self.pipelines.iter().find(|p| p.task() == task)
+    }
+
+    /// The tasks it serves.
+    pub fn served_tasks(&self) -> impl Iterator<Item = Task> + '_ {
+        self.pipelines.iter().map(|p| p.task())
+    }
+}
+
+/// The server's state, shared by every request.
+pub struct AppState {
+    /// The models, in the order they were given.
+    pub models: Vec<ServedModel>,
+    /// Request limits.
+    pub limits: Limits,
+    /// The precision the models run in.
+    pub precision: Precision,
+    /// Seconds since the epoch when the models were ready (OpenAI's `created`).
+    pub created: u64,
+    permits: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// Loads and prepares every model of `config` (the built-in ones when it names none).
+    pub fn load(config: &ServeConfig) -> albert::Result<Self> {
+        let specs = match config.models.is_empty() {
+            true => ModelSpec::builtins()?,
+            false => config.models.clone(),
+        };
+        let precision = Precision::from_int8(config.int8);
+        let models = specs.iter().map(|s| ServedModel::load(s, precision)).collect::<albert::Result<_>>()?;
+        Self::new(models, config.limits, precision)
+    }
+
+    /// A state over models already loaded; names must be distinct.
+    pub fn new(models: Vec<ServedModel>, limits: Limits, precision: Precision) -> albert::Result<Self> {
+        for (i, m) in models.iter().enumerate() {
+            if models[..i].iter().any(|o| o.name == m.name) {
+                return Err(albert::Error::Input(format!("two models are named `{}`", m.name)));
+            }
+        }
+        if models.is_empty() {
+            return Err(albert::Error::Input("no model to serve".into()));
+        }
+        let limits = Limits { max_concurrent_requests: limits.max_concurrent_requests.max(1), ..limits };
+        let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Ok(Self { models, limits, precision, created, permits: Arc::new(Semaphore::new(limits.max_concurrent_requests)) })
+    }
+
+    /// The default model (the first): what `/info` describes and what `/tokenize` and `/decode` use by default.
+    pub fn default_model(&self) -> &ServedModel {
+        &self.models[0]
+    }
+
+    /// The model named `name`, or a 404 that lists the served ones.
+    pub fn model(&self, name: &str) -> Result<&ServedModel, ApiError> {
+        self.models.iter().find(|m| m.name == name).ok_or_else(|| {
+            ApiError::with_status(
+                axum::http::StatusCode::NOT_FOUND,
+                format!("unknown model `{name}`; this server serves {}", self.names()),
+            )
+        })
+    }
+
+    /// The model named `requested`, else the default one.
+    pub fn model_or_default(&self, requested: Option<&str>) -> Result<&ServedModel, ApiError> {
+        requested.map_or(Ok(self.default_model()), |name| self.model(name))
+    }
+
+    /// The pipeline of `task` in the model named `requested`, or in the first model that serves the task. A named
+    /// model without the task's head is a 422; no model with it at all is TEI's 424 ("model is not a classifier"),
+    /// each naming the class the task needs.
+    pub fn pipeline(&self, task: Task, requested: Option<&str>) -> Result<(&ServedModel, Arc<PipelineModel>), ApiError> {
+        let needs = match task {
+            Task::Embed => "an AlbertModel, AlbertForMaskedLM or AlbertForPreTraining checkpoint".to_string(),
+            Task::FillMask => "an AlbertForMaskedLM or AlbertForPreTraining checkpoint".to_string(),
+            other => format!("an {} checkpoint", other.architecture().hf_name()),
+        };
+        if let Some(name) = requested {
+            let model = self.model(name)?;
+            return match model.pipeline(task) {
+                Some(p) => Ok((model, p.clone())),
+                None => Err(ApiError::validation(format!(
+                    "model `{name}` ({}) does not serve `{}`, which needs {needs}",
+                    model.architecture.hf_name(),
+                    task.name()
+                ))),
+            };
+        }
+        self.models.iter().find_map(|m| m.pipeline(task).map(|p| (m, p.clone()))).ok_or_else(|| {
+            ApiError::new(
+                ErrorType::Backend,
+                format!(
+                    "no served model does `{}`: it needs {needs} (start the server with --model NAME=PATH for one)",
+                    task.name()
+                ),
+            )
+        })
+    }
+
+    /// Runs `work` on the blocking pool, off the async runtime's threads, once admitted: with
+    /// `max_concurrent_requests` requests already admitted it is refused at once with a 429. A panic in `work`
+    /// answers 424 rather than dropping the connection.
+    pub async fn compute<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self.permits.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                ErrorType::Overloaded,
+                format!("model is overloaded: {} requests are in flight", self.limits.max_concurrent_requests),
+            )
+        })?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorType::Backend, format!("inference failed: {e}")))?
+    }
+
+    /// Refuses an empty request (400) or one with more inputs than `max_client_batch_size` (422), as TEI does.
+    pub fn check_batch(&self, count: usize) -> Result<(), ApiError> {
+        if count == 0 {
+            return Err(ApiError::new(ErrorType::Empty, "`inputs` cannot be empty"));
+        }
+        if count > self.limits.max_client_batch_size {
+            return Err(ApiError::validation(format!(
+                "batch size {count} > maximum allowed batch size {}",
+                self.limits.max_client_batch_size
+            )));
+        }
+        Ok(())
+    }
+
+    fn names(&self) -> String {
+        self.models.iter().map(|m| format!("`{}`", m.name)).collect::<Vec<_>>().join(", ")
+    }
+}

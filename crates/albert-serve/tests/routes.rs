@@ -1,0 +1,325 @@
+//! Every route through the router in process (`tower::ServiceExt::oneshot`, no network) over the built-in models:
+//! each answer equals the pipeline's own result for the same input (the pipelines are pinned to transformers by
+//! their own tests), and each refusal has its status and TEI's (or OpenAI's) error shape.
+
+use std::sync::{Arc, OnceLock};
+
+use albert::pipeline::classify::{self, ScoreFunction};
+use albert::pipeline::embed::{self, Pooling};
+use albert::pipeline::{fill_mask, ner, qa, PipelineModel, PipelineOptions, Task};
+use albert::{builtin, Precision};
+use albert_serve::{router, AppState, Limits, ModelSpec, ServeConfig, ServedModel};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::prelude::BASE64_STANDARD;
+use base64::Engine;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// The built-in models, loaded once for every test.
+fn state() -> Arc<AppState> {
+    static STATE: OnceLock<Arc<AppState>> = OnceLock::new();
+    STATE
+        .get_or_init(|| {
+            let config = ServeConfig { models: Vec::new(), int8: false, limits: Limits::default() };
+            Arc::new(AppState::load(&config).expect("the built-in models load"))
+        })
+        .clone()
+}
+
+/// The pipeline the server runs for `task` (the first built-in model that serves it).
+fn pipeline(task: Task) -> Arc<PipelineModel> {
+    state().pipeline(task, None).expect("a built-in model serves the task").1
+}
+
+/// Sends `body` (raw bytes) to `path` on `state`'s router; the status and the JSON answer (`Null` when empty).
+async fn send_raw(state: Arc<AppState>, method: &str, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let res = router(state).oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let value = match bytes.is_empty() {
+        true => Value::Null,
+        false => serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {bytes:?}")),
+    };
+    (status, value)
+}
+
+async fn post(path: &str, body: Value) -> (StatusCode, Value) {
+    send_raw(state(), "POST", path, body.to_string().into_bytes()).await
+}
+
+async fn get(path: &str) -> (StatusCode, Value) {
+    send_raw(state(), "GET", path, Vec::new()).await
+}
+
+/// A refusal in TEI's shape, with its status and type; its message, for further checks.
+fn tei_error(answer: (StatusCode, Value), status: StatusCode, error_type: &str) -> String {
+    let (got, body) = answer;
+    assert_eq!(got, status, "{body}");
+    assert_eq!(body["error_type"], error_type, "{body}");
+    assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
+    body["error"].as_str().expect("a message").to_string()
+}
+
+/// `value` as the server sends it: serialized (f32 in its shortest form) and parsed back.
+fn wire(value: impl serde::Serialize) -> Value {
+    serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap()
+}
+
+fn opts() -> PipelineOptions {
+    PipelineOptions { max_length: None, batch_size: Limits::default().batch_size }
+}
+
+fn assert_close(a: &[f32], b: &[f32], tol: f32) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() <= tol, "{x} vs {y}");
+    }
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+#[tokio::test]
+async fn health_info_and_models_describe_the_built_in_models() {
+    assert_eq!(get("/health").await, (StatusCode::OK, Value::Null));
+    let (status, info) = get("/info").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["served_model_name"], builtin::SENTIMENT);
+    assert_eq!(info["model_type"]["classifier"]["id2label"], json!({"0": "negative", "1": "positive"}));
+    assert_eq!(info["model_type"]["classifier"]["label2id"], json!({"negative": 0, "positive": 1}));
+    assert_eq!(info["max_input_length"], 512);
+    assert_eq!(info["model_dtype"], "float32");
+    assert_eq!(info["auto_truncate"], false);
+    let tasks: Vec<(&str, Vec<&str>)> = info["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap(), m["tasks"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect()))
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            (builtin::SENTIMENT, vec!["classify"]),
+            (builtin::PRETRAINED, vec!["embed", "fill-mask"]),
+            (builtin::QUESTION_ANSWERING, vec!["qa"]),
+            (builtin::NER, vec!["ner"]),
+        ]
+    );
+    let (status, models) = get("/v1/models").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(models["object"], "list");
+    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [builtin::SENTIMENT, builtin::PRETRAINED, builtin::QUESTION_ANSWERING, builtin::NER]);
+    assert!(models["data"].as_array().unwrap().iter().all(|m| m["object"] == "model" && m["owned_by"] == "albert"));
+}
+
+const TEXTS: [&str; 3] = ["I loved this movie.", "A dull, lifeless film.", "It was fine, I guess."];
+
+#[tokio::test]
+async fn predict_equals_the_classify_pipeline() {
+    let model = pipeline(Task::Classify);
+    let expected = classify::classify(&model, &TEXTS, None, &opts()).unwrap();
+    let as_json = |c: &classify::Classification| wire(&c.labels);
+    // A text alone runs as a batch of one (no padding): compared with the pipeline given it alone.
+    let alone = classify::classify(&model, &TEXTS[..1], None, &opts()).unwrap();
+    let (status, single) = post("/predict", json!({"inputs": TEXTS[0]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(single, as_json(&alone[0]));
+    // `[text]` is one input, as in TEI.
+    assert_eq!(post("/predict", json!({"inputs": [TEXTS[0]]})).await.1, as_json(&alone[0]));
+    let batch: Vec<Value> = TEXTS.iter().map(|t| json!([t])).collect();
+    let (status, answers) = post("/predict", json!({"inputs": batch})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answers, Value::Array(expected.iter().map(as_json).collect()));
+    // Raw scores are the logits: their softmax gives the scores, the labels in the same order.
+    let (_, raw) = post("/predict", json!({"inputs": TEXTS[1], "raw_scores": true})).await;
+    let logits = floats(&Value::Array(raw.as_array().unwrap().iter().map(|p| p["score"].clone()).collect()));
+    let total: f32 = logits.iter().map(|l| l.exp()).sum();
+    let scores: Vec<f32> = logits.iter().map(|l| l.exp() / total).collect();
+    assert_close(&scores, &expected[1].labels.iter().map(|l| l.score).collect::<Vec<_>>(), 1e-5);
+}
+
+#[tokio::test]
+async fn predict_takes_a_pair_alone_and_in_a_batch() {
+    let model = pipeline(Task::Classify);
+    let (a, b) = ("The movie was long.", "It never ended.");
+    let encoded = vec![Ok(albert::pipeline::Truncated {
+        encoding: model.tokenizer.encode(a, Some(b), &Default::default()).unwrap(),
+        truncated: false,
+    })];
+    let function = ScoreFunction::for_config(model.config().problem_type, model.config().num_labels());
+    let expected = classify::classify_encoded_each(&model, encoded, None, function, &opts()).unwrap().remove(0).unwrap();
+    let (status, pair) = post("/predict", json!({"inputs": [a, b]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pair, wire(&expected.labels));
+    let (_, batch) = post("/predict", json!({"inputs": [[TEXTS[0]], [a, b]]})).await;
+    assert_eq!(batch[1], pair);
+    let message = tei_error(post("/predict", json!({"inputs": [["a", "b", "c"]]})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(message.contains("pair"), "{message}");
+}
+
+#[tokio::test]
+async fn embed_and_openai_embeddings_equal_the_embed_pipeline() {
+    let model = pipeline(Task::Embed);
+    let expected = embed::embed(&model, &TEXTS, Pooling::Mean, &opts()).unwrap();
+    let unit = |v: &[f32]| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let (status, raw) = post("/embed", json!({"inputs": TEXTS[0], "normalize": false})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(raw.as_array().unwrap().len(), 1);
+    assert_eq!(floats(&raw[0]), expected[0].vector);
+    let (_, normalized) = post("/embed", json!({"inputs": TEXTS})).await;
+    for (got, want) in normalized.as_array().unwrap().iter().zip(&expected) {
+        assert_close(&floats(got), &unit(&want.vector), 1e-6);
+    }
+    let (_, cut) = post("/embed", json!({"inputs": TEXTS[0], "dimensions": 8, "normalize": false})).await;
+    assert_eq!(floats(&cut[0]), expected[0].vector[..8]);
+
+    let (status, openai) = post("/v1/embeddings", json!({"input": TEXTS, "model": builtin::PRETRAINED})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((&openai["object"], &openai["model"]), (&json!("list"), &json!(builtin::PRETRAINED)));
+    let tokens: usize = model.encode(&TEXTS, None).unwrap().iter().map(|t| t.encoding.len()).sum();
+    assert_eq!(openai["usage"], json!({"prompt_tokens": tokens, "total_tokens": tokens}));
+    for (i, item) in openai["data"].as_array().unwrap().iter().enumerate() {
+        assert_eq!((&item["object"], &item["index"]), (&json!("embedding"), &json!(i)));
+        assert_eq!(floats(&item["embedding"]), floats(&normalized[i]));
+    }
+    let (_, b64) = post("/v1/embeddings", json!({"input": TEXTS[2], "encoding_format": "base64"})).await;
+    let bytes = BASE64_STANDARD.decode(b64["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    let decoded: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(decoded, floats(&normalized[2]));
+}
+
+#[tokio::test]
+async fn tokenize_and_decode_use_the_models_tokenizer() {
+    let tok = &pipeline(Task::Classify).tokenizer;
+    let text = "Zürich is lovely.";
+    let encoding = tok.encode(text, None, &Default::default()).unwrap();
+    let (status, tokens) = post("/tokenize", json!({"inputs": text})).await;
+    assert_eq!(status, StatusCode::OK);
+    let tokens = tokens[0].as_array().unwrap();
+    let ids: Vec<u32> = tokens.iter().map(|t| t["id"].as_u64().unwrap() as u32).collect();
+    assert_eq!(ids, encoding.ids);
+    assert_eq!(tokens[0], json!({"id": encoding.ids[0], "text": "[CLS]", "special": true, "start": null, "stop": null}));
+    // Offsets are bytes, as TEI's: "ü" is two.
+    for t in &tokens[1..tokens.len() - 1] {
+        let (start, stop) = (t["start"].as_u64().unwrap() as usize, t["stop"].as_u64().unwrap() as usize);
+        assert_eq!(t["text"], text[start..stop]);
+        assert_eq!(t["special"], false);
+    }
+    let (_, plain) = post("/tokenize", json!({"inputs": [text, "b"], "add_special_tokens": false})).await;
+    assert_eq!(plain.as_array().unwrap().len(), 2);
+    assert_eq!(plain[0].as_array().unwrap().len(), encoding.len() - 2);
+
+    let (status, texts) = post("/decode", json!({"ids": encoding.ids})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(texts, json!([tok.decode(&encoding.ids, true).unwrap()]));
+    let (_, both) = post("/decode", json!({"ids": [encoding.ids, [5]], "skip_special_tokens": false})).await;
+    assert_eq!(both, json!([tok.decode(&encoding.ids, false).unwrap(), tok.decode(&[5], false).unwrap()]));
+    tei_error(post("/decode", json!({"ids": [999999]})).await, StatusCode::UNPROCESSABLE_ENTITY, "Tokenizer");
+}
+
+#[tokio::test]
+async fn fill_mask_qa_and_ner_equal_their_pipelines() {
+    let texts = ["The capital of France is [MASK].", "I [MASK] this movie."];
+    let expected = fill_mask::fill_mask(&pipeline(Task::FillMask), &texts, 3, &opts()).unwrap();
+    let (status, one) = post("/fill-mask", json!({"inputs": texts[0], "top_k": 3})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one, wire(&expected[0]));
+    assert_eq!(post("/fill-mask", json!({"inputs": texts, "top_k": 3})).await.1, wire(&expected));
+    tei_error(post("/fill-mask", json!({"inputs": "no mask here"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+
+    let (question, context) = ("Where does Anna live?", "Anna lives in Berlin and works in Potsdam as a teacher.");
+    let answer = qa::answer(&pipeline(Task::QuestionAnswering), question, context, &qa::QaOptions::default()).unwrap();
+    let (status, got) = post("/qa", json!({"question": question, "context": context})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, wire(&answer));
+    tei_error(post("/qa", json!({"question": question, "context": context, "top_k": 2})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    tei_error(post("/qa", json!({"question": " ", "context": context})).await, StatusCode::BAD_REQUEST, "Empty");
+
+    let sentences = ["Angela Merkel visited Paris with Emmanuel Macron.", "nothing here"];
+    let model = pipeline(Task::Ner);
+    for (name, aggregation) in [("simple", ner::Aggregation::Simple), ("first", ner::Aggregation::First), ("max", ner::Aggregation::Max)] {
+        let expected = ner::ner(&model, &sentences, aggregation, &opts()).unwrap();
+        let (status, got) = post("/ner", json!({"inputs": sentences, "aggregation_strategy": name})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(got, wire(&expected));
+    }
+    tei_error(post("/ner", json!({"inputs": "x", "aggregation_strategy": "none"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_status_and_teis_error_shape() {
+    // Malformed JSON: 400, naming where.
+    let m = tei_error(send_raw(state(), "POST", "/embed", b"{\"inputs\": ".to_vec()).await, StatusCode::BAD_REQUEST, "Validation");
+    assert!(m.contains("EOF"), "{m}");
+    // A field of the wrong type: 422.
+    tei_error(post("/predict", json!({"inputs": 5})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    tei_error(post("/embed", json!({"texts": ["a"]})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    // Empty input and empty batch: 400, TEI's "empty".
+    tei_error(post("/embed", json!({"inputs": []})).await, StatusCode::BAD_REQUEST, "Empty");
+    tei_error(post("/predict", json!({"inputs": "  "})).await, StatusCode::BAD_REQUEST, "Empty");
+    // Too many inputs: 422.
+    let many = vec!["a"; Limits::default().max_client_batch_size + 1];
+    let m = tei_error(post("/embed", json!({"inputs": many})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("batch size"), "{m}");
+    // Over the model's length: refused unless truncation is asked for.
+    let long = "word ".repeat(600);
+    let m = tei_error(post("/predict", json!({"inputs": long})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("truncate"), "{m}");
+    assert_eq!(post("/predict", json!({"inputs": long, "truncate": true})).await.0, StatusCode::OK);
+    // Unknown model: 404 naming the served ones; a model without the route's head: 422 naming the class needed.
+    let m = tei_error(post("/predict", json!({"inputs": "a", "model": "gpt"})).await, StatusCode::NOT_FOUND, "Validation");
+    assert!(m.contains("gpt") && m.contains(builtin::SENTIMENT), "{m}");
+    let m = tei_error(
+        post("/predict", json!({"inputs": "a", "model": builtin::PRETRAINED})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Validation",
+    );
+    assert!(m.contains("AlbertForSequenceClassification"), "{m}");
+    // What the server does not do is refused, not ignored.
+    tei_error(post("/embed", json!({"inputs": "a", "prompt_name": "query"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    tei_error(post("/embed", json!({"inputs": [1, 2]})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    tei_error(post("/predict", json!({"inputs": "a", "truncation_direction": "left"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    // A body over the payload limit: 413.
+    let big = "a".repeat(Limits::default().payload_limit + 1);
+    tei_error(post("/embed", json!({"inputs": big})).await, StatusCode::PAYLOAD_TOO_LARGE, "Validation");
+    // Unknown route and method: 404 and 405, still JSON.
+    tei_error(get("/nowhere").await, StatusCode::NOT_FOUND, "Validation");
+    tei_error(get("/embed").await, StatusCode::METHOD_NOT_ALLOWED, "Validation");
+}
+
+#[tokio::test]
+async fn openai_routes_answer_errors_in_openais_shape() {
+    let (status, body) = post("/v1/embeddings", json!({"input": "a", "model": "nope"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!((&body["code"], &body["type"]), (&json!(404), &json!("Validation")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("nope"));
+    let (status, body) = send_raw(state(), "POST", "/v1/embeddings", b"[".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], 400, "{body}");
+}
+
+/// A server with only the sentiment classifier: routes whose head it lacks answer TEI's 424, naming the class.
+#[tokio::test]
+async fn a_route_without_a_fitting_model_names_what_is_missing() {
+    let spec = ModelSpec { name: "sst2".into(), source: builtin::path(builtin::SENTIMENT).unwrap().to_string_lossy().into_owned() };
+    let only = Arc::new(AppState::new(vec![ServedModel::load(&spec, Precision::Full).unwrap()], Limits::default(), Precision::Full).unwrap());
+    let body = |v: Value| v.to_string().into_bytes();
+    let m = tei_error(send_raw(only.clone(), "POST", "/embed", body(json!({"inputs": "a"}))).await, StatusCode::FAILED_DEPENDENCY, "Backend");
+    assert!(m.contains("AlbertForMaskedLM"), "{m}");
+    let m = tei_error(send_raw(only.clone(), "POST", "/ner", body(json!({"inputs": "a"}))).await, StatusCode::FAILED_DEPENDENCY, "Backend");
+    assert!(m.contains("AlbertForTokenClassification"), "{m}");
+    assert_eq!(send_raw(only, "POST", "/predict", body(json!({"inputs": "fine"}))).await.0, StatusCode::OK);
+}
