@@ -295,6 +295,12 @@ impl PipelineModel {
         Ok(model)
     }
 
+    /// Builds the inference model now (weight copies, int8 quantization) rather than on the first request: a
+    /// server prepares its models once, at start.
+    pub fn prepare(&self) -> Result<()> {
+        self.inference_model().map(drop)
+    }
+
     /// The task this model was loaded for.
     pub fn task(&self) -> Task {
         self.task
