@@ -3,8 +3,12 @@
 
 use std::ffi::OsStr;
 use std::fmt::Display;
+use std::path::Path;
 use std::str::FromStr;
 
+use albert::tokenizer::AlbertTokenizer;
+use albert::{LoadOptions, Precision, Pretrained};
+use anyhow::Context;
 use albert_train::data::DocBoundary;
 use albert_train::finetune::task::PredictOptions;
 use albert_train::pretrain::OptimizerKind;
@@ -127,6 +131,16 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// Loads the checkpoint directory `dir` and its tokenizer, in int8 with --int8.
+    pub fn load(&self, dir: &Path) -> anyhow::Result<(Pretrained, AlbertTokenizer)> {
+        let mut model =
+            Pretrained::load(dir, &LoadOptions::default()).with_context(|| format!("loading the model in {}", dir.display()))?;
+        model.set_precision(Precision::from_int8(self.int8));
+        let tokenizer =
+            AlbertTokenizer::from_path(dir).with_context(|| format!("loading the tokenizer in {}", dir.display()))?;
+        Ok((model, tokenizer))
+    }
+
     /// Window or truncation length and batch size for `task`.
     pub fn predict_options(&self, task: Task) -> PredictOptions {
         PredictOptions { max_seq_length: self.max_seq_length.unwrap_or_else(|| task.default_max_seq_length()), batch_size: self.batch }

@@ -8,7 +8,6 @@ use albert_train::tasks::{EvalOptions, EvaluationReport, Task};
 use anyhow::Context;
 
 use crate::args::{task_parser, CustomDataArgs, RunArgs};
-use crate::predict::load_checkpoint;
 
 /// Arguments of `albert evaluate`. What to score comes from exactly one source (the `source`
 /// group): a `--predictions` file, or a fine-tuned `--model` run over the data.
@@ -83,7 +82,7 @@ impl FamilyVisitor for Evaluate<'_> {
                     .with_context(|| format!("evaluating {} predictions {}", args.task, path.display()))
             }
             (None, Some(dir)) => {
-                let (model, tokenizer) = load_checkpoint(dir, args.run.int8)?;
+                let (model, tokenizer) = args.run.load(dir)?;
                 let read = ReadOptions { labels: model_labels(&model.config), articles: args.run.articles };
                 let data = family.read(&args.data, &read)?;
                 let predictions = family.predict(&model, &tokenizer, &data, &args.run.predict_options(args.task))?;

@@ -1,14 +1,11 @@
 //! `albert predict`: run a fine-tuned checkpoint over a task file (labeled or not) and write its predictions in the
 //! format `albert evaluate --predictions` and the task's leaderboard read (GLUE submission TSV).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use albert::tokenizer::AlbertTokenizer;
-use albert::{LoadOptions, Pretrained};
 use albert_train::finetune::task::{companion_path, model_labels, ReadOptions};
 use albert_train::finetune::{with_family, FamilyVisitor, TaskFamily};
 use albert_train::tasks::Task;
-use anyhow::Context;
 
 use crate::args::{task_parser, CustomDataArgs, RunArgs};
 use crate::output::OverwriteArg;
@@ -36,16 +33,6 @@ pub struct PredictArgs {
     pub custom: CustomDataArgs,
 }
 
-/// Loads a checkpoint directory and its tokenizer, its projections in int8 when `int8`.
-pub fn load_checkpoint(dir: &Path, int8: bool) -> anyhow::Result<(Pretrained, AlbertTokenizer)> {
-    let mut model = Pretrained::load(dir, &LoadOptions::default())
-        .with_context(|| format!("loading the model in {}", dir.display()))?;
-    model.set_precision(albert::Precision::from_int8(int8));
-    let tokenizer =
-        AlbertTokenizer::from_path(dir).with_context(|| format!("loading the tokenizer in {}", dir.display()))?;
-    Ok((model, tokenizer))
-}
-
 /// Runs `albert predict`.
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     with_family(args.task, Some(&args.custom.to_task()), Predict(&args))?
@@ -65,7 +52,7 @@ impl FamilyVisitor for Predict<'_> {
                 args.overwrite.claim_file(&companion_path(out, name))?;
             }
         }
-        let (model, tokenizer) = load_checkpoint(&args.model, args.run.int8)?;
+        let (model, tokenizer) = args.run.load(&args.model)?;
         let read = ReadOptions { labels: model_labels(&model.config), articles: args.run.articles };
         let data = family.read(&args.data, &read)?;
         let predictions = family.predict(&model, &tokenizer, &data, &args.run.predict_options(args.task))?;
