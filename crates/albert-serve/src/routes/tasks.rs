@@ -58,37 +58,15 @@ pub(crate) async fn fill_mask(
 #[derive(Debug, Deserialize)]
 pub(crate) struct NerRequest {
     inputs: Texts,
-    /// transformers' `aggregation_strategy`: `simple` (default), `first`, `average` or `max`.
-    #[serde(default)]
-    aggregation_strategy: AggregationStrategy,
+    /// transformers' `aggregation_strategy`: `first` (the default, as `albert ner`), `average`, `max` or `simple`.
+    #[serde(default = "first")]
+    aggregation_strategy: String,
     #[serde(default)]
     truncate: Option<bool>,
     #[serde(default)]
     truncation_direction: TruncationDirection,
     #[serde(default)]
     model: Option<String>,
-}
-
-/// transformers' `aggregation_strategy` names ([`Aggregation`]).
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum AggregationStrategy {
-    #[default]
-    Simple,
-    First,
-    Average,
-    Max,
-}
-
-impl From<AggregationStrategy> for Aggregation {
-    fn from(s: AggregationStrategy) -> Self {
-        match s {
-            AggregationStrategy::Simple => Aggregation::Simple,
-            AggregationStrategy::First => Aggregation::First,
-            AggregationStrategy::Average => Aggregation::Average,
-            AggregationStrategy::Max => Aggregation::Max,
-        }
-    }
 }
 
 /// `POST /ner`: per text, its entities.
@@ -98,7 +76,9 @@ pub(crate) async fn ner(AxumState(state): State, Body(req): Body<NerRequest>) ->
     let texts: Vec<String> = req.inputs.texts().into_iter().map(str::to_string).collect();
     state.check_batch(texts.len())?;
     let (_, pipeline) = state.pipeline(Task::Ner, req.model.as_deref())?;
-    let (opts, aggregation) = (options(&state), Aggregation::from(req.aggregation_strategy));
+    let aggregation: Aggregation =
+        req.aggregation_strategy.parse().map_err(|e: String| ApiError::validation(format!("`aggregation_strategy`: {e}")))?;
+    let opts = options(&state);
     let results = state
         .compute(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -107,6 +87,10 @@ pub(crate) async fn ner(AxumState(state): State, Body(req): Body<NerRequest>) ->
         })
         .await?;
     Ok(Json(OneOrMany::shaped(batch, results)))
+}
+
+fn first() -> String {
+    "first".into()
 }
 
 fn one() -> usize {
