@@ -8,10 +8,10 @@ use std::path::Path;
 use albert::model::{AlbertForMultipleChoice, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
-use super::task::{json_bytes, HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, TrainHead, Training, TrainingSource};
+use super::task::{json_bytes, HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, Training, TrainingSource};
 use super::FinetuneError;
 use crate::tasks::multiple_choice::{read_choice_predictions, read_race, score_multiple_choice, Choice, MultipleChoiceExample, RACE_OPTIONS};
 use crate::tasks::{EvalOptions, EvaluationReport, Task, TaskError};
@@ -85,18 +85,7 @@ impl EncodedItems for ChoiceFeatures {
     }
 }
 
-impl TrainHead for AlbertForMultipleChoice {
-    type Output = LogitsOutput;
-    type Labels = Tensor;
-
-    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> albert::Result<LogitsOutput> {
-        AlbertForMultipleChoice::forward(self, input, opts)
-    }
-
-    fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
-        AlbertForMultipleChoice::loss(self, output, labels)
-    }
-}
+super::task::train_head!(AlbertForMultipleChoice, LogitsOutput);
 
 impl LabeledItems for ChoiceFeatures {
     type Head = AlbertForMultipleChoice;

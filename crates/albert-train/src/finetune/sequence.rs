@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use albert::model::{AlbertForSequenceClassification, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
-use super::task::{HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TrainHead, Training, TrainingSource};
+use super::task::{HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, Training, TrainingSource};
 use super::FinetuneError;
 use crate::augment::{augment_examples, Method};
 use crate::tasks::custom::{read_custom, read_custom_predictions, score_custom, CustomDataset, CustomTask, LabelKind};
@@ -96,18 +96,7 @@ impl EncodedItems for SequenceFeatures {
     }
 }
 
-impl TrainHead for AlbertForSequenceClassification {
-    type Output = LogitsOutput;
-    type Labels = Tensor;
-
-    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> albert::Result<LogitsOutput> {
-        AlbertForSequenceClassification::forward(self, input, opts)
-    }
-
-    fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
-        AlbertForSequenceClassification::loss(self, output, labels)
-    }
-}
+super::task::train_head!(AlbertForSequenceClassification, LogitsOutput);
 
 impl LabeledItems for SequenceFeatures {
     type Head = AlbertForSequenceClassification;

@@ -34,6 +34,25 @@ pub trait TrainHead: TaskHead {
     fn loss(&self, output: &Self::Output, labels: &Self::Labels) -> albert::Result<Tensor>;
 }
 
+/// `TrainHead` for a head class `$head` whose forward pass gives `$output` and whose loss takes one label tensor.
+macro_rules! train_head {
+    ($head:ty, $output:ty) => {
+        impl crate::finetune::task::TrainHead for $head {
+            type Output = $output;
+            type Labels = candle_core::Tensor;
+
+            fn forward(&self, input: &albert::AlbertInput, opts: &albert::ForwardOptions) -> albert::Result<$output> {
+                <$head>::forward(self, input, opts)
+            }
+
+            fn loss(&self, output: &$output, labels: &candle_core::Tensor) -> albert::Result<candle_core::Tensor> {
+                <$head>::loss(self, output, labels)
+            }
+        }
+    };
+}
+pub(crate) use train_head;
+
 /// Encoded items with their labels: all the training loop needs to train the head [`LabeledItems::Head`] on them
 /// (every such type is [`TrainFeatures`]).
 pub trait LabeledItems: EncodedItems {

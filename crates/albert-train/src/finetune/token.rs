@@ -8,10 +8,10 @@ use albert::model::loss::IGNORE_INDEX;
 use albert::model::{AlbertForTokenClassification, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
 use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
-use albert::{AlbertConfig, AlbertInput, Architecture, ForwardOptions, Pretrained};
+use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
-use super::task::{HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, TrainHead, Training, TrainingSource};
+use super::task::{HeadLabels, LabeledItems, PredictOptions, PredictionFile, ReadOptions, TaskFamily, TaskFile, Training, TrainingSource};
 use super::FinetuneError;
 use crate::tasks::ner::{read_conll2003, read_predicted_tags, score_ner, NerSentence, CONLL2003_LABELS};
 use crate::tasks::{EvalOptions, EvaluationReport, Task, TaskError};
@@ -142,18 +142,7 @@ impl EncodedItems for TokenFeatures {
     }
 }
 
-impl TrainHead for AlbertForTokenClassification {
-    type Output = LogitsOutput;
-    type Labels = Tensor;
-
-    fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> albert::Result<LogitsOutput> {
-        AlbertForTokenClassification::forward(self, input, opts)
-    }
-
-    fn loss(&self, output: &Self::Output, labels: &Tensor) -> albert::Result<Tensor> {
-        AlbertForTokenClassification::loss(self, output, labels)
-    }
-}
+super::task::train_head!(AlbertForTokenClassification, LogitsOutput);
 
 impl LabeledItems for TokenFeatures {
     type Head = AlbertForTokenClassification;

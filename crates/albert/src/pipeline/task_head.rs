@@ -134,92 +134,47 @@ pub fn rows_input(
     })
 }
 
-impl TaskHead for AlbertForSequenceClassification {
-    const ARCHITECTURE: Architecture = Architecture::SequenceClassification;
-    /// The logits of the text (num_labels).
-    type Row = Vec<f32>;
+/// `TaskHead` for the head class `$head`, the `AlbertForAny` and `Architecture` variant `$class`, whose rows
+/// `$rows` reads from the head output `$out`.
+macro_rules! task_head {
+    ($head:ident, $class:ident, $row:ty, |$out:ident| $rows:expr) => {
+        impl TaskHead for $head {
+            const ARCHITECTURE: Architecture = Architecture::$class;
+            type Row = $row;
 
-    fn of(model: &AlbertForAny) -> Option<&Self> {
-        match model {
-            AlbertForAny::SequenceClassification(h) => Some(h),
-            _ => None,
+            fn of(model: &AlbertForAny) -> Option<&Self> {
+                match model {
+                    AlbertForAny::$class(h) => Some(h),
+                    _ => None,
+                }
+            }
+
+            fn encoder(&self) -> &AlbertModel {
+                &self.albert
+            }
+
+            fn rows($out: &HeadOutput) -> Result<Vec<$row>> {
+                $rows
+            }
         }
-    }
-
-    fn encoder(&self) -> &AlbertModel {
-        &self.albert
-    }
-
-    fn rows(output: &HeadOutput) -> Result<Vec<Vec<f32>>> {
-        // (batch, num_labels)
-        Ok(output.logits()?.to_dtype(DType::F32)?.to_vec2()?)
-    }
+    };
 }
 
-impl TaskHead for AlbertForTokenClassification {
-    const ARCHITECTURE: Architecture = Architecture::TokenClassification;
-    /// The most likely class of each position of the padded row.
-    type Row = Vec<u32>;
+// The logits of each text, (batch, num_labels).
+task_head!(AlbertForSequenceClassification, SequenceClassification, Vec<f32>, |output| Ok(output
+    .logits()?
+    .to_dtype(DType::F32)?
+    .to_vec2()?));
 
-    fn of(model: &AlbertForAny) -> Option<&Self> {
-        match model {
-            AlbertForAny::TokenClassification(h) => Some(h),
-            _ => None,
-        }
-    }
+// The most likely class of each position of the padded row: (batch, seq, num_labels) -> (batch, seq).
+task_head!(AlbertForTokenClassification, TokenClassification, Vec<u32>, |output| Ok(output.logits()?.argmax(2)?.to_vec2()?));
 
-    fn encoder(&self) -> &AlbertModel {
-        &self.albert
-    }
+// Start and end logits of each position of the padded window, (batch, seq) each.
+task_head!(AlbertForQuestionAnswering, QuestionAnswering, (Vec<f32>, Vec<f32>), |output| {
+    let (start, end) = output.span_logits()?;
+    let (start, end): (Vec<Vec<f32>>, Vec<Vec<f32>>) = (start.to_vec2()?, end.to_vec2()?);
+    Ok(start.into_iter().zip(end).collect())
+});
 
-    fn rows(output: &HeadOutput) -> Result<Vec<Vec<u32>>> {
-        // (batch, seq, num_labels) -> (batch, seq)
-        Ok(output.logits()?.argmax(2)?.to_vec2()?)
-    }
-}
-
-impl TaskHead for AlbertForQuestionAnswering {
-    const ARCHITECTURE: Architecture = Architecture::QuestionAnswering;
-    /// Start and end logits of each position of the padded window.
-    type Row = (Vec<f32>, Vec<f32>);
-
-    fn of(model: &AlbertForAny) -> Option<&Self> {
-        match model {
-            AlbertForAny::QuestionAnswering(h) => Some(h),
-            _ => None,
-        }
-    }
-
-    fn encoder(&self) -> &AlbertModel {
-        &self.albert
-    }
-
-    fn rows(output: &HeadOutput) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
-        // (batch, seq) each
-        let (start, end) = output.span_logits()?;
-        let (start, end): (Vec<Vec<f32>>, Vec<Vec<f32>>) = (start.to_vec2()?, end.to_vec2()?);
-        Ok(start.into_iter().zip(end).collect())
-    }
-}
-
-impl TaskHead for AlbertForMultipleChoice {
-    const ARCHITECTURE: Architecture = Architecture::MultipleChoice;
-    /// The index of the chosen option.
-    type Row = u32;
-
-    fn of(model: &AlbertForAny) -> Option<&Self> {
-        match model {
-            AlbertForAny::MultipleChoice(h) => Some(h),
-            _ => None,
-        }
-    }
-
-    fn encoder(&self) -> &AlbertModel {
-        &self.albert
-    }
-
-    fn rows(output: &HeadOutput) -> Result<Vec<u32>> {
-        // (batch, options) -> (batch)
-        Ok(output.logits()?.argmax(1)?.to_vec1()?)
-    }
-}
+// The index of the chosen option: (batch, options) -> (batch).
+task_head!(AlbertForMultipleChoice, MultipleChoice, u32, |output| Ok(output.logits()?.argmax(1)?.to_vec1()?));
