@@ -5,7 +5,8 @@
 //!
 //! The integer product runs on the best kernel the CPU has ([`int8_kernel`]): AMX tiles (`tdpbusd`: a 16 x 64 u8
 //! tile times a 64 x 16 i8 tile per instruction), AVX-512 VNNI (`vpdpbusd`: 64 u8 x i8 products summed into 16
-//! i32 lanes per instruction), or portable code; all give the same integers. The weight is packed once for all of
+//! i32 lanes per instruction), AVX2 (`vpmaddubsw` and `vpmaddwd`, in [`super::int8_avx2`]), or portable code; all
+//! give the same integers. The weight is packed once for all of
 //! them: blocks of 16 output channels, and within a block, for each group of 4 inputs, 16 lanes of 4 bytes (one
 //! 512-bit register, one row of an AMX weight tile).
 
@@ -19,7 +20,7 @@ use crate::config::HiddenAct;
 use crate::error::{Error, Result};
 
 /// Output channels per packed block (one 512-bit register of i32 lanes).
-const LANES: usize = 16;
+pub(super) const LANES: usize = 16;
 /// Blocks per micro-kernel call: the kernel's columns are 4 x 16 = 64.
 const BLOCKS: usize = 4;
 /// Output channels per panel: the unit the product is computed and scaled back in.
@@ -29,7 +30,7 @@ const MAX_TASK_ROWS: usize = 256;
 /// Input rows per micro-kernel call.
 const ROWS: usize = 4;
 /// Zero point of the u8 activations.
-const ZERO: i32 = 128;
+pub(super) const ZERO: i32 = 128;
 /// Inputs per AMX tile row (64 bytes); the packed depth is a multiple of it so every kernel reads whole tiles.
 const DEPTH_STEP: usize = 64;
 /// Rows of an AMX tile; activation buffers are padded to a multiple of it.
@@ -42,6 +43,8 @@ pub enum Int8Kernel {
     Amx,
     /// AVX-512 VNNI registers (Ice Lake, Zen 4 and later).
     Vnni,
+    /// AVX2 registers (Haswell, Zen 2 and 3).
+    Avx2,
     /// Plain Rust.
     Portable,
 }
@@ -52,12 +55,14 @@ impl Int8Kernel {
         match self {
             Int8Kernel::Amx => "amx",
             Int8Kernel::Vnni => "avx512-vnni",
+            Int8Kernel::Avx2 => "avx2",
             Int8Kernel::Portable => "portable",
         }
     }
 }
 
-/// Environment variable that caps the kernel (`avx512-vnni` or `portable`), to compare kernels on one machine.
+/// Environment variable that caps the kernel (`avx512-vnni`, `avx2` or `portable`), to compare kernels on one
+/// machine.
 pub const KERNEL_ENV: &str = "ALBERT_INT8_KERNEL";
 
 /// The fastest kernel this CPU and operating system allow, or a slower one that [`KERNEL_ENV`] names. AMX needs
@@ -70,12 +75,15 @@ pub fn int8_kernel() -> Int8Kernel {
         let allowed = |k: Int8Kernel| match cap.as_deref() {
             Some("portable") => k == Int8Kernel::Portable,
             Some("avx512-vnni") => k != Int8Kernel::Amx,
+            Some("avx2") => matches!(k, Int8Kernel::Avx2 | Int8Kernel::Portable),
             _ => true,
         };
         if allowed(Int8Kernel::Amx) && amx_available() {
             Int8Kernel::Amx
         } else if allowed(Int8Kernel::Vnni) && has_vnni() {
             Int8Kernel::Vnni
+        } else if allowed(Int8Kernel::Avx2) && super::int8_avx2::has_avx2() {
+            Int8Kernel::Avx2
         } else {
             Int8Kernel::Portable
         }
@@ -268,6 +276,9 @@ fn product(
         // SAFETY: VNNI is chosen only where has_vnni() holds; the sizes are asserted above.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Vnni => unsafe { vnni_product(a, m, packed, depth, out64, c) },
+        // SAFETY: AVX2 is chosen only where has_avx2() holds; the sizes are asserted above.
+        #[cfg(target_arch = "x86_64")]
+        Int8Kernel::Avx2 => unsafe { super::int8_avx2::product(a, m, packed, depth, out64, c) },
         _ => portable_product(a, m, packed, depth, out64, c),
     }
 }
@@ -627,6 +638,41 @@ mod tests {
         let packed: Vec<i8> = (0..out64 * depth)
             .map(|i| ((i * 17 % 255) as i32 - 127) as i8)
             .collect();
+        let checked = check_every_kernel(&a, m, &packed, depth, out64);
+        albert_testkit::ran_on(&checked.join(", "));
+    }
+
+    /// The inputs that break a naive `vpmaddubsw` (u8 x i8 pairs saturate at 32,767): extreme activations against
+    /// extreme weights of both signs, in every arrangement, then pseudo-random bytes over the whole range.
+    #[test]
+    fn every_available_kernel_is_exact_at_the_extremes() {
+        let (m, depth, out64) = (16, 128, 64);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let extremes: [(fn(usize) -> u8, fn(usize) -> i8); 5] = [
+            (|_| 255, |_| 127),
+            (|_| 255, |_| -127),
+            (|_| 0, |_| -127),
+            (|i| if i % 2 == 0 { 255 } else { 0 }, |i| if i % 3 == 0 { 127 } else { -127 }),
+            (|i| [0, 1, 127, 128, 129, 254, 255][i % 7], |i| [-127, -1, 0, 1, 127][i % 5]),
+        ];
+        let mut cases: Vec<(Vec<u8>, Vec<i8>)> =
+            extremes.iter().map(|(a, w)| ((0..m * depth).map(a).collect(), (0..out64 * depth).map(w).collect())).collect();
+        cases.push((
+            (0..m * depth).map(|_| random() as u8).collect(),
+            (0..out64 * depth).map(|_| ((random() % 255) as i32 - 127) as i8).collect(),
+        ));
+        let checked: Vec<_> = cases.iter().map(|(a, packed)| check_every_kernel(a, m, packed, depth, out64)).collect();
+        albert_testkit::ran_on(&checked[0].join(", "));
+    }
+
+    /// Compares each kernel this CPU has with the sums written out, and returns the names of those it checked.
+    fn check_every_kernel(a: &[u8], m: usize, packed: &[i8], depth: usize, out64: usize) -> Vec<&'static str> {
         let mut want = vec![0i32; m * out64];
         for i in 0..m {
             for n in 0..out64 {
@@ -636,9 +682,10 @@ mod tests {
             }
         }
         let mut checked = vec![];
-        for kernel in [Int8Kernel::Portable, Int8Kernel::Vnni, Int8Kernel::Amx] {
+        for kernel in [Int8Kernel::Portable, Int8Kernel::Avx2, Int8Kernel::Vnni, Int8Kernel::Amx] {
             let available = match kernel {
                 Int8Kernel::Portable => true,
+                Int8Kernel::Avx2 => albert_testkit::cpu_has(super::super::int8_avx2::has_avx2(), "AVX2 (the avx2 int8 kernel)"),
                 Int8Kernel::Vnni => albert_testkit::cpu_has(has_vnni(), "AVX-512 VNNI (the avx512-vnni int8 kernel)"),
                 Int8Kernel::Amx => albert_testkit::cpu_has(amx_available(), "AMX, or the OS's leave to use it (the amx int8 kernel)"),
             };
@@ -646,10 +693,10 @@ mod tests {
                 continue;
             }
             let mut got = vec![0i32; m * out64];
-            product(kernel, &a, m, &packed, depth, out64, &mut got);
+            product(kernel, a, m, packed, depth, out64, &mut got);
             assert_eq!(got, want, "{}", kernel.name());
             checked.push(kernel.name());
         }
-        albert_testkit::ran_on(&checked.join(", "));
+        checked
     }
 }

@@ -10,6 +10,7 @@ mod attention;
 mod buffers;
 mod cross_entropy;
 mod int8;
+mod int8_avx2;
 mod layer;
 mod layer_norm;
 mod linear;

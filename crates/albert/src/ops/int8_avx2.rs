@@ -1,0 +1,77 @@
+//! The int8 product on AVX2, for CPUs without VNNI (AMD Zen 2 and 3, Intel before Ice Lake): the same integers as
+//! the portable kernel, from the same packed weights.
+//!
+//! AVX2's byte product `vpmaddubsw` multiplies u8 by i8 and adds pairs into i16 with saturation: with the u8
+//! activations (0..=255) a pair reaches 2 x 255 x 127 = 64,770 and would clip. So the kernel multiplies signed
+//! activations instead, q = a - 128 (-128..=127), as |q| (at most 128) times the weight carrying q's sign
+//! (`vpsignb`): a pair is at most 2 x 128 x 127 = 32,512, inside i16, and every sum is exact. That needs weights in
+//! -127..=127 (negating -128 wraps), which quantization gives and the kernel asserts. The zero point comes back as
+//! 128 x the channel's weight sum, added at the start: sum a w = sum q w + 128 sum w.
+
+use super::int8::{LANES, ZERO};
+
+/// Rows per micro-kernel tile: 4 rows x 16 channels take 8 of the 16 registers as accumulators.
+const ROWS: usize = 4;
+
+/// Whether the CPU has AVX2.
+pub(super) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// c (m x out64) = a (m x depth, u8) x the packed weight (blocks of 16 channels, [depth / 4][16][4] i8 each).
+///
+/// # Safety
+/// The CPU has AVX2 ([`has_avx2`]); `a` holds m x depth values, `packed` out64 x depth and `c` m x out64, with m a
+/// multiple of 4, depth of 4 and out64 of 16 (what `int8::product` asserts, in coarser multiples).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn product(a: &[u8], m: usize, packed: &[i8], depth: usize, out64: usize, c: &mut [i32]) {
+    use std::arch::x86_64::*;
+    let block_len = depth * LANES;
+    for block in 0..out64 / LANES {
+        let b = packed[block * block_len..(block + 1) * block_len].as_ptr();
+        // The block's weight sums (for the zero point) and a check that no weight is -128, in one pass.
+        let (ones8, ones16, min) = (_mm256_set1_epi8(1), _mm256_set1_epi16(1), _mm256_set1_epi8(i8::MIN));
+        let (mut sum0, mut sum1, mut bad) = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256());
+        for k4 in 0..depth / 4 {
+            let w0 = _mm256_loadu_si256(b.add(k4 * LANES * 4) as *const __m256i);
+            let w1 = _mm256_loadu_si256(b.add(k4 * LANES * 4 + 32) as *const __m256i);
+            bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpeq_epi8(w0, min), _mm256_cmpeq_epi8(w1, min)));
+            sum0 = _mm256_add_epi32(sum0, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w0), ones16));
+            sum1 = _mm256_add_epi32(sum1, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w1), ones16));
+        }
+        assert!(_mm256_testz_si256(bad, bad) == 1, "the AVX2 int8 kernel needs weights in -127..=127");
+        let zero = _mm256_set1_epi32(ZERO);
+        let init = [_mm256_mullo_epi32(sum0, zero), _mm256_mullo_epi32(sum1, zero)];
+        for row in (0..m).step_by(ROWS) {
+            let mut acc = [init; ROWS];
+            for k4 in 0..depth / 4 {
+                let w = [
+                    _mm256_loadu_si256(b.add(k4 * LANES * 4) as *const __m256i),
+                    _mm256_loadu_si256(b.add(k4 * LANES * 4 + 32) as *const __m256i),
+                ];
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    // Four consecutive inputs of the row in every lane, as signed bytes q = a - 128.
+                    let x = (a.as_ptr().add((row + r) * depth + k4 * 4) as *const i32).read_unaligned();
+                    let q = _mm256_xor_si256(_mm256_set1_epi32(x), min);
+                    let q_abs = _mm256_abs_epi8(q);
+                    for (acc, &w) in acc_r.iter_mut().zip(&w) {
+                        let pairs = _mm256_maddubs_epi16(q_abs, _mm256_sign_epi8(w, q));
+                        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(pairs, ones16));
+                    }
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate() {
+                let at = (row + r) * out64 + block * LANES;
+                let dst = c[at..at + LANES].as_mut_ptr() as *mut __m256i;
+                _mm256_storeu_si256(dst, acc_r[0]);
+                _mm256_storeu_si256(dst.add(1), acc_r[1]);
+            }
+        }
+    }
+}
