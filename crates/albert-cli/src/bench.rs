@@ -53,10 +53,11 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "texts")]
     train: bool,
     /// Run the encoder's projections in int8 (dynamic quantization: per-channel int8 weights, per-row int8
-    /// activations) on the fastest integer kernel the CPU has: AMX, AVX-512 VNNI or portable code (the
-    /// ALBERT_INT8_KERNEL variable, `avx512-vnni` or `portable`, caps it to compare). Inference only. Without it,
-    /// f32 inference runs on weights packed once for an AVX-512 kernel where the CPU has it (`f32_kernel` in
-    /// --json); ALBERT_F32_KERNEL=gemm keeps the `gemm` crate's product instead, to compare.
+    /// activations) on the fastest integer kernel the CPU has: AMX, AVX-512 VNNI, AVX2 or portable code (the
+    /// ALBERT_INT8_KERNEL variable, `avx512-vnni`, `avx2` or `portable`, caps it to compare). Inference only.
+    /// Without it, f32 inference runs on weights packed once for an AVX-512 kernel where the CPU has it
+    /// (`f32_kernel` in --json); ALBERT_F32_KERNEL=gemm keeps the `gemm` crate's product instead, and
+    /// ALBERT_F32_KERNEL=packed-avx2 the AVX2 + FMA kernel on packed weights, to compare.
     #[arg(long, conflicts_with = "train")]
     int8: bool,
     /// Time text-to-logits over this TSV's `sentence` column (e.g. SST-2 dev.tsv) instead of fixed shapes.
@@ -181,7 +182,7 @@ fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usi
     let rss = peak_rss_mib();
     let kernel = args.int8.then(|| albert::ops::int8_kernel().name());
     // Training always runs gemm; f32 inference runs the packed kernel where it is available.
-    let f32_kernel = if !args.int8 && !args.train && albert::ops::packed_f32_available() { "packed-avx512" } else { "gemm" };
+    let f32_kernel = if !args.int8 && !args.train { albert::ops::f32_kernel().name() } else { "gemm" };
     if args.json {
         let line = json!({
             "model": source, "mode": mode, "int8": args.int8, "int8_kernel": kernel, "f32_kernel": f32_kernel, "batch": batch, "seq": args.seq, "threads": threads,

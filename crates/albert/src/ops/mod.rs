@@ -16,6 +16,7 @@ mod layer_norm;
 mod linear;
 mod matmul;
 mod packed;
+mod packed_avx2;
 mod simd;
 mod softmax;
 mod sum_rows;

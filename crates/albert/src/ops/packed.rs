@@ -4,7 +4,8 @@
 //! the activation are applied as each tile leaves the registers.
 //!
 //! The micro-kernel is AVX-512: 8 rows x 48 output channels, 24 accumulators, 3 weight loads and 8 broadcasts per
-//! input. CPUs without AVX-512 keep `gemm` on a column-major weight ([`crate::ops::column_major`]).
+//! input. An AVX2 + FMA kernel on the same panels ([`super::packed_avx2`]) runs where [`F32_KERNEL_ENV`] asks for
+//! it; other CPUs keep `gemm` on a column-major weight ([`crate::ops::column_major`]).
 //!
 //! Parallel tasks take rectangles of rows x weight panels: at batch 1 the threads split the panels, at larger
 //! batches the rows. Inputs go in blocks of `DEPTH_BLOCK`; on the 2-core Sapphire Rapids this was tuned on, 768
@@ -20,9 +21,9 @@ use crate::config::HiddenAct;
 use crate::error::{Error, Result};
 
 /// Output channels per panel: three 16-lane registers.
-const NR: usize = 48;
+pub(super) const NR: usize = 48;
 /// Rows per micro-kernel tile.
-const MR: usize = 8;
+pub(super) const MR: usize = 8;
 /// How many inputs ahead the kernel asks for weight lines: the panel streams from L2, and waiting on its loads was
 /// a quarter of the kernel's time without it.
 const PREFETCH: usize = 8;
@@ -32,7 +33,8 @@ const DEPTH_BLOCK: usize = 768;
 const MAX_TASK_ROWS: usize = 256;
 
 /// Environment variable that, set to `gemm`, keeps the `gemm` crate's product for f32 inference even where the
-/// packed kernel runs: to compare the two on one machine.
+/// packed kernel runs, and set to `packed-avx2`, runs the AVX2 + FMA packed kernel (where the CPU has AVX2 and
+/// FMA, else `gemm`): to compare the kernels on one machine.
 pub const F32_KERNEL_ENV: &str = "ALBERT_F32_KERNEL";
 
 /// The kernel that f32 inference (the prepared projections) runs on.
@@ -40,6 +42,8 @@ pub const F32_KERNEL_ENV: &str = "ALBERT_F32_KERNEL";
 pub enum F32Kernel {
     /// The AVX-512 micro-kernel on weights packed once ([`PackedLinear`]).
     Packed,
+    /// The AVX2 + FMA micro-kernel on the same packed weights.
+    PackedAvx2,
     /// The `gemm` crate on column-major weights ([`crate::ops::column_major`]).
     Gemm,
 }
@@ -49,24 +53,28 @@ impl F32Kernel {
     pub fn name(self) -> &'static str {
         match self {
             F32Kernel::Packed => "packed-avx512",
+            F32Kernel::PackedAvx2 => "packed-avx2",
             F32Kernel::Gemm => "gemm",
         }
     }
 }
 
-/// The kernel f32 inference runs on in this process ([`packed_f32_available`]).
+/// The kernel f32 inference runs on in this process: the AVX-512 packed kernel where the CPU has it, else `gemm`,
+/// unless [`F32_KERNEL_ENV`] names another.
 pub fn f32_kernel() -> F32Kernel {
-    if packed_f32_available() {
-        F32Kernel::Packed
-    } else {
-        F32Kernel::Gemm
-    }
+    static KERNEL: std::sync::OnceLock<F32Kernel> = std::sync::OnceLock::new();
+    *KERNEL.get_or_init(|| match std::env::var(F32_KERNEL_ENV).as_deref() {
+        Ok("gemm") => F32Kernel::Gemm,
+        Ok("packed-avx2") if super::packed_avx2::has_avx2_fma() => F32Kernel::PackedAvx2,
+        Ok("packed-avx2") => F32Kernel::Gemm,
+        _ if has_avx512() => F32Kernel::Packed,
+        _ => F32Kernel::Gemm,
+    })
 }
 
-/// Whether the packed f32 product runs on this CPU (AVX-512) and is not switched off by [`F32_KERNEL_ENV`].
+/// Whether f32 inference runs on packed weights in this process ([`f32_kernel`]).
 pub fn packed_f32_available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| std::env::var(F32_KERNEL_ENV).as_deref() != Ok("gemm") && has_avx512())
+    f32_kernel() != F32Kernel::Gemm
 }
 
 fn has_avx512() -> bool {
@@ -85,14 +93,26 @@ pub struct PackedLinear {
     inner: usize,
     /// [panel][input][NR], `out` padded with zero channels to whole panels: every panel row is 3 whole lines.
     packed: super::CacheAligned<f32>,
+    /// The micro-kernel this weight was packed for: one the CPU has.
+    kernel: F32Kernel,
 }
 
 impl PackedLinear {
     /// Packs `weight` (out, in), or `None` where the CPU lacks the kernel ([`packed_f32_available`]) or the weight
     /// has no inputs (the kernel writes its outputs only while it sums inputs).
     pub fn new(weight: &Tensor) -> Result<Option<Self>> {
+        Self::for_kernel(weight, f32_kernel())
+    }
+
+    /// Packs `weight` for `kernel`, or `None` where that is `gemm`, the CPU lacks it or the weight has no inputs.
+    fn for_kernel(weight: &Tensor, kernel: F32Kernel) -> Result<Option<Self>> {
         let (out, inner) = weight.dims2()?;
-        if !packed_f32_available() || inner == 0 {
+        let runs = match kernel {
+            F32Kernel::Packed => has_avx512(),
+            F32Kernel::PackedAvx2 => super::packed_avx2::has_avx2_fma(),
+            F32Kernel::Gemm => false,
+        };
+        if !runs || inner == 0 {
             return Ok(None);
         }
         let w: Vec<f32> = weight.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1()?;
@@ -104,7 +124,7 @@ impl PackedLinear {
                 slots[(panel * inner + k) * NR + lane] = v;
             }
         }
-        Ok(Some(Self { out, inner, packed }))
+        Ok(Some(Self { out, inner, packed, kernel }))
     }
 
     /// `act(x W^T + bias)` for `x` (..., in) in f32: (..., out).
@@ -167,6 +187,12 @@ impl PackedLinear {
                 && task.panels.end * NR <= bias.len(),
             "packed f32 task out of bounds"
         );
+        // Both micro-kernels share one signature; for_kernel() packed this weight only for one the CPU has.
+        let micro: unsafe fn([*const f32; MR], *const f32, usize, [*const f32; MR], [*mut f32; MR]) = match self.kernel {
+            #[cfg(target_arch = "x86_64")]
+            F32Kernel::PackedAvx2 => super::packed_avx2::kernel,
+            _ => kernel,
+        };
         let mut tile = [0f32; MR * NR];
         let tile_base = tile.as_mut_ptr();
         for k0 in (0..inner).step_by(DEPTH_BLOCK) {
@@ -202,7 +228,7 @@ impl PackedLinear {
                     // SAFETY: the kernel was available when this weight was packed; each row pointer has `depth`
                     // inputs, `panel` depth x NR weights, each `init` and `dst` row NR values (the bias is padded
                     // to whole panels).
-                    kernel(rows, panel.as_ptr(), depth, init, dst);
+                    micro(rows, panel.as_ptr(), depth, init, dst);
                     if !whole {
                         for r in 0..valid {
                             // SAFETY: this task owns the row's columns `cols`.
@@ -288,17 +314,19 @@ mod tests {
     use super::*;
     use candle_core::Device;
 
-    /// Whether the packed kernel runs in this process; where not, the test records a skip naming why.
-    fn runs_here() -> bool {
-        if std::env::var(F32_KERNEL_ENV).as_deref() == Ok("gemm") {
-            albert_testkit::skip(&format!("{F32_KERNEL_ENV}=gemm switches the packed f32 kernel off"));
-            return false;
-        }
-        let runs = albert_testkit::cpu_has(packed_f32_available(), "AVX-512F (the packed f32 kernel)");
-        if runs {
-            albert_testkit::ran_on(F32Kernel::Packed.name());
-        }
-        runs
+    /// The packed kernels this CPU has (whatever [`F32_KERNEL_ENV`] chooses for inference), each named on the
+    /// KERNEL line; a skip names each one missing.
+    fn kernels_here() -> Vec<F32Kernel> {
+        let kernels: Vec<F32Kernel> = [
+            (F32Kernel::Packed, has_avx512(), "AVX-512F (the packed-avx512 f32 kernel)"),
+            (F32Kernel::PackedAvx2, super::super::packed_avx2::has_avx2_fma(), "AVX2 and FMA (the packed-avx2 f32 kernel)"),
+        ]
+        .into_iter()
+        .filter(|&(_, has, what)| albert_testkit::cpu_has(has, what))
+        .map(|(k, _, _)| k)
+        .collect();
+        albert_testkit::ran_on(&kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "));
+        kernels
     }
 
     /// Against the product summed in f64, on shapes with tails everywhere (rows % 8, out % 48 and inner % 768 are
@@ -306,20 +334,17 @@ mod tests {
     #[test]
     fn matches_the_f64_product_with_bias_and_activation() {
         let w = |out: usize, inner: usize| Tensor::from_vec(pattern(out * inner, 53, 97, 0.2), (out, inner), &Device::Cpu).unwrap();
-        if !runs_here() {
-            return;
-        }
-        for (rows, inner, out) in [(3, 5, 7), (13, 400, 100), (300, 800, 150), (129, 64, 49)] {
+        for (kernel, (rows, inner, out)) in kernels_here().into_iter().flat_map(|k| [(3, 5, 7), (13, 400, 100), (300, 800, 150), (129, 64, 49)].map(|s| (k, s))) {
             let (xs, ws) = (pattern(rows * inner, 37, 101, 0.7), pattern(out * inner, 53, 97, 0.2));
             let bias: Vec<f32> = (0..out).map(|i| i as f32 * 0.01 - 0.3).collect();
             let x = Tensor::from_vec(xs.clone(), (rows, inner), &Device::Cpu).unwrap();
             let b = Tensor::from_vec(bias.clone(), out, &Device::Cpu).unwrap();
-            let packed = PackedLinear::new(&w(out, inner)).unwrap().unwrap();
+            let packed = PackedLinear::for_kernel(&w(out, inner), kernel).unwrap().unwrap();
             let plain: Vec<Vec<f32>> = packed.forward_act(&x, Some(&b), None).unwrap().to_vec2().unwrap();
             for i in 0..rows {
                 for n in 0..out {
                     let want: f64 = (0..inner).map(|k| xs[i * inner + k] as f64 * ws[n * inner + k] as f64).sum::<f64>() + bias[n] as f64;
-                    assert!((plain[i][n] as f64 - want).abs() < 1e-5 * (1.0 + want.abs()), "({rows}, {inner}, {out}) at ({i}, {n}): {} vs {want}", plain[i][n]);
+                    assert!((plain[i][n] as f64 - want).abs() < 1e-5 * (1.0 + want.abs()), "{}: ({rows}, {inner}, {out}) at ({i}, {n}): {} vs {want}", kernel.name(), plain[i][n]);
                 }
             }
             for act in [HiddenAct::GeluNew, HiddenAct::Gelu, HiddenAct::Relu, HiddenAct::Silu] {
@@ -338,14 +363,13 @@ mod tests {
         let empty = Tensor::zeros((3, 0), candle_core::DType::F32, &Device::Cpu).unwrap();
         assert!(PackedLinear::new(&empty).unwrap().is_none(), "a weight without inputs stays on gemm");
         let w = Tensor::zeros((3, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
-        if !runs_here() {
-            return;
+        for kernel in kernels_here() {
+            let packed = PackedLinear::for_kernel(&w, kernel).unwrap().expect("the kernel runs here");
+            let x = Tensor::zeros((2, 5), candle_core::DType::F32, &Device::Cpu).unwrap();
+            assert!(packed.forward_act(&x, None, None).is_err());
+            let x = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+            let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
+            assert!(packed.forward_act(&x, Some(&b), None).is_err());
         }
-        let packed = PackedLinear::new(&w).unwrap().expect("the kernel runs here");
-        let x = Tensor::zeros((2, 5), candle_core::DType::F32, &Device::Cpu).unwrap();
-        assert!(packed.forward_act(&x, None, None).is_err());
-        let x = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
-        let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
-        assert!(packed.forward_act(&x, Some(&b), None).is_err());
     }
 }
