@@ -195,7 +195,7 @@ fn clean(paragraph: &str) -> String {
 /// early. Answers are exact substrings of their contexts at code-point offsets, as SQuAD's are.
 ///
 /// ```
-/// use albert_train::data::{cloze_questions, ClozeOptions};
+/// use albert_train::tasks::cloze_qa::{cloze_questions, ClozeOptions};
 /// let text = "The bridge over the Tyne was opened in 1928 by King George V after four years of work, \
 ///     and it carried the main road north from Newcastle to the Scottish border for many decades afterwards.";
 /// let options = ClozeOptions { min_paragraph_words: 10, per_paragraph: 1, ..Default::default() };
