@@ -90,7 +90,7 @@ pub fn augment_examples(
                 },
                 None => None,
             };
-            out.push(crate::tasks::TextExample { guid: format!("{}-aug{k}", e.guid), text_a, text_b, label: e.label.clone() });
+            out.push(crate::tasks::TextExample { guid: format!("{}-aug{k}", e.guid), text_a, text_b, label: e.label });
         }
     }
     Ok(out)
