@@ -203,24 +203,32 @@ impl AppState {
             Task::FillMask => "an AlbertForMaskedLM or AlbertForPreTraining checkpoint".to_string(),
             other => format!("an {} checkpoint", other.architecture().hf_name()),
         };
+        self.pipeline_where(task, requested, |_| true, &needs)
+    }
+
+    /// [`AppState::pipeline`] among the pipelines that also `fit` (a reranker: a classifier with one output), the
+    /// refusals saying that the route `needs` one.
+    pub fn pipeline_where(
+        &self,
+        task: Task,
+        requested: Option<&str>,
+        fits: impl Fn(&PipelineModel) -> bool,
+        needs: &str,
+    ) -> Result<(&ServedModel, Arc<PipelineModel>), ApiError> {
+        let fitting = |m: &ServedModel| m.pipeline(task).filter(|p| fits(p)).cloned();
         if let Some(name) = requested {
             let model = self.model(name)?;
-            return match model.pipeline(task) {
-                Some(p) => Ok((model, p.clone())),
-                None => Err(ApiError::validation(format!(
-                    "model `{name}` ({}) does not serve `{}`, which needs {needs}",
-                    model.architecture.hf_name(),
-                    task.name()
-                ))),
-            };
+            return fitting(model).map(|p| (model, p)).ok_or_else(|| {
+                ApiError::validation(format!(
+                    "model `{name}` ({}) does not serve this route, which needs {needs}",
+                    model.architecture.hf_name()
+                ))
+            });
         }
-        self.models.iter().find_map(|m| m.pipeline(task).map(|p| (m, p.clone()))).ok_or_else(|| {
+        self.models.iter().find_map(|m| fitting(m).map(|p| (m, p))).ok_or_else(|| {
             ApiError::new(
                 ErrorType::Backend,
-                format!(
-                    "no served model does `{}`: it needs {needs} (start the server with --model NAME=PATH for one)",
-                    task.name()
-                ),
+                format!("no served model fits this route: it needs {needs} (start the server with --model NAME=PATH for one)"),
             )
         })
     }

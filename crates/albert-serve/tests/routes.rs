@@ -339,3 +339,69 @@ async fn a_route_without_a_fitting_model_names_what_is_missing() {
     assert!(m.contains("AlbertForTokenClassification"), "{m}");
     assert_eq!(send_raw(only, "POST", "/predict", body(json!({"inputs": "fine"}))).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn similarity_is_the_cosine_of_the_embed_pipelines_vectors() {
+    let texts = ["A great film.", "A wonderful movie.", "The stock market fell."];
+    let vectors = embed::embed(&pipeline(Task::Embed), &texts, Pooling::Mean, &opts()).unwrap();
+    let expected: Vec<f32> = vectors[1..].iter().map(|v| embed::cosine(&vectors[0].vector, &v.vector)).collect();
+    let (status, got) = post("/similarity", json!({"inputs": {"source_sentence": texts[0], "sentences": &texts[1..]}})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(floats(&got), expected);
+    tei_error(post("/similarity", json!({"inputs": {"source_sentence": "a", "sentences": []}})).await, StatusCode::BAD_REQUEST, "Empty");
+}
+
+#[tokio::test]
+async fn the_root_route_is_the_default_models_and_get_root_is_health() {
+    assert_eq!(post("/", json!({"inputs": TEXTS[0]})).await, post("/predict", json!({"inputs": TEXTS[0]})).await);
+    assert_eq!(get("/").await, (StatusCode::OK, Value::Null));
+    assert_eq!(get("/ping").await, (StatusCode::OK, Value::Null));
+}
+
+/// `/rerank` scores pairs with a classifier of one output: a random one here (the built-in models have none), next
+/// to the sentiment classifier, which the route passes over.
+#[tokio::test]
+async fn rerank_scores_query_text_pairs_with_a_one_label_classifier() {
+    let sst2 = builtin::path(builtin::SENTIMENT).unwrap();
+    let mut config = albert::AlbertConfig::from_file(sst2.join("config.json")).unwrap();
+    (config.id2label, config.label2id, config.num_labels, config.problem_type) = (None, None, Some(1), None);
+    let cross = albert::Pretrained::init(&config, albert::Architecture::SequenceClassification, 7, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    cross.save(dir.path()).unwrap();
+    pipeline(Task::Classify).tokenizer.save(dir.path()).unwrap();
+    let spec = |name: &str, path: &std::path::Path| ModelSpec { name: name.into(), source: path.to_string_lossy().into_owned() };
+    let models = vec![
+        ServedModel::load(&spec("sst2", &sst2), Precision::Full).unwrap(),
+        ServedModel::load(&spec("cross", dir.path()), Precision::Full).unwrap(),
+    ];
+    let served = Arc::new(AppState::new(models, Limits::default(), Precision::Full).unwrap());
+    let call = |path: &'static str, body: Value| send_raw(served.clone(), "POST", path, body.to_string().into_bytes());
+
+    let (query, texts) = ("Where is the Eiffel tower?", ["It is in Paris.", "Bananas are yellow.", "Paris has a tower."]);
+    let (status, ranks) = call("/rerank", json!({"query": query, "texts": texts, "return_text": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    let pairs: Vec<Value> = texts.iter().map(|t| json!([query, t])).collect();
+    let (_, predicted) = call("/predict", json!({"inputs": pairs, "model": "cross"})).await;
+    let ranks = ranks.as_array().unwrap();
+    assert_eq!(ranks.len(), texts.len());
+    for (i, rank) in ranks.iter().enumerate() {
+        let index = rank["index"].as_u64().unwrap() as usize;
+        assert_eq!(rank["text"], texts[index]);
+        assert_eq!(rank["score"], predicted[index][0]["score"], "the pair's sigmoid score, as /predict gives it");
+        if i > 0 {
+            assert!(rank["score"].as_f64() <= ranks[i - 1]["score"].as_f64(), "best first");
+        }
+    }
+    let (_, raw) = call("/rerank", json!({"query": query, "texts": texts, "raw_scores": true})).await;
+    for rank in raw.as_array().unwrap() {
+        let logit = rank["score"].as_f64().unwrap() as f32;
+        let index = rank["index"].as_u64().unwrap() as usize;
+        assert!(rank.get("text").is_none());
+        assert!((1.0 / (1.0 + (-logit).exp()) - predicted[index][0]["score"].as_f64().unwrap() as f32).abs() < 1e-6);
+    }
+    let m = tei_error(call("/rerank", json!({"query": query, "texts": texts, "model": "sst2"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("one label"), "{m}");
+    // The built-in models have no reranker: TEI's 424, naming what is missing.
+    let m = tei_error(post("/rerank", json!({"query": query, "texts": texts})).await, StatusCode::FAILED_DEPENDENCY, "Backend");
+    assert!(m.contains("one label"), "{m}");
+}

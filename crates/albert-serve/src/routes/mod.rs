@@ -8,10 +8,11 @@ mod tei;
 
 use std::sync::Arc;
 
-use albert::pipeline::{PerInput, PipelineModel, PipelineOptions};
+use albert::pipeline::{PerInput, PipelineModel, PipelineOptions, Task};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -26,13 +27,17 @@ pub(crate) type State = axum::extract::State<Arc<AppState>>;
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.limits.payload_limit;
     Router::new()
+        .route("/", get(meta::health).post(root))
         .route("/health", get(meta::health))
+        .route("/ping", get(meta::health))
         .route("/info", get(meta::info))
         .route("/v1/models", get(meta::models))
         .route("/embed", post(tei::embed))
         .route("/predict", post(tei::predict))
         .route("/tokenize", post(tei::tokenize))
         .route("/decode", post(tei::decode))
+        .route("/similarity", post(tei::similarity))
+        .route("/rerank", post(tei::rerank))
         .route("/v1/embeddings", post(openai::embeddings_route))
         .route("/fill-mask", post(tasks::fill_mask))
         .route("/qa", post(tasks::qa))
@@ -41,6 +46,32 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// TEI's `POST /`: the default model's route (`/predict` for a classifier, `/embed` for an encoder, and this
+/// server's `/fill-mask`, `/qa` or `/ner` for the other heads).
+async fn root(state: State, req: Request) -> Response {
+    let task = state.default_model().served_tasks().next();
+    match task {
+        Some(Task::Classify) => run(tei::predict, state, req).await,
+        Some(Task::Embed) | None => run(tei::embed, state, req).await,
+        Some(Task::FillMask) => run(tasks::fill_mask, state, req).await,
+        Some(Task::QuestionAnswering) => run(tasks::qa, state, req).await,
+        Some(Task::Ner) => run(tasks::ner, state, req).await,
+    }
+}
+
+/// Calls the handler `route` with the body of `req` (refused in TEI's shape as the route itself would).
+async fn run<T, R, F>(route: impl FnOnce(State, Body<T>) -> F, state: State, req: Request) -> Response
+where
+    Json<T>: FromRequest<(), Rejection = JsonRejection>,
+    F: std::future::Future<Output = Result<R, ApiError>>,
+    R: IntoResponse,
+{
+    match Body::<T>::from_request(req, &()).await {
+        Ok(body) => route(state, body).await.into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -364,3 +364,106 @@ pub(crate) async fn decode(AxumState(state): State, Body(req): Body<DecodeReques
         .collect::<Result<_, _>>()?;
     Ok(Json(texts))
 }
+
+/// TEI's `SimilarityInput`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SimilarityInput {
+    source_sentence: String,
+    sentences: Vec<String>,
+}
+
+/// TEI's `SimilarityParameters`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SimilarityParameters {
+    #[serde(default)]
+    truncate: Option<bool>,
+    #[serde(default)]
+    truncation_direction: TruncationDirection,
+    #[serde(default)]
+    prompt_name: Option<String>,
+}
+
+/// TEI's `SimilarityRequest`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SimilarityRequest {
+    inputs: SimilarityInput,
+    #[serde(default)]
+    parameters: Option<SimilarityParameters>,
+    /// The served model to use (this server's addition).
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// `POST /similarity`: the cosine of the source sentence's vector with each sentence's (as `albert similarity`).
+pub(crate) async fn similarity(AxumState(state): State, Body(req): Body<SimilarityRequest>) -> Result<Json<Vec<f32>>, ApiError> {
+    let parameters = req.parameters.unwrap_or_default();
+    no_prompt(&parameters.prompt_name)?;
+    let truncation = TruncationRequest::new(parameters.truncate, parameters.truncation_direction)?;
+    if req.inputs.sentences.is_empty() {
+        return Err(ApiError::new(ErrorType::Empty, "`inputs.sentences` cannot be empty"));
+    }
+    let texts = std::iter::once(req.inputs.source_sentence).chain(req.inputs.sentences).collect();
+    let vectors = embeddings(&state, req.model.as_deref(), texts, truncation, false, None).await?;
+    let (source, others) = vectors.split_first().expect("the source sentence has a vector");
+    Ok(Json(others.iter().map(|(v, _)| embed::cosine(&source.0, v)).collect()))
+}
+
+/// TEI's `RerankRequest`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RerankRequest {
+    query: String,
+    texts: Vec<String>,
+    #[serde(default)]
+    truncate: Option<bool>,
+    #[serde(default)]
+    truncation_direction: TruncationDirection,
+    #[serde(default)]
+    raw_scores: bool,
+    #[serde(default)]
+    return_text: bool,
+    /// The served model to use (this server's addition).
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// TEI's `Rank`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Rank {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    score: f32,
+}
+
+/// `POST /rerank`: each text scored with the query as a pair by a classifier with one output (a cross-encoder;
+/// the sigmoid of its logit, the logit with `raw_scores`, as TEI), best first.
+pub(crate) async fn rerank(AxumState(state): State, Body(req): Body<RerankRequest>) -> Result<Json<Vec<Rank>>, ApiError> {
+    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
+    if req.texts.is_empty() {
+        return Err(ApiError::new(ErrorType::Empty, "`texts` cannot be empty"));
+    }
+    state.check_batch(req.texts.len())?;
+    let needs = "an AlbertForSequenceClassification checkpoint with one label (a cross-encoder scoring pairs)";
+    let (_, pipeline) =
+        state.pipeline_where(Task::Classify, req.model.as_deref(), |p| p.config().num_labels() == 1, needs)?;
+    let opts = options(&state);
+    let function = if req.raw_scores { ScoreFunction::None } else { ScoreFunction::Sigmoid };
+    let pairs: Vec<Sequence> = req.texts.iter().map(|t| Sequence::Pair(req.query.clone(), t.clone())).collect();
+    let results = state
+        .compute(move || {
+            let encoded = pairs.iter().map(|s| encode_sequence(&pipeline, s)).collect::<albert::Result<_>>()?;
+            let results = classify::classify_encoded_each(&pipeline, encoded, None, function, &opts)?;
+            truncation.results(&pipeline, results, |c: &Classification| c.truncated)
+        })
+        .await?;
+    let mut texts = req.texts.into_iter();
+    let mut ranks: Vec<Rank> = results
+        .into_iter()
+        .enumerate()
+        .map(|(index, c)| Rank { index, text: texts.next().filter(|_| req.return_text), score: c.labels[0].score })
+        .collect();
+    // As TEI: an ascending stable sort reversed (equal scores come in reverse input order).
+    ranks.sort_by(|a, b| a.score.total_cmp(&b.score));
+    ranks.reverse();
+    Ok(Json(ranks))
+}
