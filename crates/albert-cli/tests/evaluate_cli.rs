@@ -206,3 +206,27 @@ fn custom_jsonl_classification_with_named_columns() {
         );
     }
 }
+
+/// `evaluate --model` scores in memory what `predict` writes: SQuAD v2.0 answers and, beside them, the no-answer
+/// odds, which `evaluate --predictions --na-prob-file` scores the same (the tiny QA checkpoint of the fixtures).
+#[test]
+fn a_models_scores_equal_the_scores_of_its_written_predictions() {
+    let (data, model) = (fixture("metrics/squad_v2/dataset.json"), fixture("pipelines/qa"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pred.json");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        let o = albert(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    run(&["predict", "--task", "squad-v2", "--data", &s(&data), "--model", &s(&model), "--out", &s(&out)]);
+    let odds = dir.path().join("pred.na_odds.json");
+    assert!(odds.is_file(), "the no-answer odds are written beside the predictions");
+    let in_memory = run(&["evaluate", "--task", "squad-v2", "--data", &s(&data), "--model", &s(&model), "--json"]);
+    #[rustfmt::skip]
+    let from_files = run(&["evaluate", "--task", "squad-v2", "--data", &s(&data), "--predictions", &s(&out), "--na-prob-file", &s(&odds), "--json"]);
+    let parse = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+    assert_eq!(parse(&in_memory), parse(&from_files));
+    assert!(parse(&in_memory)["best_f1"].is_number(), "scored with the odds");
+}

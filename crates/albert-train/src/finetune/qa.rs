@@ -308,3 +308,25 @@ impl TaskFamily for QaTask {
         Ok(files)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::first_questions;
+    use crate::tasks::squad::SquadDataset;
+
+    /// A limit keeps the file's first questions, across paragraphs and articles, and drops what is left empty.
+    #[test]
+    fn first_questions_cut_across_paragraphs_and_articles() {
+        let q = |id: &str| serde_json::json!({"id": id, "question": "?", "answers": []});
+        let dataset: SquadDataset = serde_json::from_value(serde_json::json!({"version": "1.1", "data": [
+            {"title": "a", "paragraphs": [{"context": "x", "qas": [q("1"), q("2")]}, {"context": "y", "qas": [q("3")]}]},
+            {"title": "b", "paragraphs": [{"context": "z", "qas": [q("4")]}]}]}))
+        .unwrap();
+        let ids = |d: &SquadDataset| d.questions().map(|q| q.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&first_questions(&dataset, 3)), ["1", "2", "3"]);
+        assert_eq!(first_questions(&dataset, 3).data.len(), 1);
+        assert_eq!(ids(&first_questions(&dataset, 1)), ["1"]);
+        assert_eq!(first_questions(&dataset, 1).data[0].paragraphs.len(), 1);
+        assert_eq!(ids(&first_questions(&dataset, 9)), ids(&dataset));
+    }
+}

@@ -526,3 +526,20 @@ pub fn evaluate_predictions(
         crate::finetune::task::EvaluateFile { data, predictions, options },
     )?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{glue::GlueTask, Task};
+
+    /// `NAMES` (what --help lists) holds every task once, in order, each found again by its name.
+    #[test]
+    fn names_list_every_task() {
+        let mut tasks: Vec<Task> = GlueTask::ALL.iter().map(|&t| Task::Glue(t)).collect();
+        tasks.extend([Task::SquadV1, Task::SquadV2, Task::Xquad, Task::Conll2003, Task::Race, Task::Custom]);
+        let names: Vec<&str> = tasks.iter().map(|t| t.name()).collect();
+        assert_eq!(names, Task::NAMES);
+        for (task, name) in tasks.iter().zip(Task::NAMES) {
+            assert_eq!(Task::from_name(name), Some(*task));
+        }
+    }
+}
