@@ -1,12 +1,16 @@
 //! The packed f32 micro-kernel on AVX2 + FMA, for CPUs without AVX-512: the same weight panels and the same tile
 //! (8 rows x 48 channels) as the AVX-512 kernel in [`super::packed`], computed as four 4 x 24 sub-tiles, since
-//! AVX2's 16 registers of 8 lanes hold 12 accumulators, 3 weight vectors and a broadcast input at a time.
+//! AVX2's 16 registers of 8 lanes hold 12 accumulators, 3 weight vectors and a broadcast input at a time. The
+//! depth goes in chunks whose slice of the panel stays in L1 while the four sub-tiles read it; between chunks the
+//! partial sums wait in `dst`.
 
 use super::packed::{MR, NR};
 
 /// Rows and 8-lane registers of channels per sub-tile.
 const SUB_ROWS: usize = 4;
 const SUB_REGS: usize = 3;
+/// Inputs per chunk: 128 x 48 weights are 24 KiB, inside a 32 KiB L1.
+const CHUNK: usize = 128;
 
 /// Whether the CPU has AVX2 and FMA.
 pub(super) fn has_avx2_fma() -> bool {
@@ -25,30 +29,43 @@ pub(super) fn has_avx2_fma() -> bool {
 /// each `init` and `dst` row NR (a `dst` row may be its `init` row: each sub-tile reads its part before writing it).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, init: [*const f32; MR], dst: [*mut f32; MR]) {
+pub(super) unsafe fn kernel(
+    rows: [*const f32; MR],
+    panel: *const f32,
+    depth: usize,
+    init: [*const f32; MR],
+    dst: [*mut f32; MR],
+) {
     use std::arch::x86_64::*;
     const COLS: usize = SUB_REGS * 8;
-    for col in (0..NR).step_by(COLS) {
-        for row in (0..MR).step_by(SUB_ROWS) {
-            let mut acc = [[_mm256_setzero_ps(); SUB_REGS]; SUB_ROWS];
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                for (j, v) in acc_r.iter_mut().enumerate() {
-                    *v = _mm256_loadu_ps(init[row + r].add(col + j * 8));
-                }
-            }
-            for k in 0..depth {
-                let w = panel.add(k * NR + col);
-                let (w0, w1, w2) = (_mm256_loadu_ps(w), _mm256_loadu_ps(w.add(8)), _mm256_loadu_ps(w.add(16)));
+    for k0 in (0..depth).step_by(CHUNK) {
+        let start = if k0 == 0 { init } else { dst.map(|d| d.cast_const()) };
+        for col in (0..NR).step_by(COLS) {
+            for row in (0..MR).step_by(SUB_ROWS) {
+                let mut acc = [[_mm256_setzero_ps(); SUB_REGS]; SUB_ROWS];
                 for (r, acc_r) in acc.iter_mut().enumerate() {
-                    let x = _mm256_broadcast_ss(&*rows[row + r].add(k));
-                    acc_r[0] = _mm256_fmadd_ps(x, w0, acc_r[0]);
-                    acc_r[1] = _mm256_fmadd_ps(x, w1, acc_r[1]);
-                    acc_r[2] = _mm256_fmadd_ps(x, w2, acc_r[2]);
+                    for (j, v) in acc_r.iter_mut().enumerate() {
+                        *v = _mm256_loadu_ps(start[row + r].add(col + j * 8));
+                    }
                 }
-            }
-            for (r, acc_r) in acc.iter().enumerate() {
-                for (j, v) in acc_r.iter().enumerate() {
-                    _mm256_storeu_ps(dst[row + r].add(col + j * 8), *v);
+                for k in k0..(k0 + CHUNK).min(depth) {
+                    let w = panel.add(k * NR + col);
+                    let (w0, w1, w2) = (
+                        _mm256_loadu_ps(w),
+                        _mm256_loadu_ps(w.add(8)),
+                        _mm256_loadu_ps(w.add(16)),
+                    );
+                    for (r, acc_r) in acc.iter_mut().enumerate() {
+                        let x = _mm256_broadcast_ss(&*rows[row + r].add(k));
+                        acc_r[0] = _mm256_fmadd_ps(x, w0, acc_r[0]);
+                        acc_r[1] = _mm256_fmadd_ps(x, w1, acc_r[1]);
+                        acc_r[2] = _mm256_fmadd_ps(x, w2, acc_r[2]);
+                    }
+                }
+                for (r, acc_r) in acc.iter().enumerate() {
+                    for (j, v) in acc_r.iter().enumerate() {
+                        _mm256_storeu_ps(dst[row + r].add(col + j * 8), *v);
+                    }
                 }
             }
         }
