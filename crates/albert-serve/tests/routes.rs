@@ -405,3 +405,19 @@ async fn rerank_scores_query_text_pairs_with_a_one_label_classifier() {
     let m = tei_error(post("/rerank", json!({"query": query, "texts": texts})).await, StatusCode::FAILED_DEPENDENCY, "Backend");
     assert!(m.contains("one label"), "{m}");
 }
+
+/// `/embed_all` gives every token's vector; their mean is the embed pipeline's sentence vector.
+#[tokio::test]
+async fn embed_all_gives_the_token_vectors_whose_mean_embed_gives() {
+    let model = pipeline(Task::Embed);
+    let (status, all) = post("/embed_all", json!({"inputs": TEXTS})).await;
+    assert_eq!(status, StatusCode::OK);
+    let expected = embed::embed(&model, &TEXTS, Pooling::Mean, &opts()).unwrap();
+    let lengths = model.encode(&TEXTS, None).unwrap();
+    for ((tokens, want), t) in all.as_array().unwrap().iter().zip(&expected).zip(&lengths) {
+        let rows: Vec<Vec<f32>> = tokens.as_array().unwrap().iter().map(floats).collect();
+        assert_eq!(rows.len(), t.encoding.len());
+        let mean: Vec<f32> = (0..want.vector.len()).map(|j| rows.iter().map(|r| r[j]).sum::<f32>() / rows.len() as f32).collect();
+        assert_close(&mean, &want.vector, 1e-5);
+    }
+}

@@ -36,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/predict", post(tei::predict))
         .route("/tokenize", post(tei::tokenize))
         .route("/decode", post(tei::decode))
+        .route("/embed_all", post(tei::embed_all))
         .route("/similarity", post(tei::similarity))
         .route("/rerank", post(tei::rerank))
         .route("/v1/embeddings", post(openai::embeddings_route))

@@ -467,3 +467,51 @@ pub(crate) async fn rerank(AxumState(state): State, Body(req): Body<RerankReques
     ranks.reverse();
     Ok(Json(ranks))
 }
+
+/// TEI's `EmbedAllRequest`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmbedAllRequest {
+    inputs: Input,
+    #[serde(default)]
+    truncate: Option<bool>,
+    #[serde(default)]
+    truncation_direction: TruncationDirection,
+    #[serde(default)]
+    prompt_name: Option<String>,
+    /// The served model to use (this server's addition).
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// `POST /embed_all`: every token's vector (the last hidden state, special tokens included, no pooling), per input.
+pub(crate) async fn embed_all(
+    AxumState(state): State,
+    Body(req): Body<EmbedAllRequest>,
+) -> Result<Json<Vec<Vec<Vec<f32>>>>, ApiError> {
+    no_prompt(&req.prompt_name)?;
+    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
+    let texts: Vec<String> = req.inputs.texts()?.into_iter().map(str::to_string).collect();
+    state.check_batch(texts.len())?;
+    let (_, pipeline) = state.pipeline(Task::Embed, req.model.as_deref())?;
+    let batch_size = state.limits.batch_size;
+    state
+        .compute(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let encoded = pipeline.encode_each(&refs, None)?;
+            let encoded = truncation.results(&pipeline, encoded, |t| t.truncated)?;
+            let encodings: Vec<&Encoding> = encoded.iter().map(|t| &t.encoding).collect();
+            let mut out = vec![Vec::new(); encodings.len()];
+            pipeline.run_batches(&encodings, batch_size, |o, batch| {
+                for (row, &(i, e)) in batch.iter().enumerate() {
+                    // (len, H): the row's real tokens, padding left out.
+                    out[i] = o.base.last_hidden_state.get(row)?.narrow(0, 0, e.len())?.to_vec2::<f32>()?;
+                }
+                Ok(())
+            })?;
+            match out.iter().flatten().flatten().any(|x| !x.is_finite()) {
+                true => Err(ApiError::new(ErrorType::Backend, "the model's output holds NaN or infinite values")),
+                false => Ok(Json(out)),
+            }
+        })
+        .await
+}
