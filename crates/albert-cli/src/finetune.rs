@@ -1,4 +1,4 @@
-//! `albert finetune`: train a classification or regression head on a task and save a Hugging Face checkpoint
+//! `albert finetune`: train a head on a task (any family of `albert_train::finetune::task`) and save a Hugging Face checkpoint
 //! (config with readable labels, weights, tokenizer files) that `transformers.pipeline` loads.
 
 use std::path::{Path, PathBuf};
@@ -25,8 +25,7 @@ const TRAIN_LOG: &str = "train_log.jsonl";
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("start").required(true).args(["model", "config"])))]
 pub struct FinetuneArgs {
-    /// Task: a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli), conll2003, squad, squad-v2, xquad,
-    /// race or custom.
+    /// Task (ax is for evaluation only: it has no training file).
     #[arg(long, value_parser = task_parser())]
     pub task: Task,
     /// GLUE: the task folder (train.tsv and the dev file). CoNLL-2003: the folder with eng.train and eng.testa.

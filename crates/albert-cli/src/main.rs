@@ -47,11 +47,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Score predictions with a task's official metrics (GLUE, SQuAD v1.1/v2.0, XQuAD, CoNLL-2003, RACE, custom).
     Evaluate(evaluate::EvaluateArgs),
-    /// Fine-tune a classification or regression head on a GLUE task or custom data.
+    /// Fine-tune a head on a task: GLUE or custom classification and regression, CoNLL-2003, SQuAD/XQuAD, RACE.
     Finetune(finetune::FinetuneArgs),
     /// Draw a pretraining run's loss, accuracy and learning-rate curves to a PNG.
     Plot(plot::PlotArgs),
-    /// Predict a task file with a fine-tuned checkpoint (GLUE submission TSV).
+    /// Predict a task file with a fine-tuned checkpoint, in the format `evaluate` reads (GLUE: a submission TSV).
     Predict(predict::PredictArgs),
     /// Prepare a corpus and pretrain ALBERT on it (MLM + sentence-order prediction).
     #[command(subcommand_required = true)]
