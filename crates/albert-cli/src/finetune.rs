@@ -1,5 +1,5 @@
-//! `albert finetune`: train a head on a task (any family of `albert_train::finetune::task`) and save a Hugging Face checkpoint
-//! (config with readable labels, weights, tokenizer files) that `transformers.pipeline` loads.
+//! `albert finetune`: train a head on a task (any family of `albert_train::finetune::task`) and save a Hugging Face
+//! checkpoint (config with readable labels, weights, tokenizer files) that `transformers.pipeline` loads.
 
 use std::path::{Path, PathBuf};
 
