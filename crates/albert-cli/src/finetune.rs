@@ -238,7 +238,7 @@ impl FamilyVisitor for Finetune<'_> {
             holdout_fraction: args.holdout_fraction,
             seed: args.seed,
         };
-        let Training { train: train_data, select } = family.training(&source).with_context(|| format!("reading {}", args.data.display()))?;
+        let Training { train: train_data, select } = family.training(&source)?;
         let train_data = augment(&family, args, tokenizer, train_data)?;
         eprintln!(
             "{} training examples; {} select the checkpoint",
