@@ -31,9 +31,10 @@ fn state() -> Arc<AppState> {
         .clone()
 }
 
-fn tei_openapi() -> &'static openapi::OpenApi {
-    static API: OnceLock<openapi::OpenApi> = OnceLock::new();
-    API.get_or_init(openapi::OpenApi::tei)
+/// TEI's OpenAPI document and this server's.
+fn documents() -> &'static (openapi::OpenApi, openapi::OpenApi) {
+    static DOCS: OnceLock<(openapi::OpenApi, openapi::OpenApi)> = OnceLock::new();
+    DOCS.get_or_init(|| (openapi::OpenApi::tei(), openapi::OpenApi::ours()))
 }
 
 /// The pipeline the server runs for `task` (the first built-in model that serves it).
@@ -57,10 +58,16 @@ async fn send_raw(state: Arc<AppState>, method: &str, path: &str, body: Vec<u8>)
         false => serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {bytes:?}")),
     };
     // TEI's document misnames the OpenAI error's `type` (see tests/fixtures/README.md): those are checked by hand.
-    let api = tei_openapi();
-    if api.has(method, path) && !(path.starts_with("/v1/") && status.as_u16() >= 400) {
-        api.check_response(method, path, status.as_u16(), &value)
+    let (tei, ours) = documents();
+    if tei.has(method, path) && !(path.starts_with("/v1/") && status.as_u16() >= 400) {
+        tei.check_response(method, path, status.as_u16(), &value)
             .unwrap_or_else(|e| panic!("{method} {path} answered {status} outside TEI's schema: {e}"));
+    }
+    // Every route this server answers is in its own document, and answers as it says.
+    let unrouted = matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) && !ours.has(method, path);
+    if !unrouted {
+        ours.check_response(method, path, status.as_u16(), &value)
+            .unwrap_or_else(|e| panic!("{method} {path} answered {status} outside /openapi.json: {e}"));
     }
     (status, value)
 }
@@ -419,5 +426,18 @@ async fn embed_all_gives_the_token_vectors_whose_mean_embed_gives() {
         assert_eq!(rows.len(), t.encoding.len());
         let mean: Vec<f32> = (0..want.vector.len()).map(|j| rows.iter().map(|r| r[j]).sum::<f32>() / rows.len() as f32).collect();
         assert_close(&mean, &want.vector, 1e-5);
+    }
+}
+
+/// `/openapi.json` serves the document the answers are checked against, and every route it lists is served.
+#[tokio::test]
+async fn openapi_json_lists_every_route() {
+    let (status, doc) = get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    for (method, path) in documents().1.routes() {
+        let body = if method == "GET" { Vec::new() } else { b"{}".to_vec() };
+        let (status, _) = send_raw(state(), &method, &path, body).await;
+        assert!(![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&status), "{method} {path}: {status}");
     }
 }

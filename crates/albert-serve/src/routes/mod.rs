@@ -32,6 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ping", get(meta::health))
         .route("/info", get(meta::info))
         .route("/v1/models", get(meta::models))
+        .route("/openapi.json", get(openapi))
         .route("/embed", post(tei::embed))
         .route("/predict", post(tei::predict))
         .route("/tokenize", post(tei::tokenize))
@@ -73,6 +74,12 @@ where
         Ok(body) => route(state, body).await.into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// This server's OpenAPI document, written for its routes (TEI's schemas for TEI's routes); the tests validate every
+/// answer against it.
+async fn openapi() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("../openapi.json"))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -1,20 +1,33 @@
 //! A validator for the part of OpenAPI 3.0's schema language that TEI's document uses: `$ref`, `type`, `enum`,
 //! `required`, `properties`, `additionalProperties`, `items`, `minItems`/`maxItems`, `minimum`, `nullable`, `oneOf`
 //! (exactly one) and `allOf` (every one). Any other keyword (`description`, `example`, `default`, `format`) does not
-//! constrain a response.
+//! constrain a response. It checks both TEI's document (the fixture) and this server's own (`src/openapi.json`).
 
 use serde_json::Value;
 
-/// TEI's OpenAPI document (see `tests/fixtures/README.md`).
+/// An OpenAPI document: TEI's (see `tests/fixtures/README.md`) or this server's.
 pub struct OpenApi {
     doc: Value,
 }
 
 impl OpenApi {
     pub fn tei() -> Self {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tei-openapi-v1.9.3.json");
-        let doc = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        Self { doc }
+        Self::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tei-openapi-v1.9.3.json"))
+    }
+
+    /// This server's own document, as `/openapi.json` serves it.
+    pub fn ours() -> Self {
+        Self::read(concat!(env!("CARGO_MANIFEST_DIR"), "/src/openapi.json"))
+    }
+
+    fn read(path: &str) -> Self {
+        Self { doc: serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap() }
+    }
+
+    /// Every documented route, as (method, path).
+    pub fn routes(&self) -> Vec<(String, String)> {
+        let paths = self.doc["paths"].as_object().unwrap();
+        paths.iter().flat_map(|(p, ops)| ops.as_object().unwrap().keys().map(|m| (m.to_uppercase(), p.clone()))).collect()
     }
 
     /// The documented responses of `method path`, when the document has the route.
