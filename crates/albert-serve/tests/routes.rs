@@ -441,3 +441,32 @@ async fn openapi_json_lists_every_route() {
         assert!(![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&status), "{method} {path}: {status}");
     }
 }
+
+/// With `max_concurrent_requests` requests in flight, one more is answered 429 at once (TEI's "overloaded"), and the
+/// server answers again when one finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_concurrency_limit_gets_429_at_once() {
+    let spec = ModelSpec { name: "sst2".into(), source: builtin::path(builtin::SENTIMENT).unwrap().to_string_lossy().into_owned() };
+    let limits = Limits { max_concurrent_requests: 1, ..Limits::default() };
+    let one = Arc::new(AppState::new(vec![ServedModel::load(&spec, Precision::Full).unwrap()], limits, Precision::Full).unwrap());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let busy = {
+        let one = one.clone();
+        tokio::spawn(async move {
+            one.compute(move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok(())
+            })
+            .await
+        })
+    };
+    tokio::task::spawn_blocking(move || started.recv().unwrap()).await.unwrap();
+    let body = json!({"inputs": "fine"}).to_string().into_bytes();
+    let m = tei_error(send_raw(one.clone(), "POST", "/predict", body.clone()).await, StatusCode::TOO_MANY_REQUESTS, "Overloaded");
+    assert!(m.contains("overloaded"), "{m}");
+    release.send(()).unwrap();
+    busy.await.unwrap().unwrap();
+    assert_eq!(send_raw(one, "POST", "/predict", body).await.0, StatusCode::OK);
+}

@@ -357,11 +357,14 @@ pub(crate) async fn decode(AxumState(state): State, Body(req): Body<DecodeReques
     state.check_batch(ids.len())?;
     let pipeline = state.model_or_default(req.model.as_deref())?.pipelines[0].clone();
     let skip = req.skip_special_tokens;
-    let texts = ids
-        .iter()
-        .enumerate()
-        .map(|(i, ids)| pipeline.tokenizer.decode(ids, skip).map_err(|e| ApiError::input(i, &e.into())))
-        .collect::<Result<_, _>>()?;
+    let texts = state
+        .compute(move || {
+            ids.iter()
+                .enumerate()
+                .map(|(i, ids)| pipeline.tokenizer.decode(ids, skip).map_err(|e| ApiError::input(i, &e.into())))
+                .collect()
+        })
+        .await?;
     Ok(Json(texts))
 }
 
