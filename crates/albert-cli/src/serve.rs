@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// Inputs per forward pass within a request.
     #[arg(long, default_value_t = Limits::default().batch_size)]
     batch_size: usize,
+    /// Require `Authorization: Bearer KEY` on every route but the health checks (GET /health, /ping, /).
+    #[arg(long, value_name = "KEY")]
+    api_key: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -65,6 +68,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             payload_limit: args.payload_limit,
             batch_size: args.batch_size,
         },
+        api_key: args.api_key,
     };
     let state = AppState::load(&config).context("loading the models")?;
     for m in &state.models {

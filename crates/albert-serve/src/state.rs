@@ -75,6 +75,8 @@ pub struct ServeConfig {
     pub int8: bool,
     /// Request limits.
     pub limits: Limits,
+    /// When set, every route but the health checks needs `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
 }
 
 /// A named model and the pipelines it serves (one per task its class holds a head for).
@@ -144,6 +146,8 @@ pub struct AppState {
     pub precision: Precision,
     /// Seconds since the epoch when the models were ready (OpenAI's `created`).
     pub created: u64,
+    /// The key requests must bear, if any (see [`AppState::with_api_key`]).
+    api_key: Option<String>,
     permits: Arc<Semaphore>,
 }
 
@@ -156,7 +160,7 @@ impl AppState {
         };
         let precision = Precision::from_int8(config.int8);
         let models = specs.iter().map(|s| ServedModel::load(s, precision)).collect::<albert::Result<_>>()?;
-        Self::new(models, config.limits, precision)
+        Ok(Self::new(models, config.limits, precision)?.with_api_key(config.api_key.clone()))
     }
 
     /// A state over models already loaded; names must be distinct.
@@ -171,7 +175,24 @@ impl AppState {
         }
         let limits = Limits { max_concurrent_requests: limits.max_concurrent_requests.max(1), ..limits };
         let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Ok(Self { models, limits, precision, created, permits: Arc::new(Semaphore::new(limits.max_concurrent_requests)) })
+        let permits = Arc::new(Semaphore::new(limits.max_concurrent_requests));
+        Ok(Self { models, limits, precision, created, api_key: None, permits })
+    }
+
+    /// Requires `Authorization: Bearer <key>` on every route but the health checks (`None`: no key).
+    pub fn with_api_key(self, api_key: Option<String>) -> Self {
+        Self { api_key, ..self }
+    }
+
+    /// Whether a request bearing `authorization` (the header's value) may pass: always without a key; else when it
+    /// is `Bearer <key>`, compared in constant time.
+    pub fn authorized(&self, authorization: Option<&[u8]>) -> bool {
+        use subtle::ConstantTimeEq;
+        let Some(key) = &self.api_key else { return true };
+        match authorization.and_then(|h| h.strip_prefix(b"Bearer ")) {
+            Some(given) => given.ct_eq(key.as_bytes()).into(),
+            None => false,
+        }
     }
 
     /// The default model (the first): what `/info` describes and what `/tokenize` and `/decode` use by default.

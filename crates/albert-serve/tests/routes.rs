@@ -25,7 +25,7 @@ fn state() -> Arc<AppState> {
     static STATE: OnceLock<Arc<AppState>> = OnceLock::new();
     STATE
         .get_or_init(|| {
-            let config = ServeConfig { models: Vec::new(), int8: false, limits: Limits::default() };
+            let config = ServeConfig { models: Vec::new(), int8: false, limits: Limits::default(), api_key: None };
             Arc::new(AppState::load(&config).expect("the built-in models load"))
         })
         .clone()
@@ -469,4 +469,31 @@ async fn a_request_over_the_concurrency_limit_gets_429_at_once() {
     release.send(()).unwrap();
     busy.await.unwrap().unwrap();
     assert_eq!(send_raw(one, "POST", "/predict", body).await.0, StatusCode::OK);
+}
+
+/// With an API key, every route but the health checks needs it as a Bearer token (401 otherwise).
+#[tokio::test]
+async fn an_api_key_guards_every_route_but_health() {
+    let spec = ModelSpec { name: "sst2".into(), source: builtin::path(builtin::SENTIMENT).unwrap().to_string_lossy().into_owned() };
+    let keyed = AppState::new(vec![ServedModel::load(&spec, Precision::Full).unwrap()], Limits::default(), Precision::Full)
+        .unwrap()
+        .with_api_key(Some("s3cret".into()));
+    let app = router(Arc::new(keyed));
+    let call = |method: &str, path: &str, auth: Option<&str>| {
+        let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let body = if method == "POST" { json!({"inputs": "fine"}).to_string() } else { String::new() };
+        app.clone().oneshot(req.body(Body::from(body)).unwrap())
+    };
+    assert_eq!(call("GET", "/health", None).await.unwrap().status(), StatusCode::OK);
+    for auth in [None, Some("Bearer wrong"), Some("s3cret"), Some("Bearer s3cret ")] {
+        let res = call("POST", "/predict", auth).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        let body: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
+    }
+    assert_eq!(call("GET", "/info", None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(call("POST", "/predict", Some("Bearer s3cret")).await.unwrap().status(), StatusCode::OK);
 }

@@ -47,6 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
 
@@ -80,6 +81,17 @@ where
 /// answer against it.
 async fn openapi() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("../openapi.json"))
+}
+
+/// Refuses (401) a request without the server's API key, except the health checks (`GET /health`, `/ping`, `/`),
+/// as TEI keeps them public.
+async fn authorize(state: State, req: Request, next: axum::middleware::Next) -> Response {
+    let public = req.method() == axum::http::Method::GET && matches!(req.uri().path(), "/health" | "/ping" | "/");
+    let header = req.headers().get(axum::http::header::AUTHORIZATION).map(|v| v.as_bytes());
+    if public || state.authorized(header) {
+        return next.run(req).await;
+    }
+    ApiError::with_status(StatusCode::UNAUTHORIZED, "this server needs `Authorization: Bearer <api key>`").into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
