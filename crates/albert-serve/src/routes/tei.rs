@@ -299,7 +299,8 @@ fn simple_tokens(encoding: &Encoding, text: &str) -> Vec<SimpleToken> {
                 return SimpleToken { id, text: encoding.tokens[i].clone(), special: true, start: None, stop: None };
             }
             let (start, stop) = (at(encoding.offsets[i].0), at(encoding.offsets[i].1));
-            SimpleToken { id, text: text[start..stop].to_string(), special: false, start: Some(start), stop: Some(stop) }
+            let piece = text.get(start..stop).unwrap_or_default().to_string();
+            SimpleToken { id, text: piece, special: false, start: Some(start), stop: Some(stop) }
         })
         .collect()
 }
