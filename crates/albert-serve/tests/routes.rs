@@ -497,3 +497,18 @@ async fn an_api_key_guards_every_route_but_health() {
     assert_eq!(call("GET", "/info", None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(call("POST", "/predict", Some("Bearer s3cret")).await.unwrap().status(), StatusCode::OK);
 }
+
+/// `--int8`: the models are quantized once, at start, and answer as the int8 pipeline does.
+#[tokio::test]
+async fn int8_models_answer_as_the_int8_pipeline() {
+    let path = builtin::path(builtin::SENTIMENT).unwrap();
+    let spec = ModelSpec { name: "sst2".into(), source: path.to_string_lossy().into_owned() };
+    let int8 = Arc::new(AppState::new(vec![ServedModel::load(&spec, Precision::Int8).unwrap()], Limits::default(), Precision::Int8).unwrap());
+    let mut model = PipelineModel::load_dir(&path, Task::Classify).unwrap();
+    model.model.set_precision(Precision::Int8);
+    let expected = classify::classify(&model, &TEXTS[..1], None, &opts()).unwrap();
+    let (status, got) = send_raw(int8.clone(), "POST", "/predict", json!({"inputs": TEXTS[0]}).to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, wire(&expected[0].labels));
+    assert_eq!(send_raw(int8, "GET", "/info", Vec::new()).await.1["model_dtype"], "int8");
+}
