@@ -1,6 +1,7 @@
 //! The packed f32 micro-kernel on AVX2 + FMA, for CPUs without AVX-512: the same weight panels and the same tile
-//! (8 rows x 48 channels) as the AVX-512 kernel in [`super::packed`], computed as four 4 x 24 sub-tiles, since
-//! AVX2's 16 registers of 8 lanes hold 12 accumulators, 3 weight vectors and a broadcast input at a time. The
+//! (8 rows x 48 channels) as the AVX-512 kernel in [`super::packed`], computed as six 4 x 16 sub-tiles: 8
+//! accumulators, 2 weight vectors and the broadcast inputs fit AVX2's 16 registers (4 x 24 needs all 16, and the
+//! compiler spilled an accumulator to the stack on every input, which halved the speed). The
 //! depth goes in chunks whose slice of the panel stays in L1 while the four sub-tiles read it; between chunks the
 //! partial sums wait in `dst`.
 
@@ -8,7 +9,7 @@ use super::packed::{MR, NR};
 
 /// Rows and 8-lane registers of channels per sub-tile.
 const SUB_ROWS: usize = 4;
-const SUB_REGS: usize = 3;
+const SUB_REGS: usize = 2;
 /// Inputs per chunk: 128 x 48 weights are 24 KiB, inside a 32 KiB L1.
 const CHUNK: usize = 128;
 
@@ -50,16 +51,15 @@ pub(super) unsafe fn kernel(
                 }
                 for k in k0..(k0 + CHUNK).min(depth) {
                     let w = panel.add(k * NR + col);
-                    let (w0, w1, w2) = (
-                        _mm256_loadu_ps(w),
-                        _mm256_loadu_ps(w.add(8)),
-                        _mm256_loadu_ps(w.add(16)),
-                    );
+                    let mut wv = [_mm256_setzero_ps(); SUB_REGS];
+                    for (j, v) in wv.iter_mut().enumerate() {
+                        *v = _mm256_loadu_ps(w.add(j * 8));
+                    }
                     for (r, acc_r) in acc.iter_mut().enumerate() {
                         let x = _mm256_broadcast_ss(&*rows[row + r].add(k));
-                        acc_r[0] = _mm256_fmadd_ps(x, w0, acc_r[0]);
-                        acc_r[1] = _mm256_fmadd_ps(x, w1, acc_r[1]);
-                        acc_r[2] = _mm256_fmadd_ps(x, w2, acc_r[2]);
+                        for (acc, &w) in acc_r.iter_mut().zip(&wv) {
+                            *acc = _mm256_fmadd_ps(x, w, *acc);
+                        }
                     }
                 }
                 for (r, acc_r) in acc.iter().enumerate() {
