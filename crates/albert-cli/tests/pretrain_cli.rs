@@ -44,6 +44,14 @@ fn prepare(dir: &Path, spiece: &Path, out: &str) -> Command {
     cmd
 }
 
+/// The corpus prepared into `dir/data` and the tiny config at `dir/tiny.json`.
+fn prepared(dir: &Path, spiece: &Path) -> (PathBuf, PathBuf) {
+    std::fs::write(dir.join("c.txt"), CORPUS).unwrap();
+    std::fs::write(dir.join("tiny.json"), TINY).unwrap();
+    assert!(prepare(dir, spiece, "data").status().unwrap().success());
+    (dir.join("data"), dir.join("tiny.json"))
+}
+
 fn run_args(data: &Path, config: &Path, out: &Path) -> Vec<String> {
     let mut v: Vec<String> = [
         "pretrain",
@@ -119,11 +127,7 @@ fn sigkilled_runs_resume_to_the_uninterrupted_result() {
     let Some(spiece) = spiece() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("c.txt"), CORPUS).unwrap();
-    std::fs::write(dir.join("tiny.json"), TINY).unwrap();
-    let st = prepare(dir, &spiece, "data").status().unwrap();
-    assert!(st.success());
-    let (data, config) = (dir.join("data"), dir.join("tiny.json"));
+    let (data, config) = prepared(dir, &spiece);
 
     let whole = dir.join("whole");
     let started = Instant::now();
@@ -209,11 +213,7 @@ fn a_full_disk_during_a_checkpoint_keeps_the_previous_one() {
     let Some(spiece) = spiece() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("c.txt"), CORPUS).unwrap();
-    std::fs::write(dir.join("tiny.json"), TINY).unwrap();
-    let st = prepare(dir, &spiece, "data").status().unwrap();
-    assert!(st.success());
-    let (data, config) = (dir.join("data"), dir.join("tiny.json"));
+    let (data, config) = prepared(dir, &spiece);
     let whole = dir.join("whole");
     assert!(albert().args(run_args(&data, &config, &whole)).stdout(Stdio::null()).status().unwrap().success());
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use albert::pipeline::classify::{self, Classification, ScoreFunction};
 use albert::pipeline::embed::{self, Pooling};
 use albert::pipeline::{PerInput, PipelineModel, Task, Truncated};
-use albert::tokenizer::{EncodeOptions, Encoding, Truncation, TruncationStrategy};
+use albert::tokenizer::{EncodeOptions, Encoding, TruncationStrategy};
 use axum::extract::State as AxumState;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -220,10 +220,7 @@ fn encode_sequence(model: &PipelineModel, seq: &Sequence) -> albert::Result<PerI
                 return Ok(Err(albert::pipeline::InputError::Empty));
             }
             let max_length = model.max_length(None)?;
-            let opts = EncodeOptions {
-                truncation: Some(Truncation { max_length, stride: 0, strategy: TruncationStrategy::LongestFirst }),
-                ..EncodeOptions::default()
-            };
+            let opts = EncodeOptions::truncating(max_length, TruncationStrategy::LongestFirst);
             Ok(model.tokenizer.encode(a, Some(b), &opts).map_err(Into::into).map(|mut encoding: Encoding| {
                 let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
                 Truncated { encoding, truncated }

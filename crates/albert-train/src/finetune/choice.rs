@@ -7,7 +7,7 @@ use std::path::Path;
 
 use albert::model::{AlbertForMultipleChoice, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
-use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
+use albert::tokenizer::{AlbertTokenizer, EncodeOptions, TruncationStrategy};
 use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
@@ -49,10 +49,7 @@ impl ChoiceFeatures {
                 e.options.len()
             )));
         }
-        let opts = EncodeOptions {
-            truncation: Some(Truncation { max_length: max_seq_length, stride: 0, strategy: TruncationStrategy::OnlyFirst }),
-            ..EncodeOptions::default()
-        };
+        let opts = EncodeOptions::truncating(max_seq_length, TruncationStrategy::OnlyFirst);
         let pairs: Vec<(String, String)> =
             examples.iter().flat_map(|e| e.options.iter().map(|o| (e.context.clone(), option_text(&e.question, o)))).collect();
         let inputs: Vec<(&str, Option<&str>)> = pairs.iter().map(|(a, b)| (a.as_str(), Some(b.as_str()))).collect();

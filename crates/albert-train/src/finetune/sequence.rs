@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use albert::model::{AlbertForSequenceClassification, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
-use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
+use albert::tokenizer::{AlbertTokenizer, EncodeOptions, TruncationStrategy};
 use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
@@ -37,14 +37,7 @@ impl SequenceFeatures {
         examples: &[TextExample],
         max_seq_length: usize,
     ) -> Result<Self, FinetuneError> {
-        let opts = EncodeOptions {
-            truncation: Some(Truncation {
-                max_length: max_seq_length,
-                stride: 0,
-                strategy: TruncationStrategy::LongestFirst,
-            }),
-            ..EncodeOptions::default()
-        };
+        let opts = EncodeOptions::truncating(max_seq_length, TruncationStrategy::LongestFirst);
         let inputs: Vec<(&str, Option<&str>)> = examples
             .iter()
             .map(|e| (e.text_a.as_str(), e.text_b.as_deref()))

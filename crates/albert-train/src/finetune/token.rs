@@ -7,7 +7,7 @@ use std::path::Path;
 use albert::model::loss::IGNORE_INDEX;
 use albert::model::{AlbertForTokenClassification, LogitsOutput};
 use albert::pipeline::task_head::{predict_items, rows_input, EncodedItems};
-use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
+use albert::tokenizer::{AlbertTokenizer, EncodeOptions, TruncationStrategy};
 use albert::{AlbertConfig, AlbertInput, Architecture, Pretrained};
 use candle_core::{Device, Tensor};
 
@@ -64,14 +64,7 @@ impl TokenFeatures {
         label_names: &[String],
         max_seq_length: usize,
     ) -> Result<Self, FinetuneError> {
-        let opts = EncodeOptions {
-            truncation: Some(Truncation {
-                max_length: max_seq_length,
-                stride: 0,
-                strategy: TruncationStrategy::LongestFirst,
-            }),
-            ..EncodeOptions::default()
-        };
+        let opts = EncodeOptions::truncating(max_seq_length, TruncationStrategy::LongestFirst);
         let texts: Vec<(String, Option<String>)> = sentences.iter().map(|s| (s.tokens.join(" "), None)).collect();
         let encodings = tokenizer.encode_batch(&texts, &opts)?;
         let mut out = Self {

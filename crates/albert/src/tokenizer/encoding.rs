@@ -66,6 +66,14 @@ impl Default for EncodeOptions {
     }
 }
 
+impl EncodeOptions {
+    /// Special tokens added, and inputs cut to `max_length` tokens by `strategy` (no windows: the rest is returned as
+    /// overflow, which callers that only need the first window drop).
+    pub fn truncating(max_length: usize, strategy: TruncationStrategy) -> Self {
+        Self { truncation: Some(Truncation { max_length, stride: 0, strategy }), ..Self::default() }
+    }
+}
+
 /// One encoded input (a sequence or a pair).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Encoding {

@@ -8,7 +8,7 @@
 use super::albert_spm::RawToken;
 use super::encoding::assemble;
 use super::error::Result;
-use super::{AlbertTokenizer, EncodeOptions, Encoding, Inner, Truncation, TruncationStrategy};
+use super::{AlbertTokenizer, EncodeOptions, Encoding, Inner, TruncationStrategy};
 
 /// Texts longer than this are tokenized in pieces of about this many bytes.
 pub(crate) const CHUNK_BYTES: usize = 1 << 16;
@@ -84,10 +84,7 @@ impl AlbertTokenizer {
         // One token past the kept ones tells that the text was cut.
         let limit = max_length.saturating_sub(2) + 1;
         let tokens = self.tokenize_long(text, CHUNK_BYTES, limit)?;
-        let opts = EncodeOptions {
-            truncation: Some(Truncation { max_length, stride: 0, strategy: TruncationStrategy::LongestFirst }),
-            ..EncodeOptions::default()
-        };
+        let opts = EncodeOptions::truncating(max_length, TruncationStrategy::LongestFirst);
         let mut encoding = assemble(tokens, None, &opts, &self.specials)?;
         let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
         Ok((encoding, truncated))
@@ -155,10 +152,7 @@ mod tests {
         let tok = AlbertTokenizer::from_path(root.join("tests/fixtures/pipelines/pretraining")).unwrap();
         let text = "The café opened in 1901 with 9,000 books. ".repeat(CHUNK_BYTES / 20);
         for max_length in [3, 16, 512] {
-            let opts = EncodeOptions {
-                truncation: Some(Truncation { max_length, stride: 0, strategy: TruncationStrategy::LongestFirst }),
-                ..EncodeOptions::default()
-            };
+            let opts = EncodeOptions::truncating(max_length, TruncationStrategy::LongestFirst);
             let mut want = tok.encode(&text, None, &opts).unwrap();
             assert!(!std::mem::take(&mut want.overflowing).is_empty());
             assert_eq!(tok.encode_truncated(&text, max_length).unwrap(), (want, true));
