@@ -3,7 +3,7 @@
 mod common;
 
 use albert::tokenizer::AlbertTokenizer;
-use albert::{AlbertConfig, Architecture, Pretrained};
+use albert::{Architecture, Pretrained};
 use albert_train::finetune::choice::{option_text, predict, prediction_file, ChoiceFeatures, ChoiceTask};
 use albert_train::finetune::task::TaskFile;
 use albert_train::finetune::{train, FinetuneError, FinetuneOptions, TaskFamily, TrainFeatures};
@@ -33,16 +33,7 @@ fn a_tiny_model_learns_the_right_options_and_round_trips_its_predictions() {
             assert_eq!(row[row.len() - 3..], full.ids[full.len() - 3..], "the option's end is kept");
         }
     }
-    let cfg = AlbertConfig {
-        vocab_size: tok.vocab_size(),
-        embedding_size: 16,
-        hidden_size: 32,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 64,
-        max_position_embeddings: 64,
-        ..AlbertConfig::default()
-    };
+    let cfg = common::tiny_config(tok.vocab_size(), 64);
     let model = Pretrained::init(&cfg, Architecture::MultipleChoice, 2, DType::F32, &Device::Cpu).unwrap();
     let opts = FinetuneOptions { epochs: 60, batch_size: 2, lr: 3e-3, seed: 4, ..FinetuneOptions::default() };
     let mut no_save = |_: &Pretrained| -> Result<(), FinetuneError> { Ok(()) };
@@ -67,8 +58,7 @@ fn mismatched_option_counts_and_the_wrong_head_are_errors() {
     let tok = AlbertTokenizer::from_path(spm).unwrap();
     let mut examples = read_race(&common::fixture("tasks/race")).unwrap();
     let features = ChoiceFeatures::encode(&tok, &examples, 64).unwrap();
-    let cfg = AlbertConfig { vocab_size: tok.vocab_size(), embedding_size: 8, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, ..AlbertConfig::default() };
-    let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 1, DType::F32, &Device::Cpu).unwrap();
+    let model = common::wrong_head_model(tok.vocab_size());
     let err = features.loss(&model.model, &[0], &Device::Cpu, &Default::default()).unwrap_err().to_string();
     assert!(err.contains("AlbertForMultipleChoice"), "{err}");
     examples[1].options.pop();

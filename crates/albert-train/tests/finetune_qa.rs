@@ -5,7 +5,7 @@ mod common;
 
 use albert::decode::qa::QaWindowOptions;
 use albert::tokenizer::AlbertTokenizer;
-use albert::{AlbertConfig, Architecture, Pretrained};
+use albert::{Architecture, Pretrained};
 use albert_train::finetune::qa::{QaFeatures, QaTask};
 use albert_train::finetune::task::TaskFile;
 use albert_train::finetune::{train, FinetuneError, FinetuneOptions, TaskFamily, TrainFeatures};
@@ -70,16 +70,7 @@ fn a_tiny_model_learns_to_answer_its_training_questions() {
     let features = QaFeatures::encode(&tok, &dataset, &opts, true).unwrap();
     assert_eq!(features.len(), 8, "one window per short context");
 
-    let cfg = AlbertConfig {
-        vocab_size: tok.vocab_size(),
-        embedding_size: 16,
-        hidden_size: 32,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 64,
-        max_position_embeddings: 256,
-        ..AlbertConfig::default()
-    };
+    let cfg = common::tiny_config(tok.vocab_size(), 256);
     let model = Pretrained::init(&cfg, Architecture::QuestionAnswering, 5, DType::F32, &Device::Cpu).unwrap();
     let (task, file) = (QaTask(Task::SquadV1), TaskFile { path: path.clone(), items: dataset.clone() });
     let before = task.select(&model, &tok, &file, opts.max_seq_length).unwrap();
@@ -107,8 +98,7 @@ fn the_wrong_head_is_an_error() {
     // By hand: [CLS] ▁where ▁is ▁paris ? [SEP] ▁paris ▁is ▁in ▁france . [SEP]; "France" is code points 12..18.
     assert_eq!(features.positions, [(9, 9)]);
     assert_eq!(features.windows[0].context_offsets[9], Some((12, 18)));
-    let cfg = AlbertConfig { vocab_size: tok.vocab_size(), embedding_size: 8, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, ..AlbertConfig::default() };
-    let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 1, DType::F32, &Device::Cpu).unwrap();
+    let model = common::wrong_head_model(tok.vocab_size());
     let err = features.loss(&model.model, &[0], &Device::Cpu, &Default::default()).unwrap_err().to_string();
     assert!(err.contains("AlbertForQuestionAnswering"), "{err}");
 }

@@ -3,25 +3,12 @@
 mod common;
 
 use albert::tokenizer::AlbertTokenizer;
-use albert::{AlbertConfig, Architecture, LoadOptions, Pretrained};
+use albert::{Architecture, LoadOptions, Pretrained};
 use albert_train::finetune::sequence::{predict, SequenceFeatures, SequenceSplit};
 use albert_train::finetune::{train, FinetuneError, FinetuneOptions};
 use albert_train::tasks::glue::GlueTask;
 use albert_train::tasks::{Target, TextExample};
 use candle_core::{DType, Device};
-
-fn tiny_config(vocab_size: usize) -> AlbertConfig {
-    AlbertConfig {
-        vocab_size,
-        embedding_size: 16,
-        hidden_size: 32,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 64,
-        max_position_embeddings: 128,
-        ..AlbertConfig::default()
-    }
-}
 
 /// The first `n` examples of each class (or the first `2n` for regression) of a GLUE training file.
 fn subset(task: GlueTask, n: usize) -> Option<Vec<TextExample>> {
@@ -61,7 +48,7 @@ fn overfits_sixteen_sst2_sentences_and_reloads() {
     let (Some(tok), Some(examples)) = (tokenizer(), subset(GlueTask::Sst2, 8)) else {
         return;
     };
-    let mut cfg = tiny_config(tok.vocab_size());
+    let mut cfg = common::tiny_config(tok.vocab_size(), 128);
     cfg.set_labels(&["negative".into(), "positive".into()]);
     let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 3, DType::F32, &Device::Cpu).unwrap();
     let features = SequenceFeatures::encode(&tok, &examples, 128).unwrap();
@@ -108,7 +95,7 @@ fn regression_fits_stsb_pairs() {
     let (Some(tok), Some(examples)) = (tokenizer(), subset(GlueTask::Stsb, 8)) else {
         return;
     };
-    let mut cfg = tiny_config(tok.vocab_size());
+    let mut cfg = common::tiny_config(tok.vocab_size(), 128);
     cfg.num_labels = Some(1);
     let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 5, DType::F32, &Device::Cpu).unwrap();
     let features = SequenceFeatures::encode(&tok, &examples, 128).unwrap();
@@ -136,7 +123,7 @@ fn dev_evaluation_keeps_the_best_epoch_and_stops_early() {
     let dev = SequenceSplit::glue(GlueTask::Sst2, &dev_path).unwrap();
     let dev_examples = &dev.examples()[..32];
     let dev_features = SequenceFeatures::encode(&tok, dev_examples, 128).unwrap();
-    let mut cfg = tiny_config(tok.vocab_size());
+    let mut cfg = common::tiny_config(tok.vocab_size(), 128);
     cfg.set_labels(&["negative".into(), "positive".into()]);
     let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 3, DType::F32, &Device::Cpu).unwrap();
     let features = SequenceFeatures::encode(&tok, &examples, 128).unwrap();

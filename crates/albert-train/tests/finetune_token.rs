@@ -3,7 +3,7 @@
 mod common;
 
 use albert::tokenizer::AlbertTokenizer;
-use albert::{AlbertConfig, Architecture, Pretrained};
+use albert::{Architecture, Pretrained};
 use albert_train::finetune::token::{predict, write_conll, TokenFeatures};
 use albert_train::finetune::{train, FinetuneError, FinetuneOptions};
 use albert_train::tasks::ner::{read_conll2003, read_predicted_tags, score_ner, CONLL2003_LABELS};
@@ -41,16 +41,7 @@ fn overfits_conll_sentences_with_labels_on_first_subtokens() {
         assert_eq!(tagged, s.tags);
     }
 
-    let mut cfg = AlbertConfig {
-        vocab_size: tok.vocab_size(),
-        embedding_size: 16,
-        hidden_size: 32,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 64,
-        max_position_embeddings: 128,
-        ..AlbertConfig::default()
-    };
+    let mut cfg = common::tiny_config(tok.vocab_size(), 128);
     cfg.set_labels(&labels);
     let model = Pretrained::init(&cfg, Architecture::TokenClassification, 11, DType::F32, &Device::Cpu).unwrap();
     let opts = FinetuneOptions {

@@ -112,3 +112,32 @@ impl PieceVocab for WordVocab {
         SPECIAL
     }
 }
+
+/// The small ALBERT the fine-tuning tests train: E 16, H 32, 2 layers of 2 heads, FFN 64.
+pub fn tiny_config(vocab_size: usize, max_position_embeddings: usize) -> albert::AlbertConfig {
+    albert::AlbertConfig {
+        vocab_size,
+        embedding_size: 16,
+        hidden_size: 32,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 64,
+        max_position_embeddings,
+        ..albert::AlbertConfig::default()
+    }
+}
+
+/// A one-layer model whose head is not the one a task needs (the tests of the error that names it).
+pub fn wrong_head_model(vocab_size: usize) -> albert::Pretrained {
+    let cfg = albert::AlbertConfig {
+        vocab_size,
+        embedding_size: 8,
+        hidden_size: 16,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+        ..albert::AlbertConfig::default()
+    };
+    albert::Pretrained::init(&cfg, albert::Architecture::SequenceClassification, 1, candle_core::DType::F32, &candle_core::Device::Cpu)
+        .unwrap()
+}
