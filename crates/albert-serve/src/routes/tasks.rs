@@ -5,13 +5,14 @@
 use albert::pipeline::fill_mask::{self, FillMask};
 use albert::pipeline::ner::{self, Aggregation, Entities};
 use albert::pipeline::qa::{self, Answer, QaOptions};
-use albert::pipeline::Task;
+use albert::pipeline::{PerInput, PipelineModel, PipelineOptions, Task};
 use axum::extract::State as AxumState;
 use axum::Json;
 use serde::Deserialize;
 
 use super::{options, Body, OneOrMany, State, Texts, TruncationDirection, TruncationRequest};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 fn five() -> usize {
     5
@@ -38,20 +39,12 @@ pub(crate) async fn fill_mask(
     AxumState(state): State,
     Body(req): Body<FillMaskRequest>,
 ) -> Result<Json<OneOrMany<FillMask>>, ApiError> {
-    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
-    let batch = matches!(req.inputs, Texts::Batch(_));
-    let texts: Vec<String> = req.inputs.texts().into_iter().map(str::to_string).collect();
-    state.check_batch(texts.len())?;
-    let (_, pipeline) = state.pipeline(Task::FillMask, req.model.as_deref())?;
-    let (opts, top_k) = (options(&state), req.top_k);
-    let results = state
-        .compute(move || {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let results = fill_mask::fill_mask_each(&pipeline, &refs, top_k, &opts)?;
-            truncation.results(&pipeline, results, |r| r.truncated)
-        })
-        .await?;
-    Ok(Json(OneOrMany::shaped(batch, results)))
+    let top_k = req.top_k;
+    let texts = TextsRequest { inputs: req.inputs, truncate: req.truncate, direction: req.truncation_direction, model: req.model };
+    per_text(&state, Task::FillMask, texts, move |pipeline, refs, opts| fill_mask::fill_mask_each(pipeline, refs, top_k, opts), |r| {
+        r.truncated
+    })
+    .await
 }
 
 /// `POST /ner`'s body.
@@ -71,19 +64,41 @@ pub(crate) struct NerRequest {
 
 /// `POST /ner`: per text, its entities.
 pub(crate) async fn ner(AxumState(state): State, Body(req): Body<NerRequest>) -> Result<Json<OneOrMany<Entities>>, ApiError> {
-    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
+    let aggregation: Aggregation =
+        req.aggregation_strategy.parse().map_err(|e: String| ApiError::validation(format!("`aggregation_strategy`: {e}")))?;
+    let texts = TextsRequest { inputs: req.inputs, truncate: req.truncate, direction: req.truncation_direction, model: req.model };
+    per_text(&state, Task::Ner, texts, move |pipeline, refs, opts| ner::ner_each(pipeline, refs, aggregation, opts), |r| r.truncated)
+        .await
+}
+
+/// The fields every per-text route shares.
+struct TextsRequest {
+    inputs: Texts,
+    truncate: Option<bool>,
+    direction: TruncationDirection,
+    model: Option<String>,
+}
+
+/// Runs `each` over the request's texts on the pipeline of `task`, off the async threads: one result for one input, a
+/// list for a batch; `truncated` tells which results were cut (an error unless truncation was asked for).
+async fn per_text<R: Send + 'static>(
+    state: &AppState,
+    task: Task,
+    req: TextsRequest,
+    each: impl FnOnce(&PipelineModel, &[&str], &PipelineOptions) -> albert::Result<Vec<PerInput<R>>> + Send + 'static,
+    truncated: impl Fn(&R) -> bool + Send + 'static,
+) -> Result<Json<OneOrMany<R>>, ApiError> {
+    let truncation = TruncationRequest::new(req.truncate, req.direction)?;
     let batch = matches!(req.inputs, Texts::Batch(_));
     let texts: Vec<String> = req.inputs.texts().into_iter().map(str::to_string).collect();
     state.check_batch(texts.len())?;
-    let (_, pipeline) = state.pipeline(Task::Ner, req.model.as_deref())?;
-    let aggregation: Aggregation =
-        req.aggregation_strategy.parse().map_err(|e: String| ApiError::validation(format!("`aggregation_strategy`: {e}")))?;
-    let opts = options(&state);
+    let (_, pipeline) = state.pipeline(task, req.model.as_deref())?;
+    let opts = options(state);
     let results = state
         .compute(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let results = ner::ner_each(&pipeline, &refs, aggregation, &opts)?;
-            truncation.results(&pipeline, results, |r| r.truncated)
+            let results = each(&pipeline, &refs, &opts)?;
+            truncation.results(&pipeline, results, truncated)
         })
         .await?;
     Ok(Json(OneOrMany::shaped(batch, results)))
