@@ -5,6 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use albert::pipeline::{classify, qa, PipelineModel, PipelineOptions, Task};
 use albert::tokenizer::EncodeOptions;
@@ -33,6 +34,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The counters are the process's: the tests hold this while they run, so that one test's allocations do not count
+/// in another's peak (cargo runs a binary's tests on parallel threads).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// The peak of live heap bytes above the start while `f` runs.
 fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let before = LIVE.load(Ordering::Relaxed);
@@ -51,6 +56,7 @@ fn fixture(name: &str) -> std::path::PathBuf {
 /// tokens) tokenizes only its first piece: 7 MB measured, bound 16 MB.
 #[test]
 fn a_long_line_is_tokenized_a_piece_at_a_time() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let model = PipelineModel::load_dir(&fixture("sentiment"), Task::Classify).unwrap();
     let sentence = "In 1900, the museum number 12 opened in the city of Lyon with 30 rooms and a café. ";
     let line = sentence.repeat(1_000_000 / sentence.len());
@@ -71,6 +77,7 @@ fn a_long_line_is_tokenized_a_piece_at_a_time() {
 /// 100 bytes per window) took 227 MB; tokenizing the context whole, 18 MB.
 #[test]
 fn qa_over_a_long_context_holds_one_batch_of_windows() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let model = PipelineModel::load_dir(&fixture("qa"), Task::QuestionAnswering).unwrap();
     let sentence = "In 1900, the museum number 12 opened in the city of Lyon with 30 rooms and a café. ";
     let context = sentence.repeat(200_000 / sentence.len());
