@@ -21,17 +21,12 @@ fn five() -> usize {
 /// `POST /fill-mask`'s body.
 #[derive(Debug, Deserialize)]
 pub(crate) struct FillMaskRequest {
-    /// Texts holding `[MASK]`.
-    inputs: Texts,
+    /// Texts holding `[MASK]`, and how to run them.
+    #[serde(flatten)]
+    texts: TextsRequest,
     /// Candidates per mask (5, as transformers).
     #[serde(default = "five")]
     top_k: usize,
-    #[serde(default)]
-    truncate: Option<bool>,
-    #[serde(default)]
-    truncation_direction: TruncationDirection,
-    #[serde(default)]
-    model: Option<String>,
 }
 
 /// `POST /fill-mask`: per text, the candidates of each mask.
@@ -40,8 +35,7 @@ pub(crate) async fn fill_mask(
     Body(req): Body<FillMaskRequest>,
 ) -> Result<Json<OneOrMany<FillMask>>, ApiError> {
     let top_k = req.top_k;
-    let texts = TextsRequest { inputs: req.inputs, truncate: req.truncate, direction: req.truncation_direction, model: req.model };
-    per_text(&state, Task::FillMask, texts, move |pipeline, refs, opts| fill_mask::fill_mask_each(pipeline, refs, top_k, opts), |r| {
+    per_text(&state, Task::FillMask, req.texts, move |pipeline, refs, opts| fill_mask::fill_mask_each(pipeline, refs, top_k, opts), |r| {
         r.truncated
     })
     .await
@@ -50,32 +44,32 @@ pub(crate) async fn fill_mask(
 /// `POST /ner`'s body.
 #[derive(Debug, Deserialize)]
 pub(crate) struct NerRequest {
-    inputs: Texts,
+    /// Texts, and how to run them.
+    #[serde(flatten)]
+    texts: TextsRequest,
     /// transformers' `aggregation_strategy`: `first` (the default, as `albert ner`), `average`, `max` or `simple`.
     #[serde(default = "first")]
     aggregation_strategy: String,
-    #[serde(default)]
-    truncate: Option<bool>,
-    #[serde(default)]
-    truncation_direction: TruncationDirection,
-    #[serde(default)]
-    model: Option<String>,
 }
 
 /// `POST /ner`: per text, its entities.
 pub(crate) async fn ner(AxumState(state): State, Body(req): Body<NerRequest>) -> Result<Json<OneOrMany<Entities>>, ApiError> {
     let aggregation: Aggregation =
         req.aggregation_strategy.parse().map_err(|e: String| ApiError::validation(format!("`aggregation_strategy`: {e}")))?;
-    let texts = TextsRequest { inputs: req.inputs, truncate: req.truncate, direction: req.truncation_direction, model: req.model };
-    per_text(&state, Task::Ner, texts, move |pipeline, refs, opts| ner::ner_each(pipeline, refs, aggregation, opts), |r| r.truncated)
+    per_text(&state, Task::Ner, req.texts, move |pipeline, refs, opts| ner::ner_each(pipeline, refs, aggregation, opts), |r| r.truncated)
         .await
 }
 
 /// The fields every per-text route shares.
-struct TextsRequest {
+#[derive(Debug, Deserialize)]
+pub(crate) struct TextsRequest {
     inputs: Texts,
+    #[serde(default)]
     truncate: Option<bool>,
+    #[serde(default, rename = "truncation_direction")]
     direction: TruncationDirection,
+    /// The served model to use.
+    #[serde(default)]
     model: Option<String>,
 }
 
