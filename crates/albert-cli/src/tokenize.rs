@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, Truncation, TruncationStrategy};
+use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, Truncation, TruncationDirection, TruncationStrategy};
 use anyhow::Context;
 
 /// Tokenize text with an ALBERT tokenizer.
@@ -65,6 +65,7 @@ pub fn run(args: TokenizeArgs) -> anyhow::Result<()> {
             } else {
                 TruncationStrategy::LongestFirst
             },
+            direction: TruncationDirection::Right,
         }),
         ..Default::default()
     };

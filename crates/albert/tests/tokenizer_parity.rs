@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use albert::tokenizer::{
     AlbertTokenizer, Backend, EncodeOptions, Encoding, Padding, TokenizerConfig, Truncation,
-    TruncationStrategy,
+    TruncationDirection, TruncationStrategy,
 };
 use serde_json::Value;
 
@@ -273,6 +273,7 @@ fn hf_path_matches_run_qa_windows_on_xquad() {
             max_length: 384,
             stride: 128,
             strategy: TruncationStrategy::OnlySecond,
+            direction: TruncationDirection::Right,
         }),
         ..Default::default()
     };
@@ -448,6 +449,7 @@ fn truncation_stride_and_padding_match_transformers() {
                     max_length,
                     stride: kw["stride"].as_u64().unwrap_or(0) as usize,
                     strategy,
+                    direction: TruncationDirection::Right,
                 }),
             padding: if kw["padding"].as_str() == Some("max_length") {
                 Padding::MaxLength(max_length.unwrap())
@@ -722,6 +724,7 @@ fn bad_inputs_give_errors() {
                 max_length,
                 stride,
                 strategy: TruncationStrategy::LongestFirst,
+                direction: TruncationDirection::Right,
             }),
             ..Default::default()
         };

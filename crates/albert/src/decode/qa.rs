@@ -515,6 +515,7 @@ mod tests {
                     max_length: max_seq_length,
                     stride: doc_stride,
                     strategy: crate::tokenizer::TruncationStrategy::OnlySecond,
+                    direction: crate::tokenizer::TruncationDirection::Right,
                 }),
                 ..EncodeOptions::default()
             };

@@ -19,6 +19,16 @@ pub enum TruncationStrategy {
     OnlySecond,
 }
 
+/// Which end of a sequence loses tokens (transformers' `truncation_side`, TEI's `truncation_direction`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TruncationDirection {
+    /// Keep the start, drop tokens from the end (transformers' default).
+    #[default]
+    Right,
+    /// Keep the end, drop tokens from the start; overflowing windows go backwards from the end.
+    Left,
+}
+
 /// Truncation settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Truncation {
@@ -28,6 +38,8 @@ pub struct Truncation {
     pub stride: usize,
     /// Which sequence to truncate.
     pub strategy: TruncationStrategy,
+    /// Which end of a sequence is cut.
+    pub direction: TruncationDirection,
 }
 
 /// Padding settings.
@@ -70,7 +82,12 @@ impl EncodeOptions {
     /// Special tokens added, and inputs cut to `max_length` tokens by `strategy` (no windows: the rest is returned as
     /// overflow, which callers that only need the first window drop).
     pub fn truncating(max_length: usize, strategy: TruncationStrategy) -> Self {
-        Self { truncation: Some(Truncation { max_length, stride: 0, strategy }), ..Self::default() }
+        Self::truncating_from(max_length, strategy, TruncationDirection::Right)
+    }
+
+    /// [`EncodeOptions::truncating`], cutting from `direction`'s end.
+    pub fn truncating_from(max_length: usize, strategy: TruncationStrategy, direction: TruncationDirection) -> Self {
+        Self { truncation: Some(Truncation { max_length, stride: 0, strategy, direction }), ..Self::default() }
     }
 }
 
@@ -160,9 +177,10 @@ impl Encoding {
         }
     }
 
-    /// `tokenizers::Encoding::truncate` (right side): windows of `max_len` starting every
-    /// `max_len - stride` tokens; the first stays, the rest become `overflowing`.
-    fn truncate(&mut self, max_len: usize, stride: usize) -> Result<()> {
+    /// `tokenizers::Encoding::truncate`: windows of `max_len` every `max_len - stride` tokens, from the start
+    /// (`Right`: the first window keeps the start) or from the end (`Left`: it keeps the end); the first stays,
+    /// the rest become `overflowing`.
+    fn truncate(&mut self, max_len: usize, stride: usize, direction: TruncationDirection) -> Result<()> {
         let n = self.len();
         if max_len >= n {
             return Ok(());
@@ -177,20 +195,49 @@ impl Encoding {
                 "stride {stride} must be smaller than the space left for the truncated sequence ({max_len} tokens)"
             )));
         }
-        let mut windows = Vec::new();
-        let mut start = 0;
-        loop {
-            let stop = (start + max_len).min(n);
-            windows.push(self.slice(start, stop));
-            if stop == n {
-                break;
+        let step = max_len - stride;
+        // Window bounds in the order they are cut, ending with the one that reaches the far end.
+        let mut bounds = Vec::new();
+        match direction {
+            TruncationDirection::Right => {
+                let mut start = 0;
+                loop {
+                    let stop = (start + max_len).min(n);
+                    bounds.push((start, stop));
+                    if stop == n {
+                        break;
+                    }
+                    start += step;
+                }
             }
-            start += max_len - stride;
+            TruncationDirection::Left => {
+                let mut stop = n;
+                loop {
+                    let start = stop.saturating_sub(max_len);
+                    bounds.push((start, stop));
+                    if start == 0 {
+                        break;
+                    }
+                    stop -= step;
+                }
+            }
         }
-        let mut first = windows.remove(0);
-        first.overflowing = windows;
+        let mut windows = bounds.into_iter().map(|(a, b)| self.slice(a, b));
+        let mut first = windows.next().expect("at least one window");
+        first.overflowing = windows.collect();
         *self = first;
         Ok(())
+    }
+
+    /// Cuts this encoding to `max_len` tokens from `direction`'s end, dropping the rest (no windows); whether
+    /// tokens were dropped. For ids given as they are (a server's token-id inputs): no special token is re-added.
+    pub fn truncate_to(&mut self, max_len: usize, direction: TruncationDirection) -> bool {
+        let cut = self.len() > max_len;
+        // Stride 0 is below any positive `max_len`; for 0 everything goes to the (dropped) overflow.
+        if self.truncate(max_len, 0, direction).is_ok() {
+            self.overflowing.clear();
+        }
+        cut
     }
 
     /// `tokenizers::Encoding::merge_with` without growing offsets, overflow cross-products included.
@@ -245,9 +292,9 @@ fn truncate_pair(
 ) -> Result<()> {
     let total = a.len() + b.as_ref().map_or(0, |b| b.len());
     if max_length == 0 {
-        a.truncate(0, t.stride)?;
+        a.truncate(0, t.stride, t.direction)?;
         if let Some(b) = b {
-            b.truncate(0, t.stride)?;
+            b.truncate(0, t.stride, t.direction)?;
         }
         return Ok(());
     }
@@ -274,20 +321,20 @@ fn truncate_pair(
             if swap {
                 std::mem::swap(&mut n1, &mut n2);
             }
-            a.truncate(n1, t.stride)?;
-            b.truncate(n2, t.stride)
+            a.truncate(n1, t.stride, t.direction)?;
+            b.truncate(n2, t.stride, t.direction)
         }
-        (TruncationStrategy::LongestFirst, None) => a.truncate(total - to_remove, t.stride),
+        (TruncationStrategy::LongestFirst, None) => a.truncate(total - to_remove, t.stride, t.direction),
         (TruncationStrategy::OnlyFirst, _) => {
             if a.len() > to_remove {
-                a.truncate(a.len() - to_remove, t.stride)
+                a.truncate(a.len() - to_remove, t.stride, t.direction)
             } else {
                 Err(too_short())
             }
         }
         (TruncationStrategy::OnlySecond, Some(b)) => {
             if b.len() > to_remove {
-                b.truncate(b.len() - to_remove, t.stride)
+                b.truncate(b.len() - to_remove, t.stride, t.direction)
             } else {
                 Err(too_short())
             }
@@ -427,6 +474,28 @@ impl super::AlbertTokenizer {
     pub fn encode_pair_windows(&self, a: &str, b: &str, max_length: usize, stride: usize) -> Result<PairWindows<'_>> {
         PairWindows::new(&self.specials, self.tokenize(a)?, self.tokenize(b)?, max_length, stride)
     }
+
+    /// The encoding of token ids taken as they are (a server's already tokenized input): no special token is
+    /// added, segment ids are 0, the `[CLS]`, `[SEP]` and `<pad>` ids are flagged special, offsets are `(0, 0)`
+    /// (there is no text). An id outside the vocabulary is refused.
+    pub fn encoding_of_ids(&self, ids: &[u32]) -> Result<Encoding> {
+        let vocab_size = self.vocab_size();
+        if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab_size) {
+            return Err(TokenizerError::IdOutOfRange { id, vocab_size });
+        }
+        let specials = [&self.specials.cls, &self.specials.sep, &self.specials.pad];
+        let special = |id: u32| specials.iter().any(|s| s.as_ref().is_some_and(|s| s.id == id));
+        let n = ids.len();
+        Ok(Encoding {
+            ids: ids.to_vec(),
+            type_ids: vec![0; n],
+            tokens: ids.iter().map(|&id| self.id_to_token(id).unwrap_or_default().to_string()).collect(),
+            offsets: vec![(0, 0); n],
+            special_tokens_mask: ids.iter().map(|&id| u32::from(special(id))).collect(),
+            attention_mask: vec![1; n],
+            overflowing: vec![],
+        })
+    }
 }
 
 impl Iterator for PairWindows<'_> {
@@ -476,6 +545,7 @@ mod tests {
             max_length: 6,
             stride: 1,
             strategy: TruncationStrategy::LongestFirst,
+            direction: TruncationDirection::Right,
         };
         let opts = EncodeOptions {
             truncation: Some(t),
@@ -489,6 +559,70 @@ mod tests {
         assert_eq!(e.overflowing.len(), 1);
         assert_eq!(e.overflowing[0].ids, [2, 13, 14, 15, 16, 3, 0, 0]);
         assert_eq!(e.overflowing[0].offsets[1], (3, 4));
+    }
+
+    /// Truncation from the left equals transformers' `truncation_side="left"` (tests/fixtures/tokenizer/
+    /// left_truncation.json, made by scripts/reference/make_truncation_fixtures.py): singles with their windows
+    /// going backwards from the end, pairs under each strategy.
+    #[test]
+    fn left_truncation_equals_transformers() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let tok = crate::tokenizer::AlbertTokenizer::from_path(root.join("tests/fixtures/pipelines/pretraining")).unwrap();
+        let fixture: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("tests/fixtures/tokenizer/left_truncation.json")).unwrap()).unwrap();
+        let cases = fixture["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 9);
+        for case in cases {
+            let strategy = match case["strategy"].as_str().unwrap() {
+                "longest_first" => TruncationStrategy::LongestFirst,
+                "only_first" => TruncationStrategy::OnlyFirst,
+                _ => TruncationStrategy::OnlySecond,
+            };
+            let number = |k: &str| case[k].as_u64().unwrap() as usize;
+            let truncation = Truncation {
+                max_length: number("max_length"),
+                stride: number("stride"),
+                strategy,
+                direction: TruncationDirection::Left,
+            };
+            let opts = EncodeOptions { truncation: Some(truncation), ..Default::default() };
+            let mut first = tok.encode(case["text"].as_str().unwrap(), case["pair"].as_str(), &opts).unwrap();
+            let windows = std::mem::take(&mut first.overflowing);
+            let mut got: Vec<Encoding> = vec![first];
+            if case["pair"].is_null() {
+                got.extend(windows);
+            }
+            let ids: Vec<Vec<u32>> = got.iter().map(|e| e.ids.clone()).collect();
+            let types: Vec<Vec<u32>> = got.iter().map(|e| e.type_ids.clone()).collect();
+            assert_eq!(serde_json::json!(ids), case["input_ids"], "{case}");
+            assert_eq!(serde_json::json!(types), case["token_type_ids"], "{case}");
+        }
+        // The pipelines' cut (no windows kept) agrees, and says it cut.
+        let case = &cases[0];
+        let (encoding, cut) =
+            tok.encode_truncated_from(case["text"].as_str().unwrap(), 8, TruncationDirection::Left).unwrap();
+        assert!(cut);
+        assert_eq!(serde_json::json!(encoding.ids), case["input_ids"][0]);
+    }
+
+    /// Ids taken as given: cut from either end without re-adding special tokens; ids outside the vocabulary refused.
+    #[test]
+    fn ids_are_taken_as_given_and_cut_from_either_end() {
+        let tok = crate::tokenizer::AlbertTokenizer::from_vocab(&[("▁a", -1.0), ("▁b", -1.0)]).unwrap();
+        let cls = tok.token_to_id("[CLS]").unwrap();
+        let ids = [cls, 5, 6, 5];
+        let e = tok.encoding_of_ids(&ids).unwrap();
+        assert_eq!((e.special_tokens_mask.as_slice(), e.type_ids.as_slice()), ([1, 0, 0, 0].as_slice(), [0; 4].as_slice()));
+        let mut left = e.clone();
+        assert!(left.truncate_to(3, TruncationDirection::Left));
+        assert_eq!(left.ids, [5, 6, 5]);
+        let mut right = e.clone();
+        assert!(right.truncate_to(3, TruncationDirection::Right));
+        assert_eq!((right.ids.as_slice(), right.overflowing.len()), ([cls, 5, 6].as_slice(), 0));
+        let mut whole = e;
+        assert!(!whole.truncate_to(4, TruncationDirection::Left));
+        let vocab = tok.vocab_size();
+        assert!(matches!(tok.encoding_of_ids(&[vocab as u32]), Err(TokenizerError::IdOutOfRange { .. })));
     }
 
     #[test]

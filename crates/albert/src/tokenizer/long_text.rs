@@ -8,7 +8,7 @@
 use super::albert_spm::RawToken;
 use super::encoding::assemble;
 use super::error::Result;
-use super::{AlbertTokenizer, EncodeOptions, Encoding, Inner, TruncationStrategy};
+use super::{AlbertTokenizer, EncodeOptions, Encoding, Inner, TruncationDirection, TruncationStrategy};
 
 /// Texts longer than this are tokenized in pieces of about this many bytes.
 pub(crate) const CHUNK_BYTES: usize = 1 << 16;
@@ -81,10 +81,19 @@ impl AlbertTokenizer {
     /// tokens were dropped. A long text is tokenized only as far as the kept tokens reach: a 5 MB line costs
     /// what its first piece does.
     pub fn encode_truncated(&self, text: &str, max_length: usize) -> Result<(Encoding, bool)> {
+        self.encode_truncated_from(text, max_length, TruncationDirection::Right)
+    }
+
+    /// [`AlbertTokenizer::encode_truncated`] cutting from `direction`'s end: from the left, the whole text is
+    /// tokenized (its end is what is kept).
+    pub fn encode_truncated_from(&self, text: &str, max_length: usize, direction: TruncationDirection) -> Result<(Encoding, bool)> {
         // One token past the kept ones tells that the text was cut.
-        let limit = max_length.saturating_sub(2) + 1;
+        let limit = match direction {
+            TruncationDirection::Right => max_length.saturating_sub(2) + 1,
+            TruncationDirection::Left => usize::MAX,
+        };
         let tokens = self.tokenize_long(text, CHUNK_BYTES, limit)?;
-        let opts = EncodeOptions::truncating(max_length, TruncationStrategy::LongestFirst);
+        let opts = EncodeOptions::truncating_from(max_length, TruncationStrategy::LongestFirst, direction);
         let mut encoding = assemble(tokens, None, &opts, &self.specials)?;
         let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
         Ok((encoding, truncated))

@@ -46,7 +46,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-pub use encoding::{EncodeOptions, Encoding, Padding, PairWindows, Truncation, TruncationStrategy};
+pub use encoding::{EncodeOptions, Encoding, Padding, PairWindows, Truncation, TruncationDirection, TruncationStrategy};
 pub use error::{Result, TokenizerError};
 pub use proto::{ModelProto, ModelType, Piece, PieceType};
 pub use train::{train_unigram, TrainOptions};
@@ -317,11 +317,16 @@ impl AlbertTokenizer {
     /// answering uses `OnlySecond`):
     ///
     /// ```
-    /// use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationStrategy};
+    /// use albert::tokenizer::{AlbertTokenizer, EncodeOptions, Truncation, TruncationDirection, TruncationStrategy};
     ///
     /// let tok = AlbertTokenizer::from_vocab(&[("▁q", -1.0), ("▁a", -1.0), ("▁b", -1.0), ("▁c", -1.0)])?;
     /// let opts = EncodeOptions {
-    ///     truncation: Some(Truncation { max_length: 6, stride: 1, strategy: TruncationStrategy::OnlySecond }),
+    ///     truncation: Some(Truncation {
+    ///         max_length: 6,
+    ///         stride: 1,
+    ///         strategy: TruncationStrategy::OnlySecond,
+    ///         direction: TruncationDirection::Right,
+    ///     }),
     ///     ..Default::default()
     /// };
     /// let enc = tok.encode("q", Some("a b c a"), &opts)?;
