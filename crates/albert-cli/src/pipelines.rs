@@ -342,7 +342,10 @@ pub fn run_fill_mask(args: FillMaskArgs) -> Result<()> {
 #[command(after_help = concat!("Examples:\n  albert embed --model tests/fixtures/pipelines/pretraining \"A man is eating food.\"\n  \
 cat sentences.txt | albert embed --model albert-base-v2 --json > vectors.jsonl\n\n\
 The vector is the mean of the last hidden state over the text's tokens ([CLS] and [SEP] included, padding not),\n\
-or with --pooler the pooler output (tanh of a dense layer on [CLS]), which pooler-less classes lack.", exit_status_help!()))]
+or with --pooler the pooler output (tanh of a dense layer on [CLS]), which pooler-less classes lack.\n\
+A sentence-transformers directory (modules.json, e.g. sentence-transformers/paraphrase-albert-small-v2) gives the\n\
+library's vector: its 1_Pooling modes (mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken,\n\
+concatenated), its Normalize module, its max_seq_length.", exit_status_help!()))]
 pub struct EmbedArgs {
     /// Texts to embed; one per line from stdin when none is given.
     texts: Vec<String>,
@@ -358,7 +361,7 @@ pub struct EmbedArgs {
 /// Runs `albert embed`.
 pub fn run_embed(args: EmbedArgs) -> Result<()> {
     let model = args.common.load(Task::Embed)?;
-    let pooling = if args.pooler { embed::Pooling::Pooler } else { embed::Pooling::Mean };
+    let pooling = if args.pooler { embed::Pooling::Pooler } else { embed::Pooling::Model };
     let opts = args.common.options(&args.length);
     let json = args.common.json;
     stream(args.texts, Ok, json, true, |texts| Ok(texts_of(embed::embed_each(&model, &strs(texts), pooling, &opts)?)), |out, n, text, r| {

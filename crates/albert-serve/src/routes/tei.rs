@@ -106,7 +106,7 @@ pub(crate) async fn embeddings(
     state
         .compute(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let vectors = embed::embed_each(&pipeline, &refs, Pooling::Mean, &opts)?;
+            let vectors = embed::embed_each(&pipeline, &refs, Pooling::Model, &opts)?;
             let vectors = truncation.results(&pipeline, vectors, |e| e.truncated)?;
             let lengths = pipeline.encode_each(&refs, None)?;
             vectors

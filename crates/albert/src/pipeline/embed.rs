@@ -1,6 +1,7 @@
 //! Sentence vectors: the mean of the last hidden state over the real tokens (`[CLS]` and `[SEP]` included,
-//! padding excluded by the attention mask), or the pooler output (`tanh(dense([CLS]))`); and the cosine
-//! similarity of two texts' mean-pooled vectors.
+//! padding excluded by the attention mask), what a sentence-transformers directory's modules compute (see
+//! [`super::embed_st`]), or the pooler output (`tanh(dense([CLS]))`); and the cosine similarity of two texts'
+//! vectors.
 
 use candle_core::DType;
 use serde::Serialize;
@@ -11,8 +12,11 @@ use crate::error::{Error, Result};
 /// Which vector represents a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Pooling {
-    /// Mean of the last hidden state over real tokens.
+    /// The checkpoint's own: a sentence-transformers directory's modules ([`PipelineModel::sentence`]: its pooling
+    /// modes, Normalize), the mean (as [`Pooling::Mean`]) for any other checkpoint.
     #[default]
+    Model,
+    /// Mean of the last hidden state over real tokens, whatever the checkpoint's own pooling.
     Mean,
     /// The pooler output (needs a checkpoint with the pooler: AlbertModel, AlbertForPreTraining,
     /// AlbertForSequenceClassification, AlbertForMultipleChoice).
@@ -49,13 +53,22 @@ pub fn embed_each(
         )));
     }
     let encoded = model.encode_each(texts, opts.max_length)?;
+    let head = match pooling {
+        Pooling::Model => model.sentence.as_ref(),
+        Pooling::Mean | Pooling::Pooler => None,
+    };
     model.run_each(encoded, opts.batch_size, |o, row, _, t| {
-        let vector: Vec<f32> = match pooling {
-            Pooling::Pooler => {
+        let vector: Vec<f32> = match (pooling, head) {
+            (Pooling::Pooler, _) => {
                 let pooled = o.base.pooler_output.as_ref().ok_or_else(|| Error::Input("the model has no pooler".into()))?;
                 pooled.get(row)?.to_dtype(DType::F32)?.to_vec1()?
             }
-            Pooling::Mean => {
+            (_, Some(head)) => {
+                // The real tokens of the row, padding left out: (len, H).
+                let tokens = o.base.last_hidden_state.get(row)?.narrow(0, 0, t.encoding.len())?;
+                head.pool(&tokens.to_dtype(DType::F32)?.to_vec2::<f32>()?)?
+            }
+            (Pooling::Model | Pooling::Mean, None) => {
                 // The real tokens of the row, padding left out: (len, H) summed to (H).
                 let len = t.encoding.len();
                 let sum = o.base.last_hidden_state.get(row)?.narrow(0, 0, len)?.sum(0)?;
@@ -73,7 +86,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (norm(a) * norm(b)).max(1e-8)
 }
 
-/// The cosine similarity of the mean-pooled vectors of each pair; the first bad text fails the call (see
+/// The cosine similarity of the vectors ([`Pooling::Model`]) of each pair; the first bad text fails the call (see
 /// [`similarity_each`]).
 pub fn similarity(model: &PipelineModel, pairs: &[(&str, &str)], opts: &PipelineOptions) -> Result<Vec<Similarity>> {
     all(similarity_each(model, pairs, opts)?)
@@ -87,7 +100,7 @@ pub fn similarity_each(
     opts: &PipelineOptions,
 ) -> Result<Vec<PerInput<Similarity>>> {
     let texts: Vec<&str> = pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
-    let mut vectors = embed_each(model, &texts, Pooling::Mean, opts)?.into_iter();
+    let mut vectors = embed_each(model, &texts, Pooling::Model, opts)?.into_iter();
     let mut out = Vec::with_capacity(pairs.len());
     while let (Some(a), Some(b)) = (vectors.next(), vectors.next()) {
         out.push(a.and_then(|a| {
@@ -101,7 +114,7 @@ pub fn similarity_each(
 /// The similarity of one pair.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Similarity {
-    /// Cosine of the mean-pooled vectors, in [-1, 1].
+    /// Cosine of the two vectors ([`Pooling::Model`]), in [-1, 1].
     pub cosine: f32,
     /// Whether either text was truncated.
     pub truncated: bool,

@@ -2,7 +2,8 @@
 //!
 //! - [`classify`]: sequence classification (label names with softmax, sigmoid or raw scores).
 //! - [`fill_mask`]: the top-k tokens for each `[MASK]`.
-//! - [`embed`]: mean-pooled (or pooler) sentence vectors and their cosine similarity.
+//! - [`embed`]: sentence vectors (mean-pooled, pooler, or as a sentence-transformers directory's [`embed_st`]
+//!   modules say) and their cosine similarity.
 //! - [`qa`]: extractive question answering over windows of a long context.
 //! - [`ner`]: named entities, word pieces and B-/I- tags grouped into spans.
 //!
@@ -31,6 +32,7 @@
 
 pub mod classify;
 pub mod embed;
+pub mod embed_st;
 pub mod fill_mask;
 pub mod ner;
 pub mod qa;
@@ -132,6 +134,9 @@ pub struct PipelineModel {
     pub tokenizer: AlbertTokenizer,
     /// Where the checkpoint lies.
     pub dir: PathBuf,
+    /// For `embed` from a sentence-transformers directory: its pooling, normalization and input length, which
+    /// [`embed::Pooling::Model`] follows; `None` for any other checkpoint.
+    pub sentence: Option<embed_st::SentenceHead>,
     task: Task,
     /// The inference model ([`Pretrained::detached`]) and the precision it was built in: built on first use and
     /// kept, since preparing it (weight copies, int8 quantization) costs about as much as a short request.
@@ -147,8 +152,13 @@ impl PipelineModel {
         Self::load_dir(&dir, task)
     }
 
-    /// Loads a checkpoint directory as the task's class (see [`PipelineModel::load`]).
+    /// Loads a checkpoint directory as the task's class (see [`PipelineModel::load`]). For `embed`, a
+    /// sentence-transformers directory (`modules.json`) is read as [`embed_st::SentenceHead`] says, its encoder
+    /// from the folder its Transformer module names.
     pub fn load_dir(dir: &Path, task: Task) -> Result<Self> {
+        let sentence = if task == Task::Embed { embed_st::SentenceHead::from_dir(dir)? } else { None };
+        let given = dir;
+        let dir = sentence.as_ref().map_or(dir, |s| s.transformer_dir.as_path());
         let config = AlbertConfig::from_file(dir.join("config.json"))?;
         if let Some(declared) = config.architecture() {
             if !task.accepts(declared) {
@@ -180,7 +190,11 @@ impl PipelineModel {
             )));
         }
         let tokenizer = AlbertTokenizer::from_path(dir)?;
-        Ok(Self { model, tokenizer, dir: dir.to_path_buf(), task, inference: Mutex::new(None) })
+        if let Some(s) = &sentence {
+            s.check_tokenizer(&tokenizer)?;
+        }
+        let dir = given.to_path_buf();
+        Ok(Self { model, tokenizer, dir, sentence, task, inference: Mutex::new(None) })
     }
 
     /// A pipeline over a model already in memory (one just trained, or a random one to benchmark); `model` must be
@@ -190,7 +204,7 @@ impl PipelineModel {
         if !task.accepts(arch) {
             return Err(Error::Input(format!("`{}` needs {}, not {}", task.name(), task.architecture().hf_name(), arch.hf_name())));
         }
-        Ok(Self { model, tokenizer, dir: PathBuf::new(), task, inference: Mutex::new(None) })
+        Ok(Self { model, tokenizer, dir: PathBuf::new(), sentence: None, task, inference: Mutex::new(None) })
     }
 
     /// The model's configuration.
@@ -198,7 +212,8 @@ impl PipelineModel {
         &self.model.config
     }
 
-    /// The effective maximum input length: `requested`, else 512 capped by `max_position_embeddings`.
+    /// The effective maximum input length: `requested`, else a sentence-transformers directory's `max_seq_length`,
+    /// else 512, capped by `max_position_embeddings`.
     pub fn max_length(&self, requested: Option<usize>) -> Result<usize> {
         let positions = self.config().max_position_embeddings;
         match requested {
@@ -207,7 +222,7 @@ impl PipelineModel {
             ))),
             Some(n) if n < 3 => Err(Error::Input(format!("--max-length {n} leaves no room for a token"))),
             Some(n) => Ok(n),
-            None => Ok(positions.min(512)),
+            None => Ok(positions.min(self.sentence.as_ref().and_then(|s| s.max_seq_length).unwrap_or(512))),
         }
     }
 
