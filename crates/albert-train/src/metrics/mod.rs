@@ -2,11 +2,13 @@
 //!
 //! Primitive metrics ([`accuracy`], [`f1_binary`], [`matthews_corrcoef`], [`pearson`],
 //! [`spearman`]) return fractions exactly as scikit-learn and scipy do. Report-level
-//! evaluations ([`squad`], [`conlleval`]) return the official scripts' 0-100 scale.
+//! evaluations ([`squad`], [`conlleval`]) return the official scripts' 0-100 scale; [`retrieval`] gives
+//! trec_eval's fractions.
 
 pub mod classification;
 pub mod conlleval;
 pub mod correlation;
+pub mod retrieval;
 pub mod squad;
 
 pub use classification::{accuracy, f1_binary, matthews_corrcoef, ConfusionMatrix};
@@ -73,6 +75,30 @@ pub enum MetricError {
     /// A reference has no ground-truth answers where the metric needs at least one.
     #[error("question {0} has no ground-truth answers")]
     NoGroundTruth(String),
+    /// A run lists a document twice for one query (trec_eval refuses it too).
+    #[error("query {query} lists document {document} twice")]
+    DuplicateDocument {
+        /// The query id.
+        query: String,
+        /// The repeated document id.
+        document: String,
+    },
+    /// A run's score is NaN or infinite.
+    #[error("query {query}: document {document} has a score that is not a finite number")]
+    NonFiniteScore {
+        /// The query id.
+        query: String,
+        /// The document id.
+        document: String,
+    },
+    /// A line of a TREC qrels or run file is malformed.
+    #[error("line {line}: {message}")]
+    Format {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong, with the line.
+        message: String,
+    },
 }
 
 /// Checks that two slices pair up and are not empty.
