@@ -422,8 +422,11 @@ pub fn run_similarity(args: SimilarityArgs) -> Result<()> {
 #[command(after_help = concat!("Examples:\n  albert qa --model tests/fixtures/pipelines/qa --context \"Zoë lives in São Paulo.\" --question \"Where does Zoë live?\"\n  \
 cat questions.txt | albert qa --model twmkn9/albert-base-v2-squad2 --context article.txt --json\n\n\
 Long contexts are cut into windows of --max-length tokens overlapping by --stride tokens (as transformers'\n\
-question-answering pipeline: 384 and 128); the answer is the span of at most --max-answer-length tokens with the\n\
-highest start x end probability (softmax within its window). start/end are code-point offsets into the context.\n\
+question-answering pipeline: 384 and 128); each window proposes its --top-k spans of at most --max-answer-length\n\
+tokens by start x end probability (softmax within the window), the same text from several windows adds up, and\n\
+the --top-k best are printed (with --handle-impossible-answer, an empty answer when [CLS] beats every span).\n\
+start/end are code-point offsets into the context. --json prints one object per question; with --top-k above 1,\n\
+{\"question\", \"answers\": [...]} best first.\n\
 The context is tokenized in 64 kB pieces and its windows are made, run (--batch-size at a time) and decoded as they\n\
 come, keeping only the best span: memory grows with the context's tokens, not with its windows (a 2 MB context,\n\
 2,000 windows: 140 MB in all with albert-small-xquad). Texts of the other commands are tokenized only as far as --max-length keeps them.", exit_status_help!()))]
@@ -443,6 +446,12 @@ pub struct QaArgs {
     /// Longest answer in tokens.
     #[arg(long, default_value_t = 15)]
     max_answer_length: usize,
+    /// Answers per question, best first.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    top_k: u64,
+    /// Let the empty answer ("the context does not say") compete with the spans.
+    #[arg(long)]
+    handle_impossible_answer: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -460,16 +469,24 @@ pub fn run_qa(args: QaArgs) -> Result<()> {
         max_length: args.max_length,
         stride: args.stride,
         max_answer_length: args.max_answer_length,
+        top_k: usize::try_from(args.top_k).unwrap_or(usize::MAX),
+        handle_impossible_answer: args.handle_impossible_answer,
         batch_size: args.common.batch_size,
     };
     let json = args.common.json;
-    let answer = |questions: &[&String]| Ok(texts_of(qa::answer_each(&model, &strs(questions), &context, &opts)?));
-    stream(args.question.into_iter().collect(), Ok, json, true, answer, |out, _, question, a| {
+    let answer = |questions: &[&String]| Ok(texts_of(qa::answers_each(&model, &strs(questions), &context, &opts)?));
+    stream(args.question.into_iter().collect(), Ok, json, true, answer, |out, _, question, answers: Vec<qa::Answer>| {
         if json {
-            return print_json(out, json!({"question": question, "answer": a.answer, "score": a.score, "start": a.start,
-                "end": a.end, "windows": a.windows}));
+            return match answers.as_slice() {
+                [a] if opts.top_k == 1 => print_json(out, json!({"question": question, "answer": a.answer, "score": a.score,
+                    "start": a.start, "end": a.end, "windows": a.windows})),
+                _ => print_json(out, json!({"question": question, "answers": answers})),
+            };
         }
-        writeln!(out, "{}\n  score {:.4}  code points {}..{}  ({} window(s))", a.answer, a.score, a.start, a.end, a.windows)?;
+        for a in &answers {
+            let text = if a.answer.is_empty() { "(no answer)" } else { a.answer.as_str() };
+            writeln!(out, "{text}\n  score {:.4}  code points {}..{}  ({} window(s))", a.score, a.start, a.end, a.windows)?;
+        }
         Ok(())
     })
 }

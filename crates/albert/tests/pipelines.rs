@@ -184,6 +184,44 @@ fn qa_matches_transformers_over_windows() {
     }
 }
 
+/// `top_k` answers and the empty answer (`handle_impossible_answer`) as transformers' question-answering pipeline
+/// (v4.57's postprocess, reproduced in scripts/reference/make_qa_top_k_fixtures.py) gave them: per-window top-k,
+/// answers of the same text from several windows summed (some cases merge 14 windows' "Lyon"), the empty answer
+/// ranked among the spans.
+#[test]
+fn qa_top_k_and_impossible_answers_match_transformers() {
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("qa_top_k.json")).unwrap()).unwrap();
+    let model = load("qa", Task::QuestionAnswering);
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 20);
+    let mut empty_answers = 0;
+    for case in cases {
+        let number = |k: &str| case[k].as_u64().unwrap() as usize;
+        let opts = qa::QaOptions {
+            max_length: number("max_length"),
+            stride: number("stride"),
+            top_k: number("top_k"),
+            handle_impossible_answer: case["handle_impossible_answer"].as_bool().unwrap(),
+            ..qa::QaOptions::default()
+        };
+        let got = qa::answers_each(&model, &[str_of(&case["question"])], str_of(&case["context"]), &opts).unwrap().remove(0).unwrap();
+        let want = case["answers"].as_array().unwrap();
+        let what = format!("{} windows of {}, top_k {}, impossible {}", case["windows"], opts.max_length, opts.top_k, opts.handle_impossible_answer);
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!((g.answer.as_str(), g.start as u64, g.end as u64), (str_of(&w["answer"]), w["start"].as_u64().unwrap(), w["end"].as_u64().unwrap()), "{what}");
+            assert_eq!(g.windows, number("windows"), "{what}");
+            let rel = (g.score as f64 / w["score"].as_f64().unwrap() - 1.0).abs();
+            assert!(rel < 1e-3, "{what}: {} vs transformers {} ", g.score, w["score"]);
+            empty_answers += usize::from(g.answer.is_empty());
+        }
+    }
+    assert!(empty_answers > 0, "some case ranks the empty answer");
+    let err = error_of(qa::answers_each(&model, &["Who?"], "Anna.", &qa::QaOptions { top_k: 0, ..qa::QaOptions::default() }));
+    assert!(err.contains("top-k"), "{err}");
+}
+
 fn error_of<T>(r: albert::Result<T>) -> String {
     match r {
         Ok(_) => panic!("expected an error"),

@@ -2,11 +2,8 @@
 //! the `n_best_size` best start and end logits of each window are paired, spans that leave the context, end
 //! before they start or exceed `max_answer_length` tokens are dropped, the survivors are ranked by
 //! `start + end` logit, and for SQuAD v2.0 the answer is empty when the best null score (`[CLS]` start + end,
-//! the lowest over the windows) beats the best span by more than `null_score_diff_threshold`.
-//!
-//! [`SpanScoring::WindowProbability`] ranks as transformers' question-answering pipeline did instead
-//! (`select_starts_ends`): start and end logits become probabilities by a softmax over `[CLS]` and the window's
-//! context tokens, every span of the window is a candidate, and a span scores `p_start * p_end`.
+//! the lowest over the windows) beats the best span by more than `null_score_diff_threshold`. (The
+//! question-answering pipeline ranks by window probabilities instead: `crate::pipeline::qa`.)
 
 use crate::tokenizer::{AlbertTokenizer, EncodeOptions, Encoding, PairWindows};
 
@@ -21,20 +18,6 @@ pub struct SpanDecodeOptions {
     pub with_null_answer: bool,
     /// Predict the null answer when its score exceeds the best span's by more than this (0.0).
     pub null_score_diff_threshold: f32,
-    /// How spans are scored and ranked.
-    pub scoring: SpanScoring,
-}
-
-/// How candidate spans are scored.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SpanScoring {
-    /// `start + end` logit over the n-best starts and ends of each window; `probability` is the softmax of the
-    /// scores over the n-best list (run_qa.py). The null answer is considered in this mode only.
-    #[default]
-    LogitSum,
-    /// `p_start * p_end`, each a softmax over `[CLS]` and the window's context tokens, over every span of the
-    /// window; `probability` holds it and ranks the candidates (transformers' question-answering pipeline).
-    WindowProbability,
 }
 
 impl Default for SpanDecodeOptions {
@@ -44,7 +27,6 @@ impl Default for SpanDecodeOptions {
             max_answer_length: 30,
             with_null_answer: false,
             null_score_diff_threshold: 0.0,
-            scoring: SpanScoring::LogitSum,
         }
     }
 }
@@ -98,18 +80,6 @@ fn top_indices(values: &[f32], n: usize) -> Vec<usize> {
     idx.into_iter().rev().take(n).collect()
 }
 
-/// Softmax over `[CLS]` (token 0) and the context tokens, zero elsewhere, then `[CLS]` set to zero: the window
-/// probabilities of transformers' `select_starts_ends`.
-fn window_softmax(logits: &[f32], offsets: &[Option<(usize, usize)>]) -> Vec<f32> {
-    let kept = |i: usize| i == 0 || offsets.get(i).is_some_and(Option::is_some);
-    let max = (0..logits.len()).filter(|&i| kept(i)).map(|i| logits[i]).fold(f32::NEG_INFINITY, f32::max);
-    let mut p: Vec<f32> = (0..logits.len()).map(|i| if kept(i) { (logits[i] - max).exp() } else { 0.0 }).collect();
-    let total: f32 = p.iter().sum();
-    p.iter_mut().for_each(|x| *x /= total);
-    p[0] = 0.0;
-    p
-}
-
 /// Decodes the answer to one question over all windows of its context (a [`SpanDecoder`] fed every window).
 pub fn decode_answer(context: &str, windows: &[QaWindow], opts: &SpanDecodeOptions) -> QaPrediction {
     let mut decoder = SpanDecoder::new(context, opts);
@@ -140,19 +110,10 @@ impl<'c> SpanDecoder<'c> {
         Self { context, chars: context.chars().count(), opts: *opts, best: Vec::new(), null: None }
     }
 
-    /// The rank key of a candidate: probability for [`SpanScoring::WindowProbability`], else the logit sum.
-    fn key(&self, c: &AnswerSpan) -> f32 {
-        match self.opts.scoring {
-            SpanScoring::WindowProbability => c.probability,
-            SpanScoring::LogitSum => c.score,
-        }
-    }
-
     /// Ranks a candidate among the kept ones: after every one ranking at least as high (a stable sort's order),
     /// dropped past `n_best_size`.
     fn rank(&mut self, c: AnswerSpan) {
-        let key = self.key(&c);
-        let at = self.best.partition_point(|b| self.key(b).total_cmp(&key) != std::cmp::Ordering::Less);
+        let at = self.best.partition_point(|b| b.score.total_cmp(&c.score) != std::cmp::Ordering::Less);
         if at < self.opts.n_best_size {
             self.best.insert(at, c);
             self.best.truncate(self.opts.n_best_size);
@@ -178,16 +139,8 @@ impl<'c> SpanDecoder<'c> {
                 probability: 0.0,
             });
         }
-        let (starts, ends, probs) = match opts.scoring {
-            SpanScoring::LogitSum => {
-                (top_indices(&w.start_logits[..n], opts.n_best_size), top_indices(&w.end_logits[..n], opts.n_best_size), None)
-            }
-            SpanScoring::WindowProbability => {
-                let context: Vec<usize> = (0..n).filter(|&i| w.offsets[i].is_some()).collect();
-                let probs = (window_softmax(&w.start_logits[..n], w.offsets), window_softmax(&w.end_logits[..n], w.offsets));
-                (context.clone(), context, Some(probs))
-            }
-        };
+        let (starts, ends) =
+            (top_indices(&w.start_logits[..n], opts.n_best_size), top_indices(&w.end_logits[..n], opts.n_best_size));
         for &s in &starts {
             for &e in &ends {
                 let (Some((start, _)), Some((_, end))) = (w.offsets[s], w.offsets[e]) else {
@@ -203,7 +156,7 @@ impl<'c> SpanDecoder<'c> {
                     score: w.start_logits[s] + w.end_logits[e],
                     start_logit: w.start_logits[s],
                     end_logit: w.end_logits[e],
-                    probability: probs.as_ref().map_or(0.0, |(ps, pe)| ps[s] * pe[e]),
+                    probability: 0.0,
                 });
             }
         }
@@ -217,7 +170,7 @@ impl<'c> SpanDecoder<'c> {
     /// The prediction over the windows added.
     pub fn finish(mut self) -> QaPrediction {
         let opts = self.opts;
-        let null = self.null.take().filter(|_| opts.scoring == SpanScoring::LogitSum && opts.with_null_answer);
+        let null = self.null.take().filter(|_| opts.with_null_answer);
         // The null answer ranks after the spans, as appended to the list before the stable sort.
         if let Some(null) = &null {
             self.rank(null.clone());
@@ -226,9 +179,6 @@ impl<'c> SpanDecoder<'c> {
         let mut n_best = self.best;
         for c in &mut n_best {
             c.text = context.chars().skip(c.start).take(c.end - c.start).collect();
-        }
-        if opts.scoring == SpanScoring::WindowProbability {
-            return QaPrediction { answer: n_best.first().cloned(), n_best, null_score_diff: None };
         }
         if let Some(null) = &null {
             if !n_best
@@ -451,28 +401,6 @@ mod tests {
         assert_eq!(p.null_score_diff, Some(-10.0));
     }
 
-    #[test]
-    fn window_probability_ranks_by_start_times_end_probability() {
-        let opts = SpanDecodeOptions { scoring: SpanScoring::WindowProbability, ..SpanDecodeOptions::default() };
-        let p = decode_answer(CONTEXT, &[window(&START, &END)], &opts);
-        // Softmax over [CLS] and the four context tokens (the last token is neither), by hand.
-        let z = |v: &[f32; 6]| v[..5].iter().map(|x| x.exp()).sum::<f32>();
-        let (ps, pe) = (START[2].exp() / z(&START), END[4].exp() / z(&END));
-        let a = p.answer.unwrap();
-        assert_eq!((a.text.as_str(), a.start, a.end), ("café au lait", 6, 18));
-        assert!((a.probability - ps * pe).abs() < 1e-7);
-        assert_eq!(p.n_best.len(), 10);
-        // A second window with larger logits, but whose best span ("lait", e^9 / (2 e^9 + 1) squared, about 0.25)
-        // is less probable than the first window's (0.753 * 0.529, about 0.398): the first wins here, the second
-        // wins by logit sum (9 + 9 > 3 + 2.5).
-        let offsets2 = [None, Some((14, 18)), Some((6, 10)), None];
-        let (s2, e2) = ([9.0f32, 9.0, 0.0, 0.0], [9.0f32, 9.0, 0.0, 0.0]);
-        let w2 = QaWindow { start_logits: &s2, end_logits: &e2, offsets: &offsets2 };
-        let both = [window(&START, &END), w2];
-        assert_eq!(decode_answer(CONTEXT, &both, &opts).answer.unwrap().text, "café au lait");
-        assert_eq!(decode_answer(CONTEXT, &both, &SpanDecodeOptions::default()).answer.unwrap().text, "lait");
-    }
-
     /// A context of many windows: the decoder holds at most `n_best_size` candidates however many windows come,
     /// and equal candidates keep their arrival order, as the stable sort of the whole list did. Window k's logits
     /// favour token 1 + (k % 3) as start and end; windows 1, 4, 7, ... tie for the best span, token 2, which is
@@ -487,19 +415,17 @@ mod tests {
                 l
             })
             .collect();
-        for scoring in [SpanScoring::WindowProbability, SpanScoring::LogitSum] {
-            let opts = SpanDecodeOptions { n_best_size: 3, scoring, ..SpanDecodeOptions::default() };
-            let mut decoder = SpanDecoder::new(CONTEXT, &opts);
-            for (k, l) in logits.iter().enumerate() {
-                let offsets = if k % 2 == 1 { &OFFSETS } else { &au };
-                decoder.add(&QaWindow { start_logits: l, end_logits: l, offsets });
-                assert!(decoder.held() <= 3);
-            }
-            let p = decoder.finish();
-            let a = p.answer.unwrap();
-            assert_eq!((a.text.as_str(), a.start, a.end), ("café", 6, 10), "{scoring:?}");
-            assert_eq!(p.n_best.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["café", "au", "café"], "{scoring:?}");
+        let opts = SpanDecodeOptions { n_best_size: 3, ..SpanDecodeOptions::default() };
+        let mut decoder = SpanDecoder::new(CONTEXT, &opts);
+        for (k, l) in logits.iter().enumerate() {
+            let offsets = if k % 2 == 1 { &OFFSETS } else { &au };
+            decoder.add(&QaWindow { start_logits: l, end_logits: l, offsets });
+            assert!(decoder.held() <= 3);
         }
+        let p = decoder.finish();
+        let a = p.answer.unwrap();
+        assert_eq!((a.text.as_str(), a.start, a.end), ("café", 6, 10));
+        assert_eq!(p.n_best.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["café", "au", "café"]);
     }
 
     /// The windows made one at a time are the tokenizer's own windows (`encode` with OnlySecond truncation and its

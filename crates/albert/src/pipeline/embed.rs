@@ -6,7 +6,7 @@
 use candle_core::DType;
 use serde::Serialize;
 
-use super::{all, finite, PerInput, PipelineModel, PipelineOptions, Task};
+use super::{all, finite, PerInput, PipelineModel, PipelineOptions, Task, Truncated};
 use crate::error::{Error, Result};
 
 /// Which vector represents a text.
@@ -45,6 +45,19 @@ pub fn embed_each(
     pooling: Pooling,
     opts: &PipelineOptions,
 ) -> Result<Vec<PerInput<Embedding>>> {
+    let encoded = model.encode_each(texts, opts.max_length)?;
+    embed_encoded_each(model, encoded, pooling, opts)
+}
+
+/// Embeds inputs already encoded (texts cut from either end, or token ids: see
+/// [`PipelineModel::encode_each_from`] and [`PipelineModel::encode_ids_each`]) as [`embed_each`] does; inputs that
+/// failed to encode keep their error.
+pub fn embed_encoded_each(
+    model: &PipelineModel,
+    encoded: Vec<PerInput<Truncated>>,
+    pooling: Pooling,
+    opts: &PipelineOptions,
+) -> Result<Vec<PerInput<Embedding>>> {
     model.require(Task::Embed)?;
     if pooling == Pooling::Pooler && model.model.report.initialized.iter().any(|n| n.starts_with("pooler.")) {
         return Err(Error::Input(format!(
@@ -52,7 +65,6 @@ pub fn embed_each(
             model.dir.display()
         )));
     }
-    let encoded = model.encode_each(texts, opts.max_length)?;
     let head = match pooling {
         Pooling::Model => model.sentence.as_ref(),
         Pooling::Mean | Pooling::Pooler => None,

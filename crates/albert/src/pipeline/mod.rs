@@ -48,7 +48,7 @@ use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
 use crate::model::{AlbertForAny, AnyOutput, Precision};
 use crate::pretrained::{LoadOptions, Pretrained};
-use crate::tokenizer::{AlbertTokenizer, Encoding, TokenizerError};
+use crate::tokenizer::{AlbertTokenizer, Encoding, TokenizerError, TruncationDirection};
 use rayon::prelude::*;
 
 /// The tasks, each with the class it runs and the built-in model it falls back to.
@@ -242,7 +242,34 @@ impl PipelineModel {
                 if text.trim().is_empty() {
                     return Err(InputError::Empty);
                 }
-                let (encoding, truncated) = self.tokenizer.encode_truncated(text, max_length)?;
+                let (encoding, truncated) = self.tokenizer.encode_truncated_from(text, max_length, direction)?;
+                Ok(Truncated { encoding, truncated })
+            })
+            .collect())
+    }
+
+    /// Token-id inputs taken as they are, the model's whole input (special tokens are not added: ids from
+    /// `[CLS] ... [SEP]` encodings carry theirs), cut to the effective maximum length from `direction`'s end. No
+    /// ids, or an id outside the tokenizer's or the model's vocabulary, gets its own error.
+    pub fn encode_ids_each(
+        &self,
+        inputs: &[&[u32]],
+        max_length: Option<usize>,
+        direction: TruncationDirection,
+    ) -> Result<Vec<PerInput<Truncated>>> {
+        let max_length = self.max_length(max_length)?;
+        let vocab_size = self.config().vocab_size;
+        Ok(inputs
+            .iter()
+            .map(|ids| {
+                if ids.is_empty() {
+                    return Err(InputError::Empty);
+                }
+                if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab_size) {
+                    return Err(TokenizerError::IdOutOfRange { id, vocab_size }.into());
+                }
+                let mut encoding = self.tokenizer.encoding_of_ids(ids)?;
+                let truncated = encoding.truncate_to(max_length, direction);
                 Ok(Truncated { encoding, truncated })
             })
             .collect())
@@ -251,6 +278,16 @@ impl PipelineModel {
     /// Runs the inputs that encoded (see [`PipelineModel::run_batches`]) and gives each the answer `each` makes of
     /// its row of the batch's outputs (`each(outputs, row, input index, encoding)`); inputs that failed before keep
     /// their error. Results come in input order.
+        self.encode_each_from(texts, max_length, TruncationDirection::Right)
+    }
+
+    /// [`PipelineModel::encode_each`], cutting long texts from `direction`'s end (`Left` keeps their end).
+    pub fn encode_each_from(
+        &self,
+        texts: &[&str],
+        max_length: Option<usize>,
+        direction: TruncationDirection,
+    ) -> Result<Vec<PerInput<Truncated>>> {
     pub(crate) fn run_each<T>(
         &self,
         encoded: Vec<PerInput<Truncated>>,
