@@ -6,6 +6,7 @@
 //!   modules say) and their cosine similarity.
 //! - [`qa`]: extractive question answering over windows of a long context.
 //! - [`ner`]: named entities, word pieces and B-/I- tags grouped into spans.
+//! - [`bias`]: bias probes of masked language models (CrowS-Pairs).
 //!
 //! Each pipeline loads a checkpoint directory or hub id with [`PipelineModel::load`], which refuses a checkpoint
 //! whose class or weights lack the head the task needs (a head is never initialized at random here). Texts are
@@ -30,6 +31,7 @@
 //! # Ok::<(), albert::Error>(())
 //! ```
 
+pub mod bias;
 pub mod classify;
 pub mod embed;
 pub mod embed_st;

@@ -259,6 +259,11 @@ impl AlbertTokenizer {
         }
     }
 
+    /// The settings it runs with (whether it lowercases, keeps accents).
+    pub fn config(&self) -> TokenizerConfig {
+        self.config
+    }
+
     /// The number of ids.
     pub fn vocab_size(&self) -> usize {
         self.pieces.len()
