@@ -143,6 +143,13 @@ impl AlbertModel {
 
     /// Runs the encoder on a batch.
     pub fn forward(&self, input: &AlbertInput, opts: &ForwardOptions) -> Result<AlbertOutput> {
+        let embedded = self.embed(input, opts.train)?;
+        self.forward_embedded(&embedded, input.attention_mask.as_ref(), opts)
+    }
+
+    /// The output of the embedding layer (`albert.embeddings`: word + position + token type, after its LayerNorm
+    /// and dropout) for `input`: (batch, seq, E). Ids are checked against the tables first.
+    pub fn embed(&self, input: &AlbertInput, train: bool) -> Result<Tensor> {
         let ids = &input.input_ids;
         let (batch, seq) = ids.dims2().map_err(|_| Error::Input(format!("input_ids must be (batch, seq), got {:?}", ids.dims())))?;
         if seq > self.config.max_position_embeddings {
@@ -169,15 +176,22 @@ impl AlbertModel {
             }
             None => Tensor::arange(0u32, seq as u32, device)?.unsqueeze(0)?.broadcast_as((batch, seq))?.contiguous()?,
         };
-        let embedded = self.embeddings.forward(ids, &token_type_ids, &position_ids, opts.train)?;
-        let mask = match &input.attention_mask {
+        self.embeddings.forward(ids, &token_type_ids, &position_ids, train)
+    }
+
+    /// Runs the encoder and the pooler on `embedded` (batch, seq, E) in place of the embedding layer's output, with
+    /// the attention mask `attention_mask` (batch, seq; all ones when `None`): what attribution methods need, which
+    /// substitute points between an input's embeddings and a baseline's (Captum's layer hooks).
+    pub fn forward_embedded(&self, embedded: &Tensor, attention_mask: Option<&Tensor>, opts: &ForwardOptions) -> Result<AlbertOutput> {
+        let (batch, seq, _) = embedded.dims3().map_err(|_| Error::Input(format!("embeddings must be (batch, seq, E), got {:?}", embedded.dims())))?;
+        let mask = match attention_mask {
             Some(m) => {
                 self.check_shape(m, batch, seq, "attention_mask")?;
                 Some(additive_mask(m, embedded.dtype())?)
             }
             None => None,
         };
-        let enc = self.encoder.forward(&embedded, mask.as_ref(), opts.output_hidden_states, opts.output_attentions, opts.train)?;
+        let enc = self.encoder.forward(embedded, mask.as_ref(), opts.output_hidden_states, opts.output_attentions, opts.train)?;
         let pooler_output = match &self.pooler {
             // (batch, H) from the first token
             Some(p) => Some(p.forward(&enc.last_hidden_state.narrow(1, 0, 1)?.squeeze(1)?)?.tanh()?),

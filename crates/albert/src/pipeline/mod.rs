@@ -34,6 +34,7 @@
 pub mod bias;
 pub mod classify;
 pub mod embed;
+pub mod explain;
 pub mod embed_st;
 pub mod fill_mask;
 pub mod ner;
