@@ -174,9 +174,10 @@ struct Full {
 
 /// The whole CSV (1,508 pairs) against the reference's scores and counts (full.json: all masked copies of a sentence
 /// in one pass, equal to one pass per copy on the fixture's pairs); prints the report, the table of
-/// docs/bias/README.md. About 5 minutes on 2 cores: by hand, `cargo test -p albert --test crows_pairs -- --ignored`.
+/// docs/bias/README.md. About 9 minutes on a busy 2-core machine: by hand,
+/// `cargo test -p albert --test crows_pairs -- --ignored`.
 #[test]
-#[ignore = "by hand: about 5 minutes on 2 cores"]
+#[ignore = "by hand: about 9 minutes on 2 cores"]
 fn the_full_data_set_equals_the_reference() {
     let Some(csv) = albert_testkit::shared_data("crows_pairs/crows_pairs_anonymized.csv") else { return };
     let path = albert_testkit::repo_root().join("tests/fixtures/crows_pairs/full.json");
