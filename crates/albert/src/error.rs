@@ -82,6 +82,10 @@ pub enum Error {
         has: crate::model::HeadKind,
     },
 
+    /// A kernel variable (ALBERT_CPU, ALBERT_F32_KERNEL, ALBERT_INT8_KERNEL) cannot be followed.
+    #[error(transparent)]
+    Kernels(#[from] crate::ops::KernelEnvError),
+
     /// Input to a forward pass or a helper is malformed.
     #[error("invalid input: {0}")]
     Input(String),

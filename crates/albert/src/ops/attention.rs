@@ -83,33 +83,19 @@ impl Dims {
 ///
 /// # Safety
 /// Every pointer must address the elements its strides reach.
-#[allow(clippy::too_many_arguments)]
 unsafe fn product<T: 'static + num_traits::One>(
-    (m, n, k): (usize, usize, usize),
+    mnk: (usize, usize, usize),
     dst: *mut T,
     dst_rs: usize,
     (lhs, lhs_rs, lhs_cs): (*const T, usize, usize),
     (rhs, rhs_rs, rhs_cs): (*const T, usize, usize),
 ) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_rs as isize,
+    super::matmul::gemm_product(
+        mnk,
+        (dst, dst_rs as isize, 1),
         false,
-        lhs,
-        lhs_cs as isize,
-        lhs_rs as isize,
-        rhs,
-        rhs_cs as isize,
-        rhs_rs as isize,
-        T::one(),
-        T::one(),
-        false,
-        false,
-        false,
+        (lhs, lhs_rs as isize, lhs_cs as isize),
+        (rhs, rhs_rs as isize, rhs_cs as isize),
         gemm::Parallelism::None,
     );
 }

@@ -3,7 +3,7 @@
 //! quantized when the layer runs (scale max|x| / 127, stored as u8 with zero point 128), the product is taken in
 //! integers and scaled back to f32, with the bias added.
 //!
-//! The integer product runs on the best kernel the CPU has ([`int8_kernel`]): AMX tiles (`tdpbusd`: a 16 x 64 u8
+//! The integer product runs on the best kernel the CPU has within the cap ([`int8_kernel`], [`super::cpu`]): AMX tiles (`tdpbusd`: a 16 x 64 u8
 //! tile times a 64 x 16 i8 tile per instruction), AVX-512 VNNI (`vpdpbusd`: 64 u8 x i8 products summed into 16
 //! i32 lanes per instruction), AVX2 (`vpmaddubsw` and `vpmaddwd`, in [`super::int8_avx2`]), or portable code; all
 //! give the same integers. The weight is packed once for all of
@@ -50,7 +50,10 @@ pub enum Int8Kernel {
 }
 
 impl Int8Kernel {
-    /// Lower-case name, as benchmarks report it.
+    /// Every int8 kernel, fastest first.
+    pub const ALL: [Int8Kernel; 4] = [Int8Kernel::Amx, Int8Kernel::Vnni, Int8Kernel::Avx2, Int8Kernel::Portable];
+
+    /// Lower-case name, as benchmarks and [`INT8_KERNEL_ENV`](super::INT8_KERNEL_ENV) name it.
     pub fn name(self) -> &'static str {
         match self {
             Int8Kernel::Amx => "amx",
@@ -61,33 +64,11 @@ impl Int8Kernel {
     }
 }
 
-/// Environment variable that caps the kernel (`avx512-vnni`, `avx2` or `portable`), to compare kernels on one
-/// machine.
-pub const KERNEL_ENV: &str = "ALBERT_INT8_KERNEL";
-
-/// The fastest kernel this CPU and operating system allow, or a slower one that [`KERNEL_ENV`] names. AMX needs
-/// the kernel's permission to use the tile registers (Linux `arch_prctl(ARCH_REQ_XCOMP_PERM)`), asked here once
-/// for the whole process.
+/// The int8 kernel of this process ([`super::kernels`]): the fastest the CPU, the operating system and the cap
+/// allow, unless [`INT8_KERNEL_ENV`](super::INT8_KERNEL_ENV) names another. AMX needs the kernel's permission to use
+/// the tile registers (Linux `arch_prctl(ARCH_REQ_XCOMP_PERM)`), asked for once when the CPU's features are read.
 pub fn int8_kernel() -> Int8Kernel {
-    static KERNEL: std::sync::OnceLock<Int8Kernel> = std::sync::OnceLock::new();
-    *KERNEL.get_or_init(|| {
-        let cap = std::env::var(KERNEL_ENV).ok();
-        let allowed = |k: Int8Kernel| match cap.as_deref() {
-            Some("portable") => k == Int8Kernel::Portable,
-            Some("avx512-vnni") => k != Int8Kernel::Amx,
-            Some("avx2") => matches!(k, Int8Kernel::Avx2 | Int8Kernel::Portable),
-            _ => true,
-        };
-        if allowed(Int8Kernel::Amx) && amx_available() {
-            Int8Kernel::Amx
-        } else if allowed(Int8Kernel::Vnni) && has_vnni() {
-            Int8Kernel::Vnni
-        } else if allowed(Int8Kernel::Avx2) && super::int8_avx2::has_avx2() {
-            Int8Kernel::Avx2
-        } else {
-            Int8Kernel::Portable
-        }
-    })
+    super::cpu::chosen().int8
 }
 
 /// A (out, in) weight quantized per output channel and packed for the integer kernel.
@@ -105,8 +86,9 @@ pub struct QuantizedLinear {
 }
 
 impl QuantizedLinear {
-    /// Quantizes `weight` (out, in).
+    /// Quantizes `weight` (out, in). Fails where the kernel variables are invalid ([`super::kernels`]).
     pub fn new(weight: &Tensor) -> Result<Self> {
+        super::kernels()?;
         let (out, inner) = weight.dims2()?;
         let w: Vec<Vec<f32>> = weight.to_dtype(candle_core::DType::F32)?.to_vec2()?;
         let (depth, out64) = (
@@ -166,7 +148,7 @@ impl QuantizedLinear {
             )));
         }
         let rows = x.elem_count() / inner.max(1);
-        let kernel = int8_kernel();
+        let kernel = super::kernels()?.int8;
         // Each task: a tile of rows, quantized, multiplied and scaled back while it is in cache. Large tiles let a
         // task reuse each weight tile across many rows; at least two tasks per thread keep the threads balanced.
         let per_task = rows
@@ -249,7 +231,7 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<i32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// The product on `kernel`, which must be one the CPU has (`int8_kernel()` or a slower one).
+/// The product on `kernel`, which must be one the CPU has ([`super::cpu`] chooses only such kernels).
 fn product(
     kernel: Int8Kernel,
     a: &[u8],
@@ -269,14 +251,14 @@ fn product(
         "int8 product operands out of bounds"
     );
     match kernel {
-        // SAFETY: int8_kernel() chose AMX only after the CPU and the OS allowed it; the assertions above give the
+        // SAFETY: the kernel choice takes AMX only after the CPU and the OS allowed it; the assertions above give the
         // sizes the kernel reads and writes (m x depth, out64 x depth and m x out64 values, in whole tiles).
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Amx => unsafe { amx_product(a, m, packed, depth, out64, c) },
-        // SAFETY: VNNI is chosen only where has_vnni() holds; the sizes are asserted above.
+        // SAFETY: VNNI is chosen only where the CPU has it; the sizes are asserted above.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Vnni => unsafe { vnni_product(a, m, packed, depth, out64, c) },
-        // SAFETY: AVX2 is chosen only where has_avx2() holds; the sizes are asserted above.
+        // SAFETY: AVX2 is chosen only where the CPU has it; the sizes are asserted above.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Avx2 => unsafe { super::int8_avx2::product(a, m, packed, depth, out64, c) },
         _ => portable_product(a, m, packed, depth, out64, c),
@@ -316,17 +298,8 @@ fn quantize_row(row: &[f32], dst: &mut [u8]) -> f32 {
     scale
 }
 
-fn has_vnni() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
 /// AMX-TILE and AMX-INT8 in CPUID, and the OS's permission to use the tile data (asked for here).
-fn amx_available() -> bool {
+pub(super) fn amx_available() -> bool {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     {
         let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
@@ -469,7 +442,7 @@ fn portable_product(a: &[u8], m: usize, packed: &[i8], depth: usize, out64: usiz
 /// The VNNI product: for each group of 64 output channels, every tile of 4 rows accumulates 4 x 4 registers.
 ///
 /// # Safety
-/// The CPU has AVX-512F and VNNI ([`has_vnni`]); the sizes are those of [`amx_product`].
+/// The CPU has AVX-512F and VNNI; the sizes are those of [`amx_product`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
 unsafe fn vnni_product(
@@ -682,12 +655,13 @@ mod tests {
             }
         }
         let mut checked = vec![];
+        let cpu = super::super::cpu::CpuFeatures::detect();
         for kernel in [Int8Kernel::Portable, Int8Kernel::Avx2, Int8Kernel::Vnni, Int8Kernel::Amx] {
             let available = match kernel {
                 Int8Kernel::Portable => true,
-                Int8Kernel::Avx2 => albert_testkit::cpu_has(super::super::int8_avx2::has_avx2(), "AVX2 (the avx2 int8 kernel)"),
-                Int8Kernel::Vnni => albert_testkit::cpu_has(has_vnni(), "AVX-512 VNNI (the avx512-vnni int8 kernel)"),
-                Int8Kernel::Amx => albert_testkit::cpu_has(amx_available(), "AMX, or the OS's leave to use it (the amx int8 kernel)"),
+                Int8Kernel::Avx2 => albert_testkit::cpu_has(cpu.avx2_fma, "AVX2 (the avx2 int8 kernel)"),
+                Int8Kernel::Vnni => albert_testkit::cpu_has(cpu.avx512_vnni, "AVX-512 VNNI (the avx512-vnni int8 kernel)"),
+                Int8Kernel::Amx => albert_testkit::cpu_has(cpu.amx, "AMX, or the OS's leave to use it (the amx int8 kernel)"),
             };
             if !available {
                 continue;

@@ -14,20 +14,10 @@ use super::int8::{LANES, ZERO};
 /// Rows per micro-kernel tile: 4 rows x 16 channels take 8 of the 16 registers as accumulators.
 const ROWS: usize = 4;
 
-/// Whether the CPU has AVX2.
-pub(super) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
 /// c (m x out64) = a (m x depth, u8) x the packed weight (blocks of 16 channels, [depth / 4][16][4] i8 each).
 ///
 /// # Safety
-/// The CPU has AVX2 ([`has_avx2`]); `a` holds m x depth values, `packed` out64 x depth and `c` m x out64, with m a
+/// The CPU has AVX2; `a` holds m x depth values, `packed` out64 x depth and `c` m x out64, with m a
 /// multiple of 4 and out64 of 16 (what `int8::product` asserts, in coarser multiples).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]

@@ -4,8 +4,9 @@
 //! the activation are applied as each tile leaves the registers.
 //!
 //! The micro-kernel is AVX-512: 8 rows x 48 output channels, 24 accumulators, 3 weight loads and 8 broadcasts per
-//! input. An AVX2 + FMA kernel on the same panels ([`super::packed_avx2`]) runs where [`F32_KERNEL_ENV`] asks for
-//! it; other CPUs keep `gemm` on a column-major weight ([`crate::ops::column_major`]).
+//! input. An AVX2 + FMA kernel on the same panels ([`super::packed_avx2`]) runs where
+//! [`F32_KERNEL_ENV`](super::F32_KERNEL_ENV) asks for it; other CPUs and levels keep `gemm` on a column-major weight
+//! ([`crate::ops::column_major`]). [`super::cpu`] chooses.
 //!
 //! Parallel tasks take rectangles of rows x weight panels: at batch 1 the threads split the panels, at larger
 //! batches the rows. Inputs go in blocks of `DEPTH_BLOCK`; on the 2-core Sapphire Rapids this was tuned on, 768
@@ -32,11 +33,6 @@ const DEPTH_BLOCK: usize = 768;
 /// Most rows one parallel task takes.
 const MAX_TASK_ROWS: usize = 256;
 
-/// Environment variable that, set to `gemm`, keeps the `gemm` crate's product for f32 inference even where the
-/// packed kernel runs, and set to `packed-avx2`, runs the AVX2 + FMA packed kernel (where the CPU has AVX2 and
-/// FMA, else `gemm`): to compare the kernels on one machine.
-pub const F32_KERNEL_ENV: &str = "ALBERT_F32_KERNEL";
-
 /// The kernel that f32 inference (the prepared projections) runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum F32Kernel {
@@ -49,7 +45,10 @@ pub enum F32Kernel {
 }
 
 impl F32Kernel {
-    /// Lower-case name, as benchmarks and tests report it.
+    /// Every f32 kernel, fastest first.
+    pub const ALL: [F32Kernel; 3] = [F32Kernel::Packed, F32Kernel::PackedAvx2, F32Kernel::Gemm];
+
+    /// Lower-case name, as benchmarks, tests and [`F32_KERNEL_ENV`](super::F32_KERNEL_ENV) name it.
     pub fn name(self) -> &'static str {
         match self {
             F32Kernel::Packed => "packed-avx512",
@@ -59,17 +58,10 @@ impl F32Kernel {
     }
 }
 
-/// The kernel f32 inference runs on in this process: the AVX-512 packed kernel where the CPU has it, else `gemm`,
-/// unless [`F32_KERNEL_ENV`] names another.
+/// The kernel f32 inference runs on in this process ([`super::kernels`]): the AVX-512 packed kernel at the avx512
+/// level, else `gemm`, unless [`F32_KERNEL_ENV`](super::F32_KERNEL_ENV) names another.
 pub fn f32_kernel() -> F32Kernel {
-    static KERNEL: std::sync::OnceLock<F32Kernel> = std::sync::OnceLock::new();
-    *KERNEL.get_or_init(|| match std::env::var(F32_KERNEL_ENV).as_deref() {
-        Ok("gemm") => F32Kernel::Gemm,
-        Ok("packed-avx2") if super::packed_avx2::has_avx2_fma() => F32Kernel::PackedAvx2,
-        Ok("packed-avx2") => F32Kernel::Gemm,
-        _ if has_avx512() => F32Kernel::Packed,
-        _ => F32Kernel::Gemm,
-    })
+    super::cpu::chosen().f32
 }
 
 /// Whether f32 inference runs on packed weights in this process ([`f32_kernel`]).
@@ -98,10 +90,11 @@ pub struct PackedLinear {
 }
 
 impl PackedLinear {
-    /// Packs `weight` (out, in), or `None` where the CPU lacks the kernel ([`packed_f32_available`]) or the weight
-    /// has no inputs (the kernel writes its outputs only while it sums inputs).
+    /// Packs `weight` (out, in), or `None` where f32 inference runs on `gemm` ([`packed_f32_available`]) or the
+    /// weight has no inputs (the kernel writes its outputs only while it sums inputs). Fails where the kernel
+    /// variables are invalid ([`super::kernels`]).
     pub fn new(weight: &Tensor) -> Result<Option<Self>> {
-        Self::for_kernel(weight, f32_kernel())
+        Self::for_kernel(weight, super::kernels()?.f32)
     }
 
     /// Packs `weight` for `kernel`, or `None` where that is `gemm`, the CPU lacks it or the weight has no inputs.

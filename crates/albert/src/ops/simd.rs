@@ -1,46 +1,21 @@
-//! Runs a loop compiled for the widest vector instructions the CPU has. The crate is built for baseline x86-64
-//! (SSE2, 4 f32 lanes) so that it runs anywhere; the elementwise loops around the matrix products (GELU, the int8
-//! quantization) are compiled a second and third time, for AVX2 + FMA (8 lanes) and AVX-512 (16 lanes), and the
-//! CPU picks one when the loop runs. The closure passed in is inlined into a function compiled with those
-//! features, so it must be small and marked `#[inline(always)]` along with what it calls.
+//! Runs a loop compiled for the widest vector instructions the level in force allows. The crate is built for
+//! baseline x86-64 (SSE2, 4 f32 lanes) so that it runs anywhere; the elementwise loops around the matrix products
+//! (GELU, the int8 quantization) are compiled a second and third time, for AVX2 + FMA (8 lanes) and AVX-512 (16
+//! lanes), and the level ([`super::cpu`]) picks one when the loop runs. The closure passed in is inlined into a
+//! function compiled with those features, so it must be small and marked `#[inline(always)]` along with what it
+//! calls.
 
-/// The widest instruction set available here, detected once.
-#[cfg(target_arch = "x86_64")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Avx512,
-    Avx2,
-    Baseline,
-}
-
-#[cfg(target_arch = "x86_64")]
-fn level() -> Level {
-    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx512dq")
-        {
-            Level::Avx512
-        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            Level::Avx2
-        } else {
-            Level::Baseline
-        }
-    })
-}
-
-/// `f()`, compiled for AVX-512 or AVX2 + FMA where the CPU has them.
+/// `f()`, compiled for AVX-512 or AVX2 + FMA where the level in force allows ([`super::cpu`]: the CPU's, or the
+/// cap's where that is lower).
 #[inline(always)]
 pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    match level() {
-        // SAFETY: level() found these features on this CPU.
-        Level::Avx512 => return unsafe { avx512(f) },
+    match super::cpu::chosen().level {
+        // SAFETY: the level is at most the CPU's (CpuFeatures::level), which has these features.
+        super::cpu::CpuLevel::Avx512 => return unsafe { avx512(f) },
         // SAFETY: as above.
-        Level::Avx2 => return unsafe { avx2(f) },
-        Level::Baseline => {}
+        super::cpu::CpuLevel::Avx2 => return unsafe { avx2(f) },
+        super::cpu::CpuLevel::Portable => {}
     }
     f()
 }
