@@ -1,5 +1,6 @@
 //! Errors as Text Embeddings Inference answers them: `{"error": ..., "error_type": ...}` with the status TEI gives
-//! each type; on OpenAI's routes (`/v1/*`) as TEI's OpenAI-compatible `{"message", "code", "type"}`.
+//! each type; on OpenAI's routes (`/v1/*`) in OpenAI's own shape, `{"error": {"message", "type", "param", "code"}}`
+//! (its `ErrorResponse`, which OpenAI's clients read).
 
 use albert::pipeline::InputError;
 use axum::http::StatusCode;
@@ -108,20 +109,48 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An [`ApiError`] answered in OpenAI's dialect, as TEI's `/v1/embeddings` does: `{"message", "code", "type"}`.
+/// An [`ApiError`] answered in OpenAI's dialect (OpenAI's `ErrorResponse`; TEI's own `/v1/embeddings` answers a
+/// flat `{"message", "code", "type"}` that OpenAI's clients do not read).
 #[derive(Debug)]
 pub struct OpenAiError(pub ApiError);
 
-#[derive(Serialize)]
+/// OpenAI's `ErrorResponse` of an error with HTTP status `code` and TEI type `error_type`.
 struct OpenAiBody<'a> {
     message: &'a str,
     code: u16,
-    #[serde(rename = "type")]
     error_type: ErrorType,
 }
 
 impl From<ApiError> for OpenAiError {
     fn from(err: ApiError) -> Self {
+impl Serialize for OpenAiBody<'_> {
+    /// `{"error": {"message", "type", "param": null, "code"}}`: `type` is OpenAI's class of the status
+    /// (`invalid_request_error`, `authentication_error`, `rate_limit_error`, `server_error`), `code` TEI's error type
+    /// in lower case (`validation`, `tokenizer`, `empty`, `overloaded`, `backend`, `unhealthy`).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Error<'a> {
+            message: &'a str,
+            #[serde(rename = "type")]
+            kind: &'static str,
+            param: Option<&'static str>,
+            code: String,
+        }
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: Error<'a>,
+        }
+        let kind = match self.code {
+            401 => "authentication_error",
+            429 => "rate_limit_error",
+            400..=423 | 425..=499 => "invalid_request_error",
+            _ => "server_error",
+        };
+        let code = format!("{:?}", self.error_type).to_lowercase();
+        Body { error: Error { message: self.message, kind, param: None, code } }.serialize(serializer)
+    }
+}
+
         Self(err)
     }
 }

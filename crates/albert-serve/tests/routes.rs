@@ -1,7 +1,8 @@
 //! Every route through the router in process (`tower::ServiceExt::oneshot`, no network) over the built-in models:
 //! each answer equals the pipeline's own result for the same input (the pipelines are pinned to transformers by
 //! their own tests), and each refusal has its status and TEI's (or OpenAI's) error shape. Every answer of a route
-//! TEI documents is validated against TEI's own OpenAPI document (`tests/fixtures/`).
+//! TEI documents is validated against TEI's own OpenAPI document, every answer of `/v1/*` against OpenAI's
+//! (`tests/fixtures/`), and every answer against this server's `/openapi.json`.
 
 mod openapi;
 
@@ -31,10 +32,30 @@ fn state() -> Arc<AppState> {
         .clone()
 }
 
-/// TEI's OpenAPI document and this server's.
-fn documents() -> &'static (openapi::OpenApi, openapi::OpenApi) {
-    static DOCS: OnceLock<(openapi::OpenApi, openapi::OpenApi)> = OnceLock::new();
-    DOCS.get_or_init(|| (openapi::OpenApi::tei(), openapi::OpenApi::ours()))
+/// The OpenAPI documents: TEI's, OpenAI's and this server's.
+struct Documents {
+    tei: openapi::OpenApi,
+    openai: openapi::OpenApi,
+    ours: openapi::OpenApi,
+}
+
+fn documents() -> &'static Documents {
+    static DOCS: OnceLock<Documents> = OnceLock::new();
+    DOCS.get_or_init(|| Documents { tei: openapi::OpenApi::tei(), openai: openapi::OpenApi::openai(), ours: openapi::OpenApi::ours() })
+}
+
+/// An OpenAI embeddings answer with each base64 vector decoded to its floats: OpenAI's document describes the float
+/// form only (its API answers `encoding_format: "base64"` with the little-endian f32 bytes as a string, as here).
+fn decoded_base64(mut answer: Value) -> Value {
+    for item in answer["data"].as_array_mut().into_iter().flatten() {
+        if let Some(b64) = item["embedding"].as_str() {
+            let bytes = BASE64_STANDARD.decode(b64).expect("base64");
+            assert_eq!(bytes.len() % 4, 0, "whole f32 values");
+            let floats: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+            item["embedding"] = json!(floats);
+        }
+    }
+    answer
 }
 
 /// The pipeline the server runs for `task` (the first built-in model that serves it).
@@ -57,11 +78,16 @@ async fn send_raw(state: Arc<AppState>, method: &str, path: &str, body: Vec<u8>)
         true => Value::Null,
         false => serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {bytes:?}")),
     };
-    // TEI's document misnames the OpenAI error's `type` (see tests/fixtures/README.md): those are checked by hand.
-    let (tei, ours) = documents();
+    // Errors of /v1/* are in OpenAI's shape, not in TEI's (see tests/fixtures/README.md).
+    let Documents { tei, openai, ours } = documents();
     if tei.has(method, path) && !(path.starts_with("/v1/") && status.as_u16() >= 400) {
         tei.check_response(method, path, status.as_u16(), &value)
             .unwrap_or_else(|e| panic!("{method} {path} answered {status} outside TEI's schema: {e}"));
+    }
+    if let Some(route) = path.strip_prefix("/v1").filter(|r| openai.has(method, r)) {
+        openai
+            .check_response(method, route, status.as_u16(), &decoded_base64(value.clone()))
+            .unwrap_or_else(|e| panic!("{method} {path} answered {status} outside OpenAI's schema: {e}"));
     }
     // Every route this server answers is in its own document, and answers as it says.
     let unrouted = matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) && !ours.has(method, path);
@@ -266,7 +292,16 @@ async fn fill_mask_qa_and_ner_equal_their_pipelines() {
     let (status, got) = post("/qa", json!({"question": question, "context": context})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(got, wire(&answer));
-    tei_error(post("/qa", json!({"question": question, "context": context, "top_k": 2})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    // `top_k` above 1 gives a list, the empty answer competing with `handle_impossible_answer`; windows of 32 tokens.
+    let top3 = qa::QaOptions { top_k: 3, handle_impossible_answer: true, max_length: 32, stride: 8, ..qa::QaOptions::default() };
+    let long = context.repeat(6);
+    let answers = qa::answers_each(&pipeline(Task::QuestionAnswering), &[question], &long, &top3).unwrap().remove(0).unwrap();
+    let body = json!({"question": question, "context": long, "top_k": 3, "handle_impossible_answer": true, "max_seq_len": 32, "doc_stride": 8});
+    let (status, got) = post("/qa", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, wire(&answers));
+    assert!(answers.len() == 3 && answers[0].windows > 1, "{answers:?}");
+    tei_error(post("/qa", json!({"question": question, "context": context, "top_k": 0})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
     tei_error(post("/qa", json!({"question": " ", "context": context})).await, StatusCode::BAD_REQUEST, "Empty");
 
     let sentences = ["Angela Merkel visited Paris with Emmanuel Macron.", "nothing here"];
@@ -313,8 +348,10 @@ async fn bad_requests_get_a_status_and_teis_error_shape() {
     assert!(m.contains("AlbertForSequenceClassification"), "{m}");
     // What the server does not do is refused, not ignored.
     tei_error(post("/embed", json!({"inputs": "a", "prompt_name": "query"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
-    tei_error(post("/embed", json!({"inputs": [1, 2]})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
-    tei_error(post("/predict", json!({"inputs": "a", "truncation_direction": "left"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    tei_error(post("/ner", json!({"inputs": "a", "truncation_direction": "Left"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    // Token ids outside the vocabulary: TEI's tokenizer error, naming the id.
+    let m = tei_error(post("/embed", json!({"inputs": [[2, 30000000]]})).await, StatusCode::UNPROCESSABLE_ENTITY, "Tokenizer");
+    assert!(m.contains("30000000"), "{m}");
     // A body over the payload limit: 413.
     let big = "a".repeat(Limits::default().payload_limit + 1);
     tei_error(post("/embed", json!({"inputs": big})).await, StatusCode::PAYLOAD_TOO_LARGE, "Validation");
@@ -323,15 +360,25 @@ async fn bad_requests_get_a_status_and_teis_error_shape() {
     tei_error(get("/embed").await, StatusCode::METHOD_NOT_ALLOWED, "Validation");
 }
 
+/// Refusals of `/v1/*` in OpenAI's `ErrorResponse` (validated against OpenAI's document by `send_raw`), with TEI's
+/// statuses: an unknown model, malformed JSON, an empty input, a body over the limit, an unknown `/v1/` route.
 #[tokio::test]
 async fn openai_routes_answer_errors_in_openais_shape() {
-    let (status, body) = post("/v1/embeddings", json!({"input": "a", "model": "nope"})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!((&body["code"], &body["type"]), (&json!(404), &json!("Validation")), "{body}");
-    assert!(body["message"].as_str().unwrap().contains("nope"));
-    let (status, body) = send_raw(state(), "POST", "/v1/embeddings", b"[".to_vec()).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["code"], 400, "{body}");
+    let openai_error = |(status, body): (StatusCode, Value), want: StatusCode, kind: &str, code: &str| {
+        assert_eq!(status, want, "{body}");
+        assert_eq!((body["error"]["type"].as_str(), body["error"]["code"].as_str()), (Some(kind), Some(code)), "{body}");
+        assert_eq!(body["error"]["param"], Value::Null);
+        body["error"]["message"].as_str().unwrap().to_string()
+    };
+    let m = openai_error(post("/v1/embeddings", json!({"input": "a", "model": "nope"})).await, StatusCode::NOT_FOUND, "invalid_request_error", "validation");
+    assert!(m.contains("nope"), "{m}");
+    let m = openai_error(send_raw(state(), "POST", "/v1/embeddings", b"[".to_vec()).await, StatusCode::BAD_REQUEST, "invalid_request_error", "validation");
+    assert!(m.contains("EOF"), "{m}");
+    openai_error(post("/v1/embeddings", json!({"input": []})).await, StatusCode::BAD_REQUEST, "invalid_request_error", "empty");
+    let big = "a".repeat(Limits::default().payload_limit + 1);
+    openai_error(post("/v1/embeddings", json!({"input": big})).await, StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "validation");
+    let (status, body) = get("/v1/nowhere").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("validation")), "{body}");
 }
 
 /// A server with only the sentiment classifier: routes whose head it lacks answer TEI's 424, naming the class.
@@ -413,6 +460,60 @@ async fn rerank_scores_query_text_pairs_with_a_one_label_classifier() {
     assert!(m.contains("one label"), "{m}");
 }
 
+/// Token-id inputs (TEI's `InputType`) are the model's input as given: the ids `/tokenize` gives for a text embed
+/// as the text does, alone or in a batch beside texts, on `/embed`, `/embed_all` and `/v1/embeddings`.
+#[tokio::test]
+async fn token_ids_embed_as_the_text_they_encode() {
+    let model = pipeline(Task::Embed);
+    let (_, tokens) = post("/tokenize", json!({"inputs": TEXTS[0], "model": builtin::PRETRAINED})).await;
+    let ids: Vec<u64> = tokens[0].as_array().unwrap().iter().map(|t| t["id"].as_u64().unwrap()).collect();
+    let (status, by_ids) = post("/embed", json!({"inputs": ids, "normalize": false})).await;
+    assert_eq!(status, StatusCode::OK);
+    let by_text = embed::embed(&model, &TEXTS[..1], Pooling::Mean, &opts()).unwrap();
+    assert_eq!(floats(&by_ids[0]), by_text[0].vector);
+    let (_, mixed) = post("/embed", json!({"inputs": [TEXTS[1], ids], "normalize": false})).await;
+    assert_close(&floats(&mixed[1]), &by_text[0].vector, 1e-5);
+    let (_, all_by_ids) = post("/embed_all", json!({"inputs": [ids]})).await;
+    let (_, all_by_text) = post("/embed_all", json!({"inputs": TEXTS[0]})).await;
+    assert_eq!(all_by_ids, all_by_text);
+    let (status, openai) = post("/v1/embeddings", json!({"input": [ids]})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, normalized) = post("/embed", json!({"inputs": TEXTS[0]})).await;
+    assert_eq!(floats(&openai["data"][0]["embedding"]), floats(&normalized[0]));
+    assert_eq!(openai["usage"]["prompt_tokens"], ids.len());
+    // Over the model's length: refused unless `truncate`, then cut from the requested end.
+    let long: Vec<u64> = (0..600).map(|i| 100 + i).collect();
+    let m = tei_error(post("/embed", json!({"inputs": [long]})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("truncate"), "{m}");
+    let (_, left) = post("/embed_all", json!({"inputs": [long], "truncate": true, "truncation_direction": "Left"})).await;
+    let (_, tail) = post("/embed_all", json!({"inputs": [&long[600 - 512..]]})).await;
+    assert_eq!(left, tail, "Left keeps the last 512 ids");
+}
+
+/// `truncation_direction: "Left"` cuts from the start, as transformers' `truncation_side="left"` (the tokenizer's
+/// own test checks that against transformers): /predict and /embed answer as the pipelines on inputs cut so, which
+/// differ from the right cut.
+#[tokio::test]
+async fn left_truncation_keeps_the_end_of_long_inputs() {
+    let long = format!("{} It was a wonderful, moving film.", "The plot of this movie is told slowly. ".repeat(80));
+    let direction = albert::tokenizer::TruncationDirection::Left;
+    let classifier = pipeline(Task::Classify);
+    let encoded = classifier.encode_each_from(&[long.as_str()], None, direction).unwrap();
+    assert!(encoded[0].as_ref().unwrap().truncated);
+    let function = ScoreFunction::for_config(classifier.config().problem_type, classifier.config().num_labels());
+    let expected = classify::classify_encoded_each(&classifier, encoded, None, function, &opts()).unwrap().remove(0).unwrap();
+    let (status, got) = post("/predict", json!({"inputs": long, "truncate": true, "truncation_direction": "Left"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, wire(&expected.labels));
+    let (_, right) = post("/predict", json!({"inputs": long, "truncate": true})).await;
+    assert_ne!(got, right);
+    let encoder = pipeline(Task::Embed);
+    let encoded = encoder.encode_each_from(&[long.as_str()], None, direction).unwrap();
+    let expected = embed::embed_encoded_each(&encoder, encoded, Pooling::Mean, &opts()).unwrap().remove(0).unwrap();
+    let body = json!({"inputs": long, "truncate": true, "truncation_direction": "Left", "normalize": false});
+    assert_eq!(floats(&post("/embed", body).await.1[0]), expected.vector);
+}
+
 /// `/embed_all` gives every token's vector; their mean is the embed pipeline's sentence vector.
 #[tokio::test]
 async fn embed_all_gives_the_token_vectors_whose_mean_embed_gives() {
@@ -435,7 +536,7 @@ async fn openapi_json_lists_every_route() {
     let (status, doc) = get("/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
-    for (method, path) in documents().1.routes() {
+    for (method, path) in documents().ours.routes() {
         let body = if method == "GET" { Vec::new() } else { b"{}".to_vec() };
         let (status, _) = send_raw(state(), &method, &path, body).await;
         assert!(![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&status), "{method} {path}: {status}");

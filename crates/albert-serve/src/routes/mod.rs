@@ -91,15 +91,24 @@ async fn authorize(state: State, req: Request, next: axum::middleware::Next) -> 
     if public || state.authorized(header) {
         return next.run(req).await;
     }
-    ApiError::with_status(StatusCode::UNAUTHORIZED, "this server needs `Authorization: Bearer <api key>`").into_response()
+    let error = ApiError::with_status(StatusCode::UNAUTHORIZED, "this server needs `Authorization: Bearer <api key>`");
+    in_dialect(req.uri(), error)
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::with_status(StatusCode::NOT_FOUND, format!("no route {}", uri.path()))
+/// `error` in the dialect of the route `uri` names: OpenAI's under `/v1/`, TEI's elsewhere.
+fn in_dialect(uri: &axum::http::Uri, error: ApiError) -> Response {
+    match uri.path().starts_with("/v1/") {
+        true => error.openai().into_response(),
+        false => error.into_response(),
+    }
 }
 
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::with_status(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not take {method}", uri.path()))
+async fn not_found(uri: axum::http::Uri) -> Response {
+    in_dialect(&uri, ApiError::with_status(StatusCode::NOT_FOUND, format!("no route {}", uri.path())))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    in_dialect(&uri, ApiError::with_status(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not take {method}", uri.path())))
 }
 
 /// A malformed, mistyped or too large body, with axum's status (400 bad JSON, 413 too large, 415 not JSON, 422 a
@@ -175,7 +184,7 @@ impl<T> OneOrMany<T> {
     }
 }
 
-/// TEI's `truncation_direction`; only `Right` is served (the pipelines keep a text's start).
+/// TEI's `truncation_direction`: which end of an over-long input is cut (with `truncate`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub(crate) enum TruncationDirection {
     /// Drop tokens from the start.
@@ -187,18 +196,38 @@ pub(crate) enum TruncationDirection {
     Right,
 }
 
-/// TEI's `truncate`: over-long inputs are refused unless it is true (TEI's default without `--auto-truncate`).
+impl From<TruncationDirection> for albert::tokenizer::TruncationDirection {
+    fn from(d: TruncationDirection) -> Self {
+        match d {
+            TruncationDirection::Left => Self::Left,
+            TruncationDirection::Right => Self::Right,
+        }
+    }
+}
+
+/// TEI's `truncate` and `truncation_direction`: over-long inputs are refused unless `truncate` is true (TEI's
+/// default without `--auto-truncate`), and then cut from `direction`'s end.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TruncationRequest {
     truncate: bool,
+    /// The end that loses tokens.
+    pub(crate) direction: albert::tokenizer::TruncationDirection,
 }
 
 impl TruncationRequest {
-    pub(crate) fn new(truncate: Option<bool>, direction: TruncationDirection) -> Result<Self, ApiError> {
-        if direction == TruncationDirection::Left {
-            return Err(ApiError::validation("`truncation_direction` Left is not supported; inputs are cut at the end"));
+    pub(crate) fn new(truncate: Option<bool>, direction: TruncationDirection) -> Self {
+        Self { truncate: truncate.unwrap_or(false), direction: direction.into() }
+    }
+
+    /// This request, refused when it asks to cut from the left on a route whose pipeline keeps a text's start
+    /// (fill-mask, ner: their answers are offsets into the text from its start).
+    pub(crate) fn right_only(self) -> Result<Self, ApiError> {
+        match self.direction {
+            albert::tokenizer::TruncationDirection::Left => {
+                Err(ApiError::validation("`truncation_direction` Left is not served on this route; inputs are cut at the end"))
+            }
+            albert::tokenizer::TruncationDirection::Right => Ok(self),
         }
-        Ok(Self { truncate: truncate.unwrap_or(false) })
     }
 
     /// Each result, or the request's error: the first input that failed, or (unless truncation was asked for) the

@@ -76,12 +76,11 @@ pub(crate) async fn embeddings_route(
     AxumState(state): State,
     OpenAiBody(req): OpenAiBody<EmbeddingsRequest>,
 ) -> Result<Json<EmbeddingsResponse>, OpenAiError> {
-    let texts = req.input.texts()?.into_iter().map(str::to_string).collect();
     let (model, _) = state.pipeline(Task::Embed, req.model.as_deref())?;
     let name = model.name.clone();
     // TEI's route has no `truncate`; its server-wide default (no auto-truncation) applies.
-    let truncation = TruncationRequest::new(None, TruncationDirection::Right)?;
-    let out = embeddings(&state, Some(&name), texts, truncation, true, req.dimensions).await?;
+    let truncation = TruncationRequest::new(None, TruncationDirection::Right);
+    let out = embeddings(&state, Some(&name), req.input.items(), truncation, true, req.dimensions).await?;
     let prompt_tokens = out.iter().map(|(_, n)| n).sum();
     let data = out
         .into_iter()

@@ -82,7 +82,7 @@ async fn per_text<R: Send + 'static>(
     each: impl FnOnce(&PipelineModel, &[&str], &PipelineOptions) -> albert::Result<Vec<PerInput<R>>> + Send + 'static,
     truncated: impl Fn(&R) -> bool + Send + 'static,
 ) -> Result<Json<OneOrMany<R>>, ApiError> {
-    let truncation = TruncationRequest::new(req.truncate, req.direction)?;
+    let truncation = TruncationRequest::new(req.truncate, req.direction).right_only()?;
     let batch = matches!(req.inputs, Texts::Batch(_));
     let texts: Vec<String> = req.inputs.texts().into_iter().map(str::to_string).collect();
     state.check_batch(texts.len())?;
@@ -112,10 +112,10 @@ fn one() -> usize {
 pub(crate) struct QaRequest {
     question: String,
     context: String,
-    /// Answers wanted; only 1 is served yet.
+    /// Answers wanted, best first (1: one answer; more: a list).
     #[serde(default = "one")]
     top_k: usize,
-    /// Allow "no answer"; not served yet (the pipeline always picks a span).
+    /// Let the empty answer (the context does not say) compete with the spans.
     #[serde(default)]
     handle_impossible_answer: bool,
     /// Tokens per window (384).
@@ -131,13 +131,10 @@ pub(crate) struct QaRequest {
     model: Option<String>,
 }
 
-/// `POST /qa`: the best answer span of the context.
-pub(crate) async fn qa(AxumState(state): State, Body(req): Body<QaRequest>) -> Result<Json<Answer>, ApiError> {
-    if req.top_k != 1 {
-        return Err(ApiError::validation(format!("`top_k` {}: only one answer (top_k 1) is served", req.top_k)));
-    }
-    if req.handle_impossible_answer {
-        return Err(ApiError::validation("`handle_impossible_answer` is not served: the answer is always a span"));
+/// `POST /qa`: the best answer of the context, or the `top_k` best as a list, as `albert qa --json` gives them.
+pub(crate) async fn qa(AxumState(state): State, Body(req): Body<QaRequest>) -> Result<Json<OneOrMany<Answer>>, ApiError> {
+    if req.top_k == 0 {
+        return Err(ApiError::validation("`top_k` should be at least 1"));
     }
     let (_, pipeline) = state.pipeline(Task::QuestionAnswering, req.model.as_deref())?;
     let defaults = QaOptions { batch_size: state.limits.batch_size, ..QaOptions::default() };
@@ -145,13 +142,15 @@ pub(crate) async fn qa(AxumState(state): State, Body(req): Body<QaRequest>) -> R
         max_length: req.max_seq_len.unwrap_or(defaults.max_length),
         stride: req.doc_stride.unwrap_or(defaults.stride),
         max_answer_length: req.max_answer_len.unwrap_or(defaults.max_answer_length),
+        top_k: req.top_k,
+        handle_impossible_answer: req.handle_impossible_answer,
         ..defaults
     };
-    let answer = state
+    let answers = state
         .compute(move || {
-            let mut answers = qa::answer_each(&pipeline, &[req.question.as_str()], &req.context, &opts)?;
+            let mut answers = qa::answers_each(&pipeline, &[req.question.as_str()], &req.context, &opts)?;
             answers.remove(0).map_err(|e| ApiError::input(0, &e))
         })
         .await?;
-    Ok(Json(answer))
+    Ok(Json(OneOrMany::shaped(opts.top_k > 1, answers)))
 }

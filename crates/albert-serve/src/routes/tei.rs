@@ -1,14 +1,15 @@
 //! Text Embeddings Inference's routes, request and response JSON field for field (TEI v1.9.3's
 //! `router/src/http/types.rs` and `docs/openapi.json`): `/embed`, `/predict`, `/tokenize`, `/decode`. Each request
-//! may name its model (`"model"`, as OpenAI's requests do); TEI's fields this server cannot honour yet
-//! (`prompt_name`, left truncation, token-id inputs) are refused with a 422 rather than ignored.
+//! may name its model (`"model"`, as OpenAI's requests do); `prompt_name`, which no served model has prompts for, is
+//! refused with a 422 rather than ignored. Token-id inputs are the model's input as given (TEI decodes them and
+//! encodes the text again without special tokens, which gives the same ids for ids a tokenizer made).
 
 use std::sync::Arc;
 
 use albert::pipeline::classify::{self, Classification, ScoreFunction};
 use albert::pipeline::embed::{self, Pooling};
 use albert::pipeline::{PerInput, PipelineModel, Task, Truncated};
-use albert::tokenizer::{EncodeOptions, Encoding, TruncationStrategy};
+use albert::tokenizer::{EncodeOptions, Encoding, TruncationDirection as Direction, TruncationStrategy};
 use axum::extract::State as AxumState;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -18,11 +19,28 @@ use crate::error::{ApiError, ErrorType};
 use crate::state::AppState;
 
 /// TEI's `InputType`: a text, or token ids.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum InputType {
     Text(String),
     Ids(Vec<u32>),
+}
+
+impl InputType {
+    /// Encodes `inputs` for `model`, cut to its maximum length from `direction`'s end: texts as the pipelines encode
+    /// them, token ids as given ([`PipelineModel::encode_ids_each`]). Each keeps its place and its own error.
+    fn encode_all(model: &PipelineModel, inputs: &[InputType], direction: Direction) -> albert::Result<Vec<PerInput<Truncated>>> {
+        inputs
+            .iter()
+            .map(|input| {
+                let mut one = match input {
+                    InputType::Text(t) => model.encode_each_from(&[t.as_str()], None, direction)?,
+                    InputType::Ids(ids) => model.encode_ids_each(&[ids.as_slice()], None, direction)?,
+                };
+                Ok(one.remove(0))
+            })
+            .collect()
+    }
 }
 
 /// TEI's `Input`: one input or a batch.
@@ -34,25 +52,13 @@ pub(crate) enum Input {
 }
 
 impl Input {
-    /// The texts, in order; token ids are refused (the pipelines take text).
-    pub(crate) fn texts(&self) -> Result<Vec<&str>, ApiError> {
-        let items = match self {
-            Input::Single(one) => std::slice::from_ref(one),
-            Input::Batch(batch) => batch.as_slice(),
-        };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, t)| match t {
-                InputType::Text(s) => Ok(s.as_str()),
-                // `[]` reads as no token ids (as in TEI, where `Input` is untagged in this order): an empty input.
-                InputType::Ids(ids) if ids.is_empty() => Err(ApiError::new(ErrorType::Empty, "`inputs` cannot be empty")),
-                InputType::Ids(ids) => Err(ApiError::validation(format!(
-                    "input {i}: token-id inputs ({} ids) are not supported; send text",
-                    ids.len()
-                ))),
-            })
-            .collect()
+    /// The inputs, in order (`[]` reads as one input without ids, as in TEI, where `Input` is untagged in this
+    /// order: an empty input).
+    pub(crate) fn items(self) -> Vec<InputType> {
+        match self {
+            Input::Single(one) => vec![one],
+            Input::Batch(batch) => batch,
+        }
     }
 }
 
@@ -87,17 +93,17 @@ fn yes() -> bool {
     true
 }
 
-/// Sentence vectors of `texts` (mean pooling, as `albert embed`), cut to `dimensions` and L2-normalized when
-/// asked, as TEI does; with each input's token count.
+/// Sentence vectors of `inputs` (texts or token ids; mean pooling, as `albert embed`), cut to `dimensions` and
+/// L2-normalized when asked, as TEI does; with each input's token count.
 pub(crate) async fn embeddings(
     state: &Arc<AppState>,
     model: Option<&str>,
-    texts: Vec<String>,
+    inputs: Vec<InputType>,
     truncation: TruncationRequest,
     normalize: bool,
     dimensions: Option<usize>,
 ) -> Result<Vec<(Vec<f32>, usize)>, ApiError> {
-    state.check_batch(texts.len())?;
+    state.check_batch(inputs.len())?;
     if dimensions == Some(0) {
         return Err(ApiError::validation("`dimensions` should be positive"));
     }
@@ -105,15 +111,14 @@ pub(crate) async fn embeddings(
     let opts = options(state);
     state
         .compute(move || {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let vectors = embed::embed_each(&pipeline, &refs, Pooling::Model, &opts)?;
+            let encoded = InputType::encode_all(&pipeline, &inputs, truncation.direction)?;
+            let lengths: Vec<usize> = encoded.iter().map(|t| t.as_ref().map_or(0, |t| t.encoding.len())).collect();
+            let vectors = embed::embed_encoded_each(&pipeline, encoded, Pooling::Model, &opts)?;
             let vectors = truncation.results(&pipeline, vectors, |e| e.truncated)?;
-            let lengths = pipeline.encode_each(&refs, None)?;
             vectors
                 .into_iter()
                 .zip(lengths)
-                .map(|(e, t)| {
-                    let tokens = t.map_or(0, |t| t.encoding.len());
+                .map(|(e, tokens)| {
                     let mut v = e.vector;
                     if let Some(d) = dimensions {
                         if d > v.len() {
@@ -138,9 +143,8 @@ pub(crate) async fn embeddings(
 /// `POST /embed`: a list of vectors, one per input (a single input too), as TEI's `EmbedResponse`.
 pub(crate) async fn embed(AxumState(state): State, Body(req): Body<EmbedRequest>) -> Result<Json<Vec<Vec<f32>>>, ApiError> {
     no_prompt(&req.prompt_name)?;
-    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
-    let texts = req.inputs.texts()?.into_iter().map(str::to_string).collect();
-    let out = embeddings(&state, req.model.as_deref(), texts, truncation, req.normalize, req.dimensions).await?;
+    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction);
+    let out = embeddings(&state, req.model.as_deref(), req.inputs.items(), truncation, req.normalize, req.dimensions).await?;
     Ok(Json(out.into_iter().map(|(v, _)| v).collect()))
 }
 
@@ -211,16 +215,17 @@ pub(crate) struct Prediction {
 }
 
 /// Encodes a text as the classify pipeline does, or a pair as transformers does (longest-first truncation to the
-/// model's maximum length); an empty text gets [`albert::pipeline::InputError::Empty`].
-fn encode_sequence(model: &PipelineModel, seq: &Sequence) -> albert::Result<PerInput<Truncated>> {
+/// model's maximum length), cutting from `direction`'s end; an empty text gets
+/// [`albert::pipeline::InputError::Empty`].
+fn encode_sequence(model: &PipelineModel, seq: &Sequence, direction: Direction) -> albert::Result<PerInput<Truncated>> {
     match seq {
-        Sequence::Single(t) => Ok(model.encode_each(&[t.as_str()], None)?.remove(0)),
+        Sequence::Single(t) => Ok(model.encode_each_from(&[t.as_str()], None, direction)?.remove(0)),
         Sequence::Pair(a, b) => {
             if a.trim().is_empty() || b.trim().is_empty() {
                 return Ok(Err(albert::pipeline::InputError::Empty));
             }
             let max_length = model.max_length(None)?;
-            let opts = EncodeOptions::truncating(max_length, TruncationStrategy::LongestFirst);
+            let opts = EncodeOptions::truncating_from(max_length, TruncationStrategy::LongestFirst, direction);
             Ok(model.tokenizer.encode(a, Some(b), &opts).map_err(Into::into).map(|mut encoding: Encoding| {
                 let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
                 Truncated { encoding, truncated }
@@ -235,7 +240,7 @@ pub(crate) async fn predict(
     AxumState(state): State,
     Body(req): Body<PredictRequest>,
 ) -> Result<Json<OneOrMany<Vec<Prediction>>>, ApiError> {
-    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
+    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction);
     let (sequences, batch) = req.inputs.sequences()?;
     state.check_batch(sequences.len())?;
     let (_, pipeline) = state.pipeline(Task::Classify, req.model.as_deref())?;
@@ -248,7 +253,8 @@ pub(crate) async fn predict(
                 true => ScoreFunction::None,
                 false => ScoreFunction::for_config(cfg.problem_type, cfg.num_labels()),
             };
-            let encoded = sequences.iter().map(|s| encode_sequence(&pipeline, s)).collect::<albert::Result<_>>()?;
+            let encoded =
+                sequences.iter().map(|s| encode_sequence(&pipeline, s, truncation.direction)).collect::<albert::Result<_>>()?;
             let results = classify::classify_encoded_each(&pipeline, encoded, None, function, &opts)?;
             truncation.results(&pipeline, results, |c: &Classification| c.truncated)
         })
@@ -399,11 +405,11 @@ pub(crate) struct SimilarityRequest {
 pub(crate) async fn similarity(AxumState(state): State, Body(req): Body<SimilarityRequest>) -> Result<Json<Vec<f32>>, ApiError> {
     let parameters = req.parameters.unwrap_or_default();
     no_prompt(&parameters.prompt_name)?;
-    let truncation = TruncationRequest::new(parameters.truncate, parameters.truncation_direction)?;
+    let truncation = TruncationRequest::new(parameters.truncate, parameters.truncation_direction);
     if req.inputs.sentences.is_empty() {
         return Err(ApiError::new(ErrorType::Empty, "`inputs.sentences` cannot be empty"));
     }
-    let texts = std::iter::once(req.inputs.source_sentence).chain(req.inputs.sentences).collect();
+    let texts = std::iter::once(req.inputs.source_sentence).chain(req.inputs.sentences).map(InputType::Text).collect();
     let vectors = embeddings(&state, req.model.as_deref(), texts, truncation, false, None).await?;
     let (source, others) = vectors.split_first().expect("the source sentence has a vector");
     Ok(Json(others.iter().map(|(v, _)| embed::cosine(&source.0, v)).collect()))
@@ -439,7 +445,7 @@ pub(crate) struct Rank {
 /// `POST /rerank`: each text scored with the query as a pair by a classifier with one output (a cross-encoder;
 /// the sigmoid of its logit, the logit with `raw_scores`, as TEI), best first.
 pub(crate) async fn rerank(AxumState(state): State, Body(req): Body<RerankRequest>) -> Result<Json<Vec<Rank>>, ApiError> {
-    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
+    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction);
     if req.texts.is_empty() {
         return Err(ApiError::new(ErrorType::Empty, "`texts` cannot be empty"));
     }
@@ -452,7 +458,8 @@ pub(crate) async fn rerank(AxumState(state): State, Body(req): Body<RerankReques
     let pairs: Vec<Sequence> = req.texts.iter().map(|t| Sequence::Pair(req.query.clone(), t.clone())).collect();
     let results = state
         .compute(move || {
-            let encoded = pairs.iter().map(|s| encode_sequence(&pipeline, s)).collect::<albert::Result<_>>()?;
+            let encoded =
+                pairs.iter().map(|s| encode_sequence(&pipeline, s, truncation.direction)).collect::<albert::Result<_>>()?;
             let results = classify::classify_encoded_each(&pipeline, encoded, None, function, &opts)?;
             truncation.results(&pipeline, results, |c: &Classification| c.truncated)
         })
@@ -490,15 +497,14 @@ pub(crate) async fn embed_all(
     Body(req): Body<EmbedAllRequest>,
 ) -> Result<Json<Vec<Vec<Vec<f32>>>>, ApiError> {
     no_prompt(&req.prompt_name)?;
-    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction)?;
-    let texts: Vec<String> = req.inputs.texts()?.into_iter().map(str::to_string).collect();
-    state.check_batch(texts.len())?;
+    let truncation = TruncationRequest::new(req.truncate, req.truncation_direction);
+    let inputs = req.inputs.items();
+    state.check_batch(inputs.len())?;
     let (_, pipeline) = state.pipeline(Task::Embed, req.model.as_deref())?;
     let batch_size = state.limits.batch_size;
     state
         .compute(move || {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let encoded = pipeline.encode_each(&refs, None)?;
+            let encoded = InputType::encode_all(&pipeline, &inputs, truncation.direction)?;
             let encoded = truncation.results(&pipeline, encoded, |t| t.truncated)?;
             let encodings: Vec<&Encoding> = encoded.iter().map(|t| &t.encoding).collect();
             let mut out = vec![Vec::new(); encodings.len()];

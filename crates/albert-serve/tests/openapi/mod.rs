@@ -1,7 +1,9 @@
-//! A validator for the part of OpenAPI 3.0's schema language that TEI's document uses: `$ref`, `type`, `enum`,
-//! `required`, `properties`, `additionalProperties`, `items`, `minItems`/`maxItems`, `minimum`, `nullable`, `oneOf`
-//! (exactly one) and `allOf` (every one). Any other keyword (`description`, `example`, `default`, `format`) does not
-//! constrain a response. It checks both TEI's document (the fixture) and this server's own (`src/openapi.json`).
+//! A validator for the part of OpenAPI's schema language that TEI's and OpenAI's documents use: `$ref` (to schemas
+//! and to responses), `type` (`null` too, as OpenAPI 3.1 writes it), `enum`, `required`, `properties`,
+//! `additionalProperties`, `items`, `minItems`/`maxItems`, `minimum`, `nullable`, `oneOf` (exactly one), `anyOf` (at
+//! least one) and `allOf` (every one). Any other keyword (`description`, `example`, `default`, `format`) does not
+//! constrain a response. It checks TEI's document, OpenAI's (the fixtures) and this server's own
+//! (`src/openapi.json`).
 
 use serde_json::Value;
 
@@ -13,6 +15,12 @@ pub struct OpenApi {
 impl OpenApi {
     pub fn tei() -> Self {
         Self::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tei-openapi-v1.9.3.json"))
+    }
+
+    /// OpenAI's document, the part for `/embeddings` and `/models` (see `tests/fixtures/README.md`); its paths lack
+    /// the `/v1` of its server URL.
+    pub fn openai() -> Self {
+        Self::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openai-openapi-embeddings.json"))
     }
 
     /// This server's own document, as `/openapi.json` serves it.
@@ -45,7 +53,7 @@ impl OpenApi {
     pub fn check_response(&self, method: &str, path: &str, status: u16, body: &Value) -> Result<(), String> {
         let responses = self.responses(method, path).ok_or_else(|| format!("{method} {path} is not documented"))?;
         let error = serde_json::json!({"$ref": "#/components/schemas/ErrorResponse"});
-        let schema = match responses.get(status.to_string()) {
+        let schema = match responses.get(status.to_string()).map(|r| self.resolve(r)).transpose()? {
             Some(r) => match r.pointer("/content/application~1json/schema") {
                 Some(s) => s,
                 None if body.is_null() => return Ok(()),
@@ -57,12 +65,21 @@ impl OpenApi {
         self.check(schema, body, "$")
     }
 
+    /// What `value` stands for: the target of its `$ref`, or itself.
+    fn resolve<'a>(&'a self, value: &'a Value) -> Result<&'a Value, String> {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                let pointer = reference.strip_prefix('#').ok_or_else(|| format!("external $ref {reference}"))?;
+                self.doc.pointer(pointer).ok_or_else(|| format!("dangling $ref {reference}"))
+            }
+            None => Ok(value),
+        }
+    }
+
     /// Checks `value` against `schema`; the error names where (`$.data[0].index`).
     pub fn check(&self, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
-        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-            let pointer = reference.strip_prefix('#').ok_or_else(|| format!("external $ref {reference}"))?;
-            let target = self.doc.pointer(pointer).ok_or_else(|| format!("dangling $ref {reference}"))?;
-            return self.check(target, value, at);
+        if schema.get("$ref").is_some() {
+            return self.check(self.resolve(schema)?, value, at);
         }
         if value.is_null() && schema.get("nullable") == Some(&Value::Bool(true)) {
             return Ok(());
@@ -78,6 +95,11 @@ impl OpenApi {
                 return Err(format!("{at}: {value} matches {matching} of the {} oneOf schemas", one.len()));
             }
         }
+        if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+            if !any.iter().any(|s| self.check(s, value, at).is_ok()) {
+                return Err(format!("{at}: {value} matches none of the {} anyOf schemas", any.len()));
+            }
+        }
         if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
             if !allowed.contains(value) {
                 return Err(format!("{at}: {value} is not one of {allowed:?}"));
@@ -91,6 +113,7 @@ impl OpenApi {
                 "boolean" => value.is_boolean(),
                 "integer" => value.is_u64() || value.is_i64(),
                 "number" => value.is_number(),
+                "null" => value.is_null(),
                 other => return Err(format!("{at}: unknown type {other}")),
             };
             if !ok {
@@ -151,4 +174,13 @@ fn the_validator_refuses_what_the_document_forbids() {
     assert!(api.check(&token, &serde_json::json!({"id": -1, "text": "a", "special": false}), "$").is_err());
     assert!(api.check_response("GET", "/health", 200, &Value::Null).is_ok());
     assert!(api.check_response("GET", "/health", 200, &serde_json::json!({})).is_err());
+    // OpenAI's: `anyOf` with `type: null`, and a status documented by a `$ref` to a response.
+    let openai = OpenApi::openai();
+    let error = |code: Value| serde_json::json!({"error": {"message": "m", "type": "t", "param": null, "code": code}});
+    assert!(openai.check_response("POST", "/embeddings", 429, &error(Value::Null)).is_ok());
+    assert!(openai.check_response("POST", "/embeddings", 429, &error(serde_json::json!("c"))).is_ok());
+    assert!(openai.check_response("POST", "/embeddings", 429, &error(serde_json::json!(429))).is_err());
+    let embedding = serde_json::json!({"object": "list", "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        "data": [{"object": "embedding", "index": 0, "embedding": "AACAPw=="}]});
+    assert!(openai.check_response("POST", "/embeddings", 200, &embedding).is_err(), "the document has float vectors only");
 }
