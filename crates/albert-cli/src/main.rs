@@ -11,12 +11,14 @@ mod evaluate;
 mod export;
 mod finetune;
 mod forward;
+mod index;
 mod info;
 mod output;
 mod pipelines;
 mod plot;
 mod predict;
 mod pretrain;
+mod search;
 mod serve;
 mod tokenize;
 mod vocab;
@@ -70,6 +72,10 @@ enum Command {
     Qa(pipelines::QaArgs),
     /// Find named entities in texts, with labels, scores and code-point spans.
     Ner(pipelines::NerArgs),
+    /// Index a folder of documents for search: build, add, remove, sync, info.
+    Index(index::IndexArgs),
+    /// Find the passages of an index that answer a query (BM25, dense, hybrid; optional reranking).
+    Search(search::SearchArgs),
     /// Serve the pipelines over HTTP (Text Embeddings Inference's and OpenAI's routes, fill-mask, qa, ner).
     Serve(serve::ServeArgs),
     /// Train or inspect a SentencePiece vocabulary.
@@ -104,6 +110,8 @@ fn main() {
         Command::Similarity(a) => pipelines::run_similarity(a),
         Command::Qa(a) => pipelines::run_qa(a),
         Command::Ner(a) => pipelines::run_ner(a),
+        Command::Index(a) => index::run(a),
+        Command::Search(a) => search::run(a),
         Command::Serve(a) => serve::run(a),
     };
     if let Err(e) = result {

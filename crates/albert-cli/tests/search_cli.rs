@@ -1,0 +1,115 @@
+//! `albert index` and `albert search` as a user runs them, with the tiny random embedder of the pipeline fixtures:
+//! build, info, search in each mode, add / sync / remove, and a damaged index or a full disk (a clear error, the
+//! index left whole).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn albert(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_albert")).args(args).envs(env.iter().copied()).output().expect("run albert")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = albert(args, &[]);
+    assert!(out.status.success(), "albert {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&ok(args)).unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines").join(name).display().to_string()
+}
+
+fn docs(dir: &Path) -> PathBuf {
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("ships.txt"), "The harbour fills with ships at dawn; sailors mend the nets.").unwrap();
+    std::fs::write(docs.join("guide.md"), "# Brewing guide\n\nGrind the beans, heat the water, pour slowly.\n").unwrap();
+    std::fs::write(docs.join("faq.jsonl"), "{\"id\": \"q1\", \"title\": \"Zebras\", \"text\": \"A zebra sleeps standing up.\"}\n").unwrap();
+    docs
+}
+
+fn doc_ids(v: &Value) -> Vec<String> {
+    v["hits"].as_array().unwrap().iter().map(|h| h["passage"]["source"]["doc_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn index_and_search_a_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = docs(tmp.path());
+    let index = tmp.path().join("index");
+    let (d, i) = (docs.display().to_string(), index.display().to_string());
+    let embedder = fixture("pretraining");
+    let built = json(&["index", "build", "--docs", &d, "--out", &i, "--embedder", &embedder, "--json"]);
+    assert_eq!(built["report"]["added"].as_array().unwrap().len(), 3);
+    let info = json(&["index", "info", &i, "--json"]);
+    assert_eq!((info["files"].as_u64(), info["passages"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(info["chunking"]["passage_tokens"], 200);
+    assert!(ok(&["index", "info", &i]).contains("3 passages, 3 documents, 3 files"));
+
+    // Each mode answers; BM25 finds the only passage with the word.
+    let bm25 = json(&["search", &i, "zebra", "--mode", "bm25", "--json"]);
+    assert_eq!(doc_ids(&bm25), ["q1"]);
+    let hit = &bm25["hits"][0];
+    assert!(hit["passage"]["source"]["file"].as_str().unwrap().ends_with("faq.jsonl"));
+    assert_eq!(hit["passage"]["span"], serde_json::json!([0, 27]));
+    assert_eq!(hit["passage"]["source"]["title"], "Zebras");
+    for mode in ["dense", "hybrid"] {
+        let v = json(&["search", &i, "where do ships wait?", "--mode", mode, "-k", "2", "--json"]);
+        assert_eq!(v["hits"].as_array().unwrap().len(), 2, "{mode}: {v}");
+    }
+    let reranked = json(&["search", &i, "zebra", "--rerank", &fixture("sentiment"), "--json"]);
+    assert_eq!(reranked["reranker"]["label"], "positive");
+    assert!(reranked["hits"][0]["scores"]["rerank"].is_number());
+    let text = ok(&["search", &i, "zebra", "--mode", "bm25"]);
+    assert!(text.contains("faq.jsonl") && text.contains("[q1 \"Zebras\"] chars 0..27"), "{text}");
+
+    // sync picks up a changed and a new file; remove takes one out.
+    std::fs::write(docs.join("ships.txt"), "Lighthouses guide the ships home.").unwrap();
+    std::fs::write(docs.join("new.txt"), "The moon pulls the tides.").unwrap();
+    let synced = json(&["index", "sync", &i, "--json"]);
+    assert_eq!(synced["report"]["updated"].as_array().unwrap().len(), 1);
+    assert_eq!(synced["report"]["added"].as_array().unwrap().len(), 1);
+    assert_eq!(doc_ids(&json(&["search", &i, "lighthouses", "--mode", "bm25", "--json"])), ["ships"]);
+    let removed = json(&["index", "remove", &i, &docs.join("new.txt").display().to_string(), "--json"]);
+    assert_eq!(removed["report"]["passages_removed"], 1);
+    assert!(doc_ids(&json(&["search", &i, "moon", "--mode", "bm25", "--json"])).is_empty());
+    let added = json(&["index", "add", &i, &docs.join("new.txt").display().to_string(), "--json"]);
+    assert_eq!(added["index"]["passages"], 4);
+}
+
+#[test]
+fn a_damaged_index_or_a_full_disk_is_a_clear_error_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = docs(tmp.path());
+    let index = tmp.path().join("index");
+    let (d, i) = (docs.display().to_string(), index.display().to_string());
+    ok(&["index", "build", "--docs", &d, "--out", &i, "--embedder", &fixture("pretraining")]);
+    let manifest = std::fs::read(index.join("manifest.json")).unwrap();
+
+    // A full disk while writing the next generation: the command fails, the index is as it was.
+    std::fs::write(docs.join("new.txt"), "The moon pulls the tides.").unwrap();
+    let out = albert(&["index", "sync", &i], &[("ALBERT_FAULT_ENOSPC_AFTER", "100")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(std::fs::read(index.join("manifest.json")).unwrap(), manifest);
+    assert_eq!(json(&["index", "info", &i, "--json"])["passages"], 3);
+
+    // Garbage in the manifest: named, exit status 1.
+    std::fs::write(index.join("manifest.json"), b"\x00\x01 not json").unwrap();
+    let out = albert(&["search", &i, "zebra"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is corrupted") && err.contains("manifest.json"), "{err}");
+    std::fs::write(index.join("manifest.json"), &manifest).unwrap();
+
+    // A folder that is not an index.
+    let out = albert(&["index", "info", &d], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an albert index"));
+}
