@@ -125,8 +125,8 @@ pub struct RunArgs {
     /// Examples per forward pass.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Run the encoder's projections in int8 (dynamic quantization): faster, scores change slightly.
-    #[arg(long)]
+    // int8 projections; the help says what this CPU gets.
+    #[arg(long, help = crate::info::int8_help())]
     pub int8: bool,
 }
 
@@ -135,7 +135,7 @@ impl RunArgs {
     pub fn load(&self, dir: &Path) -> anyhow::Result<(Pretrained, AlbertTokenizer)> {
         let mut model =
             Pretrained::load(dir, &LoadOptions::default()).with_context(|| format!("loading the model in {}", dir.display()))?;
-        model.set_precision(Precision::from_int8(self.int8));
+        model.set_precision(Precision::from_int8(crate::info::int8_wanted(self.int8)));
         let tokenizer =
             AlbertTokenizer::from_path(dir).with_context(|| format!("loading the tokenizer in {}", dir.display()))?;
         Ok((model, tokenizer))

@@ -52,13 +52,10 @@ pub struct BenchArgs {
     /// Time one training step (masked-LM forward, backward, AdamW update) instead of inference.
     #[arg(long, conflicts_with = "texts")]
     train: bool,
-    /// Run the encoder's projections in int8 (dynamic quantization: per-channel int8 weights, per-row int8
-    /// activations) on the fastest integer kernel the CPU has: AMX, AVX-512 VNNI, AVX2 or portable code (the
-    /// ALBERT_INT8_KERNEL variable, `avx512-vnni`, `avx2` or `portable`, caps it to compare). Inference only.
-    /// Without it, f32 inference runs on weights packed once for an AVX-512 kernel where the CPU has it
-    /// (`f32_kernel` in --json); ALBERT_F32_KERNEL=gemm keeps the `gemm` crate's product instead, and
-    /// ALBERT_F32_KERNEL=packed-avx2 the AVX2 + FMA kernel on packed weights, to compare.
-    #[arg(long, conflicts_with = "train")]
+    // int8 projections (per-channel int8 weights, per-row int8 activations), inference only. The kernels (the
+    // int8 one, and f32's without the flag: `int8_kernel` and `f32_kernel` in --json) are chosen as
+    // `albert info --kernels` shows; ALBERT_CPU, ALBERT_F32_KERNEL and ALBERT_INT8_KERNEL choose others to compare.
+    #[arg(long, conflicts_with = "train", help = crate::info::int8_help())]
     int8: bool,
     /// Time text-to-logits over this TSV's `sentence` column (e.g. SST-2 dev.tsv) instead of fixed shapes.
     #[arg(long, value_name = "TSV")]
@@ -71,7 +68,9 @@ pub struct BenchArgs {
     json: bool,
 }
 
-pub fn run(args: BenchArgs) -> Result<()> {
+pub fn run(mut args: BenchArgs) -> Result<()> {
+    // Without a fast int8 kernel --int8 times f32, and says so (the JSON's `int8` is then false).
+    args.int8 = crate::info::int8_wanted(args.int8);
     if let Some(n) = args.threads {
         if n == 0 {
             bail!("--threads must be at least 1");

@@ -1,25 +1,63 @@
-//! `albert info`: what a checkpoint or preset is.
+//! `albert info`: what a checkpoint or preset is, or (`--kernels`) which kernel each product runs on here; and
+//! what `--int8` gets on this CPU, for the commands that take it.
 
 use std::path::Path;
 
+use albert::ops::{Kernels, CPU_ENV, F32_KERNEL_ENV, INT8_KERNEL_ENV};
 use albert::{AlbertConfig, Architecture, LoadOptions, Pretrained};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  albert info tests/fixtures/models/qa\n  albert info --preset albert-xxlarge-v2 --json")]
+#[command(after_help = "Examples:\n  albert info tests/fixtures/models/qa\n  albert info --preset albert-xxlarge-v2 --json\n  \
+albert info --kernels\n  ALBERT_CPU=avx2 albert info --kernels --json\n\n\
+Kernels: every product runs the best kernel the CPU has, at one of three levels: avx512 (AVX-512, with VNNI and AMX\n\
+for int8 where present), avx2 (AVX2 + FMA) and portable (baseline code). ALBERT_CPU=avx512|avx2|portable caps the\n\
+level for every kernel family, `gemm`'s products included; within it ALBERT_F32_KERNEL (packed-avx512, packed-avx2,\n\
+gemm) and ALBERT_INT8_KERNEL (amx, avx512-vnni, avx2, portable) choose the f32 and int8 kernels. A kernel the CPU\n\
+lacks or one above the cap is an error.")]
 pub struct InfoArgs {
     /// Checkpoint directory holding config.json, or a Hugging Face hub id.
     model: Option<String>,
     /// A published configuration instead of a checkpoint (albert-base-v2, albert-large-v1, ...).
     #[arg(long, conflicts_with = "model")]
     preset: Option<String>,
+    /// Which kernel each product (f32 and int8 linear layers, attention, layer norm, softmax, GELU...) runs on this
+    /// CPU, and why: the CPU's features, the ALBERT_CPU cap and the kernel variables.
+    #[arg(long, conflicts_with_all = ["model", "preset"])]
+    kernels: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
+/// `--help` of `--int8`, for every command that has it: what the flag does and what this CPU gets.
+pub fn int8_help() -> String {
+    let here = match albert::ops::kernels() {
+        Ok(k) => k.int8_summary(),
+        Err(e) => format!("the kernel variables are invalid here ({e})"),
+    };
+    format!("Run the encoder's projections in int8 (dynamic quantization): faster, scores change slightly; {here}")
+}
+
+/// Whether a command given `--int8` runs int8: not where no fast integer kernel exists (the portable one is 13 to
+/// 18 times slower than f32) unless ALBERT_INT8_KERNEL asks for it; then it runs f32 and says so, once, on stderr.
+/// Invalid kernel variables leave the flag as given: loading the model reports them.
+pub fn int8_wanted(int8: bool) -> bool {
+    match albert::ops::kernels() {
+        Ok(k) if int8 && !k.int8_pays() => {
+            static NOTE: std::sync::Once = std::sync::Once::new();
+            NOTE.call_once(|| eprintln!("note: {}", k.int8_summary()));
+            false
+        }
+        _ => int8,
+    }
+}
+
 pub fn run(args: InfoArgs) -> Result<()> {
+    if args.kernels {
+        return kernels(args.json);
+    }
     let (source, cfg) = match (&args.model, &args.preset) {
         (Some(spec), None) => {
             let dir = albert::hub::resolve_model(spec)?;
@@ -112,4 +150,56 @@ pub fn run(args: InfoArgs) -> Result<()> {
 
 fn has_weights(dir: &Path) -> bool {
     albert::checkpoint::CHECKPOINT_FILES.iter().any(|f| dir.join(f).is_file())
+}
+
+/// `albert info --kernels`: the CPU, the level in force and each product's kernel.
+fn kernels(as_json: bool) -> Result<()> {
+    let k: &Kernels = albert::ops::kernels()?;
+    let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let cpu = cpu_name();
+    let available = |level| albert::ops::CpuLevel::ALL.into_iter().filter(move |&l| l <= level).map(|l| l.name());
+    if as_json {
+        let out = json!({
+            "cpu": cpu,
+            "arch": std::env::consts::ARCH,
+            "features": k.features,
+            "cpu_level": k.features.level(),
+            "cap": k.cap,
+            "level": k.level,
+            "variables": {CPU_ENV: var(CPU_ENV), F32_KERNEL_ENV: var(F32_KERNEL_ENV), INT8_KERNEL_ENV: var(INT8_KERNEL_ENV)},
+            "f32_kernel": k.f32.name(),
+            "int8_kernel": k.int8.name(),
+            "gemm": k.gemm,
+            "int8_runs_int8": k.int8_pays(),
+            "levels_here": available(k.features.level()).collect::<Vec<_>>(),
+            "products": k.products(),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("CPU          {} ({})", cpu.as_deref().unwrap_or("unknown model"), std::env::consts::ARCH);
+    let features = k.features.names();
+    println!("features     {}", if features.is_empty() { "none of AVX2, AVX-512, VNNI, AMX".into() } else { features.join(", ") });
+    let cap = match k.cap {
+        Some(cap) => format!("{CPU_ENV}={}", cap.name()),
+        None => format!("none ({CPU_ENV} unset)"),
+    };
+    println!("level        {} (the CPU's: {}; cap: {cap})", k.level.name(), k.features.level().name());
+    for name in [F32_KERNEL_ENV, INT8_KERNEL_ENV] {
+        println!("{name:<18} {}", var(name).unwrap_or_else(|| "unset".into()));
+    }
+    println!();
+    let rows = k.products();
+    let width = rows.iter().map(|r| r.product.len()).max().unwrap_or(0);
+    let kernel_width = rows.iter().map(|r| r.kernel.len()).max().unwrap_or(0);
+    for r in rows {
+        println!("{:<width$}  {:<kernel_width$}  {}", r.product, r.kernel, r.why);
+    }
+    Ok(())
+}
+
+/// The CPU's model name, from /proc/cpuinfo where there is one.
+fn cpu_name() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines().find_map(|l| l.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_string()))
 }

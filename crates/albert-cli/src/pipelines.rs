@@ -42,8 +42,8 @@ pub struct CommonArgs {
     /// Print one JSON object per input (per line of stdin) instead of text.
     #[arg(long)]
     json: bool,
-    /// Run the encoder's projections in int8 (dynamic quantization): faster, scores change slightly.
-    #[arg(long)]
+    // int8 projections; the help says what this CPU gets.
+    #[arg(long, help = crate::info::int8_help())]
     int8: bool,
 }
 
@@ -63,7 +63,7 @@ impl CommonArgs {
             None => albert::builtin::path(task.default_model())?.to_string_lossy().into_owned(),
         };
         let mut model = PipelineModel::load(&spec, task).with_context(|| format!("loading {} for {}", albert::hub::echo(&spec), task.name()))?;
-        model.model.set_precision(albert::Precision::from_int8(self.int8));
+        model.model.set_precision(albert::Precision::from_int8(crate::info::int8_wanted(self.int8)));
         Ok(model)
     }
 

@@ -281,10 +281,12 @@ fn gradients_match_transformers() {
                 let expected = reference.get(&format!("grad.{param}")).unwrap_or_else(|| panic!("{name}: transformers has no gradient for {param}"));
                 let actual = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name}: no gradient reaches {param}"));
                 let scale = expected.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
-                // f32 sums in another order: 1e-5 of the largest value, and 1e-7 absolute for gradients that are
-                // zero in exact arithmetic (the attention key bias, the QA bias: a softmax ignores a shared shift).
+                // f32 sums in another order: 1e-5 of the largest value, and 2.5e-7 absolute for gradients that are
+                // zero in exact arithmetic (the attention key bias, the QA and multiple-choice biases: a softmax
+                // ignores a shared shift), sums of probability terms up to 1 that round to an ulp or two of 1
+                // (1.19e-7 each) depending on the order (the scalar `gemm` of ALBERT_CPU=portable gives 1.19e-7).
                 let diff = max_diff(actual, expected);
-                assert!(diff <= 1e-5 * scale + 1e-7, "{name}: gradient of {param} differs by {diff:.2e} (largest value {scale:.2e})");
+                assert!(diff <= 1e-5 * scale + 2.5e-7, "{name}: gradient of {param} differs by {diff:.2e} (largest value {scale:.2e})");
                 worst = worst.max(diff / scale.max(1e-2));
                 compared += 1;
             }
