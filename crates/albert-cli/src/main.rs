@@ -8,6 +8,7 @@ mod bench_protocol;
 mod cloze_qa;
 mod demo;
 mod evaluate;
+mod explain;
 mod export;
 mod finetune;
 mod forward;
@@ -37,6 +38,8 @@ struct Cli {
 enum Command {
     /// The main job: the built-in models classify, fill a mask, answer questions and find entities, offline.
     Demo(demo::DemoArgs),
+    /// Which tokens a prediction rests on: Integrated Gradients (as Captum), gradient x input, attention rollout.
+    Explain(explain::ExplainArgs),
     /// Rewrite a checkpoint with its tokenizer as a Hugging Face directory, weights in f16, bf16 or f32.
     Export(export::ExportArgs),
     /// Make extractive-QA training data from plain text: cloze questions (a first stage before a small QA set).
@@ -92,6 +95,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Explain(a) => explain::run(a),
         Command::Export(a) => export::run(a),
         Command::ClozeQa(a) => cloze_qa::run(a),
         Command::Info(a) => info::run(a),

@@ -640,7 +640,7 @@ fn answer_targets(model: &PipelineModel, question: &str, context: &str, max_leng
 fn entity_targets(model: &PipelineModel, text: &str, label: Option<&str>, max_length: usize) -> Result<Picked> {
     let cfg = model.config();
     let popts = super::PipelineOptions { max_length: Some(max_length), batch_size: 1 };
-    let found = super::ner::ner(model, &[text], super::ner::Aggregation::Simple, &popts)?.remove(0);
+    let found = super::ner::ner(model, &[text], super::ner::Aggregation::First, &popts)?.remove(0);
     let encoded = model.encode(&[text], Some(max_length))?.remove(0);
     let labels = cfg.num_labels();
     let logits = logits_row(&model.model.model, &encoded.encoding)?;
