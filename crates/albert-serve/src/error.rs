@@ -103,9 +103,11 @@ struct TeiBody<'a> {
     error_type: ErrorType,
 }
 
+/// The answer carries its error type in its extensions, for the per-route failure counts.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(TeiBody { error: &self.message, error_type: self.error_type })).into_response()
+        let body = Json(TeiBody { error: &self.message, error_type: self.error_type });
+        (self.status, axum::Extension(self.error_type), body).into_response()
     }
 }
 
@@ -121,8 +123,6 @@ struct OpenAiBody<'a> {
     error_type: ErrorType,
 }
 
-impl From<ApiError> for OpenAiError {
-    fn from(err: ApiError) -> Self {
 impl Serialize for OpenAiBody<'_> {
     /// `{"error": {"message", "type", "param": null, "code"}}`: `type` is OpenAI's class of the status
     /// (`invalid_request_error`, `authentication_error`, `rate_limit_error`, `server_error`), `code` TEI's error type
@@ -151,6 +151,8 @@ impl Serialize for OpenAiBody<'_> {
     }
 }
 
+impl From<ApiError> for OpenAiError {
+    fn from(err: ApiError) -> Self {
         Self(err)
     }
 }
@@ -158,6 +160,7 @@ impl Serialize for OpenAiBody<'_> {
 impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        (e.status, Json(OpenAiBody { message: &e.message, code: e.status.as_u16(), error_type: e.error_type })).into_response()
+        let body = Json(OpenAiBody { message: &e.message, code: e.status.as_u16(), error_type: e.error_type });
+        (e.status, axum::Extension(e.error_type), body).into_response()
     }
 }

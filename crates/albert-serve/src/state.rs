@@ -1,15 +1,19 @@
 //! The served models, loaded and prepared once at start, the limits every request is held to, and the one way a
-//! request reaches a model: [`AppState::pipeline`] picks it, [`AppState::compute`] runs it off the async runtime.
+//! request reaches a model: [`AppState::pipeline`] picks it, [`AppState::compute`] admits the request and runs its
+//! work off the async runtime, where the pipeline's forward passes go through the model's batcher
+//! ([`crate::batcher`]).
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use albert::pipeline::{PipelineModel, Task};
 use albert::{builtin, Architecture, Precision};
 use tokio::sync::Semaphore;
 
+use crate::batcher::{BatchLimits, Batcher, Ticket};
 use crate::error::{ApiError, ErrorType};
+use crate::metrics::Metrics;
 
 /// Every task, in the order `/info` and `/v1/models` list them.
 pub const TASKS: [Task; 5] = [Task::Classify, Task::Embed, Task::FillMask, Task::QuestionAnswering, Task::Ner];
@@ -46,23 +50,40 @@ impl ModelSpec {
     }
 }
 
-/// What every request is held to.
+/// What every request is held to, and how requests share forward passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most inputs in one request (TEI's `--max-client-batch-size`, 32); more are refused with a 422.
     pub max_client_batch_size: usize,
-    /// Most requests computing or waiting for the compute threads at once (TEI's `--max-concurrent-requests`,
-    /// 512); one more is answered 429 at once rather than queued.
+    /// Most requests admitted at once, tokenizing, queued or computing (TEI's `--max-concurrent-requests`, 512);
+    /// one more is answered 429 at once rather than queued.
     pub max_concurrent_requests: usize,
     /// Largest request body in bytes (TEI's `--payload-limit`, 2 MB); a larger one is answered 413.
     pub payload_limit: usize,
-    /// Inputs per forward pass within one request.
+    /// Most padded tokens (rows x the longest row) in one forward pass shared by requests (TEI's
+    /// `--max-batch-tokens`, 16384); at least every model's maximum input length.
+    pub max_batch_tokens: usize,
+    /// Most rows (inputs, QA windows) in one forward pass (TEI's `--max-batch-requests`); `None`: only the token
+    /// budget bounds it.
+    pub max_batch_requests: Option<usize>,
+    /// Windows of one long `/qa` context handed to the batcher at once (the other routes hand all their inputs at
+    /// once): a request's memory stays bounded however long its context.
     pub batch_size: usize,
+    /// A request not answered within this is cancelled (its queued rows dropped) and answered 503; `None`: no limit.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_client_batch_size: 32, max_concurrent_requests: 512, payload_limit: 2_000_000, batch_size: 8 }
+        Self {
+            max_client_batch_size: 32,
+            max_concurrent_requests: 512,
+            payload_limit: 2_000_000,
+            max_batch_tokens: 16_384,
+            max_batch_requests: None,
+            batch_size: 8,
+            request_timeout: None,
+        }
     }
 }
 
@@ -125,6 +146,20 @@ impl ServedModel {
         Ok(Self { name: spec.name.clone(), source: spec.source.clone(), architecture, pipelines })
     }
 
+    /// Gives each of its pipelines a batcher (its queue and thread) that runs its forward passes on `pool`.
+    fn batch(&mut self, limits: BatchLimits, pool: &Arc<rayon::ThreadPool>, metrics: &Metrics) -> albert::Result<()> {
+        for pipeline in &mut self.pipelines {
+            let task = pipeline.task().name();
+            let label = format!("{}/{task}", self.name);
+            let p = Arc::get_mut(pipeline)
+                .ok_or_else(|| albert::Error::Input(format!("{label}: the pipeline is shared; serve a model of its own")))?;
+            let batcher = Batcher::start(p.inference_model()?, p.pad_id(), limits, pool.clone(), metrics.queue(&self.name, task), &label)
+                .map_err(|e| albert::Error::Input(format!("{label}: cannot start its batcher thread: {e}")))?;
+            p.set_forward(Arc::new(batcher));
+        }
+        Ok(())
+    }
+
     /// Its pipeline for `task`, if it serves it.
     pub fn pipeline(&self, task: Task) -> Option<&Arc<PipelineModel>> {
         self.pipelines.iter().find(|p| p.task() == task)
@@ -149,22 +184,41 @@ pub struct AppState {
     /// The key requests must bear, if any (see [`AppState::with_api_key`]).
     api_key: Option<String>,
     permits: Arc<Semaphore>,
+    /// What `/metrics` renders.
+    pub metrics: Arc<Metrics>,
+    in_flight: metrics::Gauge,
 }
 
 impl AppState {
     /// Loads and prepares every model of `config` (the built-in ones when it names none).
     pub fn load(config: &ServeConfig) -> albert::Result<Self> {
+        Self::load_with_metrics(config, Arc::new(Metrics::new()))
+    }
+
+    /// [`AppState::load`], recording into `metrics` (a server renders them while the models load).
+    pub fn load_with_metrics(config: &ServeConfig, metrics: Arc<Metrics>) -> albert::Result<Self> {
         let specs = match config.models.is_empty() {
             true => ModelSpec::builtins()?,
             false => config.models.clone(),
         };
         let precision = Precision::from_int8(config.int8);
         let models = specs.iter().map(|s| ServedModel::load(s, precision)).collect::<albert::Result<_>>()?;
-        Ok(Self::new(models, config.limits, precision)?.with_api_key(config.api_key.clone()))
+        Ok(Self::new_with_metrics(models, config.limits, precision, metrics)?.with_api_key(config.api_key.clone()))
     }
 
-    /// A state over models already loaded; names must be distinct.
+    /// A state over models already loaded (names distinct), each pipeline given its batcher.
     pub fn new(models: Vec<ServedModel>, limits: Limits, precision: Precision) -> albert::Result<Self> {
+        Self::new_with_metrics(models, limits, precision, Arc::new(Metrics::new()))
+    }
+
+    /// [`AppState::new`], recording into `metrics`. The batchers' forward passes run on a pool of their own,
+    /// `RAYON_NUM_THREADS` threads (all cores by default).
+    pub fn new_with_metrics(
+        mut models: Vec<ServedModel>,
+        limits: Limits,
+        precision: Precision,
+        metrics: Arc<Metrics>,
+    ) -> albert::Result<Self> {
         for (i, m) in models.iter().enumerate() {
             if models[..i].iter().any(|o| o.name == m.name) {
                 return Err(albert::Error::Input(format!("two models are named `{}`", m.name)));
@@ -173,10 +227,29 @@ impl AppState {
         if models.is_empty() {
             return Err(albert::Error::Input("no model to serve".into()));
         }
+        for m in &models {
+            let longest = m.pipelines[0].max_length(None)?;
+            if limits.max_batch_tokens < longest {
+                return Err(albert::Error::Input(format!(
+                    "--max-batch-tokens {} is below the {longest}-token inputs model `{}` takes; give at least {longest}",
+                    limits.max_batch_tokens, m.name
+                )));
+            }
+        }
         let limits = Limits { max_concurrent_requests: limits.max_concurrent_requests.max(1), ..limits };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("compute {i}"))
+            .build()
+            .map_err(|e| albert::Error::Input(format!("cannot start the compute threads: {e}")))?;
+        let pool = Arc::new(pool);
+        let batch = BatchLimits { max_batch_tokens: limits.max_batch_tokens, max_batch_requests: limits.max_batch_requests };
+        for m in &mut models {
+            m.batch(batch, &pool, &metrics)?;
+        }
         let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let permits = Arc::new(Semaphore::new(limits.max_concurrent_requests));
-        Ok(Self { models, limits, precision, created, api_key: None, permits })
+        let in_flight = metrics.in_flight();
+        Ok(Self { models, limits, precision, created, api_key: None, permits, metrics, in_flight })
     }
 
     /// Requires `Authorization: Bearer <key>` on every route but the health checks (`None`: no key).
@@ -255,8 +328,10 @@ impl AppState {
     }
 
     /// Runs `work` on the blocking pool, off the async runtime's threads, once admitted: with
-    /// `max_concurrent_requests` requests already admitted it is refused at once with a 429. A panic in `work`
-    /// answers 424 rather than dropping the connection.
+    /// `max_concurrent_requests` requests already admitted it is refused at once with a 429. `work` tokenizes on
+    /// rayon's pool and its forward passes go through the batchers. When the request is dropped before `work` ends
+    /// (its client left, its time ran out), its rows still queued are dropped unrun. A panic in `work` answers 424
+    /// rather than dropping the connection.
     pub async fn compute<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -267,12 +342,38 @@ impl AppState {
                 format!("model is overloaded: {} requests are in flight", self.limits.max_concurrent_requests),
             )
         })?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
+        let ticket = Ticket::start();
+        /// Abandons the ticket if the request's future is dropped while its work runs.
+        struct AbandonOnDrop(Option<Ticket>);
+        impl Drop for AbandonOnDrop {
+            fn drop(&mut self) {
+                if let Some(ticket) = self.0.take() {
+                    ticket.abandon();
+                }
+            }
+        }
+        /// Counts the request in flight while its work runs (a panic in it too).
+        struct InFlight(metrics::Gauge);
+        impl Drop for InFlight {
+            fn drop(&mut self) {
+                self.0.decrement(1.0);
+            }
+        }
+        self.in_flight.increment(1.0);
+        let in_flight = InFlight(self.in_flight.clone());
+        let mut abandon = AbandonOnDrop(Some(ticket.clone()));
+        let span = tracing::Span::current();
+        let work_ticket = ticket.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let (_permit, _in_flight) = (permit, in_flight);
+            span.in_scope(|| work_ticket.scope(work))
         })
-        .await
-        .map_err(|e| ApiError::new(ErrorType::Backend, format!("inference failed: {e}")))?
+        .await;
+        abandon.0 = None;
+        if let Some(timings) = ticket.timings() {
+            self.metrics.timings(timings);
+        }
+        result.map_err(|e| ApiError::new(ErrorType::Backend, format!("inference failed: {e}")))?
     }
 
     /// Refuses an empty request (400) or one with more inputs than `max_client_batch_size` (422), as TEI does.

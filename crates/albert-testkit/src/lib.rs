@@ -7,6 +7,8 @@
 //! [`SKIP_LOG_ENV`] names, from which `scripts/skipped.sh` prints the summary at the end of `scripts/test.sh` and
 //! `.ci/run`. Under `CI=true` a missing dataset or WordNet fails the test instead: CI provides both.
 
+pub mod http;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

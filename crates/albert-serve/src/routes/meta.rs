@@ -56,7 +56,7 @@ pub(crate) struct Info {
     model_type: ModelType,
     max_concurrent_requests: usize,
     max_input_length: usize,
-    /// Tokens of the largest forward pass one request makes (requests are not yet batched together).
+    /// Most padded tokens in one forward pass shared by requests (`--max-batch-tokens`).
     max_batch_tokens: usize,
     max_client_batch_size: usize,
     auto_truncate: bool,
@@ -110,7 +110,7 @@ fn info_of(state: &AppState) -> Result<Info, ApiError> {
         model_type: model_type(default),
         max_concurrent_requests: state.limits.max_concurrent_requests,
         max_input_length,
-        max_batch_tokens: state.limits.batch_size * max_input_length,
+        max_batch_tokens: state.limits.max_batch_tokens,
         max_client_batch_size: state.limits.max_client_batch_size,
         auto_truncate: false,
         // The pipelines tokenize on rayon's pool.

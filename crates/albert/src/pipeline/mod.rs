@@ -144,6 +144,19 @@ pub struct PipelineModel {
     /// The inference model ([`Pretrained::detached`]) and the precision it was built in: built on first use and
     /// kept, since preparing it (weight copies, int8 quantization) costs about as much as a short request.
     inference: Mutex<Option<(Precision, Arc<AlbertForAny>)>>,
+    /// Where the forward passes run, when not in the calling thread (see [`PipelineModel::set_forward`]).
+    forward: Option<Arc<dyn Forward>>,
+}
+
+/// Where a pipeline's forward passes run. Without one, [`PipelineModel::run_batches`] runs them in the calling
+/// thread; a server installs its batcher ([`PipelineModel::set_forward`]), which packs the inputs of concurrent
+/// requests into shared forward passes on its own threads and hands each request back its rows.
+pub trait Forward: Send + Sync {
+    /// Runs the model over `encodings` and calls `each` once per forward pass that held some of them, with that
+    /// pass's outputs narrowed to those rows and the rows (their index in `encodings`, the encoding) in the order of
+    /// the outputs' first dimension. The outputs may be padded past the longest of these rows (other rows shared the
+    /// pass); the attention mask keeps padding out of every real position.
+    fn run(&self, encodings: &[&Encoding], each: &mut dyn FnMut(&AnyOutput, &[(usize, &Encoding)]) -> Result<()>) -> Result<()>;
 }
 
 impl PipelineModel {
@@ -197,7 +210,7 @@ impl PipelineModel {
             s.check_tokenizer(&tokenizer)?;
         }
         let dir = given.to_path_buf();
-        Ok(Self { model, tokenizer, dir, sentence, task, inference: Mutex::new(None) })
+        Ok(Self { model, tokenizer, dir, sentence, task, inference: Mutex::new(None), forward: None })
     }
 
     /// A pipeline over a model already in memory (one just trained, or a random one to benchmark); `model` must be
@@ -207,7 +220,7 @@ impl PipelineModel {
         if !task.accepts(arch) {
             return Err(Error::Input(format!("`{}` needs {}, not {}", task.name(), task.architecture().hf_name(), arch.hf_name())));
         }
-        Ok(Self { model, tokenizer, dir: PathBuf::new(), sentence: None, task, inference: Mutex::new(None) })
+        Ok(Self { model, tokenizer, dir: PathBuf::new(), sentence: None, task, inference: Mutex::new(None), forward: None })
     }
 
     /// The model's configuration.
@@ -238,6 +251,16 @@ impl PipelineModel {
     /// Encodes each text as [`PipelineModel::encode`] does; an empty text or one the tokenizer refuses gets its own
     /// error. Only a bad `max_length` fails the call.
     pub fn encode_each(&self, texts: &[&str], max_length: Option<usize>) -> Result<Vec<PerInput<Truncated>>> {
+        self.encode_each_from(texts, max_length, TruncationDirection::Right)
+    }
+
+    /// [`PipelineModel::encode_each`], cutting long texts from `direction`'s end (`Left` keeps their end).
+    pub fn encode_each_from(
+        &self,
+        texts: &[&str],
+        max_length: Option<usize>,
+        direction: TruncationDirection,
+    ) -> Result<Vec<PerInput<Truncated>>> {
         let max_length = self.max_length(max_length)?;
         Ok(texts
             .par_iter()
@@ -281,16 +304,6 @@ impl PipelineModel {
     /// Runs the inputs that encoded (see [`PipelineModel::run_batches`]) and gives each the answer `each` makes of
     /// its row of the batch's outputs (`each(outputs, row, input index, encoding)`); inputs that failed before keep
     /// their error. Results come in input order.
-        self.encode_each_from(texts, max_length, TruncationDirection::Right)
-    }
-
-    /// [`PipelineModel::encode_each`], cutting long texts from `direction`'s end (`Left` keeps their end).
-    pub fn encode_each_from(
-        &self,
-        texts: &[&str],
-        max_length: Option<usize>,
-        direction: TruncationDirection,
-    ) -> Result<Vec<PerInput<Truncated>>> {
     pub(crate) fn run_each<T>(
         &self,
         encoded: Vec<PerInput<Truncated>>,
@@ -319,13 +332,17 @@ impl PipelineModel {
     /// Runs the model over `encodings` in batches of `batch_size` and hands each batch's outputs with the batch's
     /// rows (their index in `encodings`, and the encoding) to `each`. Batches are cut from the inputs sorted by
     /// length and padded to their longest, so that little padding is computed (the results do not depend on it).
+    /// With a [`Forward`] installed, it runs them instead, in batches of its own making.
     pub fn run_batches(
         &self,
         encodings: &[&Encoding],
         batch_size: usize,
         mut each: impl FnMut(&AnyOutput, &[(usize, &Encoding)]) -> Result<()>,
     ) -> Result<()> {
-        let rows = task_head::EncodingRows { encodings, pad_id: self.tokenizer.token_to_id("<pad>").unwrap_or(0) };
+        if let Some(forward) = &self.forward {
+            return forward.run(encodings, &mut each);
+        }
+        let rows = task_head::EncodingRows { encodings, pad_id: self.pad_id() };
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].ids.len());
         task_head::run_items(&*self.inference_model()?, &rows, &order, batch_size, &Device::Cpu, |out, batch| {
@@ -334,10 +351,21 @@ impl PipelineModel {
         })
     }
 
+    /// Runs this model's forward passes through `forward` from now on (a server's batcher) rather than in the
+    /// calling thread.
+    pub fn set_forward(&mut self, forward: Arc<dyn Forward>) {
+        self.forward = Some(forward);
+    }
+
+    /// The id that pads rows to the longest of a batch.
+    pub fn pad_id(&self) -> u32 {
+        self.tokenizer.token_to_id("<pad>").unwrap_or(0)
+    }
+
     /// The model prepared for inference: no autograd graph (each intermediate is freed as soon as it is used),
     /// projections prepared once. Rebuilt when the model's [`Pretrained::precision`] changes; a pipeline model's
-    /// parameters are not trained, so they do not change under it.
-    fn inference_model(&self) -> Result<Arc<AlbertForAny>> {
+    /// parameters are not trained, so they do not change under it. A [`Forward`] runs this model.
+    pub fn inference_model(&self) -> Result<Arc<AlbertForAny>> {
         let mut slot = self.inference.lock().unwrap_or_else(|e| e.into_inner());
         let precision = self.model.precision();
         if let Some((built, model)) = slot.as_ref() {
