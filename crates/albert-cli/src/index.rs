@@ -88,7 +88,8 @@ struct AddArgs {
 struct RemoveArgs {
     /// The index folder.
     index: PathBuf,
-    /// Indexed files, or folders (every indexed file under them); `sync` no longer walks them.
+    /// Indexed files, or folders (every indexed file under them, and `sync` no longer walks them). A file that
+    /// still lies in a folder the index syncs comes back at the next `sync`: delete it, or remove the folder.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Print what was done as JSON.
