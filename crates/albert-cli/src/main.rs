@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod args;
 mod bench;
+mod bias;
 mod bench_protocol;
 mod cloze_qa;
 mod demo;
@@ -81,6 +82,9 @@ enum Command {
     Search(search::SearchArgs),
     /// Serve the pipelines over HTTP (Text Embeddings Inference's and OpenAI's routes, fill-mask, qa, ner).
     Serve(serve::ServeArgs),
+    /// Probe a masked-LM model for social bias (CrowS-Pairs).
+    #[command(subcommand_required = true)]
+    Bias(bias::BiasArgs),
     /// Train or inspect a SentencePiece vocabulary.
     Vocab(vocab::VocabArgs),
 }
@@ -107,6 +111,7 @@ fn main() {
         Command::Tokenize(a) => tokenize::run(a),
         Command::Vocab(a) => vocab::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Bias(a) => bias::run(a),
         Command::Pretrain(a) => pretrain::run(a),
         Command::Classify(a) => pipelines::run_classify(a),
         Command::FillMask(a) => pipelines::run_fill_mask(a),
