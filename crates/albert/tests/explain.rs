@@ -189,3 +189,26 @@ fn bad_requests_are_refused_by_name() {
         .unwrap_err();
     assert!(err.to_string().contains("does not fit"), "{err}");
 }
+
+/// QA end to end on the pipeline fixture: the explained start and end are the positions of transformers' answer
+/// (tests/fixtures/pipelines/expected.json), in a window of the question and the context, with a probability each.
+#[test]
+fn a_question_explains_the_start_and_end_of_transformers_answer() {
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/pipelines/expected.json")).unwrap()).unwrap();
+    let case = &cases["qa"][0];
+    let (question, context) = (case["question"].as_str().unwrap(), case["context"].as_str().unwrap());
+    let model = PipelineModel::load_dir(&root().join("tests/fixtures/pipelines/qa"), Task::QuestionAnswering).unwrap();
+    let out = explain::explain(&model, &Request::Answer { question, context }, Method::GradXInput, &ExplainOptions::default(), &mut |_| {}).unwrap();
+    let answer = case["answer"].as_str().unwrap();
+    assert_eq!(out.prediction.as_ref().unwrap().label, answer);
+    let [start, end] = &out.targets[..] else { panic!("two targets, start and end") };
+    let (Target::Start { position: s }, Target::End { position: e }) = (start.attribution.target, end.attribution.target) else {
+        panic!("start then end: {:?}", out.targets)
+    };
+    assert_eq!(out.segments[s], 1, "the start lies in the context");
+    assert_eq!((out.offsets[s].0, out.offsets[e].1), (case["start"].as_u64().unwrap() as usize, case["end"].as_u64().unwrap() as usize));
+    assert_eq!(start.label, format!("start of {answer:?}"));
+    assert!(start.probability > 0.0 && end.probability > 0.0);
+    let words = out.words(&[question, context]);
+    assert!(words.words.iter().any(|w| w == "live?"), "{:?}", words.words);
+}
