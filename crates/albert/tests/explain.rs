@@ -212,3 +212,27 @@ fn a_question_explains_the_start_and_end_of_transformers_answer() {
     let words = out.words(&[question, context]);
     assert!(words.words.iter().any(|w| w == "live?"), "{:?}", words.words);
 }
+
+/// Token classification end to end on the NER pipeline fixture: one target per entity transformers finds with
+/// `aggregation_strategy="first"` (tests/fixtures/pipelines/ner_aggregation.json), at the entity's first token, in
+/// text order; `label` keeps one entity type.
+#[test]
+fn entities_are_explained_one_by_one_as_transformers_finds_them() {
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/pipelines/ner_aggregation.json")).unwrap()).unwrap();
+    let case = &cases["first"][0];
+    let text = case["text"].as_str().unwrap();
+    let model = PipelineModel::load_dir(&root().join("tests/fixtures/pipelines/ner"), Task::Ner).unwrap();
+    let run = |label| explain::explain(&model, &Request::Entities { text, label }, Method::GradXInput, &ExplainOptions::default(), &mut |_| {});
+    let out = run(None).unwrap();
+    let entities = case["entities"].as_array().unwrap();
+    assert_eq!(out.targets.len(), entities.len());
+    for (t, e) in out.targets.iter().zip(entities) {
+        let Target::Token { position, .. } = t.attribution.target else { panic!("token targets") };
+        assert_eq!(out.offsets[position].0 as u64, e["start"].as_u64().unwrap(), "{}", t.label);
+        assert!(t.label.starts_with(&format!("B-{}", e["entity_group"].as_str().unwrap())) || t.label.starts_with("I-"), "{}", t.label);
+    }
+    let misc = run(Some("MISC")).unwrap();
+    assert_eq!(misc.targets.len(), entities.iter().filter(|e| e["entity_group"] == "MISC").count());
+    assert!(run(Some("LOC")).unwrap_err().to_string().contains("no LOC entity"));
+}
