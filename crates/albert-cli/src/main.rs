@@ -3,12 +3,14 @@
 use clap::{Parser, Subcommand};
 
 mod args;
+mod ask;
 mod bench;
 mod bias;
 mod bench_protocol;
 mod cloze_qa;
 mod demo;
 mod evaluate;
+mod evaluate_retrieval;
 mod explain;
 mod export;
 mod finetune;
@@ -80,6 +82,8 @@ enum Command {
     Index(index::IndexArgs),
     /// Find the passages of an index that answer a query (BM25, dense, hybrid; optional reranking).
     Search(search::SearchArgs),
+    /// Ask an index a question: retrieve, rerank, read with an extractive QA model; the answer with its source (--chat: a session).
+    Ask(ask::AskArgs),
     /// Serve the pipelines over HTTP (Text Embeddings Inference's and OpenAI's routes, fill-mask, qa, ner).
     Serve(serve::ServeArgs),
     /// Probe a masked-LM model for social bias (CrowS-Pairs).
@@ -121,6 +125,7 @@ fn main() {
         Command::Ner(a) => pipelines::run_ner(a),
         Command::Index(a) => index::run(a),
         Command::Search(a) => search::run(a),
+        Command::Ask(a) => ask::run(a),
         Command::Serve(a) => serve::run(a),
     };
     if let Err(e) = result {

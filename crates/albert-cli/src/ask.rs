@@ -1,0 +1,330 @@
+//! `albert ask`: a question answered from an index of the user's documents: retrieve (and rerank) passages, read the
+//! best ones with an extractive QA model, answer with the source, or say that the documents do not contain the
+//! answer. `--chat` keeps a session: each follow-up is read with the previous turns prepended, as CoQA's baselines
+//! read a conversation.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use albert::pipeline::qa::{self, QaOptions};
+use albert::pipeline::{PipelineModel, Task};
+use albert_search::{Embedder, Hit, Index, Reranker, SearchMode, SearchOptions, Source};
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+/// Arguments of `albert ask`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+albert ask my-index \"When was the treaty signed?\"\n  \
+albert ask my-index \"Who signed it?\" --reader twmkn9/albert-base-v2-squad2 --json\n  \
+albert ask my-index --chat              # one question per line; follow-ups may say \"it\", \"he\", \"there\"\n\n\
+The question retrieves --passages passages (--mode, as `albert search`; --rerank reorders them), each is read by \
+the extractive QA model (--reader, default the built-in albert-small-xquad), and the span with the highest \
+probability (start x end, softmax within its passage) is the answer, with its file, document and code-point span in \
+the document. Below --threshold the answer is that the documents do not contain it. Runner-up answers come from \
+the other passages (the same text counted once).\n\n\
+--chat reads questions from stdin, one per line (an empty line or end of input ends the session); each one is \
+retrieved and read together with the previous --history turns, prepended as \"Q: ... A: ...\" (the CoQA baselines' \
+reading of a conversation), so a follow-up can refer to an earlier answer.")]
+pub struct AskArgs {
+    /// The index folder (`albert index build`).
+    index: PathBuf,
+    /// The question (with --chat, the first turn; without it, required).
+    question: Option<String>,
+    /// The extractive QA model (checkpoint directory or hub id); default: the built-in one.
+    #[arg(long, value_name = "MODEL")]
+    reader: Option<String>,
+    /// bm25 (words), dense (meaning) or hybrid (both, fused by reciprocal rank).
+    #[arg(long, default_value = "hybrid", value_parser = |s: &str| s.parse::<SearchMode>())]
+    mode: SearchMode,
+    /// Rerank the candidates with this sequence-pair classifier before reading.
+    #[arg(long, value_name = "MODEL")]
+    rerank: Option<String>,
+    /// Candidates the reranker reads.
+    #[arg(long, default_value_t = 20)]
+    rerank_depth: usize,
+    /// Passages the reader reads, the best of the retrieval.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    passages: u64,
+    /// Lowest reader score (start x end probability) taken as an answer.
+    #[arg(long, default_value_t = 0.1)]
+    threshold: f32,
+    /// Runner-up answers shown.
+    #[arg(long, default_value_t = 3)]
+    runner_ups: usize,
+    /// Longest answer in tokens.
+    #[arg(long, default_value_t = 30)]
+    max_answer_length: usize,
+    /// Keep a session: read questions from stdin, each with the previous turns.
+    #[arg(long)]
+    chat: bool,
+    /// Previous turns prepended to a follow-up (--chat).
+    #[arg(long, default_value_t = 2)]
+    history: usize,
+    /// The embedder of queries, when it does not lie where the index recorded it (it must be the same model).
+    #[arg(long, value_name = "MODEL")]
+    embedder: Option<String>,
+    /// Print each answer as one JSON object (one per line with --chat).
+    #[arg(long)]
+    json: bool,
+}
+
+/// One answer found in a passage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Found {
+    /// The answer's text.
+    pub answer: String,
+    /// The reader's probability of the span (start x end, softmax within the passage).
+    pub score: f32,
+    /// The document it comes from.
+    pub source: Source,
+    /// Half-open code-point range of the answer in its document's text.
+    pub span: (usize, usize),
+    /// The passage's id in the index.
+    pub passage: u64,
+    /// The passage's rank in the retrieval (from 1).
+    pub rank: usize,
+}
+
+/// What `ask` answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reply {
+    /// The question as asked.
+    pub question: String,
+    /// What the reader and the retrieval read (the question with the previous turns, in a chat).
+    pub read_as: String,
+    /// The answer, when its score reaches the threshold.
+    pub answer: Option<Found>,
+    /// The best span, even below the threshold (what `answer` would have been).
+    pub best: Option<Found>,
+    /// Other answers, best first, each text once.
+    pub runner_ups: Vec<Found>,
+    /// Passages read.
+    pub passages_read: usize,
+}
+
+/// The question as read in a conversation: the last `history` turns, then the question, as "Q: ... A: ..." (CoQA's
+/// baselines prepend the previous question-answer pairs to the question).
+pub fn with_history(history: &[(String, String)], question: &str, turns: usize) -> String {
+    let first = history.len().saturating_sub(turns);
+    let mut text: String = history[first..].iter().map(|(q, a)| format!("Q: {q} A: {a} ")).collect();
+    if text.is_empty() {
+        return question.to_string();
+    }
+    text.push_str("Q: ");
+    text.push_str(question);
+    text
+}
+
+/// The answers of each passage, mapped onto their documents, best first; each normalized text kept once (its best
+/// occurrence).
+pub fn rank_answers(hits: &[Hit], answers: Vec<qa::Answer>) -> Vec<Found> {
+    let mut found: Vec<Found> = hits
+        .iter()
+        .zip(answers)
+        .filter(|(_, a)| !a.answer.trim().is_empty())
+        .map(|(h, a)| Found {
+            answer: a.answer,
+            score: a.score,
+            source: h.passage.source.clone(),
+            span: (h.passage.span.0 + a.start, h.passage.span.0 + a.end),
+            passage: h.passage.id,
+            rank: h.rank,
+        })
+        .collect();
+    // Stable: equal scores keep the retrieval's order.
+    found.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|f| seen.insert(f.answer.trim().to_lowercase()));
+    found
+}
+
+/// How a question is answered.
+#[derive(Debug, Clone, Copy)]
+pub struct AskSettings {
+    /// The retrieval (its `k`: the passages read).
+    pub search: SearchOptions,
+    /// How each passage is read.
+    pub qa: QaOptions,
+    /// Lowest reader score taken as an answer.
+    pub threshold: f32,
+    /// Runner-up answers kept.
+    pub runner_ups: usize,
+}
+
+/// The models `ask` runs, loaded once for a session (or an evaluation).
+pub struct Asker<'a> {
+    /// The index searched.
+    pub index: &'a Index,
+    /// The index's embedder (dense and hybrid search).
+    pub embedder: Option<&'a Embedder>,
+    /// The reranker of candidates, if any.
+    pub reranker: Option<&'a Reranker>,
+    /// The extractive QA model.
+    pub reader: &'a PipelineModel,
+}
+
+impl Asker<'_> {
+    /// Answers `question`, retrieving and reading `read_as` (the question itself, or with a chat's turns).
+    pub fn ask(&self, settings: &AskSettings, question: &str, read_as: String) -> Result<Reply> {
+        let hits = self.index.search(&read_as, &settings.search, self.embedder, self.reranker)?;
+        let answers = hits
+            .iter()
+            .map(|h| qa::answer(self.reader, &read_as, &h.passage.text, &settings.qa))
+            .collect::<albert::Result<Vec<_>>>()?;
+        let mut found = rank_answers(&hits, answers).into_iter();
+        let best = found.next();
+        let answer = best.clone().filter(|b| b.score >= settings.threshold);
+        Ok(Reply {
+            question: question.to_string(),
+            read_as,
+            answer,
+            best,
+            runner_ups: found.take(settings.runner_ups).collect(),
+            passages_read: hits.len(),
+        })
+    }
+}
+
+/// Loads the reader `spec` (default: the built-in QA model).
+pub fn load_reader(spec: Option<&str>) -> Result<PipelineModel> {
+    let spec = match spec {
+        Some(s) => s.to_string(),
+        None => albert::builtin::path(Task::QuestionAnswering.default_model())?.to_string_lossy().into_owned(),
+    };
+    PipelineModel::load(&spec, Task::QuestionAnswering).with_context(|| format!("loading the reader {}", albert::hub::echo(&spec)))
+}
+
+/// Runs `albert ask`.
+pub fn run(args: AskArgs) -> Result<()> {
+    if args.question.is_none() && !args.chat {
+        bail!("give a question, or --chat to read questions from stdin");
+    }
+    if !(0.0..=1.0).contains(&args.threshold) {
+        bail!("--threshold {} should be a probability, between 0 and 1", args.threshold);
+    }
+    let index = crate::index::open(&args.index)?;
+    let embedder = match args.mode {
+        SearchMode::Bm25 => None,
+        SearchMode::Dense | SearchMode::Hybrid => Some(crate::index::index_embedder(&index, args.embedder.as_deref())?),
+    };
+    let reranker = args
+        .rerank
+        .as_deref()
+        .map(|spec| Reranker::load(spec).with_context(|| format!("loading the reranker {}", albert::hub::echo(spec))))
+        .transpose()?;
+    let reader = load_reader(args.reader.as_deref())?;
+    let asker = Asker { index: &index, embedder: embedder.as_ref(), reranker: reranker.as_ref(), reader: &reader };
+    let settings = AskSettings {
+        search: SearchOptions {
+            mode: args.mode,
+            k: usize::try_from(args.passages).unwrap_or(usize::MAX),
+            rerank_depth: args.rerank_depth,
+            ..SearchOptions::default()
+        },
+        qa: QaOptions { max_answer_length: args.max_answer_length, ..QaOptions::default() },
+        threshold: args.threshold,
+        runner_ups: args.runner_ups,
+    };
+    let mut out = std::io::stdout().lock();
+    if !args.chat {
+        let question = args.question.clone().unwrap_or_default();
+        let reply = asker.ask(&settings, &question, question.clone())?;
+        return print_reply(&mut out, &reply, args.json);
+    }
+    let mut history: Vec<(String, String)> = Vec::new();
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut lines = args.question.clone().into_iter().map(Ok).chain(stdin.lock().lines());
+    loop {
+        if interactive {
+            eprint!("> ");
+        }
+        let Some(line) = lines.next() else { break };
+        let question = line.context("reading a question from stdin")?;
+        let question = question.trim();
+        if question.is_empty() {
+            break;
+        }
+        let read_as = with_history(&history, question, args.history);
+        let reply = asker.ask(&settings, question, read_as)?;
+        print_reply(&mut out, &reply, args.json)?;
+        out.flush()?;
+        // A turn without an answer is remembered as such: the next question is read after it.
+        let said = reply.answer.as_ref().map_or_else(|| "unknown".to_string(), |a| a.answer.clone());
+        history.push((question.to_string(), said));
+    }
+    Ok(())
+}
+
+fn print_reply(out: &mut impl Write, reply: &Reply, json: bool) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(reply)?)?;
+        return Ok(());
+    }
+    let place = |f: &Found| {
+        let s = &f.source;
+        let title = if s.title.is_empty() || s.title == s.doc_id { String::new() } else { format!(" \"{}\"", s.title) };
+        format!("{} [{}{}] chars {}..{}", s.file.display(), s.doc_id, title, f.span.0, f.span.1)
+    };
+    match (&reply.answer, &reply.best) {
+        (Some(a), _) => {
+            writeln!(out, "{}", a.answer)?;
+            writeln!(out, "  score {:.4}  {}", a.score, place(a))?;
+        }
+        (None, Some(b)) => writeln!(
+            out,
+            "The documents do not contain the answer (the best span, {:?}, scored {:.4}, below the threshold).",
+            b.answer, b.score
+        )?,
+        (None, None) => writeln!(out, "The documents do not contain the answer ({} passage(s) read).", reply.passages_read)?,
+    }
+    if !reply.runner_ups.is_empty() {
+        writeln!(out, "  runner-ups:")?;
+        for r in &reply.runner_ups {
+            writeln!(out, "    {:.4}  {}  {}", r.score, r.answer, place(r))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_prepended_as_question_answer_pairs() {
+        let history = vec![
+            ("Who wrote Emma?".to_string(), "Jane Austen".to_string()),
+            ("When?".to_string(), "1815".to_string()),
+            ("Where did she live?".to_string(), "Chawton".to_string()),
+        ];
+        assert_eq!(with_history(&[], "Who wrote Emma?", 2), "Who wrote Emma?");
+        assert_eq!(
+            with_history(&history, "Was it published?", 2),
+            "Q: When? A: 1815 Q: Where did she live? A: Chawton Q: Was it published?"
+        );
+        assert_eq!(with_history(&history, "And then?", 0), "And then?");
+    }
+
+    fn hit(rank: usize, id: u64, start: usize, text: &str) -> Hit {
+        let source = Source { file: PathBuf::from("notes.md"), doc_id: "notes".into(), title: String::new() };
+        let passage = albert_search::Passage { id, source, span: (start, start + text.chars().count()), text: text.into() };
+        Hit { rank, score: 1.0, scores: Default::default(), passage, snippet: String::new() }
+    }
+
+    fn answer(text: &str, score: f32, start: usize) -> qa::Answer {
+        qa::Answer { answer: text.into(), score, start, end: start + text.chars().count(), windows: 1 }
+    }
+
+    /// Spans move from the passage to the document; the best of each text is kept, best first; an empty answer
+    /// is no answer.
+    #[test]
+    fn answers_are_placed_in_their_documents_and_ranked() {
+        let hits = [hit(1, 7, 100, "Jane Austen wrote Emma."), hit(2, 9, 500, "Emma is by jane austen."), hit(3, 4, 0, "x")];
+        let answers = vec![answer("Jane Austen", 0.4, 0), answer("jane austen", 0.7, 11), answer("", 0.9, 0)];
+        let found = rank_answers(&hits, answers);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].answer.as_str(), found[0].span, found[0].passage, found[0].rank), ("jane austen", (511, 522), 9, 2));
+    }
+}
