@@ -26,7 +26,11 @@ fn state() -> Arc<AppState> {
     static STATE: OnceLock<Arc<AppState>> = OnceLock::new();
     STATE
         .get_or_init(|| {
-            let config = ServeConfig { models: Vec::new(), int8: false, limits: Limits::default(), api_key: None };
+            // One input per forward pass: the tests run at once on this server, and an answer compared bit for bit
+            // with the pipeline's must not share a pass with another test's inputs (padding moves the last bits;
+            // tests/serving.rs checks shared passes to 1e-5).
+            let limits = Limits { max_batch_requests: Some(1), ..Limits::default() };
+            let config = ServeConfig { models: Vec::new(), int8: false, limits, api_key: None };
             Arc::new(AppState::load(&config).expect("the built-in models load"))
         })
         .clone()
