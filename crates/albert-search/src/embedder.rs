@@ -53,15 +53,21 @@ impl Embedder {
     /// An embedder over a model already loaded for [`Task::Embed`], named `spec` in the index's manifest.
     pub fn new(model: PipelineModel, spec: String) -> Result<Self> {
         model.require(Task::Embed)?;
+        // A sentence-transformers directory may keep its checkpoint in a subfolder (`0_Transformer/`); its module
+        // files (pooling modes, normalization) are part of what the vectors mean, so they are hashed too.
+        let weights_dir = model.sentence.as_ref().map_or(model.dir.clone(), |head| head.transformer_dir.clone());
         let mut hash = Sha256::new();
-        for name in ["config.json"].iter().chain(&WEIGHT_FILES) {
-            let path = model.dir.join(name);
+        let module_files = ["modules.json", "1_Pooling/config.json", "sentence_bert_config.json"].map(|f| model.dir.join(f));
+        let weight_files = ["config.json"].iter().chain(&WEIGHT_FILES).map(|f| weights_dir.join(f));
+        for path in weight_files.chain(module_files) {
             if path.is_file() {
                 hash.update(std::fs::read(&path).map_err(io(&path))?);
             }
         }
         let fingerprint = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        let id = EmbedderId { spec, dim: model.config().hidden_size, fingerprint };
+        // A sentence-transformers head concatenates one hidden_size vector per pooling mode.
+        let dim = model.sentence.as_ref().map_or(model.config().hidden_size, |head| head.modes.len() * head.hidden_size);
+        let id = EmbedderId { spec, dim, fingerprint };
         Ok(Self { model, id, batch_size: 16 })
     }
 
@@ -80,11 +86,12 @@ impl Embedder {
         &self.model
     }
 
-    /// Unit vectors (`dim` values each) of `texts`, in order. Texts longer than the model's maximum length are
+    /// Unit vectors (`dim` values each) of `texts`, in order, pooled as the checkpoint says (a sentence-transformers
+    /// directory's modes; the mean of the token vectors for a plain checkpoint). Texts longer than the model's maximum length are
     /// truncated (a passage of the default 200 tokens never is).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let opts = PipelineOptions { max_length: None, batch_size: self.batch_size };
-        Ok(embed(&self.model, texts, Pooling::Mean, &opts)?.into_iter().map(|e| normalized(e.vector)).collect())
+        Ok(embed(&self.model, texts, Pooling::Model, &opts)?.into_iter().map(|e| normalized(e.vector)).collect())
     }
 }
 

@@ -316,3 +316,21 @@ fn biggest_file(dir: &Path) -> PathBuf {
         .max_by_key(|p| std::fs::metadata(p).unwrap().len())
         .unwrap()
 }
+
+/// A sentence-transformers directory embeds passages as the library does (tests/fixtures/st, made by
+/// scripts/reference/make_sentence_transformers_fixture.py with sentence-transformers 6.3: six pooling modes
+/// concatenated, then Normalize), and the index records the concatenated width.
+#[test]
+fn a_sentence_transformers_embedder_gives_the_librarys_vectors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/st");
+    let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let texts: Vec<&str> = want["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let embedder = Embedder::load(dir.join("model").to_str().unwrap()).unwrap();
+    let got = embedder.embed(&texts).unwrap();
+    for (i, (g, w)) in got.iter().zip(want["model"]["vectors"].as_array().unwrap()).enumerate() {
+        let w: Vec<f64> = w.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!((g.len(), embedder.id().dim), (w.len(), w.len()), "text {i}: width");
+        let worst = g.iter().zip(&w).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-5, "text {i}: differs from sentence-transformers by {worst}");
+    }
+}
