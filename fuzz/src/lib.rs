@@ -64,15 +64,16 @@ pub const SAMPLE_TEXTS: [&str; 6] = [
 ];
 
 /// Uses a tokenizer that loaded from fuzzed bytes the way the pipelines do: encodes every sample text (alone, and
-/// as a pair truncated to 16 tokens), decodes the ids back, ids past the vocabulary included.
+/// as a pair truncated to 16 tokens from the right and from the left), decodes the ids back, ids past the vocabulary included.
 pub fn exercise_tokenizer(tok: &albert::tokenizer::AlbertTokenizer) {
-    use albert::tokenizer::{EncodeOptions, Truncation};
-    let pair = EncodeOptions {
-        truncation: Some(Truncation { max_length: 16, stride: 0, strategy: Default::default() }),
+    use albert::tokenizer::{EncodeOptions, Truncation, TruncationDirection};
+    let pair = |direction| EncodeOptions {
+        truncation: Some(Truncation { max_length: 16, stride: 0, strategy: Default::default(), direction }),
         ..Default::default()
     };
+    let (right, left) = (pair(TruncationDirection::Right), pair(TruncationDirection::Left));
     for text in SAMPLE_TEXTS {
-        for (second, opts) in [(None, &EncodeOptions::default()), (Some(SAMPLE_TEXTS[0]), &pair)] {
+        for (second, opts) in [(None, &EncodeOptions::default()), (Some(SAMPLE_TEXTS[0]), &right), (Some(SAMPLE_TEXTS[0]), &left)] {
             if let Ok(enc) = tok.encode(text, second, opts) {
                 let _ = tok.decode(&enc.ids, true);
                 let _ = tok.decode(&enc.ids, false);
