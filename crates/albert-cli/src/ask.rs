@@ -204,15 +204,8 @@ pub fn run(args: AskArgs) -> Result<()> {
         bail!("--threshold {} should be a probability, between 0 and 1", args.threshold);
     }
     let index = crate::index::open(&args.index)?;
-    let embedder = match args.mode {
-        SearchMode::Bm25 => None,
-        SearchMode::Dense | SearchMode::Hybrid => Some(crate::index::index_embedder(&index, args.embedder.as_deref())?),
-    };
-    let reranker = args
-        .rerank
-        .as_deref()
-        .map(|spec| Reranker::load(spec).with_context(|| format!("loading the reranker {}", albert::hub::echo(spec))))
-        .transpose()?;
+    let embedder = crate::index::query_embedder(&index, args.mode, args.embedder.as_deref())?;
+    let reranker = crate::index::load_reranker(args.rerank.as_deref())?;
     let reader = load_reader(args.reader.as_deref())?;
     let asker = Asker { index: &index, embedder: embedder.as_ref(), reranker: reranker.as_ref(), reader: &reader };
     let settings = AskSettings {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use albert::pipeline::qa::QaOptions;
 use albert_search::passage::{chunk, Document};
-use albert_search::{Reranker, SearchMode, SearchOptions, Source};
+use albert_search::{SearchMode, SearchOptions, Source};
 use albert_train::metrics::retrieval::{evaluate, QueryScores, Qrels, Run};
 use albert_train::metrics::squad::{evaluate_v1, SquadReference};
 use albert_train::tasks::squad::{read_squad, ArticleSplit};
@@ -119,11 +119,7 @@ pub fn run(data: &std::path::Path, articles: Option<albert_train::tasks::squad::
         }
     }
     anyhow::ensure!(!questions.is_empty(), "{} holds no question", data.display());
-    let reranker = args
-        .rerank
-        .as_deref()
-        .map(|spec| Reranker::load(spec).with_context(|| format!("loading the reranker {}", albert::hub::echo(spec))))
-        .transpose()?;
+    let reranker = crate::index::load_reranker(args.rerank.as_deref())?;
     let reader = args.reader.as_deref().map(|spec| load_reader(Some(spec))).transpose()?;
     let embedder = (args.mode != SearchMode::Bm25).then_some(&embedder);
     let search = SearchOptions { mode: args.mode, k: 20, rerank_depth: args.rerank_depth.max(20), ..SearchOptions::default() };

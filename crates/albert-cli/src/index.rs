@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use albert_search::{ChunkSettings, Embedder, Index, IndexInfo, Progress, UpdateReport};
+use albert_search::{ChunkSettings, Embedder, Index, IndexInfo, Progress, Reranker, SearchMode, UpdateReport};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -179,6 +179,20 @@ pub fn index_embedder(index: &Index, spec: Option<&str>) -> Result<Embedder> {
     let embedder = load_embedder(spec)?;
     index.check_embedder(&embedder)?;
     Ok(embedder)
+}
+
+/// The query embedder a search `mode` needs: none for BM25, else the index's own (or `spec`, checked to be it).
+pub fn query_embedder(index: &Index, mode: SearchMode, spec: Option<&str>) -> Result<Option<Embedder>> {
+    match mode {
+        SearchMode::Bm25 => Ok(None),
+        SearchMode::Dense | SearchMode::Hybrid => index_embedder(index, spec).map(Some),
+    }
+}
+
+/// The reranker `spec` names, if any.
+pub fn load_reranker(spec: Option<&str>) -> Result<Option<Reranker>> {
+    spec.map(|spec| Reranker::load(spec).with_context(|| format!("loading the reranker {}", albert::hub::echo(spec))))
+        .transpose()
 }
 
 fn print_report(what: &str, index: &Index, r: &UpdateReport, took: Duration, json: bool) -> Result<()> {

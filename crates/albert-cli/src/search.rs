@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use albert_search::{Reranker, SearchMode, SearchOptions};
-use anyhow::{Context, Result};
+use albert_search::{SearchMode, SearchOptions};
+use anyhow::Result;
 
 /// Arguments of `albert search`.
 #[derive(clap::Args, Debug)]
@@ -50,15 +50,8 @@ pub struct SearchArgs {
 /// Runs `albert search`.
 pub fn run(args: SearchArgs) -> Result<()> {
     let index = crate::index::open(&args.index)?;
-    let embedder = match args.mode {
-        SearchMode::Bm25 => None,
-        SearchMode::Dense | SearchMode::Hybrid => Some(crate::index::index_embedder(&index, args.embedder.as_deref())?),
-    };
-    let reranker = args
-        .rerank
-        .as_deref()
-        .map(|spec| Reranker::load(spec).with_context(|| format!("loading the reranker {}", albert::hub::echo(spec))))
-        .transpose()?;
+    let embedder = crate::index::query_embedder(&index, args.mode, args.embedder.as_deref())?;
+    let reranker = crate::index::load_reranker(args.rerank.as_deref())?;
     let opts = SearchOptions { mode: args.mode, k: args.k, fusion_depth: args.fusion_depth, rerank_depth: args.rerank_depth };
     let start = Instant::now();
     let hits = index.search(&args.query, &opts, embedder.as_ref(), reranker.as_ref())?;

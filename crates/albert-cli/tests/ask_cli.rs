@@ -3,25 +3,14 @@
 //! its document, the threshold, a chat's history, and retrieval metrics worked by hand for BM25.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn albert(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_albert"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run albert");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
+mod common;
+use common::albert;
 
 fn ok(args: &[&str], stdin: &str) -> String {
-    let out = albert(args, stdin);
+    let out = albert(args, stdin.as_bytes());
     assert!(out.status.success(), "albert {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -74,7 +63,7 @@ fn ask_answers_with_the_source_or_says_the_documents_do_not_contain_it() {
     assert!(v["answer"].is_null() && v["best"].is_object(), "{v}");
     let text = ok(&["ask", &index, "zebra sleeps", "--mode", "bm25", "--reader", &qa, "--threshold", "1"], "");
     assert!(text.starts_with("The documents do not contain the answer"), "{text}");
-    let out = albert(&["ask", &index, "zebra", "--reader", &qa, "--threshold", "2"], "");
+    let out = albert(&["ask", &index, "zebra", "--reader", &qa, "--threshold", "2"], b"");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--threshold 2 should be a probability"));
 }
@@ -114,6 +103,6 @@ fn retrieval_metrics_of_bm25_worked_by_hand() {
     let f1 = with_reader["f1"].as_f64().unwrap();
     assert!((0.0..=100.0).contains(&f1) && with_reader["exact_match"].is_number(), "{with_reader}");
 
-    let out = albert(&["evaluate", "--task", "sst-2", "--index", &index, "--data", &d], "");
+    let out = albert(&["evaluate", "--task", "sst-2", "--index", &index, "--data", &d], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--index is for --task retrieval"));
 }
