@@ -379,7 +379,7 @@ def main():
         return lambda: run_json(cmd, env_threads)
 
     workloads = []  # (name, {engine: thunk})
-    for b in [int(x) for x in a.batches.split(",")]:
+    for b in [int(x) for x in a.batches.split(",") if x]:
         flags = ["--preset", "albert-base-v2", "--batch", str(b), "--seq", str(a.seq), "--threads", str(a.threads),
                  "--json", *common]
         cmd = [a.albert, "bench", *flags]
