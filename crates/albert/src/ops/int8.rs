@@ -5,7 +5,7 @@
 //!
 //! The integer product runs on the best kernel the CPU has within the cap ([`int8_kernel`], [`super::cpu`]): AMX tiles (`tdpbusd`: a 16 x 64 u8
 //! tile times a 64 x 16 i8 tile per instruction), AVX-512 VNNI (`vpdpbusd`: 64 u8 x i8 products summed into 16
-//! i32 lanes per instruction), AVX2 (`vpmaddubsw` and `vpmaddwd`, in [`super::int8_avx2`]), or portable code; all
+//! i32 lanes per instruction), AVX2 (`vpmaddwd` on both sides widened to i16, in [`super::int8_avx2`]), or portable code; all
 //! give the same integers. The weight is packed once for all of
 //! them: blocks of 16 output channels, and within a block, for each group of 4 inputs, 16 lanes of 4 bytes (one
 //! 512-bit register, one row of an AMX weight tile).
@@ -611,15 +611,17 @@ mod tests {
         let packed: Vec<i8> = (0..out64 * depth)
             .map(|i| ((i * 17 % 255) as i32 - 127) as i8)
             .collect();
-        let checked = check_every_kernel(&a, m, &packed, depth, out64);
+        let checked = check_every_kernel(&[(a, packed)], m, depth, out64);
         albert_testkit::ran_on(&checked.join(", "));
     }
 
     /// The inputs that break a naive `vpmaddubsw` (u8 x i8 pairs saturate at 32,767): extreme activations against
-    /// extreme weights of both signs, in every arrangement, then pseudo-random bytes over the whole range.
+    /// extreme weights of both signs, -128 included, in every arrangement, then pseudo-random bytes over the whole
+    /// range. 16 and 32 rows, and 192 inputs (three 64-input steps), so the AVX2 kernel's 2-row tiles and the AMX
+    /// kernel's 16-row tail both end inside the shape.
     #[test]
     fn every_available_kernel_is_exact_at_the_extremes() {
-        let (m, depth, out64) = (16, 128, 64);
+        let out64 = 64;
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut random = move || {
             seed ^= seed << 13;
@@ -627,33 +629,41 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let extremes: [(fn(usize) -> u8, fn(usize) -> i8); 5] = [
+        let extremes: [(fn(usize) -> u8, fn(usize) -> i8); 7] = [
             (|_| 255, |_| 127),
             (|_| 255, |_| -127),
-            (|_| 0, |_| -127),
-            (|i| if i % 2 == 0 { 255 } else { 0 }, |i| if i % 3 == 0 { 127 } else { -127 }),
-            (|i| [0, 1, 127, 128, 129, 254, 255][i % 7], |i| [-127, -1, 0, 1, 127][i % 5]),
+            (|_| 255, |_| -128),
+            (|_| 0, |_| -128),
+            (|i| if i % 2 == 0 { 255 } else { 0 }, |i| if i % 3 == 0 { 127 } else { -128 }),
+            (|i| [0, 1, 127, 128, 129, 254, 255][i % 7], |i| [-128, -127, -1, 0, 1, 127][i % 6]),
+            (|i| [255, 254][i % 2], |i| [-128, 127][i / 4 % 2]),
         ];
-        let mut cases: Vec<(Vec<u8>, Vec<i8>)> =
-            extremes.iter().map(|(a, w)| ((0..m * depth).map(a).collect(), (0..out64 * depth).map(w).collect())).collect();
-        cases.push((
-            (0..m * depth).map(|_| random() as u8).collect(),
-            (0..out64 * depth).map(|_| ((random() % 255) as i32 - 127) as i8).collect(),
-        ));
-        let checked: Vec<_> = cases.iter().map(|(a, packed)| check_every_kernel(a, m, packed, depth, out64)).collect();
-        albert_testkit::ran_on(&checked[0].join(", "));
+        let mut checked = vec![];
+        for (m, depth) in [(16, 192), (32, 64)] {
+            let mut cases: Vec<(Vec<u8>, Vec<i8>)> = extremes
+                .iter()
+                .map(|(a, w)| ((0..m * depth).map(a).collect(), (0..out64 * depth).map(w).collect()))
+                .collect();
+            cases.push((
+                (0..m * depth).map(|_| random() as u8).collect(),
+                (0..out64 * depth).map(|_| random() as u8 as i8).collect(),
+            ));
+            checked = check_every_kernel(&cases, m, depth, out64);
+        }
+        // Worked by hand: 192 inputs of 255 against weights of -128 (127) sum to 255 x -128 x 192 = -6,266,880
+        // (255 x 127 x 192 = 6,217,920) in every output.
+        let (m, depth) = (16, 192);
+        for (w, want) in [(-128i8, -6_266_880), (127, 6_217_920)] {
+            let mut got = vec![0; m * out64];
+            product(Int8Kernel::Portable, &vec![255; m * depth], m, &vec![w; out64 * depth], depth, out64, &mut got);
+            assert!(got.iter().all(|&v| v == want), "{w}: {:?}", &got[..4]);
+        }
+        albert_testkit::ran_on(&checked.join(", "));
     }
 
-    /// Compares each kernel this CPU has with the sums written out, and returns the names of those it checked.
-    fn check_every_kernel(a: &[u8], m: usize, packed: &[i8], depth: usize, out64: usize) -> Vec<&'static str> {
-        let mut want = vec![0i32; m * out64];
-        for i in 0..m {
-            for n in 0..out64 {
-                want[i * out64 + n] = (0..depth)
-                    .map(|k| a[i * depth + k] as i32 * packed[pack_index(n, k, depth)] as i32)
-                    .sum();
-            }
-        }
+    /// Compares each kernel this CPU has with the sums written out on every case (activations, packed weights), and
+    /// returns the names of those it checked.
+    fn check_every_kernel(cases: &[(Vec<u8>, Vec<i8>)], m: usize, depth: usize, out64: usize) -> Vec<&'static str> {
         let mut checked = vec![];
         let cpu = super::super::cpu::CpuFeatures::detect();
         for kernel in [Int8Kernel::Portable, Int8Kernel::Avx2, Int8Kernel::Vnni, Int8Kernel::Amx] {
@@ -666,9 +676,19 @@ mod tests {
             if !available {
                 continue;
             }
-            let mut got = vec![0i32; m * out64];
-            product(kernel, a, m, packed, depth, out64, &mut got);
-            assert_eq!(got, want, "{}", kernel.name());
+            for (a, packed) in cases {
+                let mut want = vec![0i32; m * out64];
+                for i in 0..m {
+                    for n in 0..out64 {
+                        want[i * out64 + n] = (0..depth)
+                            .map(|k| a[i * depth + k] as i32 * packed[pack_index(n, k, depth)] as i32)
+                            .sum();
+                    }
+                }
+                let mut got = vec![0i32; m * out64];
+                product(kernel, a, m, packed, depth, out64, &mut got);
+                assert_eq!(got, want, "{}", kernel.name());
+            }
             checked.push(kernel.name());
         }
         checked

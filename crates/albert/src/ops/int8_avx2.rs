@@ -1,78 +1,105 @@
 //! The int8 product on AVX2, for CPUs without VNNI (AMD Zen 2 and 3, Intel before Ice Lake): the same integers as
 //! the portable kernel, from the same packed weights.
 //!
-//! AVX2's byte product `vpmaddubsw` multiplies u8 by i8 and adds pairs into i16 with saturation: with the u8
-//! activations (0..=255) a pair reaches 2 x 255 x 127 = 64,770 and would clip. So the kernel multiplies signed
-//! activations instead, q = a - 128 (-128..=127), as |q| (at most 128) times the weight carrying q's sign
-//! (`vpsignb`): a pair is at most 2 x 128 x 127 = 32,512, inside i16, and every sum is exact. That needs weights in
-//! -127..=127 (negating -128 wraps), which quantization gives and the kernel asserts. The zero point comes back as
-//! 128 x the channel's weight sum, added at the start: sum a w = sum q w + 128 sum w. The inner loop per row and
-//! 16 channels is 2 broadcasts, 2 `vpsignb`, 2 `vpmaddubsw`, 2 `vpmaddwd` and 2 additions for 64 multiply-adds.
+//! Both sides are widened to i16 and multiplied with `vpmaddwd`, whose pair sums land in i32: every product is
+//! exact for any u8 activation and any i8 weight, with no zero-point correction. (AVX2's byte product `vpmaddubsw`
+//! saturates its i16 pair sums, which our activations reach; the previous kernel avoided that with `vpsignb` on
+//! every weight register, one more instruction per 32 multiply-adds on the multiplier's ports.) Widening is a sign
+//! extension of the packed layout in place: a 16-channel block's [4 inputs x 16 channels] bytes become four
+//! registers of 4 channels x 4 inputs, and the row's 4 inputs, broadcast as one 64-bit value, meet each in one
+//! `vpmaddwd`; every channel collects two partial sums (inputs 0-1 and 2-3), added when the tile is stored.
+//! Per row and 16 channels the inner loop is one broadcast, 4 `vpmaddwd` and 4 additions for 64 multiply-adds.
+//! Each call widens its activations once and each block's weights once, into per-thread buffers that the rows
+//! then stream from cache.
+#![cfg(target_arch = "x86_64")]
 
-use super::int8::{LANES, ZERO};
+use std::arch::x86_64::*;
+use std::cell::RefCell;
 
-/// Rows per micro-kernel tile: 4 rows x 16 channels take 8 of the 16 registers as accumulators.
-const ROWS: usize = 4;
+use super::int8::LANES;
+
+/// Rows per micro-kernel tile: 2 rows x 16 channels keep 8 accumulators, the block's 4 weight registers and the 2
+/// broadcasts in the 16 registers (3 rows spilled, and reading the weights from memory instead made the tile
+/// load-bound).
+const ROWS: usize = 2;
+/// Most inputs: each i32 lane sums depth / 2 products of at most 255 x 128, which stays below 2^31 up to here.
+const MAX_DEPTH: usize = 65_536;
+
+thread_local! {
+    /// Each worker thread's widened activations and weight block, kept between calls.
+    static WIDE: RefCell<(Vec<i16>, Vec<i16>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
 
 /// c (m x out64) = a (m x depth, u8) x the packed weight (blocks of 16 channels, [depth / 4][16][4] i8 each).
 ///
 /// # Safety
-/// The CPU has AVX2; `a` holds m x depth values, `packed` out64 x depth and `c` m x out64, with m a
-/// multiple of 4 and out64 of 16 (what `int8::product` asserts, in coarser multiples).
-#[cfg(target_arch = "x86_64")]
+/// The CPU has AVX2. (The sizes are checked here.)
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn product(a: &[u8], m: usize, packed: &[i8], depth: usize, out64: usize, c: &mut [i32]) {
-    use std::arch::x86_64::*;
-    let block_len = depth * LANES;
-    let min = _mm256_set1_epi8(i8::MIN);
-    // Every input as q = a - 128 (the sign source) and |q|, once for all the blocks: preparing them in the inner
-    // loop cost 4 of its 12 instructions per row.
-    assert!(depth.is_multiple_of(32), "the AVX2 int8 kernel reads inputs 32 at a time");
-    let (mut q, mut q_abs) = (vec![0i8; m * depth], vec![0u8; m * depth]);
-    for ((src, q), abs) in a[..m * depth].chunks_exact(32).zip(q.chunks_exact_mut(32)).zip(q_abs.chunks_exact_mut(32)) {
-        let v = _mm256_xor_si256(_mm256_loadu_si256(src.as_ptr() as *const __m256i), min);
-        _mm256_storeu_si256(q.as_mut_ptr() as *mut __m256i, v);
-        _mm256_storeu_si256(abs.as_mut_ptr() as *mut __m256i, _mm256_abs_epi8(v));
+    // The raw-pointer tiles below read and write exactly inside these bounds.
+    assert!(
+        m.is_multiple_of(ROWS) && depth.is_multiple_of(16) && depth <= MAX_DEPTH && out64.is_multiple_of(LANES),
+        "AVX2 int8 product of {m} rows x {depth} inputs x {out64} channels: needs rows in pairs, inputs in 16s \
+         (at most {MAX_DEPTH}) and channels in blocks of {LANES}"
+    );
+    assert!(
+        a.len() >= m * depth && packed.len() >= out64 * depth && c.len() >= m * out64,
+        "int8 product operands out of bounds"
+    );
+    WIDE.with_borrow_mut(|(a_wide, w_wide)| {
+        let a_wide = super::aligned_in(a_wide, m * depth, 0);
+        for (src, dst) in a[..m * depth].chunks_exact(16).zip(a_wide.chunks_exact_mut(16)) {
+            let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(src.as_ptr() as *const __m128i));
+            _mm256_storeu_si256(dst.as_mut_ptr() as *mut __m256i, v);
+        }
+        let w_wide = super::aligned_in(w_wide, LANES * depth, 0);
+        for (block, weights) in packed[..out64 * depth].chunks_exact(LANES * depth).enumerate() {
+            for (src, dst) in weights.chunks_exact(16).zip(w_wide.chunks_exact_mut(16)) {
+                let v = _mm256_cvtepi8_epi16(_mm_loadu_si128(src.as_ptr() as *const __m128i));
+                _mm256_storeu_si256(dst.as_mut_ptr() as *mut __m256i, v);
+            }
+            for row in (0..m).step_by(ROWS) {
+                // SAFETY: rows row..row + 2 of `a_wide` (m x depth), the whole block (16 x depth) and 16 columns of
+                // rows row..row + 2 of `c` (m x out64, from column block x 16), all inside the asserted sizes.
+                tile(
+                    a_wide.as_ptr().add(row * depth),
+                    w_wide.as_ptr(),
+                    depth,
+                    c.as_mut_ptr().add(row * out64 + block * LANES),
+                    out64,
+                );
+            }
+        }
+    })
+}
+
+/// 2 rows of widened activations (`a`, `depth` apart) times one widened block `w` into `c` (rows `out64` apart,
+/// 16 channels each).
+///
+/// # Safety
+/// AVX2; `a` holds 2 x depth values, `w` 16 x depth and `c` 2 rows of 16, depth a multiple of 4.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn tile(a: *const i16, w: *const i16, depth: usize, c: *mut i32, out64: usize) {
+    let mut acc = [[_mm256_setzero_si256(); 4]; ROWS];
+    for k4 in 0..depth / 4 {
+        let w = w.add(k4 * 4 * LANES);
+        let w = [0, 1, 2, 3].map(|j| _mm256_loadu_si256(w.add(j * 16) as *const __m256i));
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // The row's 4 inputs in every 64-bit lane: 0-1 meet each channel's first two weights, 2-3 the others.
+            let x = _mm256_set1_epi64x((a.add(r * depth + k4 * 4) as *const i64).read_unaligned());
+            for (acc, &w) in acc.iter_mut().zip(&w) {
+                *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(x, w));
+            }
+        }
     }
-    for block in 0..out64 / LANES {
-        let b = packed[block * block_len..(block + 1) * block_len].as_ptr();
-        // The block's weight sums (for the zero point) and a check that no weight is -128, in one pass.
-        let (ones8, ones16) = (_mm256_set1_epi8(1), _mm256_set1_epi16(1));
-        let (mut sum0, mut sum1, mut bad) = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256());
-        for k4 in 0..depth / 4 {
-            let w0 = _mm256_loadu_si256(b.add(k4 * LANES * 4) as *const __m256i);
-            let w1 = _mm256_loadu_si256(b.add(k4 * LANES * 4 + 32) as *const __m256i);
-            bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpeq_epi8(w0, min), _mm256_cmpeq_epi8(w1, min)));
-            sum0 = _mm256_add_epi32(sum0, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w0), ones16));
-            sum1 = _mm256_add_epi32(sum1, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w1), ones16));
-        }
-        assert!(_mm256_testz_si256(bad, bad) == 1, "the AVX2 int8 kernel needs weights in -127..=127");
-        let zero = _mm256_set1_epi32(ZERO);
-        let init = [_mm256_mullo_epi32(sum0, zero), _mm256_mullo_epi32(sum1, zero)];
-        for row in (0..m).step_by(ROWS) {
-            let mut acc = [init; ROWS];
-            for k4 in 0..depth / 4 {
-                let w = [
-                    _mm256_loadu_si256(b.add(k4 * LANES * 4) as *const __m256i),
-                    _mm256_loadu_si256(b.add(k4 * LANES * 4 + 32) as *const __m256i),
-                ];
-                for (r, acc_r) in acc.iter_mut().enumerate() {
-                    // Four consecutive inputs of the row in every lane, as q and |q|.
-                    let at = (row + r) * depth + k4 * 4;
-                    let xq = _mm256_set1_epi32((q.as_ptr().add(at) as *const i32).read_unaligned());
-                    let x_abs = _mm256_set1_epi32((q_abs.as_ptr().add(at) as *const i32).read_unaligned());
-                    for (acc, &w) in acc_r.iter_mut().zip(&w) {
-                        let pairs = _mm256_maddubs_epi16(x_abs, _mm256_sign_epi8(w, xq));
-                        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(pairs, ones16));
-                    }
-                }
-            }
-            for (r, acc_r) in acc.iter().enumerate() {
-                let at = (row + r) * out64 + block * LANES;
-                let dst = c[at..at + LANES].as_mut_ptr() as *mut __m256i;
-                _mm256_storeu_si256(dst, acc_r[0]);
-                _mm256_storeu_si256(dst.add(1), acc_r[1]);
-            }
-        }
+    for (r, acc) in acc.iter().enumerate() {
+        // Lanes hold (channel, half): [0a 0b 1a 1b | 2a 2b 3a 3b]. Adding neighbours across two registers gives
+        // channels [0 1 4 5 | 2 3 6 7]; the 64-bit permute puts them in order.
+        let lo = _mm256_permute4x64_epi64::<0xD8>(_mm256_hadd_epi32(acc[0], acc[1]));
+        let hi = _mm256_permute4x64_epi64::<0xD8>(_mm256_hadd_epi32(acc[2], acc[3]));
+        let dst = c.add(r * out64) as *mut __m256i;
+        _mm256_storeu_si256(dst, lo);
+        _mm256_storeu_si256(dst.add(1), hi);
     }
 }
