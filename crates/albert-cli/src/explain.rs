@@ -25,7 +25,8 @@ albert explain \"A gripping, beautifully acted film.\"\n  \
 albert explain --words --html sst2.html \"The plot is dull.\" \"A gripping, beautifully acted film.\"\n  \
 albert explain --model models/albert-small-xquad --question \"Where does Anna live?\" \"Anna lives in Berlin.\"\n  \
 albert explain --model models/albert-small-conll03 --target PER \"Anna met Tom in Paris.\"\n  \
-albert explain --method attention-rollout --png maps.png \"The plot is dull.\"\n\n\
+albert explain --method attention-rollout --png maps.png \"The plot is dull.\"\n  \
+albert explain --faithfulness --data ../shared/data/glue/SST-2/dev.tsv --limit 100 --png curves.png\n\n\
 What is explained depends on the model's head: a sequence classifier's predicted label (or --target, a label's name \
 or index); a question-answering model's answer (with --question; TEXT is the context), its start and end; a \
 token classifier's entities (the label at each entity's first token; --target keeps one type or tag).\n\n\
@@ -36,16 +37,27 @@ smaller, the better the integral). grad-x-input: the gradient at the input times
 LayerGradientXActivation). attention-rollout: Abnar & Zuidema's rollout over the layers as run, the row of the \
 position the head reads. Scores are signed logit contributions: positive tokens push the explained output up.\n\n\
 --html writes a page as Captum's visualize_text (green for, red against the target; each row's scores divided by \
-their L2 norm); --png draws the input's attention maps (layer x head grid, or one layer with --png-layer).")]
+their L2 norm); --png draws the input's attention maps (layer x head grid, or one layer with --png-layer).\n\n\
+--faithfulness checks the methods on a data set (--data: a TSV with a header and a `sentence` column, as SST-2's) \
+under a single-label sequence classifier, by deletion curves. For each text and ranking, the word pieces are ranked \
+by their signed attribution toward the predicted class, highest first (ties: the earlier piece first; [CLS] and [SEP] \
+never ranked), or in a random order (--random-seeds orders per text, seeded with --seed + r on the text's own stream, \
+their drops averaged). At q = 10, 20, 30, 40, 50 % the top k = ceil(q n / 100) of the text's n pieces are deleted: \
+removed from the token sequence, which gets shorter (not replaced by <pad>). The drop is p(c | text) - p(c | text \
+without them) for the predicted class c. AOPC is Samek et al.'s (2017) mean drop over the steps 0..5, step 0 \
+deleting nothing: (sum of the 5 drops) / 6; higher means the top-ranked pieces matter more. Means over texts come \
+with 95% percentile bootstrap intervals over texts (--resamples, seeded with --seed), each method's AOPC also minus \
+random's (paired, per text). --method restricts the check to one method (and random); --json prints the summary and \
+every text's curves; --png draws the mean curves.")]
 pub struct ExplainArgs {
     /// The texts to explain (QA: the contexts); without them, each line of stdin is one.
     texts: Vec<String>,
     /// Checkpoint directory or hub id. Default: the built-in SST-2 model (the built-in QA model with --question).
     #[arg(long)]
-    model: Option<String>,
-    /// ig, grad-x-input or attention-rollout.
-    #[arg(long, default_value = "ig")]
-    method: Method,
+    pub(crate) model: Option<String>,
+    /// ig, grad-x-input or attention-rollout [default: ig; with --faithfulness, all three].
+    #[arg(long)]
+    pub(crate) method: Option<Method>,
     /// The label to explain (name or index); token classification: the entity type or tag to keep.
     #[arg(long)]
     target: Option<String>,
@@ -57,30 +69,52 @@ pub struct ExplainArgs {
     question: Option<String>,
     /// Integrated Gradients: points of the Gauss-Legendre rule.
     #[arg(long, default_value_t = 50)]
-    steps: usize,
+    pub(crate) steps: usize,
     /// Integrated Gradients: points per forward pass (memory grows with it).
     #[arg(long, default_value_t = 16)]
-    internal_batch_size: usize,
+    pub(crate) internal_batch_size: usize,
     /// Longest input in tokens, special tokens included; longer inputs are truncated with a warning.
     #[arg(long)]
-    max_length: Option<usize>,
+    pub(crate) max_length: Option<usize>,
     /// Merge word pieces into words (their spans touch in the text); a word's score is its pieces' sum.
     #[arg(long)]
     words: bool,
     /// Print one JSON object per input: tokens (or words), offsets, prediction, and per target its scores and delta.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Write a self-contained HTML page highlighting every input's tokens (one row per input and target).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Write the attention maps of the (single) input as a PNG: every layer x head, or one layer with --png-layer.
+    /// Write the attention maps of the (single) input as a PNG: every layer x head, or one layer with --png-layer;
+    /// with --faithfulness, the mean deletion curves.
     #[arg(long, value_name = "FILE")]
-    png: Option<PathBuf>,
+    pub(crate) png: Option<PathBuf>,
     /// With --png: draw only this layer (0-based, as run), its heads side by side.
     #[arg(long)]
     png_layer: Option<usize>,
+    /// Check the methods' faithfulness on --data by deletion curves and AOPC, against random orders (see below).
+    #[arg(long, requires = "data", conflicts_with_all = ["texts", "target", "pair", "question", "words", "html", "png_layer"])]
+    faithfulness: bool,
+    /// With --faithfulness: a TSV with a header and a `sentence` column (SST-2's dev.tsv).
+    #[arg(long, value_name = "FILE", requires = "faithfulness")]
+    pub(crate) data: Option<PathBuf>,
+    /// With --faithfulness: check the first N texts only.
+    #[arg(long, value_name = "N", requires = "faithfulness")]
+    pub(crate) limit: Option<usize>,
+    /// With --faithfulness: random orders per text (0: no random ranking).
+    #[arg(long, default_value_t = 10, requires = "faithfulness")]
+    pub(crate) random_seeds: usize,
+    /// With --faithfulness: seed of the random orders and of the bootstrap.
+    #[arg(long, default_value_t = 0, requires = "faithfulness")]
+    pub(crate) seed: u64,
+    /// With --faithfulness: bootstrap resamples of the texts.
+    #[arg(long, default_value_t = 1000, requires = "faithfulness")]
+    pub(crate) resamples: usize,
+    /// With --faithfulness: token sequences (a text and its deleted copies) per forward pass.
+    #[arg(long, default_value_t = 32, requires = "faithfulness")]
+    pub(crate) batch_size: usize,
     #[command(flatten)]
-    overwrite: OverwriteArg,
+    pub(crate) overwrite: OverwriteArg,
 }
 
 /// Which task a request for this model and these arguments is.
@@ -107,6 +141,10 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     if args.steps == 0 || args.internal_batch_size == 0 {
         bail!("--steps and --internal-batch-size must be at least 1");
     }
+    if args.faithfulness {
+        return crate::faithfulness::run(&args);
+    }
+    let method = args.method.unwrap_or(Method::IntegratedGradients);
     let task = task_of(&args)?;
     if task != Task::Classify && args.pair.is_some() {
         bail!("--pair is for sentence-pair classifiers");
@@ -136,7 +174,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     };
     let model = PipelineModel::load(&spec, task).with_context(|| format!("loading {} to explain", albert::hub::echo(&spec)))?;
     let opts = ExplainOptions { steps: args.steps, internal_batch_size: args.internal_batch_size, max_length: args.max_length };
-    let bar = progress_bar(!args.json, (args.method.work(&opts) * texts.len()) as u64);
+    let bar = progress_bar(!args.json, (method.work(&opts) * texts.len()) as u64, "explaining", "passes");
     let mut rows = Vec::new();
     let mut out = std::io::stdout().lock();
     for (n, text) in texts.iter().enumerate() {
@@ -145,7 +183,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             Task::Ner => Request::Entities { text, label: args.target.as_deref() },
             _ => Request::Classify { text, pair: args.pair.as_deref(), label: args.target.as_deref() },
         };
-        let explained = explain::explain(&model, &request, args.method, &opts, &mut |k| bar.inc(k as u64))
+        let explained = explain::explain(&model, &request, method, &opts, &mut |k| bar.inc(k as u64))
             .with_context(|| format!("input {}", n + 1))?;
         if explained.truncated {
             bar.suspend(|| eprintln!("warning: input {} was truncated (raise --max-length)", n + 1));
@@ -177,7 +215,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     if let Some(html) = &args.html {
-        write_file(html, page(&rows, args.method).as_bytes())?;
+        write_file(html, page(&rows, method).as_bytes())?;
         if !args.json {
             eprintln!("wrote {}", html.display());
         }
@@ -203,12 +241,14 @@ fn encoding_of(model: &PipelineModel, e: &Explanation) -> Result<albert::tokeniz
     })
 }
 
-fn progress_bar(show: bool, total: u64) -> ProgressBar {
+/// A bar on a terminal's stderr: `{doing} [bar] pos/len {unit} [elapsed<eta]`.
+pub(crate) fn progress_bar(show: bool, total: u64, doing: &str, unit: &str) -> ProgressBar {
     if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    bar.set_style(ProgressStyle::with_template("explaining {bar:30} {pos}/{len} passes [{elapsed_precise}<{eta_precise}]").expect("valid template"));
+    let template = format!("{doing} {{bar:30}} {{pos}}/{{len}} {unit} [{{elapsed_precise}}<{{eta_precise}}]");
+    bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
     bar.enable_steady_tick(Duration::from_millis(500));
     bar
 }

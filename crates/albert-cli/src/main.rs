@@ -13,6 +13,7 @@ mod evaluate;
 mod evaluate_retrieval;
 mod explain;
 mod export;
+mod faithfulness;
 mod finetune;
 mod forward;
 mod index;

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod ops;
 pub mod pretrained;
 pub mod rng;
+pub mod stats;
 pub mod tokenizer;
 
 pub use config::{AlbertConfig, Architecture, HiddenAct, ProblemType};

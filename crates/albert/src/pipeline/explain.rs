@@ -542,12 +542,7 @@ pub fn explain(
     let max_length = model.max_length(opts.max_length)?;
     let (encoding, truncated, prediction, targets) = match *request {
         Request::Classify { text, pair, label } => {
-            if text.trim().is_empty() || pair.is_some_and(|p| p.trim().is_empty()) {
-                return Err(Error::Input("the text is empty".into()));
-            }
-            let mut encoding =
-                model.tokenizer.encode(text, pair, &EncodeOptions::truncating(max_length, TruncationStrategy::LongestFirst))?;
-            let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
+            let (encoding, truncated) = classify_encoding(model, text, pair, max_length)?;
             let probs = softmax(&logits_row(trainable, &encoding)?);
             let best = argmax(&probs);
             let wanted = match label {
@@ -579,6 +574,17 @@ pub fn explain(
 }
 
 type Picked = (Encoding, bool, Option<Prediction>, Vec<(Target, String, f32)>);
+
+/// The encoding [`explain`] runs a classification request on: `text` (and `pair`) cut to `max_length` tokens, with
+/// whether it was cut.
+pub(crate) fn classify_encoding(model: &PipelineModel, text: &str, pair: Option<&str>, max_length: usize) -> Result<(Encoding, bool)> {
+    if text.trim().is_empty() || pair.is_some_and(|p| p.trim().is_empty()) {
+        return Err(Error::Input("the text is empty".into()));
+    }
+    let mut encoding = model.tokenizer.encode(text, pair, &EncodeOptions::truncating(max_length, TruncationStrategy::LongestFirst))?;
+    let truncated = !std::mem::take(&mut encoding.overflowing).is_empty();
+    Ok((encoding, truncated))
+}
 
 /// A label given by name or index.
 fn label_index(cfg: &crate::config::AlbertConfig, name: &str) -> Result<usize> {

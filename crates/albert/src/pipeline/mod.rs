@@ -6,6 +6,8 @@
 //!   modules say) and their cosine similarity.
 //! - [`qa`]: extractive question answering over windows of a long context.
 //! - [`ner`]: named entities, word pieces and B-/I- tags grouped into spans.
+//! - [`explain`]: token attributions (Integrated Gradients, gradient x input, attention rollout), and
+//!   [`faithfulness`]: their deletion curves and AOPC against random orders.
 //! - [`bias`]: bias probes of masked language models (CrowS-Pairs).
 //!
 //! Each pipeline loads a checkpoint directory or hub id with [`PipelineModel::load`], which refuses a checkpoint
@@ -35,6 +37,7 @@ pub mod bias;
 pub mod classify;
 pub mod embed;
 pub mod explain;
+pub mod faithfulness;
 pub mod embed_st;
 pub mod fill_mask;
 pub mod ner;

@@ -26,7 +26,8 @@ use crate::error::{Error, Result};
 use crate::model::{AlbertForAny, AlbertInput, AlbertMLMHead, AlbertModel, ForwardOptions};
 use crate::pipeline::fill_mask::MASK;
 use crate::pipeline::{PipelineModel, Task};
-use crate::rng::AlbertRng;
+pub use crate::stats::{BootstrapOptions, Interval};
+use crate::stats::percentile_bootstrap;
 use crate::tokenizer::EncodeOptions;
 
 /// What the more stereotypical sentence of a pair does (the CSV's `stereo_antistereo`).
@@ -349,38 +350,6 @@ impl Tally {
     }
 }
 
-/// A percentile bootstrap interval.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Interval {
-    /// Lower end, in percent.
-    pub low: f64,
-    /// Upper end, in percent.
-    pub high: f64,
-    /// Its coverage (0.95).
-    pub confidence: f64,
-    /// Resamples drawn.
-    pub resamples: usize,
-    /// The generator's seed.
-    pub seed: u64,
-}
-
-/// How the bootstrap interval is drawn.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BootstrapOptions {
-    /// Resamples of the pairs, each as many pairs as the data, drawn with replacement.
-    pub resamples: usize,
-    /// Coverage of the interval, in (0, 1).
-    pub confidence: f64,
-    /// Seed of the project's generator ([`AlbertRng`]): the same seed gives the same interval.
-    pub seed: u64,
-}
-
-impl Default for BootstrapOptions {
-    fn default() -> Self {
-        Self { resamples: 1000, confidence: 0.95, seed: 0 }
-    }
-}
-
 /// The metric over a data set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CrowsReport {
@@ -425,34 +394,12 @@ pub fn report(pairs: &[CrowsPair], scores: &[PairScore], bootstrap: &BootstrapOp
     })
 }
 
-/// Percentile bootstrap interval of the percentage of `true` in `hits`: `resamples` draws of `hits.len()` items
-/// with replacement, the interval's ends the (1 - confidence) / 2 and (1 + confidence) / 2 quantiles of the
-/// resampled percentages, interpolated linearly between order statistics as numpy's `percentile` does.
+/// Percentile bootstrap interval of the percentage of `true` in `hits` ([`percentile_bootstrap`]: `resamples` draws
+/// of `hits.len()` items with replacement, numpy's `percentile` of the resampled percentages).
 pub fn bootstrap_interval(hits: &[bool], opts: &BootstrapOptions) -> Result<Interval> {
-    if hits.is_empty() || opts.resamples == 0 {
-        return Err(Error::Input("a bootstrap interval needs at least one item and one resample".into()));
-    }
-    if !(opts.confidence > 0.0 && opts.confidence < 1.0) {
-        return Err(Error::Input(format!("the confidence {} is not between 0 and 1", opts.confidence)));
-    }
-    let mut rng = AlbertRng::new(opts.seed);
     let n = hits.len();
-    let mut means: Vec<f64> = (0..opts.resamples)
-        .map(|_| 100.0 * (0..n).filter(|_| hits[rng.below(n)]).count() as f64 / n as f64)
-        .collect();
-    means.sort_by(f64::total_cmp);
-    let quantile = |q: f64| {
-        let pos = q * (means.len() - 1) as f64;
-        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-        means[lo] + (means[hi] - means[lo]) * (pos - lo as f64)
-    };
-    Ok(Interval {
-        low: quantile((1.0 - opts.confidence) / 2.0),
-        high: quantile((1.0 + opts.confidence) / 2.0),
-        confidence: opts.confidence,
-        resamples: opts.resamples,
-        seed: opts.seed,
-    })
+    let share = |draw: &[usize]| vec![100.0 * draw.iter().filter(|&&i| hits[i]).count() as f64 / n as f64];
+    Ok(percentile_bootstrap(n, opts, share)?.remove(0))
 }
 
 /// Each pair's scores as CSV, the columns of `metric.py`'s output file (lines 208-210, 257-264) after the pair's
