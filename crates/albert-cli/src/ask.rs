@@ -6,11 +6,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use albert::pipeline::qa::{self, QaOptions};
+use albert::pipeline::qa::QaOptions;
 use albert::pipeline::{PipelineModel, Task};
-use albert_search::{Embedder, Hit, Index, Reranker, SearchMode, SearchOptions, Source};
+use albert_search::ask::{with_history, AskSettings, Asker, Found, Reply};
+use albert_search::{SearchMode, SearchOptions};
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
 
 /// Arguments of `albert ask`.
 #[derive(clap::Args, Debug)]
@@ -67,123 +67,6 @@ pub struct AskArgs {
     /// Print each answer as one JSON object (one per line with --chat).
     #[arg(long)]
     json: bool,
-}
-
-/// One answer found in a passage.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Found {
-    /// The answer's text.
-    pub answer: String,
-    /// The reader's probability of the span (start x end, softmax within the passage).
-    pub score: f32,
-    /// The document it comes from.
-    pub source: Source,
-    /// Half-open code-point range of the answer in its document's text.
-    pub span: (usize, usize),
-    /// The passage's id in the index.
-    pub passage: u64,
-    /// The passage's rank in the retrieval (from 1).
-    pub rank: usize,
-}
-
-/// What `ask` answers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reply {
-    /// The question as asked.
-    pub question: String,
-    /// What the reader and the retrieval read (the question with the previous turns, in a chat).
-    pub read_as: String,
-    /// The answer, when its score reaches the threshold.
-    pub answer: Option<Found>,
-    /// The best span, even below the threshold (what `answer` would have been).
-    pub best: Option<Found>,
-    /// Other answers, best first, each text once.
-    pub runner_ups: Vec<Found>,
-    /// Passages read.
-    pub passages_read: usize,
-}
-
-/// The question as read in a conversation: the last `history` turns, then the question, as "Q: ... A: ..." (CoQA's
-/// baselines prepend the previous question-answer pairs to the question).
-pub fn with_history(history: &[(String, String)], question: &str, turns: usize) -> String {
-    let first = history.len().saturating_sub(turns);
-    let mut text: String = history[first..].iter().map(|(q, a)| format!("Q: {q} A: {a} ")).collect();
-    if text.is_empty() {
-        return question.to_string();
-    }
-    text.push_str("Q: ");
-    text.push_str(question);
-    text
-}
-
-/// The answers of each passage, mapped onto their documents, best first; each normalized text kept once (its best
-/// occurrence).
-pub fn rank_answers(hits: &[Hit], answers: Vec<qa::Answer>) -> Vec<Found> {
-    let mut found: Vec<Found> = hits
-        .iter()
-        .zip(answers)
-        .filter(|(_, a)| !a.answer.trim().is_empty())
-        .map(|(h, a)| Found {
-            answer: a.answer,
-            score: a.score,
-            source: h.passage.source.clone(),
-            span: (h.passage.span.0 + a.start, h.passage.span.0 + a.end),
-            passage: h.passage.id,
-            rank: h.rank,
-        })
-        .collect();
-    // Stable: equal scores keep the retrieval's order.
-    found.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut seen = std::collections::HashSet::new();
-    found.retain(|f| seen.insert(f.answer.trim().to_lowercase()));
-    found
-}
-
-/// How a question is answered.
-#[derive(Debug, Clone, Copy)]
-pub struct AskSettings {
-    /// The retrieval (its `k`: the passages read).
-    pub search: SearchOptions,
-    /// How each passage is read.
-    pub qa: QaOptions,
-    /// Lowest reader score taken as an answer.
-    pub threshold: f32,
-    /// Runner-up answers kept.
-    pub runner_ups: usize,
-}
-
-/// The models `ask` runs, loaded once for a session (or an evaluation).
-pub struct Asker<'a> {
-    /// The index searched.
-    pub index: &'a Index,
-    /// The index's embedder (dense and hybrid search).
-    pub embedder: Option<&'a Embedder>,
-    /// The reranker of candidates, if any.
-    pub reranker: Option<&'a Reranker>,
-    /// The extractive QA model.
-    pub reader: &'a PipelineModel,
-}
-
-impl Asker<'_> {
-    /// Answers `question`, retrieving and reading `read_as` (the question itself, or with a chat's turns).
-    pub fn ask(&self, settings: &AskSettings, question: &str, read_as: String) -> Result<Reply> {
-        let hits = self.index.search(&read_as, &settings.search, self.embedder, self.reranker)?;
-        let answers = hits
-            .iter()
-            .map(|h| qa::answer(self.reader, &read_as, &h.passage.text, &settings.qa))
-            .collect::<albert::Result<Vec<_>>>()?;
-        let mut found = rank_answers(&hits, answers).into_iter();
-        let best = found.next();
-        let answer = best.clone().filter(|b| b.score >= settings.threshold);
-        Ok(Reply {
-            question: question.to_string(),
-            read_as,
-            answer,
-            best,
-            runner_ups: found.take(settings.runner_ups).collect(),
-            passages_read: hits.len(),
-        })
-    }
 }
 
 /// Loads the reader `spec` (default: the built-in QA model).
@@ -279,45 +162,4 @@ fn print_reply(out: &mut impl Write, reply: &Reply, json: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn history_is_prepended_as_question_answer_pairs() {
-        let history = vec![
-            ("Who wrote Emma?".to_string(), "Jane Austen".to_string()),
-            ("When?".to_string(), "1815".to_string()),
-            ("Where did she live?".to_string(), "Chawton".to_string()),
-        ];
-        assert_eq!(with_history(&[], "Who wrote Emma?", 2), "Who wrote Emma?");
-        assert_eq!(
-            with_history(&history, "Was it published?", 2),
-            "Q: When? A: 1815 Q: Where did she live? A: Chawton Q: Was it published?"
-        );
-        assert_eq!(with_history(&history, "And then?", 0), "And then?");
-    }
-
-    fn hit(rank: usize, id: u64, start: usize, text: &str) -> Hit {
-        let source = Source { file: PathBuf::from("notes.md"), doc_id: "notes".into(), title: String::new() };
-        let passage = albert_search::Passage { id, source, span: (start, start + text.chars().count()), text: text.into() };
-        Hit { rank, score: 1.0, scores: Default::default(), passage, snippet: String::new() }
-    }
-
-    fn answer(text: &str, score: f32, start: usize) -> qa::Answer {
-        qa::Answer { answer: text.into(), score, start, end: start + text.chars().count(), windows: 1 }
-    }
-
-    /// Spans move from the passage to the document; the best of each text is kept, best first; an empty answer
-    /// is no answer.
-    #[test]
-    fn answers_are_placed_in_their_documents_and_ranked() {
-        let hits = [hit(1, 7, 100, "Jane Austen wrote Emma."), hit(2, 9, 500, "Emma is by jane austen."), hit(3, 4, 0, "x")];
-        let answers = vec![answer("Jane Austen", 0.4, 0), answer("jane austen", 0.7, 11), answer("", 0.9, 0)];
-        let found = rank_answers(&hits, answers);
-        assert_eq!(found.len(), 1);
-        assert_eq!((found[0].answer.as_str(), found[0].span, found[0].passage, found[0].rank), ("jane austen", (511, 522), 9, 2));
-    }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use albert::pipeline::qa::QaOptions;
+use albert_search::ask::{AskSettings, Asker};
 use albert_search::passage::{chunk, Document};
 use albert_search::{SearchMode, SearchOptions, Source};
 use albert_train::metrics::retrieval::{evaluate, QueryScores, Qrels, Run};
@@ -21,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use serde::Serialize;
 
-use crate::ask::{load_reader, AskSettings, Asker};
+use crate::ask::load_reader;
 
 /// Settings of `--task retrieval`.
 #[derive(clap::Args, Debug, Clone)]

@@ -5,17 +5,19 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use albert_serve::{Limits, ModelSpec, ServeConfig};
+use albert_serve::{IndexSpec, Limits, ModelSpec, ServeConfig};
 use anyhow::{bail, Context, Result};
 
 /// Options of `albert serve`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  albert serve\n  albert serve --model sst2=models/albert-small-sst2 --port 9000 --int8\n  \
 albert serve --max-batch-tokens 4096 --max-concurrent-requests 64 --request-timeout 10 --json-logs\n  \
+albert serve --index docs=my-index          # /search and /ask over `albert index build`'s folder\n  \
 curl -s localhost:8080/predict -H 'Content-Type: application/json' -d '{\"inputs\": \"I loved it.\"}'\n\n\
 Routes: GET /health, /ping, /info, /metrics, /v1/models; POST /embed, /embed_all, /predict, /rerank, /similarity, \
-/tokenize, /decode (Text Embeddings Inference's JSON), /v1/embeddings (OpenAI's), /fill-mask, /qa, /ner. A request \
-names its model in \"model\", or gets the first one that serves its route.\n\n\
+/tokenize, /decode (Text Embeddings Inference's JSON), /v1/embeddings (OpenAI's), /fill-mask, /qa, /ner, /explain, and \
+with --index /search and /ask. A request names its model in \"model\" (its index in \"index\"), or gets the first \
+one that serves its route.\n\n\
 How requests run: each is admitted or answered 429 at once (--max-concurrent-requests), tokenized on the \
 tokenization workers, and its inputs queued for its model; a batcher packs queued inputs of all requests into one \
 forward pass up to --max-batch-tokens (padded: inputs x the longest) and --max-batch-requests, runs it on the \
@@ -30,6 +32,10 @@ pub struct ServeArgs {
     /// Default: the built-in models (albert-small-sst2, albert-small, albert-small-xquad, albert-small-conll03).
     #[arg(long = "model", value_name = "NAME=PATH_OR_HUB_ID")]
     models: Vec<ModelSpec>,
+    /// An index to serve on /search and /ask, as NAME=PATH (a folder of `albert index build`; repeat for several).
+    /// Its embedder is loaded at start; /ask reads with a served question-answering model.
+    #[arg(long = "index", value_name = "NAME=PATH")]
+    indexes: Vec<IndexSpec>,
     /// Address to listen on (0.0.0.0: every interface).
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
@@ -109,6 +115,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     init_logs(args.json_logs);
     let config = ServeConfig {
         models: args.models,
+        indexes: args.indexes,
         int8: crate::info::int8_wanted(args.int8),
         limits: Limits {
             max_client_batch_size: args.max_client_batch_size,

@@ -1,6 +1,6 @@
 //! Search a user's documents: passages cut by the embedder's tokenizer, a BM25 index (tantivy) and a vector index
 //! (usearch's HNSW) on disk, hybrid search by reciprocal rank fusion, reranking by a sequence-pair classifier.
-//! What `albert index`, `albert search` and `albert ask` run.
+//! What `albert index`, `albert search` and `albert ask` run ([`ask`]: questions answered from an index).
 //!
 //! ```text
 //! files -> documents -> passages (200 tokens, 50 shared) -> { BM25 store, vectors } -> candidates -> rerank -> hits
@@ -19,6 +19,7 @@
 //! # Ok::<(), albert_search::SearchError>(())
 //! ```
 
+pub mod ask;
 mod bm25;
 pub mod embedder;
 pub mod error;

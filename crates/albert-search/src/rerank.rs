@@ -7,6 +7,8 @@
 //! `relevant`, `entailment`, `positive`, `yes` or `true` (any case; QNLI's `entailment` means the sentence
 //! answers); else the last label (`LABEL_1`, by the binary convention).
 
+use std::sync::Arc;
+
 use albert::pipeline::classify::{classify_encoded_each, ScoreFunction};
 use albert::pipeline::{PerInput, PipelineModel, PipelineOptions, Task, Truncated};
 use albert::tokenizer::{EncodeOptions, TruncationStrategy};
@@ -18,7 +20,7 @@ const RELEVANT: [&str; 5] = ["relevant", "entailment", "positive", "yes", "true"
 
 /// A loaded reranker.
 pub struct Reranker {
-    model: PipelineModel,
+    model: Arc<PipelineModel>,
     label: String,
     /// Pairs per forward pass.
     pub batch_size: usize,
@@ -32,6 +34,11 @@ impl Reranker {
 
     /// A reranker over a model loaded for [`Task::Classify`].
     pub fn new(model: PipelineModel) -> Result<Self> {
+        Self::shared(Arc::new(model))
+    }
+
+    /// A reranker over a model loaded for [`Task::Classify`] that others use too (a server's classifier).
+    pub fn shared(model: Arc<PipelineModel>) -> Result<Self> {
         model.require(Task::Classify)?;
         let cfg = model.config();
         let names: Vec<String> = (0..cfg.num_labels()).map(|i| cfg.label_name(i)).collect();

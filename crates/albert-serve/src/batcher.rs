@@ -1,10 +1,17 @@
 //! Dynamic batching, as Text Embeddings Inference does it. Each served pipeline has one queue and one batcher
-//! thread. A request tokenizes its inputs on its own worker (the pipelines tokenize on rayon's pool), then its
-//! pipeline hands the encoded rows to the queue ([`Batcher`] is the pipeline's [`Forward`]) and waits. The batcher
-//! packs queued rows first come, first served into one forward pass while the padded cost (longest row x rows)
-//! stays within `max_batch_tokens` and the rows within `max_batch_requests`, runs it on the compute pool (never on
-//! the async runtime's threads), and hands each request back its own rows of the outputs. It takes the next batch as
-//! soon as one ends, so a request alone waits for nobody.
+//! thread. A request tokenizes its inputs on a worker (the pipelines tokenize on rayon's pool), then its pipeline
+//! hands the encoded rows to the queue ([`Batcher`] is the pipeline's [`Forward`]). The batcher packs queued rows
+//! first come, first served into one forward pass while the padded cost (longest row x rows) stays within
+//! `max_batch_tokens` and the rows within `max_batch_requests`, runs it on the compute pool (never on the async
+//! runtime's threads), and hands each request back its own rows of the outputs. It takes the next batch as soon as
+//! one ends, so a request alone waits for nobody.
+//!
+//! A waiting request holds no thread. The pipelines are synchronous, so a request's work (tokenize, forward, decode)
+//! runs under its [`Ticket`] until its first forward pass that has no answer yet: the rows are queued and the run
+//! ends there ([`suspended`]). The request awaits its rows on the async runtime, then runs its work again: passes
+//! already answered are handed their rows at once (the work is deterministic, and the rows asked must be the same),
+//! and the next new pass queues again. A request of one pass tokenizes twice, which costs far less than its forward
+//! pass; work run outside a request (tests, embedders calling a pipeline directly) waits in its own thread.
 //!
 //! A request's answer does not depend on what shared its pass: rows are padded and the attention mask keeps the
 //! padding out of every real position (the f32 sums over a longer padded row may differ in the last bits only; see
@@ -15,7 +22,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{mpsc as std_mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use albert::model::{AnyOutput, HeadOutput};
@@ -23,9 +30,9 @@ use albert::pipeline::Forward;
 use albert::tokenizer::Encoding;
 use albert::{AlbertForAny, AlbertInput, AlbertOutput, ForwardOptions};
 use candle_core::{Device, Tensor};
+use tokio::sync::mpsc;
 
 use crate::metrics::QueueMetrics;
-
 /// How the batcher packs queued rows into one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
@@ -37,7 +44,7 @@ pub struct BatchLimits {
 }
 
 /// One request's stake in the queues: whether it was abandoned (its client left, its time ran out), and how long
-/// its rows waited and computed. Work run under [`Ticket::scope`] carries it into the batcher.
+/// its rows waited and computed, and its forward passes. Work run under [`Ticket::run`] carries it into the batchers.
 #[derive(Debug, Clone, Default)]
 pub struct Ticket(Arc<TicketState>);
 
@@ -50,7 +57,37 @@ struct TicketState {
     /// Nanoseconds its rows spent queued, and in forward passes.
     queue_nanos: AtomicU64,
     inference_nanos: AtomicU64,
+    /// Its work's forward passes: answered, and the one it waits for.
+    passes: Mutex<Passes>,
 }
+
+/// The forward passes (calls of [`Forward::run`]) of a request's work, in the order its work makes them.
+#[derive(Debug, Default)]
+struct Passes {
+    /// The calls answered so far.
+    answered: Vec<Arc<Answered>>,
+    /// Calls made by the current run of the work.
+    made: usize,
+    /// The call the last run ended at, queued.
+    waiting: Option<Waiting>,
+}
+
+/// A call's rows (shortest first) and the chunks of outputs that answered them.
+#[derive(Debug)]
+struct Answered {
+    rows: Vec<Row>,
+    chunks: Vec<Chunk>,
+}
+
+/// A queued call: its rows, and where their chunks arrive.
+#[derive(Debug)]
+struct Waiting {
+    rows: Vec<Row>,
+    answers: mpsc::UnboundedReceiver<Chunk>,
+}
+
+/// Token ids and type ids of one row.
+type Row = (Vec<u32>, Vec<u32>);
 
 /// The times of one request, as its metrics report them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +124,7 @@ impl Ticket {
     }
 
     /// Runs `work` with this ticket as the current thread's: the batchers it reaches know the request.
-    pub fn scope<R>(&self, work: impl FnOnce() -> R) -> R {
+    fn scope<R>(&self, work: impl FnOnce() -> R) -> R {
         /// Restores the previous ticket, even when `work` panics.
         struct Restore(Option<Ticket>);
         impl Drop for Restore {
@@ -99,9 +136,50 @@ impl Ticket {
         work()
     }
 
-    /// The current thread's ticket, or a new one (work run outside a request is never abandoned).
-    fn current() -> Self {
-        CURRENT.with(|c| c.borrow().clone()).unwrap_or_else(Self::start)
+    /// Runs `work` on `pool` under the current thread's ticket, if any: the batchers `work` reaches know the
+    /// request whichever thread of the pool runs it.
+    pub fn install<R: Send>(pool: &rayon::ThreadPool, work: impl FnOnce() -> R + Send) -> R {
+        let ticket = Self::current();
+        pool.install(move || match ticket {
+            Some(ticket) => ticket.scope(work),
+            None => work(),
+        })
+    }
+
+    /// The ticket of the request whose work runs on this thread, if any.
+    fn current() -> Option<Self> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    fn passes(&self) -> MutexGuard<'_, Passes> {
+        self.0.passes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs the request's work once more (see the module's documentation): `work` under this ticket, its calls
+    /// counted from the first. Then, if the run ended at a call now queued, [`Ticket::wait`] for it and run again.
+    pub fn run<R>(&self, work: impl FnOnce() -> R) -> R {
+        self.passes().made = 0;
+        self.scope(work)
+    }
+
+    /// Whether the last run ended at a queued call (its result is then [`suspended`]'s error, to be discarded).
+    pub fn suspended(&self) -> bool {
+        self.passes().waiting.is_some()
+    }
+
+    /// Awaits every row of the queued call, kept for the next run; an error when the queue dropped them (the
+    /// request was abandoned, or the server is stopping). Does nothing when no call waits.
+    pub async fn wait(&self) -> albert::Result<()> {
+        let Some(Waiting { rows, mut answers }) = self.passes().waiting.take() else { return Ok(()) };
+        let mut chunks = Vec::new();
+        let mut done = 0;
+        while done < rows.len() {
+            let chunk = answers.recv().await.ok_or_else(dropped)?;
+            done = chunk.rows.end;
+            chunks.push(chunk);
+        }
+        self.passes().answered.push(Arc::new(Answered { rows, chunks }));
+        Ok(())
     }
 
     /// The request's times, if its rows reached a queue.
@@ -146,17 +224,36 @@ struct Queue {
 
 /// A request's rows in the queue.
 struct Entry {
-    /// Token ids and type ids of each row not yet run, shortest first.
-    rows: VecDeque<(Vec<u32>, Vec<u32>)>,
+    /// The rows not yet run, shortest first.
+    rows: VecDeque<Row>,
     /// How many of its rows earlier passes took.
     taken: usize,
-    reply: mpsc::Sender<Chunk>,
+    reply: Reply,
     ticket: Ticket,
     /// Since when its next rows wait.
     waiting_since: Instant,
 }
 
+/// Where a request's chunks go: to its future ([`Ticket::wait`]), or to the thread that waits for them (work outside
+/// a request, which may run inside an async runtime, where tokio's blocking receive is refused).
+#[derive(Clone)]
+enum Reply {
+    Awaited(mpsc::UnboundedSender<Chunk>),
+    Blocking(std_mpsc::Sender<Chunk>),
+}
+
+impl Reply {
+    /// Sends `chunk`; a request gone meanwhile gets nothing.
+    fn send(&self, chunk: Chunk) {
+        let _ = match self {
+            Self::Awaited(s) => s.send(chunk).map_err(drop),
+            Self::Blocking(s) => s.send(chunk).map_err(drop),
+        };
+    }
+}
+
 /// The rows `rows` (positions in the entry's order) of one forward pass, or why the pass failed.
+#[derive(Debug)]
 struct Chunk {
     rows: Range<usize>,
     output: Result<AnyOutput, String>,
@@ -164,7 +261,7 @@ struct Chunk {
 
 /// One entry's share of a packed pass.
 struct Part {
-    reply: mpsc::Sender<Chunk>,
+    reply: Reply,
     ticket: Ticket,
     /// Its rows' positions in the entry's order.
     rows: Range<usize>,
@@ -218,23 +315,66 @@ impl Forward for Batcher {
         if encodings.is_empty() {
             return Ok(());
         }
-        let ticket = Ticket::current();
         // Shortest first: when the budget splits the request, each pass holds rows of similar lengths.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].ids.len());
-        let rows = order.iter().map(|&i| (encodings[i].ids.clone(), encodings[i].type_ids.clone())).collect();
-        let (reply, answers) = mpsc::channel();
-        self.shared.enqueue(Entry { rows, taken: 0, reply, ticket, waiting_since: Instant::now() })?;
-        let mut done = 0;
-        while done < order.len() {
-            let chunk = answers.recv().map_err(|_| failed("the request was dropped from the queue (abandoned, or the server is stopping)"))?;
+        let rows: Vec<Row> = order.iter().map(|&i| (encodings[i].ids.clone(), encodings[i].type_ids.clone())).collect();
+        let mut hand = |chunk: Chunk| -> albert::Result<()> {
             let output = chunk.output.map_err(failed)?;
-            let rows: Vec<(usize, &Encoding)> = order[chunk.rows.clone()].iter().map(|&i| (i, encodings[i])).collect();
-            each(&output, &rows)?;
-            done = chunk.rows.end;
+            let rows: Vec<(usize, &Encoding)> = order[chunk.rows].iter().map(|&i| (i, encodings[i])).collect();
+            each(&output, &rows)
+        };
+        let Some(ticket) = Ticket::current() else {
+            // Outside a request: wait here.
+            let (reply, answers) = std_mpsc::channel();
+            let count = rows.len();
+            let entry = Entry { rows: rows.into(), taken: 0, reply: Reply::Blocking(reply), ticket: Ticket::start(), waiting_since: Instant::now() };
+            self.shared.enqueue(entry)?;
+            let mut done = 0;
+            while done < count {
+                let chunk = answers.recv().map_err(|_| dropped())?;
+                done = chunk.rows.end;
+                hand(chunk)?;
+            }
+            return Ok(());
+        };
+        let answered = {
+            let mut passes = ticket.passes();
+            if passes.waiting.is_some() {
+                // The work went on past a queued call (it set the error aside): it stops at the first.
+                return Err(suspended());
+            }
+            passes.made += 1;
+            passes.answered.get(passes.made - 1).cloned()
+        };
+        match answered {
+            Some(answered) if answered.rows == rows => {
+                for chunk in &answered.chunks {
+                    hand(Chunk { rows: chunk.rows.clone(), output: chunk.output.clone() })?;
+                }
+                Ok(())
+            }
+            Some(_) => Err(failed("the request's work asked for other rows when run again")),
+            None => {
+                let (reply, answers) = mpsc::unbounded_channel();
+                let reply = Reply::Awaited(reply);
+                let entry = Entry { rows: rows.clone().into(), taken: 0, reply, ticket: ticket.clone(), waiting_since: Instant::now() };
+                self.shared.enqueue(entry)?;
+                ticket.passes().waiting = Some(Waiting { rows, answers });
+                Err(suspended())
+            }
         }
-        Ok(())
     }
+}
+
+/// What a request's work returns from a forward pass it has queued (see the module's documentation); its run's
+/// result is discarded.
+pub fn suspended() -> albert::Error {
+    failed("the request waits for its forward pass")
+}
+
+fn dropped() -> albert::Error {
+    failed("the request was dropped from the queue (abandoned, or the server is stopping)")
 }
 
 /// A failure of the batcher, as the model's (TEI's "backend" error).
@@ -363,8 +503,7 @@ impl Shared {
                 Ok(out) => rows_of(out, offset, count).map_err(|e| e.to_string()),
                 Err(e) => Err(format!("forward pass failed: {e}")),
             };
-            // The request may have gone meanwhile; its answer then goes nowhere.
-            let _ = part.reply.send(Chunk { rows: part.rows, output });
+            part.reply.send(Chunk { rows: part.rows, output });
             offset += count;
         }
     }
@@ -501,8 +640,9 @@ mod tests {
     }
 
     /// An entry of rows of lengths `lengths`, queued by the test.
-    fn entry(lengths: &[usize]) -> (Entry, mpsc::Receiver<Chunk>, Ticket) {
-        let (reply, answers) = mpsc::channel();
+    fn entry(lengths: &[usize]) -> (Entry, std_mpsc::Receiver<Chunk>, Ticket) {
+        let (reply, answers) = std_mpsc::channel();
+        let reply = Reply::Blocking(reply);
         let ticket = Ticket::start();
         let rows = lengths.iter().map(|&n| (vec![5; n], vec![0; n])).collect();
         (Entry { rows, taken: 0, reply, ticket: ticket.clone(), waiting_since: Instant::now() }, answers, ticket)

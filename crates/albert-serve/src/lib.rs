@@ -5,7 +5,8 @@
 //! - [`batcher`]: dynamic batching as TEI does it: one queue per served pipeline, forward passes packed up to a
 //!   token budget across requests on a compute pool of their own, each request handed back its rows.
 //! - [`routes`]: TEI's `/embed`, `/predict`, `/rerank`, `/similarity`, `/embed_all`, `/tokenize`, `/decode`,
-//!   `/info`, `/health`, OpenAI's `/v1/embeddings` and `/v1/models`, and `/fill-mask`, `/qa`, `/ner` in TEI's style.
+//!   `/info`, `/health`, OpenAI's `/v1/embeddings` and `/v1/models`, and `/fill-mask`, `/qa`, `/ner`, `/explain` in
+//!   TEI's style; `/search` and `/ask` over the indexes of `albert_search` ([`IndexSpec`]).
 //! - [`ops`]: readiness, request ids and logs (`tracing`), `--request-timeout`, per-route counts; [`metrics`]:
 //!   Prometheus metrics at `/metrics`, named as TEI's.
 //! - [`error`]: TEI's error shape and statuses (OpenAI's on `/v1/*`): every request gets a status and a JSON body.
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 pub use error::{ApiError, ErrorType};
 pub use metrics::Metrics;
-pub use state::{AppState, Limits, ModelSpec, ServeConfig, ServedModel};
+pub use state::{AppState, IndexSpec, Limits, ModelSpec, ServeConfig, ServedIndex, ServedModel};
 
 /// Why a server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +51,9 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
 /// Serves `config` on `addr` until Ctrl-C or SIGTERM (see [`serve`]); `ready` is called with the bound address
 /// (port 0 picks a free one) once every model is prepared (connections are accepted, and answered 503, before).
 pub fn run(config: ServeConfig, addr: SocketAddr, ready: impl FnOnce(SocketAddr) + Send + 'static) -> Result<(), ServeError> {
-    // Each admitted request holds a blocking thread while its rows are queued and computed.
-    let blocking = config.limits.max_concurrent_requests.saturating_add(16);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(blocking).build()?;
+    // A request holds a blocking thread only while it tokenizes or decodes, never while its rows wait (see
+    // `batcher`): tokio's default cap on the blocking pool does not bound the requests in flight.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;

@@ -3,6 +3,7 @@
 //! work off the async runtime, where the pipeline's forward passes go through the model's batcher
 //! ([`crate::batcher`]).
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,16 +28,56 @@ pub struct ModelSpec {
     pub source: String,
 }
 
+/// `NAME=VALUE`, both not empty, trimmed; else an error that says the form expected (`NAME=` then `value`).
+fn named(s: &str, value: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, v)) if !name.trim().is_empty() && !v.trim().is_empty() => Ok((name.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("expected NAME={value}, got {s:?}")),
+    }
+}
+
 impl FromStr for ModelSpec {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.split_once('=') {
-            Some((name, source)) if !name.trim().is_empty() && !source.trim().is_empty() => {
-                Ok(Self { name: name.trim().to_string(), source: source.trim().to_string() })
-            }
-            _ => Err(format!("expected NAME=PATH_OR_HUB_ID, got {s:?}")),
-        }
+        named(s, "PATH_OR_HUB_ID").map(|(name, source)| Self { name, source })
+    }
+}
+
+/// One `--index NAME=PATH`: an index (`albert index build`) that `/search` and `/ask` serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// The name requests give in their `"index"` field.
+    pub name: String,
+    /// The index folder.
+    pub path: PathBuf,
+}
+
+impl FromStr for IndexSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        named(s, "PATH").map(|(name, path)| Self { name, path: path.into() })
+    }
+}
+
+/// An index opened once, at start, with the embedder of its queries (the one it was built with).
+pub struct ServedIndex {
+    /// Its name in requests.
+    pub name: String,
+    /// The index.
+    pub index: albert_search::Index,
+    /// The embedder of queries (dense and hybrid search).
+    pub embedder: albert_search::Embedder,
+}
+
+impl ServedIndex {
+    /// Opens `spec`'s index and loads its embedder.
+    pub fn open(spec: &IndexSpec) -> albert::Result<Self> {
+        let failed = |e: albert_search::SearchError| albert::Error::Input(format!("index `{}` ({}): {e}", spec.name, spec.path.display()));
+        let index = albert_search::Index::open(&spec.path).map_err(failed)?;
+        let embedder = index.load_embedder().map_err(failed)?;
+        Ok(Self { name: spec.name.clone(), index, embedder })
     }
 }
 
@@ -92,6 +133,8 @@ impl Default for Limits {
 pub struct ServeConfig {
     /// The models, each named; the first is the default of `/info` (empty: the built-in models).
     pub models: Vec<ModelSpec>,
+    /// The indexes `/search` and `/ask` serve, each named; the first is their default.
+    pub indexes: Vec<IndexSpec>,
     /// Run the encoders' projections in int8.
     pub int8: bool,
     /// Request limits.
@@ -175,6 +218,8 @@ impl ServedModel {
 pub struct AppState {
     /// The models, in the order they were given.
     pub models: Vec<ServedModel>,
+    /// The indexes, in the order they were given (see [`AppState::with_indexes`]).
+    pub indexes: Vec<Arc<ServedIndex>>,
     /// Request limits.
     pub limits: Limits,
     /// The precision the models run in.
@@ -184,6 +229,8 @@ pub struct AppState {
     /// The key requests must bear, if any (see [`AppState::with_api_key`]).
     api_key: Option<String>,
     permits: Arc<Semaphore>,
+    /// The compute pool the batchers' forward passes run on (and `/explain`'s, `/search`'s and `/ask`'s own work).
+    pool: Arc<rayon::ThreadPool>,
     /// What `/metrics` renders.
     pub metrics: Arc<Metrics>,
     in_flight: metrics::Gauge,
@@ -203,7 +250,10 @@ impl AppState {
         };
         let precision = Precision::from_int8(config.int8);
         let models = specs.iter().map(|s| ServedModel::load(s, precision)).collect::<albert::Result<_>>()?;
-        Ok(Self::new_with_metrics(models, config.limits, precision, metrics)?.with_api_key(config.api_key.clone()))
+        let indexes = config.indexes.iter().map(ServedIndex::open).collect::<albert::Result<_>>()?;
+        Ok(Self::new_with_metrics(models, config.limits, precision, metrics)?
+            .with_indexes(indexes)?
+            .with_api_key(config.api_key.clone()))
     }
 
     /// A state over models already loaded (names distinct), each pipeline given its batcher.
@@ -249,7 +299,39 @@ impl AppState {
         let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let permits = Arc::new(Semaphore::new(limits.max_concurrent_requests));
         let in_flight = metrics.in_flight();
-        Ok(Self { models, limits, precision, created, api_key: None, permits, metrics, in_flight })
+        Ok(Self { models, indexes: Vec::new(), limits, precision, created, api_key: None, permits, pool, metrics, in_flight })
+    }
+
+    /// Serves `indexes` on `/search` and `/ask` (names distinct).
+    pub fn with_indexes(self, indexes: Vec<ServedIndex>) -> albert::Result<Self> {
+        for (i, x) in indexes.iter().enumerate() {
+            if indexes[..i].iter().any(|o| o.name == x.name) {
+                return Err(albert::Error::Input(format!("two indexes are named `{}`", x.name)));
+            }
+        }
+        Ok(Self { indexes: indexes.into_iter().map(Arc::new).collect(), ..self })
+    }
+
+    /// The index named `requested`, else the first; a 404 that lists the served ones for an unknown name, a 424
+    /// when none is served.
+    pub fn index(&self, requested: Option<&str>) -> Result<Arc<ServedIndex>, ApiError> {
+        let first = self.indexes.first().ok_or_else(|| {
+            ApiError::new(ErrorType::Backend, "this server serves no index (start it with --index NAME=PATH, a folder of `albert index build`)")
+        })?;
+        let Some(name) = requested else { return Ok(first.clone()) };
+        self.indexes.iter().find(|x| x.name == name).cloned().ok_or_else(|| {
+            let names: Vec<String> = self.indexes.iter().map(|x| format!("`{}`", x.name)).collect();
+            ApiError::with_status(
+                axum::http::StatusCode::NOT_FOUND,
+                format!("unknown index `{name}`; this server serves {}", names.join(", ")),
+            )
+        })
+    }
+
+    /// Runs `work` on the compute pool, under the calling request's ticket (its forward passes still batch): for
+    /// work that computes itself (explanations, query vectors), called from [`AppState::compute`]'s `work`.
+    pub fn on_compute_pool<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        crate::batcher::Ticket::install(&self.pool, work)
     }
 
     /// Requires `Authorization: Bearer <key>` on every route but the health checks (`None`: no key).
@@ -328,13 +410,15 @@ impl AppState {
     }
 
     /// Runs `work` on the blocking pool, off the async runtime's threads, once admitted: with
-    /// `max_concurrent_requests` requests already admitted it is refused at once with a 429. `work` tokenizes on
-    /// rayon's pool and its forward passes go through the batchers. When the request is dropped before `work` ends
-    /// (its client left, its time ran out), its rows still queued are dropped unrun. A panic in `work` answers 424
-    /// rather than dropping the connection.
+    /// `max_concurrent_requests` requests already admitted it is refused at once with a 429, before any work.
+    /// `work` tokenizes on rayon's pool and its forward passes go through the batchers; while one is queued the
+    /// request holds no thread: `work` ends there, the rows are awaited here, and `work` runs again with them
+    /// ([`crate::batcher`]), so it must give the same result each time it runs. When the request is dropped before
+    /// it ends (its client left, its time ran out), its rows still queued are dropped unrun. A panic in `work`
+    /// answers 424 rather than dropping the connection.
     pub async fn compute<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+        mut work: impl Fn() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let permit = self.permits.clone().try_acquire_owned().map_err(|_| {
             ApiError::new(
@@ -342,8 +426,19 @@ impl AppState {
                 format!("model is overloaded: {} requests are in flight", self.limits.max_concurrent_requests),
             )
         })?;
-        let ticket = Ticket::start();
-        /// Abandons the ticket if the request's future is dropped while its work runs.
+        /// Holds the request's place (its permit, its count in flight) while it waits or any of its runs goes on.
+        struct Admitted {
+            _permit: tokio::sync::OwnedSemaphorePermit,
+            in_flight: metrics::Gauge,
+        }
+        impl Drop for Admitted {
+            fn drop(&mut self) {
+                self.in_flight.decrement(1.0);
+            }
+        }
+        self.in_flight.increment(1.0);
+        let admitted = Arc::new(Admitted { _permit: permit, in_flight: self.in_flight.clone() });
+        /// Abandons the ticket if the request's future is dropped before it ends.
         struct AbandonOnDrop(Option<Ticket>);
         impl Drop for AbandonOnDrop {
             fn drop(&mut self) {
@@ -352,23 +447,26 @@ impl AppState {
                 }
             }
         }
-        /// Counts the request in flight while its work runs (a panic in it too).
-        struct InFlight(metrics::Gauge);
-        impl Drop for InFlight {
-            fn drop(&mut self) {
-                self.0.decrement(1.0);
-            }
-        }
-        self.in_flight.increment(1.0);
-        let in_flight = InFlight(self.in_flight.clone());
+        let ticket = Ticket::start();
         let mut abandon = AbandonOnDrop(Some(ticket.clone()));
-        let span = tracing::Span::current();
-        let work_ticket = ticket.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let (_permit, _in_flight) = (permit, in_flight);
-            span.in_scope(|| work_ticket.scope(work))
-        })
-        .await;
+        let result = loop {
+            let (span, run_ticket, admitted) = (tracing::Span::current(), ticket.clone(), admitted.clone());
+            // The work goes to the blocking thread and comes back for the next run.
+            let ran = tokio::task::spawn_blocking(move || {
+                let _admitted = admitted;
+                let result = span.in_scope(|| run_ticket.run(&work));
+                (work, result)
+            })
+            .await;
+            match ran {
+                Ok((back, _)) if ticket.suspended() => {
+                    work = back;
+                    ticket.wait().await?;
+                }
+                Ok((_, result)) => break Ok(result),
+                Err(panicked) => break Err(panicked),
+            }
+        };
         abandon.0 = None;
         if let Some(timings) = ticket.timings() {
             self.metrics.timings(timings);

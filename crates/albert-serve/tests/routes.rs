@@ -10,9 +10,12 @@ use std::sync::{Arc, OnceLock};
 
 use albert::pipeline::classify::{self, ScoreFunction};
 use albert::pipeline::embed::{self, Pooling};
+use albert::pipeline::explain::{self, ExplainOptions, Method, Request as Explain};
 use albert::pipeline::{fill_mask, ner, qa, PipelineModel, PipelineOptions, Task};
 use albert::{builtin, Precision};
-use albert_serve::{router, AppState, Limits, ModelSpec, ServeConfig, ServedModel};
+use albert_search::ask::{AskSettings, Asker};
+use albert_search::{ChunkSettings, Embedder, Index, Reranker, SearchMode, SearchOptions};
+use albert_serve::{router, AppState, IndexSpec, Limits, ModelSpec, ServeConfig, ServedModel};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::prelude::BASE64_STANDARD;
@@ -21,7 +24,28 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-/// The built-in models, loaded once for every test.
+/// Documents of the served index `docs`, one fact each.
+const DOCS: [(&str, &str); 3] = [
+    ("anna.md", "# Anna\n\nAnna lives in Berlin, where she teaches music at a school near the river.\n"),
+    ("tower.md", "# The tower\n\nThe Eiffel Tower stands in Paris; it was finished in 1889 for a world fair.\n"),
+    ("fruit.txt", "Bananas are yellow fruit rich in potassium, grown in warm countries."),
+];
+
+/// An index of [`DOCS`] built with the built-in encoder (under the target directory, rebuilt by each run).
+fn build_index() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-routes");
+    let docs = root.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    for (name, text) in DOCS {
+        std::fs::write(docs.join(name), text).unwrap();
+    }
+    let embedder = Embedder::load(builtin::path(builtin::PRETRAINED).unwrap().to_str().unwrap()).unwrap();
+    let out = root.join("index");
+    Index::build(&out, &[docs], &embedder, ChunkSettings::default(), &mut ()).unwrap();
+    out
+}
+
+/// The built-in models, and an index as `docs`, loaded once for every test.
 fn state() -> Arc<AppState> {
     static STATE: OnceLock<Arc<AppState>> = OnceLock::new();
     STATE
@@ -30,7 +54,8 @@ fn state() -> Arc<AppState> {
             // with the pipeline's must not share a pass with another test's inputs (padding moves the last bits;
             // tests/serving.rs checks shared passes to 1e-5).
             let limits = Limits { max_batch_requests: Some(1), ..Limits::default() };
-            let config = ServeConfig { models: Vec::new(), int8: false, limits, api_key: None };
+            let indexes = vec![IndexSpec { name: "docs".into(), path: build_index() }];
+            let config = ServeConfig { models: Vec::new(), indexes, int8: false, limits, api_key: None };
             Arc::new(AppState::load(&config).expect("the built-in models load"))
         })
         .clone()
@@ -395,6 +420,8 @@ async fn a_route_without_a_fitting_model_names_what_is_missing() {
     assert!(m.contains("AlbertForMaskedLM"), "{m}");
     let m = tei_error(send_raw(only.clone(), "POST", "/ner", body(json!({"inputs": "a"}))).await, StatusCode::FAILED_DEPENDENCY, "Backend");
     assert!(m.contains("AlbertForTokenClassification"), "{m}");
+    let m = tei_error(send_raw(only.clone(), "POST", "/search", body(json!({"query": "a"}))).await, StatusCode::FAILED_DEPENDENCY, "Backend");
+    assert!(m.contains("--index"), "{m}");
     assert_eq!(send_raw(only, "POST", "/predict", body(json!({"inputs": "fine"}))).await.0, StatusCode::OK);
 }
 
@@ -616,4 +643,166 @@ async fn int8_models_answer_as_the_int8_pipeline() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(got, wire(&expected[0].labels));
     assert_eq!(send_raw(int8, "GET", "/info", Vec::new()).await.1["model_dtype"], "int8");
+}
+
+/// `got` holds `want`'s JSON, each number within 1e-5 (query vectors are computed on the server's compute pool,
+/// whose sums may round otherwise) and everything else equal.
+fn assert_json_close(got: &Value, want: &Value, at: &str) {
+    match (got, want) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-5, "{at}: {x} vs {y}");
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: {got} vs {want}");
+            x.iter().zip(y).enumerate().for_each(|(i, (x, y))| assert_json_close(x, y, &format!("{at}[{i}]")));
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>(), "{at}");
+            x.iter().for_each(|(k, v)| assert_json_close(v, &y[k], &format!("{at}.{k}")));
+        }
+        _ => assert_eq!(got, want, "{at}"),
+    }
+}
+
+/// `/search` gives the search library's hits on the served index in every mode, reranked by a served classifier
+/// as `Reranker` ranks them; the refusals name the problem.
+#[tokio::test]
+async fn search_answers_the_search_librarys_hits() {
+    let served = state().index(None).unwrap();
+    let query = "Where does Anna live?";
+    for mode in SearchMode::NAMES {
+        let opts = SearchOptions { mode: mode.parse().unwrap(), k: 2, ..SearchOptions::default() };
+        let want = served.index.search(query, &opts, Some(&served.embedder), None).unwrap();
+        let (status, got) = post("/search", json!({"query": query, "k": 2, "mode": mode})).await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert_eq!((got["index"].as_str(), got["mode"].as_str()), (Some("docs"), Some(mode)));
+        assert_json_close(&got["hits"], &wire(&want), "hits");
+        assert!(got["hits"][0]["passage"]["text"].as_str().unwrap().contains("Berlin"), "{got}");
+    }
+    let reranker = Reranker::shared(pipeline(Task::Classify)).unwrap();
+    let want = served.index.search(query, &SearchOptions::default(), Some(&served.embedder), Some(&reranker)).unwrap();
+    let (status, got) = post("/search", json!({"query": query, "index": "docs", "rerank": builtin::SENTIMENT})).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["reranker"], json!({"model": builtin::SENTIMENT, "label": "positive"}));
+    assert_json_close(&got["hits"], &wire(&want), "hits");
+
+    let m = tei_error(post("/search", json!({"query": query, "index": "nowhere"})).await, StatusCode::NOT_FOUND, "Validation");
+    assert!(m.contains("`nowhere`") && m.contains("`docs`"), "{m}");
+    tei_error(post("/search", json!({"query": " "})).await, StatusCode::BAD_REQUEST, "Empty");
+    let m = tei_error(post("/search", json!({"query": query, "mode": "sparse"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("bm25, dense or hybrid"), "{m}");
+    let m = tei_error(post("/search", json!({"query": query, "k": 0})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("`k`"), "{m}");
+    let m = tei_error(post("/search", json!({"query": query, "rerank": builtin::NER})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("AlbertForSequenceClassification"), "{m}");
+}
+
+/// `/ask` answers as `Asker` does with the served reader (each answer's source, and its span in the document, which
+/// holds its text), reads a follow-up after the turns given, and refuses a reader that is not a question-answering
+/// model.
+#[tokio::test]
+async fn ask_answers_as_the_asker_with_the_served_reader() {
+    let served = state().index(None).unwrap();
+    let reader = pipeline(Task::QuestionAnswering);
+    let asker = Asker { index: &served.index, embedder: Some(&served.embedder), reranker: None, reader: &reader };
+    let settings = AskSettings {
+        search: SearchOptions { k: 5, ..SearchOptions::default() },
+        qa: qa::QaOptions { max_answer_length: 30, ..qa::QaOptions::default() },
+        threshold: 0.1,
+        runner_ups: 3,
+    };
+    let question = "Where does Anna live?";
+    let want = asker.ask(&settings, question, question.to_string()).unwrap();
+    let (status, got) = post("/ask", json!({"question": question})).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_json_close(&got, &wire(&want), "ask");
+    // Each answer's span is its text in its document.
+    let found: Vec<&Value> = got["runner_ups"].as_array().unwrap().iter().chain([&got["best"]]).collect();
+    assert!(found.len() > 1, "{got}");
+    for f in found {
+        let file = std::path::Path::new(f["source"]["file"].as_str().unwrap()).file_name().unwrap();
+        let text = DOCS.iter().find(|(name, _)| file == *name).unwrap().1;
+        let (start, end) = (f["span"][0].as_u64().unwrap() as usize, f["span"][1].as_u64().unwrap() as usize);
+        assert_eq!(text.chars().skip(start).take(end - start).collect::<String>(), f["answer"].as_str().unwrap(), "{f}");
+    }
+
+    let turns = json!([["Where does Anna live?", "Berlin"]]);
+    let (status, got) = post("/ask", json!({"question": "What does she teach?", "history": turns, "mode": "bm25"})).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["read_as"], "Q: Where does Anna live? A: Berlin Q: What does she teach?");
+
+    tei_error(post("/ask", json!({"question": ""})).await, StatusCode::BAD_REQUEST, "Empty");
+    let m = tei_error(post("/ask", json!({"question": question, "model": builtin::SENTIMENT})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("AlbertForQuestionAnswering"), "{m}");
+    let m = tei_error(post("/ask", json!({"question": question, "threshold": 2})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("`threshold`"), "{m}");
+}
+
+/// Scores within `1e-4 * max |reference|` of the reference (as crates/albert/tests/explain.rs holds the library to).
+fn assert_attributions(got: &Value, want: &[f64], what: &str) {
+    let got: Vec<f64> = got.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(got.len(), want.len(), "{what}");
+    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= 1e-4 * scale, "{what}: {got:?} vs {want:?}");
+    }
+}
+
+/// `/explain` on the built-in SST-2 model gives Captum's Integrated Gradients (tests/fixtures/explain/expected.json)
+/// and, over words and for an answer's start and end, what `albert::pipeline::explain` gives; the refusals name the
+/// problem.
+#[tokio::test]
+async fn explain_gives_captums_attributions_and_the_librarys_explanations() {
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/explain/expected.json")).unwrap()).unwrap();
+    let case = fixture["cases"].as_array().unwrap().iter().find(|c| c["name"] == "sst2_negative").unwrap();
+    let text = case["text"].as_str().unwrap();
+    let (status, got) = post("/explain", json!({"inputs": text})).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["tokens"], case["tokens"]);
+    assert_eq!(got["prediction"]["label"], "negative");
+    assert_eq!(got["targets"][0]["target"], case["target"]);
+    let ig: Vec<f64> = case["ig"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_attributions(&got["targets"][0]["scores"], &ig, "ig");
+
+    // Words, another label, another method: the library's explanation of the same request.
+    let request = Explain::Classify { text, pair: None, label: Some("positive") };
+    let want = explain::explain(&pipeline(Task::Classify), &request, Method::GradXInput, &ExplainOptions::default(), &mut |_| {}).unwrap();
+    let words = want.words(&[text]);
+    let body = json!({"inputs": text, "method": "grad-x-input", "target": "positive", "words": true});
+    let (status, got) = post("/explain", body).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!((&got["words"], &got["offsets"]), (&json!(words.words), &wire(&words.offsets)));
+    assert!(got.get("tokens").is_none(), "{got}");
+    let scores: Vec<f64> = words.scores[0].iter().map(|&s| f64::from(s)).collect();
+    assert_attributions(&got["targets"][0]["scores"], &scores, "grad-x-input words");
+
+    // A question: the answer's start and end, in the window that holds it (the reader runs through its batcher).
+    let (question, context) = ("Where does Anna live?", "Anna lives in Berlin, where she teaches music.");
+    let request = Explain::Answer { question, context };
+    let want = explain::explain(&pipeline(Task::QuestionAnswering), &request, Method::AttentionRollout, &ExplainOptions::default(), &mut |_| {}).unwrap();
+    let body = json!({"inputs": context, "question": question, "method": "attention-rollout"});
+    let (status, got) = post("/explain", body).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!((&got["tokens"], &got["prediction"]), (&json!(want.tokens), &wire(&want.prediction)));
+    assert_eq!(got["targets"].as_array().unwrap().len(), 2);
+    for (g, w) in got["targets"].as_array().unwrap().iter().zip(&want.targets) {
+        assert_eq!((&g["label"], &g["target"]), (&json!(w.label), &wire(w.attribution.target)));
+        let scores: Vec<f64> = w.attribution.scores.iter().map(|&s| f64::from(s)).collect();
+        assert_attributions(&g["scores"], &scores, "rollout");
+    }
+
+    let refused = |body: Value| async move { post("/explain", body).await };
+    let m = tei_error(refused(json!({"inputs": text, "method": "saliency"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("expected ig"), "{m}");
+    let m = tei_error(refused(json!({"inputs": text, "target": "neutral"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("negative, positive"), "{m}");
+    let m = tei_error(refused(json!({"inputs": text, "steps": 0})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("`steps`"), "{m}");
+    tei_error(refused(json!({"inputs": "  "})).await, StatusCode::BAD_REQUEST, "Empty");
+    let m = tei_error(refused(json!({"inputs": context, "question": question, "target": "x"})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("`target`"), "{m}");
+    let m = tei_error(refused(json!({"inputs": text, "model": builtin::PRETRAINED})).await, StatusCode::UNPROCESSABLE_ENTITY, "Validation");
+    assert!(m.contains("question"), "{m}");
+    tei_error(refused(json!({"inputs": text, "model": "nobody"})).await, StatusCode::NOT_FOUND, "Validation");
 }

@@ -24,12 +24,22 @@ struct Server {
 impl Server {
     /// Serves the built-in sentiment classifier (as `sst2`) under `limits`, once ready.
     fn start(limits: Limits) -> Self {
+        Self::start_with(limits, 512)
+    }
+
+    /// [`Server::start`] on a runtime of at most `blocking_threads` blocking threads (tokio's default: 512).
+    fn start_with(limits: Limits, blocking_threads: usize) -> Self {
         let source = builtin::path(builtin::SENTIMENT).unwrap().to_string_lossy().into_owned();
-        let config = ServeConfig { models: vec![ModelSpec { name: "sst2".into(), source }], int8: false, limits, api_key: None };
+        let config = ServeConfig { models: vec![ModelSpec { name: "sst2".into(), source }], indexes: Vec::new(), int8: false, limits, api_key: None };
         let (bound, addr) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .max_blocking_threads(blocking_threads)
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 bound.send(listener.local_addr()?).unwrap();
@@ -176,6 +186,33 @@ fn overload_answers_only_200s_and_429s_and_health_still_answers() {
         assert!(metric(&text, &format!("{name}_count")) > 0.0, "{name} is recorded: {text}");
     }
     assert_eq!(http::get(server.addr, "/health").unwrap().status, 200);
+}
+
+/// A waiting request holds no thread: 600 concurrent connections against a runtime of 2 blocking threads get only
+/// 200s and 429s (over `--max-concurrent-requests` 256), `/health` answers meanwhile, and the admitted requests
+/// share forward passes: fewer passes than half of them, which 2 threads could not give if each waiting request
+/// held one (at most 2 rows would then wait for a pass).
+#[test]
+fn a_waiting_request_holds_no_thread() {
+    let server = Arc::new(Server::start_with(Limits { max_concurrent_requests: 256, ..Limits::default() }, 2));
+    let clients: Vec<_> = (0..600)
+        .map(|i| {
+            let server = server.clone();
+            std::thread::spawn(move || server.post("/predict", &json!({"inputs": format!("Review {i}: fine.")})))
+        })
+        .collect();
+    assert_eq!(http::get(server.addr, "/health").unwrap().status, 200, "health answers under load");
+    let (mut ok, mut overloaded) = (0, 0);
+    for client in clients {
+        match client.join().unwrap() {
+            (200, _) => ok += 1,
+            (429, _) => overloaded += 1,
+            (status, body) => panic!("answered {status}: {body}"),
+        }
+    }
+    let passes = metric(&server.metrics(), "te_batch_next_size_count");
+    eprintln!("{ok} answered in {passes} forward passes, {overloaded} refused");
+    assert!(ok > 0 && passes < f64::from(ok) / 2.0, "{ok} answered in {passes} passes");
 }
 
 /// A request not answered within `--request-timeout` gets a 503 in TEI's shape (OpenAI's on `/v1/*`), and its

@@ -1,8 +1,10 @@
 //! The router: every route, the JSON bodies they take (refused in the route's error dialect when malformed or too
 //! large) and the request shapes several routes share.
 
+mod explain;
 mod meta;
 mod openai;
+mod search;
 mod tasks;
 mod tei;
 
@@ -44,6 +46,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/fill-mask", post(tasks::fill_mask))
         .route("/qa", post(tasks::qa))
         .route("/ner", post(tasks::ner))
+        .route("/explain", post(explain::explain))
+        .route("/search", post(search::search))
+        .route("/ask", post(search::ask))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -79,7 +79,7 @@ async fn per_text<R: Send + 'static>(
     state: &AppState,
     task: Task,
     req: TextsRequest,
-    each: impl FnOnce(&PipelineModel, &[&str], &PipelineOptions) -> albert::Result<Vec<PerInput<R>>> + Send + 'static,
+    each: impl Fn(&PipelineModel, &[&str], &PipelineOptions) -> albert::Result<Vec<PerInput<R>>> + Send + 'static,
     truncated: impl Fn(&R) -> bool + Send + 'static,
 ) -> Result<Json<OneOrMany<R>>, ApiError> {
     let truncation = TruncationRequest::new(req.truncate, req.direction).right_only()?;
@@ -92,7 +92,7 @@ async fn per_text<R: Send + 'static>(
         .compute(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let results = each(&pipeline, &refs, &opts)?;
-            truncation.results(&pipeline, results, truncated)
+            truncation.results(&pipeline, results, &truncated)
         })
         .await?;
     Ok(Json(OneOrMany::shaped(batch, results)))
