@@ -1,6 +1,6 @@
 //! `albert index` and `albert search` as a user runs them, with the tiny random embedder of the pipeline fixtures:
 //! build, info, search in each mode, add / sync / remove, and a damaged index or a full disk (a clear error, the
-//! index left whole).
+//! index left whole; `index info --verify` for damage that opening does not read).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -108,6 +108,24 @@ fn a_damaged_index_or_a_full_disk_is_a_clear_error_and_loses_nothing() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("is corrupted") && err.contains("manifest.json"), "{err}");
     std::fs::write(index.join("manifest.json"), &manifest).unwrap();
+
+    // A flipped byte keeps sizes and headers: searches go on (opening reads neither file whole), `index info
+    // --verify` names the damage, and `sync` refuses to build on it.
+    assert_eq!(json(&["index", "info", &i, "--verify", "--json"])["verified"], true);
+    let generation = json(&["index", "info", &i, "--json"])["generation"].as_u64().unwrap();
+    let vectors = index.join(format!("g{generation}/vectors.usearch"));
+    let mut bytes = std::fs::read(&vectors).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&vectors, &bytes).unwrap();
+    ok(&["search", &i, "zebra", "--mode", "bm25"]);
+    for args in [&["index", "info", &i, "--verify"][..], &["index", "sync", &i]] {
+        let out = albert(args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("is corrupted") && err.contains("vectors.usearch") && err.contains("SHA-256"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(index.join("manifest.json")).unwrap(), manifest);
 
     // A folder that is not an index.
     let out = albert(&["index", "info", &d], &[]);

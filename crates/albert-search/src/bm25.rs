@@ -104,6 +104,13 @@ impl Bm25 {
         self.reader.searcher().num_docs()
     }
 
+    /// The files (relative to the store's directory) whose bytes do not match the checksum in their footer.
+    pub(crate) fn damaged_files(&self) -> Result<Vec<PathBuf>> {
+        let mut damaged: Vec<PathBuf> = self.index.validate_checksum()?.into_iter().collect();
+        damaged.sort();
+        Ok(damaged)
+    }
+
     /// Starts a batch of changes, applied by [`Bm25Writer::commit`].
     pub(crate) fn writer(&self) -> Result<Bm25Writer<'_>> {
         // One indexing thread: tantivy's default of one per core fights the embedder for the 2 cores we plan for.

@@ -15,10 +15,14 @@
 //! `manifest.json` atomically (`albert::fsio`), then deletes the old generation. A crash or an error at any point
 //! leaves the previous index whole; a stale generation directory is deleted by the next update.
 //!
-//! Opening checks the manifest (format, version), that every file of the generation has the size the manifest
-//! recorded, the vector file's SHA-256, and that both indexes hold the manifest's passage count: a truncated or
-//! damaged index is reported as [`SearchError::Corrupted`], a directory that is not an index as
-//! [`SearchError::NotAnIndex`].
+//! Opening is cheap, since every `albert search` and `ask` opens the index: it checks the manifest (format,
+//! version), that every file of the generation has the size the manifest recorded, the vector file's header (usearch's
+//! magic, vector width and count), and that both indexes hold the manifest's passage count; the vectors are then
+//! memory-mapped, not read. A truncated, foreign or damaged index is reported as [`SearchError::Corrupted`], a
+//! directory that is not an index as [`SearchError::NotAnIndex`]. Damage that keeps sizes and headers (a flipped
+//! byte) is found by [`Index::verify`], which reads everything: the vector file's SHA-256 against the manifest and
+//! tantivy's checksum of each of its files. `albert index info --verify` runs it, and so does every update before it
+//! copies the index, so damage is never carried into a new generation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,7 +34,7 @@ use crate::bm25::Bm25;
 use crate::embedder::{Embedder, EmbedderId};
 use crate::error::{io, Result, SearchError};
 use crate::passage::{chunk, read_documents, ChunkSettings, Format, Passage};
-use crate::vectors::Vectors;
+use crate::vectors::{self, Vectors};
 
 /// What `manifest.json`'s `format` says.
 pub const FORMAT: &str = "albert-search-index";
@@ -165,11 +169,9 @@ impl Index {
             }
         }
         let vectors_path = generation.join(VECTORS);
-        let bytes = std::fs::read(&vectors_path).map_err(|e| corrupted(format!("{}: {e}", vectors_path.display())))?;
-        if sha256_hex(&bytes) != manifest.vectors_sha256 {
-            return Err(corrupted(format!("{} does not match the SHA-256 the manifest recorded", vectors_path.display())));
-        }
-        let vectors = Vectors::from_bytes(manifest.embedder.dim, &bytes).map_err(|e| corrupted(format!("{}: {e}", vectors_path.display())))?;
+        let named = |e: String| corrupted(format!("{}: {e}", vectors_path.display()));
+        vectors::check_header(&vectors_path, manifest.embedder.dim, manifest.passages).map_err(named)?;
+        let vectors = Vectors::view(&vectors_path, manifest.embedder.dim).map_err(|e| named(e.to_string()))?;
         let bm25 = Bm25::open(&generation.join(BM25_DIR)).map_err(|e| match e {
             SearchError::Tantivy(t) => corrupted(format!("{}: {t}", generation.join(BM25_DIR).display())),
             other => other,
@@ -262,6 +264,39 @@ impl Index {
         let gone: Vec<PathBuf> = self.manifest.files.keys().filter(|f| !seen.contains(f)).cloned().collect();
         plan.remove.extend(gone);
         self.update(plan, Some(embedder), progress)
+    }
+
+    /// Reads the whole index and checks it against its checksums: the vector file against the SHA-256 the manifest
+    /// recorded, tantivy's files against the checksums in their footers. [`Index::open`] checks only sizes, headers
+    /// and counts; this finds damage that keeps them (a flipped byte).
+    pub fn verify(&self) -> Result<()> {
+        self.verified_vector_bytes()?;
+        self.verify_bm25()
+    }
+
+    /// Checks tantivy's files against their checksums.
+    fn verify_bm25(&self) -> Result<()> {
+        let generation = generation_dir(&self.dir, self.manifest.generation);
+        let damaged = self.bm25.damaged_files().map_err(|e| self.corrupted(format!("{}: {e}", generation.join(BM25_DIR).display())))?;
+        if !damaged.is_empty() {
+            let names: Vec<String> = damaged.iter().map(|f| generation.join(BM25_DIR).join(f).display().to_string()).collect();
+            return Err(self.corrupted(format!("{} fail(s) tantivy's checksum", names.join(", "))));
+        }
+        Ok(())
+    }
+
+    /// The current generation's vector file, checked against the manifest's SHA-256.
+    fn verified_vector_bytes(&self) -> Result<Vec<u8>> {
+        let path = generation_dir(&self.dir, self.manifest.generation).join(VECTORS);
+        let bytes = std::fs::read(&path).map_err(|e| self.corrupted(format!("{}: {e}", path.display())))?;
+        if sha256_hex(&bytes) != self.manifest.vectors_sha256 {
+            return Err(self.corrupted(format!("{} does not match the SHA-256 the manifest recorded", path.display())));
+        }
+        Ok(bytes)
+    }
+
+    fn corrupted(&self, reason: String) -> SearchError {
+        SearchError::Corrupted { dir: self.dir.clone(), reason }
     }
 
     /// The index's summary.
@@ -412,8 +447,11 @@ fn write_generation(
     std::fs::create_dir_all(&bm25_dir).map_err(io(&bm25_dir))?;
     let (bm25, mut vectors) = match base {
         Some(b) => {
+            // The base is opened cheaply (memory-mapped, not hashed): check every byte before building on it.
+            let bytes = b.verified_vector_bytes()?;
+            b.verify_bm25()?;
             link_dir(&generation_dir(&b.dir, b.manifest.generation).join(BM25_DIR), &bm25_dir)?;
-            (Bm25::open(&bm25_dir)?, Vectors::from_bytes(manifest.embedder.dim, &b.vectors.to_bytes()?)?)
+            (Bm25::open(&bm25_dir)?, Vectors::from_bytes(manifest.embedder.dim, &bytes)?)
         }
         None => (Bm25::create(&bm25_dir)?, Vectors::new(manifest.embedder.dim)?),
     };

@@ -2,9 +2,13 @@
 //! (so 1 - distance is the cosine), keyed by passage id. Chosen over hnsw_rs and instant-distance for its recall
 //! and latency at equal settings and because it removes vectors in place (docs/search/README.md).
 //!
-//! The file is usearch's own serialization, written through `albert::fsio`; the manifest records its SHA-256,
-//! checked before usearch (C++) parses it, so that a damaged file is an error rather than undefined behaviour.
+//! The file is usearch's own serialization, written through `albert::fsio`; the manifest records its size and
+//! SHA-256. A search opens it in place (memory-mapped: a query reads the pages it visits, not the whole file) after
+//! [`check_header`] has matched its layout against the manifest, so a truncated or foreign file is an error before
+//! usearch (C++) parses it; the full hash, which reads every byte, is checked before an update copies the index
+//! and by `albert index info --verify`.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
@@ -41,6 +45,14 @@ impl Vectors {
             multi: false,
         };
         Ok(Self { index: Index::new(&opts).map_err(failed("creating the index"))? })
+    }
+
+    /// Opens the index file at `path` in place, read-only (memory-mapped), after [`check_header`].
+    pub(crate) fn view(path: &Path, dim: usize) -> Result<Self> {
+        let name = path.to_str().ok_or_else(|| SearchError::Vectors(format!("{} is not a UTF-8 path", path.display())))?;
+        let v = Self::new(dim)?;
+        v.index.view(name).map_err(failed("opening the index"))?;
+        Ok(v)
     }
 
     /// Reads the index serialized in `bytes` (already checked against the manifest's hash).
@@ -101,4 +113,47 @@ impl Vectors {
         let m = self.index.search(query, k).map_err(failed("searching"))?;
         Ok(m.keys.into_iter().zip(m.distances).map(|(id, d)| (id, 1.0 - d)).collect())
     }
+}
+
+/// usearch's dense-index header (`index_dense_head_t`, 64 bytes), after the vector matrix: the magic, then the
+/// version, metric, scalar and key kinds, and the counts.
+const HEAD_BYTES: u64 = 64;
+const MAGIC: &[u8; 7] = b"usearch";
+/// usearch's codes (`metric_kind_t::ip_k`, `scalar_kind_t::f32_k`) for what [`Vectors::new`] makes.
+const METRIC_IP: u8 = b'i';
+const SCALAR_F32: u8 = 11;
+
+/// Checks, reading 72 bytes, that the file at `path` is a usearch index as [`Vectors::save`] writes it: its matrix
+/// of `count` rows or more (removed vectors keep their rows) of `dim` f32s fits the file, its header has usearch's
+/// magic and major version 2, inner product over f32, `count` vectors of `dim` dimensions. What is wrong is
+/// returned in words.
+pub(crate) fn check_header(path: &Path, dim: usize, count: u64) -> std::result::Result<(), String> {
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let short = || format!("{len} bytes is too short for a usearch index");
+    let mut matrix = [0u8; 8];
+    file.read_exact(&mut matrix).map_err(|_| short())?;
+    let rows = u64::from(u32::from_le_bytes(matrix[..4].try_into().expect("4 bytes")));
+    let cols = u64::from(u32::from_le_bytes(matrix[4..].try_into().expect("4 bytes")));
+    if cols != 4 * dim as u64 {
+        return Err(format!("its vectors have {cols} bytes, not {} ({dim} f32s)", 4 * dim));
+    }
+    let head_at = rows.checked_mul(cols).and_then(|m| m.checked_add(8)).filter(|&at| at + HEAD_BYTES <= len).ok_or_else(short)?;
+    let mut head = [0u8; HEAD_BYTES as usize];
+    file.seek(SeekFrom::Start(head_at)).and_then(|_| file.read_exact(&mut head)).map_err(|e| e.to_string())?;
+    let u64_at = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+    if &head[..7] != MAGIC {
+        return Err("it is not a usearch index (no \"usearch\" header)".into());
+    }
+    let major = u16::from_le_bytes([head[7], head[8]]);
+    let (metric, scalar, present, deleted, dims) = (head[13], head[14], u64_at(17), u64_at(25), u64_at(33));
+    if major != 2 || metric != METRIC_IP || scalar != SCALAR_F32 {
+        return Err(format!("it is a usearch {major}.x index of metric {metric} over scalars {scalar}, not 2.x, inner product, f32"));
+    }
+    if dims != dim as u64 || present != count || present.checked_add(deleted) != Some(rows) {
+        return Err(format!(
+            "its header lists {present} vectors (and {deleted} removed) of {dims} dimensions in {rows} rows; the manifest, {count} of {dim}"
+        ));
+    }
+    Ok(())
 }

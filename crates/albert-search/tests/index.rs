@@ -262,15 +262,43 @@ fn damaged_or_foreign_indexes_are_refused_and_left_as_they_were() {
         assert_eq!(snapshot(&out), damaged, "opening a damaged index changed it");
         std::fs::write(&victim, &bytes).unwrap();
     }
-    // Same size, other bytes: the vector file's hash catches it.
+    // A foreign file of the right size in the vector file's place: its header says so at open.
     let vectors = generation.join("vectors.usearch");
-    let mut bytes = std::fs::read(&vectors).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0xff;
+    let bytes = std::fs::read(&vectors).unwrap();
+    std::fs::write(&vectors, vec![7u8; bytes.len()]).unwrap();
+    let err = Index::open(&out).err().unwrap();
+    assert!(matches!(err, SearchError::Corrupted { .. }) && err.to_string().contains("vectors.usearch"), "{err}");
     std::fs::write(&vectors, &bytes).unwrap();
-    assert!(Index::open(&out).err().unwrap().to_string().contains("SHA-256"));
-    bytes[last] ^= 0xff;
-    std::fs::write(&vectors, &bytes).unwrap();
+
+    // Same size and headers, one byte flipped (the vector file's last, in its graph; the middle of tantivy's biggest
+    // segment file, its JSON metadata being read at open): opening, which reads neither whole, does not see it;
+    // `verify` does (the manifest's SHA-256, tantivy's checksum), and an update refuses to build on it and changes
+    // nothing.
+    let tantivy = std::fs::read_dir(generation.join("bm25"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e != "json" && e != "lock"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let tantivy_middle = std::fs::metadata(&tantivy).unwrap().len() as usize / 2;
+    for (victim, at, says) in [(vectors.clone(), bytes.len() - 1, "SHA-256"), (tantivy, tantivy_middle, "checksum")] {
+        let mut damaged = std::fs::read(&victim).unwrap();
+        damaged[at] ^= 0xff;
+        std::fs::write(&victim, &damaged).unwrap();
+        let snap = snapshot(&out);
+        let mut index = Index::open(&out).unwrap();
+        let err = index.verify().unwrap_err();
+        let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(matches!(err, SearchError::Corrupted { .. }), "{err}");
+        assert!(err.to_string().contains(says) && err.to_string().contains(&name), "{err}");
+        let err = index.remove(&[docs.join("guide.md")]).unwrap_err();
+        assert!(matches!(err, SearchError::Corrupted { .. }) && err.to_string().contains(&name), "{err}");
+        drop(index);
+        assert_eq!(snapshot(&out), snap, "a refused update changed the index");
+        damaged[at] ^= 0xff;
+        std::fs::write(&victim, &damaged).unwrap();
+    }
+    Index::open(&out).unwrap().verify().unwrap();
 
     // Garbage in the manifest.
     let manifest = out.join("manifest.json");
