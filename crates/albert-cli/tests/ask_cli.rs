@@ -103,6 +103,57 @@ fn retrieval_metrics_of_bm25_worked_by_hand() {
     let f1 = with_reader["f1"].as_f64().unwrap();
     assert!((0.0..=100.0).contains(&f1) && with_reader["exact_match"].is_number(), "{with_reader}");
 
+    // Per question: the three found first score 1 on every metric, z2 0; the means' intervals ride along.
+    let mine = tmp.path().join("bm25.jsonl");
+    let m = mine.display().to_string();
+    let v: Value = serde_json::from_str(&ok(&[&args[..], &["--per-question", &m]].concat(), "")).unwrap();
+    let lines: Vec<Value> = std::fs::read_to_string(&mine).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mrr: Vec<(&str, f64)> = lines.iter().map(|l| (l["id"].as_str().unwrap(), l["mrr_10"].as_f64().unwrap())).collect();
+    assert_eq!(mrr, [("h1", 1.0), ("h2", 1.0), ("z1", 1.0), ("z2", 0.0)]);
+    assert!(lines[0]["f1"].is_null());
+    let i = &v["intervals"]["mrr_10"];
+    assert!(i["low"].as_f64().unwrap() <= 0.75 && i["high"].as_f64().unwrap() == 1.0, "{v}");
+    // Against a baseline that scores 0 everywhere, the differences are the per-question 1, 1, 1, 0: mean 0.75; of
+    // 1000 resamples of 4 questions about 4 have mean 0 and 51 at most 0.25, and 316 are all ones, so the paired
+    // interval's 2.5% quantile is 0.25 and its 97.5% is 1.
+    let zero = tmp.path().join("zero.jsonl");
+    let zeros: String = ["h1", "h2", "z1", "z2"]
+        .iter()
+        .map(|id| format!("{{\"id\": \"{id}\", \"recall_1\": 0, \"recall_5\": 0, \"recall_20\": 0, \"mrr_10\": 0, \"ndcg_10\": 0}}\n"))
+        .collect();
+    std::fs::write(&zero, zeros).unwrap();
+    let z = zero.display().to_string();
+    let v: Value = serde_json::from_str(&ok(&[&args[..], &["--baseline", &z]].concat(), "")).unwrap();
+    let d10 = &v["compared"]["differences"]["ndcg_10"];
+    assert_eq!((d10["difference"].as_f64(), d10["interval"]["low"].as_f64(), d10["interval"]["high"].as_f64()), (Some(0.75), Some(0.25), Some(1.0)), "{v}");
+    // The same run as its own baseline: every difference is exactly 0.
+    let v: Value = serde_json::from_str(&ok(&[&args[..], &["--baseline", &m]].concat(), "")).unwrap();
+    assert!(v["compared"]["differences"].as_object().unwrap().values().all(|d| d["difference"] == 0.0 && d["interval"]["high"] == 0.0), "{v}");
+    // A baseline over other questions, or a file of something else, is refused by name.
+    std::fs::write(&zero, "{\"id\": \"h1\", \"recall_1\": 0, \"recall_5\": 0, \"recall_20\": 0, \"mrr_10\": 0, \"ndcg_10\": 0}\n").unwrap();
+    let out = albert(&[&args[..], &["--baseline", &z]].concat(), b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no question h2"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&zero, "[1, 2]\n").unwrap();
+    let out = albert(&[&args[..], &["--baseline", &z]].concat(), b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: not a --per-question record"));
+    // An existing file is not replaced without --overwrite, as every single-file output.
+    let out = albert(&[&args[..], &["--per-question", &z]].concat(), b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--overwrite"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // --gold-paragraph reads each question's own paragraph: its answer is a span of it.
+    let gold = tmp.path().join("gold.jsonl");
+    let reader_args = ["--reader", &fixture("qa"), "--threshold", "0", "--gold-paragraph", "--per-question"];
+    ok(&[&args[..], &reader_args[..], &[gold.display().to_string().as_str()]].concat(), "");
+    for line in std::fs::read_to_string(&gold).unwrap().lines() {
+        let l: Value = serde_json::from_str(line).unwrap();
+        let paragraph = match l["id"].as_str().unwrap() {
+            "h1" => "The harbour fills with ships at dawn; sailors mend the nets on the quay.",
+            "h2" => "A lighthouse on the cape guides the fishing boats home through the fog.",
+            _ => "A zebra sleeps standing up, and its stripes confuse biting flies.",
+        };
+        assert!(paragraph.contains(l["prediction"].as_str().unwrap()) && l["f1"].is_number(), "{l}");
+    }
+
     let out = albert(&["evaluate", "--task", "sst-2", "--index", &index, "--data", &d], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--index is for --task retrieval"));
 }

@@ -39,14 +39,16 @@ fn each_query_and_the_means_match_pytrec_eval() {
     let run = parse_run(&read("run.txt")).unwrap();
     let exp = json("expected.json");
     let per_query = exp["per_query"].as_object().unwrap();
+    let scores = evaluate(&qrels, &run).unwrap();
     for (query, want) in per_query {
         let got = score_query(query, &qrels[query], &run[query]).unwrap();
+        // evaluate's per-query scores (`trec_eval -q`) are the same.
+        assert_eq!(scores.per_query[query], got);
         for (name, value) in measures(&got) {
             let w = want[name].as_f64().unwrap();
             assert!((value - w).abs() < 1e-12, "{query} {name}: {value} vs pytrec_eval {w}");
         }
     }
-    let scores = evaluate(&qrels, &run).unwrap();
     assert_eq!(scores.queries as u64, exp["queries"].as_u64().unwrap());
     // q3 and q17 have no results; q_unjudged is not in the qrels.
     assert_eq!(scores.without_results, 2);

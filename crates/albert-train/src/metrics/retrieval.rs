@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::MetricError;
 
@@ -21,7 +21,7 @@ pub type Qrels = BTreeMap<String, HashMap<String, i32>>;
 pub type Run = BTreeMap<String, Vec<(String, f64)>>;
 
 /// One query's metrics, fractions in [0, 1].
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryScores {
     /// Relevant documents in the first 1, over all relevant documents.
     pub recall_1: f64,
@@ -35,7 +35,7 @@ pub struct QueryScores {
     pub ndcg_10: f64,
 }
 
-/// The means over the queries of the qrels.
+/// The means over the queries of the qrels, and each query's scores.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetrievalScores {
     /// Mean of each metric over [`RetrievalScores::queries`] queries.
@@ -44,6 +44,8 @@ pub struct RetrievalScores {
     pub queries: usize,
     /// Queries of the qrels that the run has no result for (each scored 0).
     pub without_results: usize,
+    /// Each query's scores, by query id (`trec_eval -q`).
+    pub per_query: BTreeMap<String, QueryScores>,
 }
 
 /// `ranked` in trec_eval's order: score descending, then document id descending.
@@ -97,29 +99,28 @@ pub fn evaluate(qrels: &Qrels, run: &Run) -> Result<RetrievalScores, MetricError
     if qrels.is_empty() {
         return Err(MetricError::Empty);
     }
-    let mut total = QueryScores::default();
+    let mut per_query = BTreeMap::new();
     let mut without_results = 0;
     for (query, judgments) in qrels {
-        let Some(ranked) = run.get(query).filter(|r| !r.is_empty()) else {
-            without_results += 1;
-            continue;
+        let scores = match run.get(query).filter(|r| !r.is_empty()) {
+            Some(ranked) => score_query(query, judgments, ranked)?,
+            None => {
+                without_results += 1;
+                QueryScores::default()
+            }
         };
-        let s = score_query(query, judgments, ranked)?;
-        total.recall_1 += s.recall_1;
-        total.recall_5 += s.recall_5;
-        total.recall_20 += s.recall_20;
-        total.mrr_10 += s.mrr_10;
-        total.ndcg_10 += s.ndcg_10;
+        per_query.insert(query.clone(), scores);
     }
     let n = qrels.len() as f64;
+    let mean_of = |metric: fn(&QueryScores) -> f64| per_query.values().map(metric).sum::<f64>() / n;
     let mean = QueryScores {
-        recall_1: total.recall_1 / n,
-        recall_5: total.recall_5 / n,
-        recall_20: total.recall_20 / n,
-        mrr_10: total.mrr_10 / n,
-        ndcg_10: total.ndcg_10 / n,
+        recall_1: mean_of(|s| s.recall_1),
+        recall_5: mean_of(|s| s.recall_5),
+        recall_20: mean_of(|s| s.recall_20),
+        mrr_10: mean_of(|s| s.mrr_10),
+        ndcg_10: mean_of(|s| s.ndcg_10),
     };
-    Ok(RetrievalScores { mean, queries: qrels.len(), without_results })
+    Ok(RetrievalScores { mean, queries: qrels.len(), without_results, per_query })
 }
 
 /// Reads TREC qrels lines, `query iteration document relevance` (whitespace-separated; the iteration is

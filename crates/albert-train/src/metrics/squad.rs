@@ -168,6 +168,17 @@ pub struct SquadV1Scores {
     pub unanswered: Vec<String>,
 }
 
+/// One question's v1.1 scores, each the best over its ground truths: exact match, and F1 in [0, 1]. A question
+/// without ground truth is refused.
+pub fn score_question_v1(reference: &SquadReference, prediction: &str) -> Result<(bool, f64), MetricError> {
+    if reference.answers.is_empty() {
+        return Err(MetricError::NoGroundTruth(reference.id.clone()));
+    }
+    let exact = reference.answers.iter().any(|g| exact_match_v1(prediction, g));
+    let f1 = reference.answers.iter().map(|g| f1_v1(prediction, g)).fold(f64::NEG_INFINITY, f64::max);
+    Ok((exact, f1))
+}
+
 /// Scores predictions as `evaluate-v1.1.py` does: max over ground truths per question, averaged
 /// over all questions; questions without a prediction score 0.
 ///
@@ -197,20 +208,9 @@ pub fn evaluate_v1(
             unanswered.push(reference.id.clone());
             continue;
         };
-        if reference.answers.is_empty() {
-            return Err(MetricError::NoGroundTruth(reference.id.clone()));
-        }
-        exact_match += usize::from(
-            reference
-                .answers
-                .iter()
-                .any(|g| exact_match_v1(prediction, g)),
-        );
-        f1 += reference
-            .answers
-            .iter()
-            .map(|g| f1_v1(prediction, g))
-            .fold(f64::NEG_INFINITY, f64::max);
+        let (em, f) = score_question_v1(reference, prediction)?;
+        exact_match += usize::from(em);
+        f1 += f;
     }
     let total = references.len() as f64;
     Ok(SquadV1Scores {
