@@ -1,10 +1,11 @@
 //! Dynamic batching, as Text Embeddings Inference does it. Each served pipeline has one queue and one batcher
 //! thread. A request tokenizes its inputs on a worker (the pipelines tokenize on rayon's pool), then its pipeline
 //! hands the encoded rows to the queue ([`Batcher`] is the pipeline's [`Forward`]). The batcher packs queued rows
-//! first come, first served into one forward pass while the padded cost (longest row x rows) stays within
-//! `max_batch_tokens` and the rows within `max_batch_requests`, runs it on the compute pool (never on the async
-//! runtime's threads), and hands each request back its own rows of the outputs. It takes the next batch as soon as
-//! one ends, so a request alone waits for nobody.
+//! first come, first served into a window while the padded cost (longest row x rows) stays within
+//! `max_batch_tokens` and the rows within `max_batch_requests`, runs the window as forward passes over its rows
+//! sorted by length (cut where a pass costs less than the padding it saves: [`crate::passes`]) on the compute pool
+//! (never on the async runtime's threads), and hands each request back its own rows of the outputs. It takes the
+//! next window as soon as one ends, so a request alone waits for nobody.
 //!
 //! A waiting request holds no thread. The pipelines are synchronous, so a request's work (tokenize, forward, decode)
 //! runs under its [`Ticket`] until its first forward pass that has no answer yet: the rows are queued and the run
@@ -33,6 +34,14 @@ use candle_core::{Device, Tensor};
 use tokio::sync::mpsc;
 
 use crate::metrics::QueueMetrics;
+use crate::passes;
+
+/// Most rows one pass of a window takes (bounds the cost of cutting a window into passes).
+const MAX_PASS_ROWS: usize = 1024;
+
+/// One forward pass's parts, token ids and type ids.
+type PassRows = (Vec<Part>, Vec<Vec<u32>>, Vec<Vec<u32>>);
+
 /// How the batcher packs queued rows into one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
@@ -419,8 +428,53 @@ impl Shared {
             }
             self.pack(&mut queue)
         };
-        self.run(parts, &ids, &types);
+        for (parts, ids, types) in self.window_passes(parts, ids, types) {
+            // A request abandoned while the window's earlier passes ran has its rows dropped here.
+            if parts.iter().all(|p| p.ticket.abandoned()) {
+                self.metrics.dropped.increment(ids.len() as u64);
+                continue;
+            }
+            self.run(parts, &ids, &types);
+        }
         true
+    }
+
+    /// The packed window as forward passes ([`crate::passes`]): its rows sorted by length and cut where a pass
+    /// costs less than the padding it saves; each pass's parts (a request's rows in it stay contiguous and in order)
+    /// and rows.
+    fn window_passes(&self, parts: Vec<Part>, ids: Vec<Vec<u32>>, types: Vec<Vec<u32>>) -> Vec<PassRows> {
+        // Each window row's part and its position in the part's entry.
+        let owners: Vec<(usize, usize)> =
+            parts.iter().enumerate().flat_map(|(p, part)| part.rows.clone().map(move |row| (p, row))).collect();
+        let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+        let (mut ids, mut types): (Vec<_>, Vec<_>) = (ids.into_iter().map(Some).collect(), types.into_iter().map(Some).collect());
+        passes::plan(&lengths, passes::PASS_OVERHEAD_TOKENS, MAX_PASS_ROWS)
+            .into_iter()
+            .map(|rows| {
+                // Rows come in the window's order, so a part's rows in this pass are consecutive.
+                let mut pass_parts: Vec<(usize, Part)> = Vec::new();
+                for &row in &rows {
+                    let (p, position) = owners[row];
+                    match pass_parts.last_mut() {
+                        Some((last, part)) if *last == p => part.rows.end = position + 1,
+                        _ => {
+                            let part = &parts[p];
+                            pass_parts.push((p, Part {
+                                reply: part.reply.clone(),
+                                ticket: part.ticket.clone(),
+                                rows: position..position + 1,
+                                waited: part.waited,
+                            }));
+                        }
+                    }
+                }
+                let take = |column: &mut Vec<Option<Vec<u32>>>| -> Vec<Vec<u32>> {
+                    rows.iter().map(|&row| column[row].take().expect("each row in one pass")).collect()
+                };
+                let (pass_ids, pass_types) = (take(&mut ids), take(&mut types));
+                (pass_parts.into_iter().map(|(_, part)| part).collect(), pass_ids, pass_types)
+            })
+            .collect()
     }
 
     /// Drops the rows of abandoned requests (their answers would go nowhere); closing drops every row.
@@ -650,6 +704,33 @@ mod tests {
 
     fn packed_rows(parts: &[Part]) -> Vec<Range<usize>> {
         parts.iter().map(|p| p.rows.clone()).collect()
+    }
+
+    /// A window of short and long rows runs as two passes, the short rows together and the long ones together,
+    /// each request answered its rows in order (one split across the passes gets two chunks).
+    #[test]
+    fn a_window_runs_as_passes_of_similar_lengths() {
+        let model = PipelineModel::load_dir(&dir(builtin::SENTIMENT), Task::Classify).unwrap();
+        let metrics = Metrics::new();
+        let limits = BatchLimits { max_batch_tokens: 16_384, max_batch_requests: None };
+        let batcher = Batcher::unstarted(model.inference_model().unwrap(), 0, limits, pool(), metrics.queue("m", "t"));
+        // Costs (overhead 32): one pass 32 + 5 x 60 = 332; [4, 4, 5] [58, 60]: 32 + 15 + 32 + 120 = 199.
+        let (a, ra, _) = entry(&[4, 58]);
+        let (b, rb, _) = entry(&[5]);
+        let (c, rc, _) = entry(&[4, 60]);
+        for e in [a, b, c] {
+            batcher.shared.enqueue(e).unwrap();
+        }
+        assert!(batcher.shared.step());
+        let chunks = |r: &std_mpsc::Receiver<Chunk>| -> Vec<(Range<usize>, usize)> {
+            r.try_iter().map(|c| (c.rows.clone(), c.output.unwrap().base.last_hidden_state.dim(1).unwrap())).collect()
+        };
+        // Each chunk's rows, and the padded length of the pass that computed them.
+        assert_eq!(chunks(&ra), [(0..1, 5), (1..2, 60)]);
+        assert_eq!(chunks(&rb), [(0..1, 5)]);
+        assert_eq!(chunks(&rc), [(0..1, 5), (1..2, 60)]);
+        let text = metrics.render();
+        assert!(text.contains("te_batch_next_size_count{model=\"m\",task=\"t\"} 2"), "{text}");
     }
 
     /// First come, first served up to the padded token budget and the row cap; a request that does not fit is

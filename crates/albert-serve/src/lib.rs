@@ -19,6 +19,7 @@ pub mod batcher;
 pub mod error;
 pub mod metrics;
 pub mod ops;
+pub mod passes;
 pub mod routes;
 pub mod state;
 
