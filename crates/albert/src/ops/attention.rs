@@ -8,6 +8,8 @@
 //! The backward pass recomputes the probabilities from the projection instead of keeping them, as FlashAttention
 //! does: one more seq x seq x head_dim product per head, and no (batch, heads, seq, seq) tensor held for it.
 
+use std::ops::Range;
+
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 use num_traits::Float;
 use rayon::prelude::*;
@@ -100,25 +102,41 @@ unsafe fn product<T: 'static + num_traits::One>(
     );
 }
 
-/// The attention probabilities of sequence `b`, head `h` into `p` (seq, seq): softmax(Q K^T + mask) over keys. The
-/// query carries the 1/sqrt(head_dim) scale already.
-fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, b: usize, h: usize, p: &mut [T]) {
-    let (s, row) = (d.seq, 3 * d.hidden);
-    let q = d.qkv_offset(b, h);
-    // SAFETY: Q and K of this sequence and head are `seq` rows of `head_dim` at stride `row` inside qkv; p is seq x seq.
+/// The attention probabilities of sequence `b`, head `h` for the queries `queries` over the keys `keys` into `p`
+/// (queries x keys): softmax(Q K^T + mask) over those keys. The query carries the 1/sqrt(head_dim) scale already.
+fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, (b, h): (usize, usize), queries: Range<usize>, keys: Range<usize>, p: &mut [T]) {
+    assert!(queries.end <= d.seq && keys.end <= d.seq, "attention rows {queries:?} x {keys:?} outside a sequence of {}", d.seq);
+    let (n, row) = (keys.len(), 3 * d.hidden);
+    let (q, k) = (d.qkv_offset(b, h) + queries.start * row, d.qkv_offset(b, h) + d.hidden + keys.start * row);
+    let p = &mut p[..queries.len() * n];
+    // SAFETY: Q of these queries and K of these keys are rows of `head_dim` at stride `row` inside qkv (the ranges
+    // are inside the sequence, and the callers' `assert_fits` gives qkv's size); p holds queries x keys values.
     unsafe {
-        product((s, s, d.head_dim), p.as_mut_ptr(), s, (qkv[q..].as_ptr(), row, 1), (qkv[q + d.hidden..].as_ptr(), 1, row));
+        product((queries.len(), n, d.head_dim), p.as_mut_ptr(), n, (qkv[q..].as_ptr(), row, 1), (qkv[k..].as_ptr(), 1, row));
     }
-    let mask = &mask[b * s..(b + 1) * s];
+    let mask = &mask[b * d.seq + keys.start..b * d.seq + keys.end];
     super::simd::vectorized(
         #[inline(always)]
         || {
-            for scores in p.chunks_mut(s) {
+            for scores in p.chunks_mut(n) {
                 scores.iter_mut().zip(mask).for_each(|(v, &m)| *v = *v + m);
                 super::softmax::softmax_row(scores, false);
             }
         },
     )
+}
+
+/// The keys that sequence `mask` (seq) attends to: from its first to its last key above the dtype's lowest value.
+/// The keys outside, padding under the model's mask (the lowest value, or -inf), get probability exactly zero in
+/// the softmax over all keys, so leaving them out changes nothing but the products' and sums' lengths, and those
+/// then depend on the sequence alone, not on how far a longer batch mate padded it: its outputs are the same bits
+/// alone and in any batch. Where every key is masked, all of them.
+fn key_span<T: Float>(mask: &[T]) -> Range<usize> {
+    let attended = |m: &T| *m > T::min_value();
+    match (mask.iter().position(attended), mask.iter().rposition(attended)) {
+        (Some(first), Some(last)) => first..last + 1,
+        _ => 0..mask.len(),
+    }
 }
 
 /// The (sequence, head) tasks of a pass, run in parallel, each with its own scratch from `init`, writing into a
@@ -134,18 +152,28 @@ fn per_head<T: Copy, S: Send>(n: usize, d: Dims, init: impl Fn() -> S + Sync + S
     }
 }
 
+/// The attention output (batch, seq, hidden). Each sequence attends over its [`key_span`] only; the queries in the
+/// span and the padding queries before and after it go through separate products, so that the span's rows do not
+/// depend on the padding (a product's summation order may change with its number of rows).
 pub(super) fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
     d.assert_fits(qkv, mask, None);
     per_head(d.batch * d.seq * d.hidden, d,
         || vec![T::zero(); d.seq * d.seq],
         |p, task, dst: Disjoint<T>| {
             let (b, h) = (task / d.heads, task % d.heads);
-            probabilities(qkv, mask, d, b, h, p);
             let (s, row) = (d.seq, 3 * d.hidden);
-            let v = d.qkv_offset(b, h) + 2 * d.hidden;
-            // SAFETY: this task alone writes the head's columns of its sequence in `out`; V is read in place.
-            unsafe {
-                product((s, d.head_dim, s), dst.0.add(d.out_offset(b, h)), d.hidden, (p.as_ptr(), s, 1), (qkv[v..].as_ptr(), row, 1));
+            let keys = key_span(&mask[b * s..(b + 1) * s]);
+            for queries in [keys.clone(), 0..keys.start, keys.end..s] {
+                if queries.is_empty() {
+                    continue;
+                }
+                probabilities(qkv, mask, d, (b, h), queries.clone(), keys.clone(), p);
+                let v = d.qkv_offset(b, h) + 2 * d.hidden + keys.start * row;
+                // SAFETY: this task alone writes the head's columns of its sequence in `out`, these queries' rows here
+                // (the three ranges tile the sequence); V of the keys is read in place.
+                unsafe {
+                    product((queries.len(), d.head_dim, keys.len()), dst.0.add(d.out_offset(b, h) + queries.start * d.hidden), d.hidden, (p.as_ptr(), keys.len(), 1), (qkv[v..].as_ptr(), row, 1));
+                }
             }
         },
     )
@@ -161,7 +189,7 @@ pub(super) fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T
         || (vec![T::zero(); d.seq * d.seq], vec![T::zero(); d.seq * d.seq]),
         |(p, dp), task, dst: Disjoint<T>| {
             let (b, h) = (task / d.heads, task % d.heads);
-            probabilities(qkv, mask, d, b, h, p);
+            probabilities(qkv, mask, d, (b, h), 0..d.seq, 0..d.seq, p);
             let (s, dh, row, hid) = (d.seq, d.head_dim, 3 * d.hidden, d.hidden);
             let (q, go) = (d.qkv_offset(b, h), d.out_offset(b, h));
             let (k, v) = (q + hid, q + 2 * hid);
@@ -265,16 +293,17 @@ mod tests {
         probs.matmul(&v.contiguous().unwrap()).unwrap().transpose(1, 2).unwrap().reshape((b, s, h)).unwrap()
     }
 
-    /// Forward and gradient equal the composed operations (f64), with a padded sequence in the batch.
+    /// Forward and gradient equal the composed operations (f64), with padded sequences in the batch.
     #[test]
     fn matches_composed_attention_and_its_gradient() {
         let dev = Device::Cpu;
-        let (b, s, heads, dh) = (2, 5, 3, 4);
+        let (b, s, heads, dh) = (4, 5, 3, 4);
         let h = heads * dh;
         let values: Vec<f64> = (0..b * s * 3 * h).map(|i| ((i as f64 + 1.0) * 0.37).sin()).collect();
         let qkv = Var::from_vec(values, (b, s, 3 * h), &dev).unwrap();
-        // The second sequence has two padding positions.
-        let mask = Tensor::new(&[[0f64, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, f64::MIN, f64::MIN]], &dev).unwrap();
+        // Padding after the second sequence, before and inside the third; the fourth is all padding.
+        let min = f64::MIN;
+        let mask = Tensor::new(&[[0f64, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, min, min], [min, 0.0, min, 0.0, 0.0], [min; 5]], &dev).unwrap();
         let probe = Tensor::from_vec((0..b * s * h).map(|i| ((i as f64) * 0.91).cos()).collect::<Vec<_>>(), (b, s, h), &dev).unwrap();
         let fused = attention(&qkv, &mask, heads).unwrap();
         let reference = composed(qkv.as_tensor(), &mask, heads);
@@ -299,9 +328,38 @@ mod tests {
         let (qkv, mask) = (qkv.flatten_all().unwrap().to_vec1::<f32>().unwrap(), mask.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         let mut p = vec![f32::NAN; s * s];
         for h in 0..heads {
-            probabilities(&qkv, &mask, d, 0, h, &mut p);
+            probabilities(&qkv, &mask, d, (0, h), 0..s, 0..s, &mut p);
             for row in p.chunks(s) {
                 assert!(row[0] > 0.0 && row[1] > 0.0 && row[2] == 0.0 && row[3] == 0.0, "head {h}: {row:?}");
+            }
+        }
+    }
+
+    /// A sequence's outputs are the same bits alone and padded beside a longer one, on the right, on the left or both,
+    /// whatever the padding's values: lengths under and over the softmax's 16 lanes, and under and over the sizes
+    /// where the products change their summation order.
+    #[test]
+    fn a_sequence_gives_the_same_bits_alone_and_padded_in_a_batch() {
+        let (heads, head_dim) = (2, 8);
+        let h = heads * head_dim;
+        let wave = |n: usize, k: f32, scale: f32| (0..n).map(|i| scale * ((i as f32 + 1.0) * k).sin()).collect::<Vec<_>>();
+        for (len, long) in [(5, 37), (20, 37), (3, 130)] {
+            let ours = wave(len * 3 * h, 0.37, 2.0);
+            let alone = forward(&ours, &vec![0f32; len], Dims::of(1, len, h, heads));
+            // Sequences: ours padded after, a full-length one, ours padded before, ours padded on both sides.
+            let garbage = wave(long * 3 * h, 0.91, 100.0);
+            let mut qkv = garbage.clone();
+            let mut mask = vec![0f32; long];
+            for start in [0, long - len, (long - len) / 2] {
+                let mut seq = garbage.clone();
+                seq[start * 3 * h..(start + len) * 3 * h].copy_from_slice(&ours);
+                qkv.extend(seq);
+                mask.extend((0..long).map(|i| if (start..start + len).contains(&i) { 0.0 } else { f32::MIN }));
+            }
+            let batch = forward(&qkv, &mask, Dims::of(4, long, h, heads));
+            for (b, start) in [(1, 0), (2, long - len), (3, (long - len) / 2)] {
+                let rows = &batch[(b * long + start) * h..(b * long + start + len) * h];
+                assert!(rows.iter().zip(&alone).all(|(x, y)| x.to_bits() == y.to_bits()), "length {len} in {long}, from {start}");
             }
         }
     }

@@ -24,19 +24,38 @@ fn forward<T: WithDType>(
     } else {
         (super::contiguous(w, wl, "linear weight")?, 1, inner)
     };
-    let dst = match bias {
+    // Too few rows are padded with zero rows, which are computed and dropped.
+    let padded = rows.max(stable_rows(out));
+    let x_padded;
+    let x = if padded > rows {
+        x_padded = [x, &vec![T::from_f64(0.0); (padded - rows) * inner]].concat();
+        &x_padded[..]
+    } else {
+        x
+    };
+    let mut dst = match bias {
         Some((b, bl)) => {
-            let mut dst = super::contiguous(b, bl, "linear bias")?.repeat(rows);
-            if dst.len() != rows * out {
+            let mut dst = super::contiguous(b, bl, "linear bias")?.repeat(padded);
+            if dst.len() != padded * out {
                 candle_core::bail!("linear bias must have {out} values");
             }
-            super::product(&mut dst, (rows, out, inner), (x, inner, 1), (w, w_rs, w_cs), true);
+            super::product(&mut dst, (padded, out, inner), (x, inner, 1), (w, w_rs, w_cs), true);
             dst
         }
         // SAFETY: a product without accumulation writes all of dst and reads none of it.
-        None => unsafe { super::written(rows * out, |dst| super::product(dst, (rows, out, inner), (x, inner, 1), (w, w_rs, w_cs), false)) },
+        None => unsafe { super::written(padded * out, |dst| super::product(dst, (padded, out, inner), (x, inner, 1), (w, w_rs, w_cs), false)) },
     };
+    dst.truncate(rows * out);
     Ok((WithDType::to_cpu_storage_owned(dst), Shape::from((rows, out))))
+}
+
+/// The fewest rows for which `gemm` runs its general micro-kernels on a product with `out` outputs. Below, it takes
+/// other code (a matrix-vector product for one row, dot products while rows x outputs <= 256, a shorter depth block
+/// while both are <= 64) that sums in another order: a row's outputs would change with the number of rows that came
+/// with it, a head's logits with the batch. At most 256 padding rows, for a head of one output (regression).
+fn stable_rows(out: usize) -> usize {
+    let dots = 256 / out.max(1) + 1;
+    if out <= 64 { dots.max(65) } else { dots.max(2) }
 }
 
 /// `weight` (out, in) copied column-major: element (o, i) at `o + i * out`. The matrix product reads a weight in
@@ -186,6 +205,27 @@ mod tests {
         let (a, c) = (linear(&x, &w, Some(&b)).unwrap(), linear(&x, &cm, Some(&b)).unwrap());
         let diff = max_diff(&a, &c);
         assert!(diff < 1e-5, "{diff}");
+    }
+
+    /// A row's outputs are the same bits alone and among 200 rows, for the heads' shapes (one output, two, nine, a
+    /// pooler's square) and depths across `gemm`'s 512-input block, on row-major and column-major weights.
+    #[test]
+    fn a_row_gives_the_same_bits_alone_and_among_many() {
+        let dev = Device::Cpu;
+        let f32s = |n: usize, k: f64| values(n, k).into_iter().map(|v| v as f32).collect::<Vec<_>>();
+        let bits = |y: Tensor| y.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        for (out, inner) in [(1, 40), (2, 768), (9, 300), (256, 256), (300, 600)] {
+            let w = Tensor::from_vec(f32s(out * inner, 1.3), (out, inner), &dev).unwrap();
+            let b = Tensor::from_vec(f32s(out, 2.1), out, &dev).unwrap();
+            let many = Tensor::from_vec(f32s(200 * inner, 0.7), (200, inner), &dev).unwrap();
+            for w in [w.clone(), column_major(&w).unwrap()] {
+                let all = bits(linear(&many, &w, Some(&b)).unwrap());
+                for (first, rows) in [(0, 1), (3, 2), (5, 30), (64, 70)] {
+                    let part = bits(linear(&many.narrow(0, first, rows).unwrap(), &w, Some(&b)).unwrap());
+                    assert!(part[..] == all[first * out..(first + rows) * out], "{out} x {inner}, rows {first}..{}", first + rows);
+                }
+            }
+        }
     }
 
     #[test]
