@@ -80,6 +80,8 @@ pub struct QuantizedLinear {
     depth: usize,
     /// [out rounded up to 64 / 16][depth / 4][16][4]; the padding channels are zero.
     packed: super::CacheAligned<i8>,
+    /// `packed` widened to i16, where the AVX2 kernel runs (what it reads instead).
+    wide: Option<super::CacheAligned<i16>>,
     /// Per output channel: its scale, and the sum of its quantized weights (to remove the zero point).
     scales: Vec<f32>,
     sums: Vec<i32>,
@@ -88,7 +90,7 @@ pub struct QuantizedLinear {
 impl QuantizedLinear {
     /// Quantizes `weight` (out, in). Fails where the kernel variables are invalid ([`super::kernels`]).
     pub fn new(weight: &Tensor) -> Result<Self> {
-        super::kernels()?;
+        let kernel = super::kernels()?.int8;
         let (out, inner) = weight.dims2()?;
         let w: Vec<Vec<f32>> = weight.to_dtype(candle_core::DType::F32)?.to_vec2()?;
         let (depth, out64) = (
@@ -109,11 +111,13 @@ impl QuantizedLinear {
             scales.push(scale);
             sums.push(sum);
         }
+        let wide = (kernel == Int8Kernel::Avx2).then(|| super::int8_avx2::widen_weights(packed.as_slice()));
         Ok(Self {
             out,
             inner,
             depth,
             packed,
+            wide,
             scales,
             sums,
         })
@@ -159,9 +163,11 @@ impl QuantizedLinear {
         let y = super::with_f32_rows(x, "the int8 linear layer", |xs| unsafe {
             super::filled(rows * self.out, |y| {
                 y.par_chunks_mut(per_task * self.out).zip(xs.par_chunks(per_task * inner)).for_each(|(y, x)| {
-                    SCRATCH.with_borrow_mut(|(a, c)| match act {
-                        None => self.rows_forward::<Identity>(x, y, &bias, a, c, kernel),
-                        Some(act) => with_activation!(act, A => self.rows_forward::<A>(x, y, &bias, a, c, kernel)),
+                    SCRATCH.with_borrow_mut(|(a, a_wide, c)| match act {
+                        None => self.rows_forward::<Identity>(x, y, &bias, a, a_wide, c, kernel),
+                        Some(act) => {
+                            with_activation!(act, A => self.rows_forward::<A>(x, y, &bias, a, a_wide, c, kernel))
+                        }
                     })
                 })
             })
@@ -179,6 +185,7 @@ impl QuantizedLinear {
         y: &mut [MaybeUninit<f32>],
         bias: &[f32],
         a: &mut Vec<u8>,
+        a_wide: &mut Vec<i16>,
         c: &mut Vec<i32>,
         kernel: Int8Kernel,
     ) {
@@ -196,8 +203,27 @@ impl QuantizedLinear {
                     row_scales[i] =
                         quantize_row(row, &mut a[i * self.depth..i * self.depth + inner]);
                 }
+                // The AVX2 kernel reads the task's activations widened, once for all the panels.
+                let a_wide = self.wide.as_ref().map(|_| {
+                    let wide = super::aligned_in(a_wide, m16 * self.depth, 0);
+                    super::int8_avx2::widen_activations(a, wide);
+                    &*wide
+                });
                 for (p, panel) in self.packed.as_slice().chunks(PANEL * self.depth).enumerate() {
-                    product(kernel, a, m16, panel, self.depth, PANEL, c);
+                    match (&self.wide, a_wide) {
+                        (Some(wide), Some(a_wide)) => {
+                            let panel = &wide.as_slice()[p * PANEL * self.depth..(p + 1) * PANEL * self.depth];
+                            // SAFETY: weights are widened only where the AVX2 kernel was chosen, which the CPU
+                            // has; the kernel checks the sizes.
+                            #[cfg(target_arch = "x86_64")]
+                            unsafe {
+                                super::int8_avx2::product(a_wide, m16, panel, self.depth, PANEL, c)
+                            }
+                            #[cfg(not(target_arch = "x86_64"))]
+                            unreachable!("AVX2 weights on a CPU without AVX2 ({}, {})", panel.len(), a_wide.len())
+                        }
+                        _ => product(kernel, a, m16, panel, self.depth, PANEL, c),
+                    }
                     let cols = p * PANEL..((p + 1) * PANEL).min(self.out);
                     let (sums, scales, bias) = (
                         &self.sums[cols.clone()],
@@ -228,7 +254,8 @@ impl QuantizedLinear {
 thread_local! {
     /// Each worker thread's quantized activations and integer panel, kept between calls: allocating them anew
     /// cost page faults and zeroing on every layer.
-    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<i32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<i16>, Vec<i32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// The product on `kernel`, which must be one the CPU has ([`super::cpu`] chooses only such kernels).
@@ -258,9 +285,15 @@ fn product(
         // SAFETY: VNNI is chosen only where the CPU has it; the sizes are asserted above.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Vnni => unsafe { vnni_product(a, m, packed, depth, out64, c) },
-        // SAFETY: AVX2 is chosen only where the CPU has it; the sizes are asserted above.
+        // The layers widen their weights once and their activations once per task; this is the same work, per call.
         #[cfg(target_arch = "x86_64")]
-        Int8Kernel::Avx2 => unsafe { super::int8_avx2::product(a, m, packed, depth, out64, c) },
+        Int8Kernel::Avx2 => {
+            let mut a_wide = vec![0; m * depth];
+            super::int8_avx2::widen_activations(&a[..m * depth], &mut a_wide);
+            let wide = super::int8_avx2::widen_weights(&packed[..out64 * depth]);
+            // SAFETY: AVX2 is chosen only where the CPU has it; the kernel checks the sizes.
+            unsafe { super::int8_avx2::product(&a_wide, m, wide.as_slice(), depth, out64, c) }
+        }
         _ => portable_product(a, m, packed, depth, out64, c),
     }
 }

@@ -9,68 +9,70 @@
 //! registers of 4 channels x 4 inputs, and the row's 4 inputs, broadcast as one 64-bit value, meet each in one
 //! `vpmaddwd`; every channel collects two partial sums (inputs 0-1 and 2-3), added when the tile is stored.
 //! Per row and 16 channels the inner loop is one broadcast, 4 `vpmaddwd` and 4 additions for 64 multiply-adds.
-//! Each call widens its activations once and each block's weights once, into per-thread buffers that the rows
-//! then stream from cache.
-#![cfg(target_arch = "x86_64")]
+//! The weights are widened once, when the layer is quantized ([`widen_weights`], twice the bytes of the packed
+//! ones), and each task's activations once for all its panels ([`widen_activations`]).
 
-use std::arch::x86_64::*;
-use std::cell::RefCell;
-
+#[cfg(target_arch = "x86_64")]
 use super::int8::LANES;
+use super::CacheAligned;
 
 /// Rows per micro-kernel tile: 2 rows x 16 channels keep 8 accumulators, the block's 4 weight registers and the 2
 /// broadcasts in the 16 registers (3 rows spilled, and reading the weights from memory instead made the tile
 /// load-bound).
+#[cfg(target_arch = "x86_64")]
 const ROWS: usize = 2;
 /// Most inputs: each i32 lane sums depth / 2 products of at most 255 x 128, which stays below 2^31 up to here.
+#[cfg(target_arch = "x86_64")]
 const MAX_DEPTH: usize = 65_536;
 
-thread_local! {
-    /// Each worker thread's widened activations and weight block, kept between calls.
-    static WIDE: RefCell<(Vec<i16>, Vec<i16>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+/// The packed weight (blocks of 16 channels, [depth / 4][16][4] i8 each) sign-extended to i16 in the same layout.
+pub(super) fn widen_weights(packed: &[i8]) -> CacheAligned<i16> {
+    let mut wide = CacheAligned::filled(packed.len(), 0i16);
+    for (w, &p) in wide.as_mut_slice().iter_mut().zip(packed) {
+        *w = p as i16;
+    }
+    wide
 }
 
-/// c (m x out64) = a (m x depth, u8) x the packed weight (blocks of 16 channels, [depth / 4][16][4] i8 each).
+/// The u8 activations zero-extended to i16 into `wide` (as long as `a`).
+#[inline(always)]
+pub(super) fn widen_activations(a: &[u8], wide: &mut [i16]) {
+    assert_eq!(a.len(), wide.len(), "widened activations");
+    for (w, &a) in wide.iter_mut().zip(a) {
+        *w = a as i16;
+    }
+}
+
+/// c (m x out64) = a (m x depth, widened) x w (the widened packed weight, out64 x depth).
 ///
 /// # Safety
 /// The CPU has AVX2. (The sizes are checked here.)
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn product(a: &[u8], m: usize, packed: &[i8], depth: usize, out64: usize, c: &mut [i32]) {
+pub(super) unsafe fn product(a: &[i16], m: usize, w: &[i16], depth: usize, out64: usize, c: &mut [i32]) {
     // The raw-pointer tiles below read and write exactly inside these bounds.
     assert!(
-        m.is_multiple_of(ROWS) && depth.is_multiple_of(16) && depth <= MAX_DEPTH && out64.is_multiple_of(LANES),
-        "AVX2 int8 product of {m} rows x {depth} inputs x {out64} channels: needs rows in pairs, inputs in 16s \
+        m.is_multiple_of(ROWS) && depth.is_multiple_of(4) && depth <= MAX_DEPTH && out64.is_multiple_of(LANES),
+        "AVX2 int8 product of {m} rows x {depth} inputs x {out64} channels: needs rows in pairs, inputs in 4s \
          (at most {MAX_DEPTH}) and channels in blocks of {LANES}"
     );
     assert!(
-        a.len() >= m * depth && packed.len() >= out64 * depth && c.len() >= m * out64,
+        a.len() >= m * depth && w.len() >= out64 * depth && c.len() >= m * out64,
         "int8 product operands out of bounds"
     );
-    WIDE.with_borrow_mut(|(a_wide, w_wide)| {
-        let a_wide = super::aligned_in(a_wide, m * depth, 0);
-        for (src, dst) in a[..m * depth].chunks_exact(16).zip(a_wide.chunks_exact_mut(16)) {
-            let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(src.as_ptr() as *const __m128i));
-            _mm256_storeu_si256(dst.as_mut_ptr() as *mut __m256i, v);
+    for block in 0..out64 / LANES {
+        for row in (0..m).step_by(ROWS) {
+            // SAFETY: rows row..row + 2 of `a` (m x depth), block `block` of `w` (16 x depth each) and 16 columns of
+            // rows row..row + 2 of `c` (m x out64, from column block x 16), all inside the asserted sizes.
+            tile(
+                a.as_ptr().add(row * depth),
+                w.as_ptr().add(block * LANES * depth),
+                depth,
+                c.as_mut_ptr().add(row * out64 + block * LANES),
+                out64,
+            );
         }
-        let w_wide = super::aligned_in(w_wide, LANES * depth, 0);
-        for (block, weights) in packed[..out64 * depth].chunks_exact(LANES * depth).enumerate() {
-            for (src, dst) in weights.chunks_exact(16).zip(w_wide.chunks_exact_mut(16)) {
-                let v = _mm256_cvtepi8_epi16(_mm_loadu_si128(src.as_ptr() as *const __m128i));
-                _mm256_storeu_si256(dst.as_mut_ptr() as *mut __m256i, v);
-            }
-            for row in (0..m).step_by(ROWS) {
-                // SAFETY: rows row..row + 2 of `a_wide` (m x depth), the whole block (16 x depth) and 16 columns of
-                // rows row..row + 2 of `c` (m x out64, from column block x 16), all inside the asserted sizes.
-                tile(
-                    a_wide.as_ptr().add(row * depth),
-                    w_wide.as_ptr(),
-                    depth,
-                    c.as_mut_ptr().add(row * out64 + block * LANES),
-                    out64,
-                );
-            }
-        }
-    })
+    }
 }
 
 /// 2 rows of widened activations (`a`, `depth` apart) times one widened block `w` into `c` (rows `out64` apart,
@@ -78,9 +80,11 @@ pub(super) unsafe fn product(a: &[u8], m: usize, packed: &[i8], depth: usize, ou
 ///
 /// # Safety
 /// AVX2; `a` holds 2 x depth values, `w` 16 x depth and `c` 2 rows of 16, depth a multiple of 4.
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn tile(a: *const i16, w: *const i16, depth: usize, c: *mut i32, out64: usize) {
+    use std::arch::x86_64::*;
     let mut acc = [[_mm256_setzero_si256(); 4]; ROWS];
     for k4 in 0..depth / 4 {
         let w = w.add(k4 * 4 * LANES);
