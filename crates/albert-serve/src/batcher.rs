@@ -14,9 +14,8 @@
 //! and the next new pass queues again. A request of one pass tokenizes twice, which costs far less than its forward
 //! pass; work run outside a request (tests, embedders calling a pipeline directly) waits in its own thread.
 //!
-//! A request's answer does not depend on what shared its pass: rows are padded and the attention mask keeps the
-//! padding out of every real position (the f32 sums over a longer padded row may differ in the last bits only; see
-//! the tests). A request whose client left or whose time ran out is [`Ticket::abandon`]ed: its queued rows are
+//! A request's answer does not depend on what shared its pass, to the bit, in f32 and int8: rows are padded, and
+//! attention reads each sequence's own keys only (see the tests). A request whose client left or whose time ran out is [`Ticket::abandon`]ed: its queued rows are
 //! dropped before they are run.
 
 use std::cell::RefCell;
@@ -590,6 +589,7 @@ fn rows_of(out: &AnyOutput, start: usize, len: usize) -> candle_core::Result<Any
 mod tests {
     use std::path::PathBuf;
 
+    use albert::model::Precision;
     use albert::pipeline::{PipelineModel, Task};
     use albert::builtin;
     use candle_core::IndexOp;
@@ -654,10 +654,9 @@ mod tests {
          they had come, although the music, the costumes and one scene on a bridge over the Thames were lovely.",
     ];
 
-    /// Each text as a request of its own, all queued before one pass runs them together: each request's outputs
-    /// equal the same text run alone (the pipeline's own loop, no padding) to 1e-5, for every built-in model's head.
-    /// In f32 only: albert's int8 path is not exact under padding (a 20-token text's hidden state moves by 3e-2 when
-    /// a 45-token one shares its pass, in the pipeline's own batch loop too), a defect of the int8 layers.
+    /// Each text as a request of its own, all queued before one window runs them together: each request's outputs
+    /// equal the same text run alone (the pipeline's own loop, no padding) bit for bit, for every built-in model's
+    /// head, in f32 and in int8 (attention reads each sequence's own keys only, so padding changes no bit).
     #[test]
     fn a_request_alone_equals_the_same_request_inside_a_full_batch_of_others() {
         let limits = BatchLimits { max_batch_tokens: 16_384, max_batch_requests: None };
@@ -667,8 +666,12 @@ mod tests {
             (builtin::QUESTION_ANSWERING, Task::QuestionAnswering),
             (builtin::NER, Task::Ner),
         ] {
-            {
-                let load = || PipelineModel::load_dir(&dir(name), task).unwrap();
+            for precision in [Precision::Full, Precision::Int8] {
+                let load = || {
+                    let mut pipeline = PipelineModel::load_dir(&dir(name), task).unwrap();
+                    pipeline.model.set_precision(precision);
+                    pipeline
+                };
                 let alone = load();
                 let (pipeline, batcher) = batched(load(), limits);
                 let requests: Vec<_> = TEXTS
@@ -687,7 +690,7 @@ mod tests {
                     let (got, want) = (request.join().unwrap(), outputs(&alone, text));
                     assert_eq!(got.len(), want.len());
                     let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-                    assert!(worst <= 1e-5, "{name} {text:?}: differs by {worst:e} when batched");
+                    assert!(got == want, "{name} {precision:?} {text:?}: differs by {worst:e} when batched");
                 }
             }
         }

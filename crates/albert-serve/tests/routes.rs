@@ -50,9 +50,8 @@ fn state() -> Arc<AppState> {
     static STATE: OnceLock<Arc<AppState>> = OnceLock::new();
     STATE
         .get_or_init(|| {
-            // One input per forward pass: the tests run at once on this server, and an answer compared bit for bit
-            // with the pipeline's must not share a pass with another test's inputs (padding moves the last bits;
-            // tests/serving.rs checks shared passes to 1e-5).
+            // One input per forward pass: the tests run at once on this server, each in passes of its own (sharing
+            // would change no bit: tests/serving.rs checks shared passes against requests alone).
             let limits = Limits { max_batch_requests: Some(1), ..Limits::default() };
             let indexes = vec![IndexSpec { name: "docs".into(), path: build_index() }];
             let config = ServeConfig { models: Vec::new(), indexes, int8: false, limits, api_key: None };
