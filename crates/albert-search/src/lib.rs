@@ -20,6 +20,8 @@
 //! ```
 
 pub mod ask;
+#[cfg(feature = "bench")]
+pub mod bench;
 mod bm25;
 pub mod embedder;
 pub mod error;
