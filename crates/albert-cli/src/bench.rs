@@ -110,22 +110,28 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
         bail!("--seq {} exceeds the model's max_position_embeddings {}", args.seq, model.config.max_position_embeddings);
     }
     let threads = candle_core::utils::get_num_threads();
-    let mut stepper = args.train.then(|| train_stepper(&model)).transpose()?;
-    // Inference runs the detached model, as every prediction path does: no autograd graph is kept.
-    let inference = model.detached()?;
+    let vocab_size = model.config.vocab_size;
+    // Inference runs the prepared model, as every prediction path does: no autograd graph is kept, and no
+    // parameter is kept beside its prepared copy (the peak memory is the weights', plus the largest being packed).
+    let mut workload = if args.train {
+        let stepper = train_stepper(&model)?;
+        Workload::Train(Box::new(model), stepper)
+    } else {
+        Workload::Inference(model.into_inference()?)
+    };
     for &batch in &args.batch {
-        let (ids, labels) = random_batch(batch, args.seq, model.config.vocab_size, batch as u64)?;
+        let (ids, labels) = random_batch(batch, args.seq, vocab_size, batch as u64)?;
         let predicted = labels.ge(0i64)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()? as usize;
         let objective = MaskedLmBatch { input: AlbertInput::new(ids), labels, rows: batch, predicted };
         let mut step = 0;
         let run = || -> Result<()> {
-            match stepper.as_mut() {
-                Some(s) => {
-                    s.step(step, &model, &objective, &[()], None)?;
+            match &mut workload {
+                Workload::Train(model, stepper) => {
+                    stepper.step(step, model, &objective, &[()], None)?;
                     step += 1;
                 }
-                None => {
-                    inference.forward(&objective.input, &ForwardOptions::default())?;
+                Workload::Inference(model) => {
+                    model.forward(&objective.input, &ForwardOptions::default())?;
                 }
             }
             Ok(())
@@ -135,6 +141,12 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
         report(&args, &source, mode, batch, threads, batch as f64 * 1e3 / stats.median, &stats)?;
     }
     Ok(())
+}
+
+/// What the fixed-shape runs time: a training step of the model, or inference on its prepared copy alone.
+enum Workload {
+    Train(Box<Pretrained>, Stepper),
+    Inference(AlbertForAny),
 }
 
 /// Times `repeat` as the arguments ask: --warmup untimed calls, then --runs timed ones.

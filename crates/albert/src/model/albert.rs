@@ -131,6 +131,12 @@ impl AlbertModel {
         self.encoder.prepare_inference(precision)
     }
 
+    /// The encoder's linear layers ([`AlbertTransformer::linears`]).
+    #[cfg(test)]
+    pub(crate) fn encoder_linears(&self) -> Vec<&Linear> {
+        self.encoder.linears()
+    }
+
     /// The model's configuration.
     pub fn config(&self) -> &AlbertConfig {
         &self.config

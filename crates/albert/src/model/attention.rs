@@ -13,17 +13,21 @@ use crate::rng::SharedRng;
 /// Self-attention block (Hugging Face `albert_layers.N.attention`).
 #[derive(Debug, Clone)]
 pub struct AlbertAttention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    projections: Projections,
     dense: Linear,
     layer_norm: LayerNorm,
     attention_dropout: Dropout,
     output_dropout: Dropout,
     num_heads: usize,
     head_dim: usize,
-    /// The stacked projections prepared for inference, once [`AlbertAttention::prepare_inference`] ran.
-    prepared_qkv: Option<FusedQkv>,
+}
+
+/// The query, key and value projections: three trainable layers, or once [`AlbertAttention::prepare_inference`]
+/// ran, only their stacked projection prepared for inference (the three are dropped with their weights).
+#[derive(Debug, Clone)]
+enum Projections {
+    Separate { query: Linear, key: Linear, value: Linear },
+    Prepared(FusedQkv),
 }
 
 impl AlbertAttention {
@@ -31,16 +35,17 @@ impl AlbertAttention {
     pub fn new(cfg: &AlbertConfig, vb: VarBuilder, rng: SharedRng) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(Self {
-            query: linear(h, h, vb.pp("query"))?,
-            key: linear(h, h, vb.pp("key"))?,
-            value: linear(h, h, vb.pp("value"))?,
+            projections: Projections::Separate {
+                query: linear(h, h, vb.pp("query"))?,
+                key: linear(h, h, vb.pp("key"))?,
+                value: linear(h, h, vb.pp("value"))?,
+            },
             dense: linear(h, h, vb.pp("dense"))?,
             layer_norm: LayerNorm::new(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
             attention_dropout: Dropout::new(cfg.attention_probs_dropout_prob, rng.clone()),
             output_dropout: Dropout::new(cfg.hidden_dropout_prob, rng),
             num_heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
-            prepared_qkv: None,
         })
     }
 
@@ -48,19 +53,20 @@ impl AlbertAttention {
     /// pre-multiplied by the score scale 1/sqrt(head_dim). Built once per forward pass and shared by every layer that
     /// reuses this block; gradients flow back to the three projections.
     pub(crate) fn fused_qkv(&self) -> Result<FusedQkv> {
-        if let Some(q) = &self.prepared_qkv {
-            return Ok(q.clone());
-        }
+        let (query, key, value) = match &self.projections {
+            Projections::Prepared(qkv) => return Ok(qkv.clone()),
+            Projections::Separate { query, key, value } => (query, key, value),
+        };
         let scale = (self.head_dim as f64).powf(-0.5);
-        let weight = Tensor::cat(&[&(self.query.weight() * scale)?, self.key.weight(), self.value.weight()], 0)?;
-        let bias = Tensor::cat(&[&(self.query.bias() * scale)?, self.key.bias(), self.value.bias()], 0)?;
+        let weight = Tensor::cat(&[&(query.weight()? * scale)?, key.weight()?, value.weight()?], 0)?;
+        let bias = Tensor::cat(&[&(query.bias() * scale)?, key.bias(), value.bias()], 0)?;
         Ok(Linear::new(weight, bias))
     }
 
     /// The block's parameters in the order of [`crate::ops::LayerDims::sizes`], the projections of `qkv` first.
-    pub(crate) fn parameters<'a>(&'a self, qkv: &'a FusedQkv) -> [&'a Tensor; 6] {
+    pub(crate) fn parameters<'a>(&'a self, qkv: &'a FusedQkv) -> Result<[&'a Tensor; 6]> {
         let [ln_w, ln_b] = self.layer_norm.parameters();
-        [qkv.weight(), qkv.bias(), self.dense.weight(), self.dense.bias(), ln_w, ln_b]
+        Ok([qkv.weight()?, qkv.bias(), self.dense.weight()?, self.dense.bias(), ln_w, ln_b])
     }
 
     /// Whether dropout changes anything in this block with this `train` flag.
@@ -70,7 +76,16 @@ impl AlbertAttention {
 
     /// Whether the projections were prepared for inference.
     pub(crate) fn prepared(&self) -> bool {
-        self.prepared_qkv.is_some()
+        matches!(self.projections, Projections::Prepared(_))
+    }
+
+    /// The block's linear layers: the projections as they are held (three, or the stacked one), then `dense`.
+    #[cfg(test)]
+    pub(crate) fn linears(&self) -> Vec<&Linear> {
+        match &self.projections {
+            Projections::Separate { query, key, value } => vec![query, key, value, &self.dense],
+            Projections::Prepared(qkv) => vec![qkv, &self.dense],
+        }
     }
 
     /// Heads, and the LayerNorm epsilon.
@@ -79,11 +94,16 @@ impl AlbertAttention {
     }
 
     /// Prepares the projections for inference ([`Linear::prepare_inference`]); the stacked query/key/value
-    /// projection is built once, here.
+    /// projection is built once, here, and the three separate ones are dropped before it is packed, so that at
+    /// most one extra copy of their weights exists at a time.
     pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
-        let mut qkv = self.fused_qkv()?;
-        qkv.prepare_inference(precision)?;
-        self.prepared_qkv = Some(qkv);
+        if self.prepared() {
+            return Err(Error::Input("the attention block was already prepared for inference".into()));
+        }
+        self.projections = Projections::Prepared(self.fused_qkv()?);
+        if let Projections::Prepared(qkv) = &mut self.projections {
+            qkv.prepare_inference(precision)?;
+        }
         self.layer_norm.prepare_inference()?;
         self.dense.prepare_inference(precision)
     }

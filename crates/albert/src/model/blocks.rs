@@ -8,7 +8,7 @@ use candle_nn::{Init, VarBuilder};
 
 use super::albert::Precision;
 use crate::config::HiddenAct;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::{PackedLinear, QuantizedLinear};
 use crate::rng::SharedRng;
 
@@ -28,16 +28,20 @@ pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
 /// [`Linear::prepare_inference`] ran, as the product of a weight prepared for it.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    /// (out, in)
-    weight: Tensor,
+    weight: Weight,
     /// (out)
     bias: Tensor,
-    prepared: Option<Prepared>,
 }
 
-/// A weight prepared once for inference.
+/// A layer's weight, in one form only: preparing it for inference replaces the trainable tensor, so that no
+/// unpacked copy stays beside the packed one (at albert-xxlarge's size, 0.85 GiB of f32 weights).
 #[derive(Debug, Clone)]
-enum Prepared {
+enum Weight {
+    /// (out, in), row-major: the parameter as loaded and trained.
+    Trainable(Tensor),
+    /// (out, in) stored column-major ([`crate::ops::column_major`]), which `gemm` reads without repacking: the f32
+    /// inference form where no packed kernel runs.
+    ColumnMajor(Tensor),
     Int8(Arc<QuantizedLinear>),
     PackedF32(Arc<PackedLinear>),
 }
@@ -45,12 +49,16 @@ enum Prepared {
 impl Linear {
     /// The layer of `weight` (out, in) and `bias` (out).
     pub fn new(weight: Tensor, bias: Tensor) -> Self {
-        Self { weight, bias, prepared: None }
+        Self { weight: Weight::Trainable(weight), bias }
     }
 
-    /// The weight, (out, in).
-    pub fn weight(&self) -> &Tensor {
-        &self.weight
+    /// The weight (out, in), or an error once it was quantized or packed for inference (only the prepared form
+    /// is kept).
+    pub fn weight(&self) -> Result<&Tensor> {
+        match &self.weight {
+            Weight::Trainable(w) | Weight::ColumnMajor(w) => Ok(w),
+            Weight::Int8(_) | Weight::PackedF32(_) => Err(Error::Input("the layer's weight was quantized or packed for inference".into())),
+        }
     }
 
     /// The bias, (out).
@@ -58,36 +66,46 @@ impl Linear {
         &self.bias
     }
 
+    /// Whether the weight is still the trainable (out, in) tensor, not yet prepared for inference.
+    #[cfg(test)]
+    pub(crate) fn trainable(&self) -> bool {
+        matches!(self.weight, Weight::Trainable(_))
+    }
+
     /// Prepares the layer for inference (the prepared paths record no gradient): int8 from now on, or in f32 the
     /// weight packed for the micro-kernel ([`PackedLinear`]) where the CPU has it, else copied column-major
-    /// ([`crate::ops::column_major`]), which `gemm` reads without repacking it.
+    /// ([`crate::ops::column_major`]), which `gemm` reads without repacking it. The trainable weight is dropped: a
+    /// layer can be prepared once.
     pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
-        if precision == Precision::Int8 {
-            self.prepared = Some(Prepared::Int8(Arc::new(QuantizedLinear::new(&self.weight)?)));
-        } else if let Some(packed) = PackedLinear::new(&self.weight)? {
-            self.prepared = Some(Prepared::PackedF32(Arc::new(packed)));
+        let Weight::Trainable(weight) = &self.weight else {
+            return Err(Error::Input("the layer was already prepared for inference".into()));
+        };
+        self.weight = if precision == Precision::Int8 {
+            Weight::Int8(Arc::new(QuantizedLinear::new(weight)?))
+        } else if let Some(packed) = PackedLinear::new(weight)? {
+            Weight::PackedF32(Arc::new(packed))
         } else {
-            self.weight = crate::ops::column_major(&self.weight)?;
-        }
+            Weight::ColumnMajor(crate::ops::column_major(weight)?)
+        };
         Ok(())
     }
 
     /// (..., in) -> (..., out)
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.prepared {
-            Some(Prepared::Int8(q)) => q.forward(x, Some(&self.bias)),
-            Some(Prepared::PackedF32(p)) => p.forward_act(x, Some(&self.bias), None),
-            None => Ok(crate::ops::linear(x, &self.weight, Some(&self.bias))?),
+        match &self.weight {
+            Weight::Int8(q) => q.forward(x, Some(&self.bias)),
+            Weight::PackedF32(p) => p.forward_act(x, Some(&self.bias), None),
+            Weight::Trainable(w) | Weight::ColumnMajor(w) => Ok(crate::ops::linear(x, w, Some(&self.bias))?),
         }
     }
 
     /// [`Linear::forward`] followed by `act`, the bias addition fused into the activation ([`crate::ops::bias_act`])
     /// or, prepared, into the product.
     pub fn forward_act(&self, x: &Tensor, act: HiddenAct) -> Result<Tensor> {
-        match &self.prepared {
-            Some(Prepared::Int8(q)) => q.forward_act(x, Some(&self.bias), Some(act)),
-            Some(Prepared::PackedF32(p)) => p.forward_act(x, Some(&self.bias), Some(act)),
-            None => Ok(crate::ops::bias_act(&crate::ops::linear(x, &self.weight, None)?, &self.bias, act)?),
+        match &self.weight {
+            Weight::Int8(q) => q.forward_act(x, Some(&self.bias), Some(act)),
+            Weight::PackedF32(p) => p.forward_act(x, Some(&self.bias), Some(act)),
+            Weight::Trainable(w) | Weight::ColumnMajor(w) => Ok(crate::ops::bias_act(&crate::ops::linear(x, w, None)?, &self.bias, act)?),
         }
     }
 }

@@ -50,6 +50,13 @@ impl AlbertTransformer {
         self.albert_layer_groups.iter_mut().try_for_each(|g| g.prepare_inference(precision))
     }
 
+    /// The encoder's linear layers: the E -> H projection, then every layer's, group by group.
+    #[cfg(test)]
+    pub(crate) fn linears(&self) -> Vec<&Linear> {
+        let layers = self.albert_layer_groups.iter().flat_map(|g| g.layers().iter().flat_map(|l| l.linears()));
+        std::iter::once(&self.embedding_hidden_mapping_in).chain(layers).collect()
+    }
+
     /// `embedded`: (batch, seq, E); `mask`: additive attention mask or `None`.
     pub fn forward(
         &self,

@@ -51,6 +51,14 @@ impl AlbertLayer {
         self.ffn_output.prepare_inference(precision)
     }
 
+    /// The layer's linear layers: the attention block's, then the feed-forward pair.
+    #[cfg(test)]
+    pub(crate) fn linears(&self) -> Vec<&Linear> {
+        let mut all = self.attention.linears();
+        all.extend([&self.ffn, &self.ffn_output]);
+        all
+    }
+
     /// The layer's attention block (its stacked projections are prepared once per forward pass).
     pub(crate) fn attention(&self) -> &AlbertAttention {
         &self.attention
@@ -65,13 +73,13 @@ impl AlbertLayer {
             && !self.attention.dropout_active(train)
             && !self.dropout.active(train)
             && crate::ops::layer_applies(hidden)
-            && (hidden.track_op() || qkv.weight().track_op());
+            && (hidden.track_op() || qkv.weight()?.track_op());
         if !applies {
             return Ok(None);
         }
         let [ln_w, ln_b] = self.full_layer_layer_norm.parameters();
-        let ffn = [self.ffn.weight(), self.ffn.bias(), self.ffn_output.weight(), self.ffn_output.bias(), ln_w, ln_b];
-        let parts = self.attention.parameters(qkv).into_iter().chain(ffn).map(|t| t.flatten_all()).collect::<candle_core::Result<Vec<_>>>()?;
+        let ffn = [self.ffn.weight()?, self.ffn.bias(), self.ffn_output.weight()?, self.ffn_output.bias(), ln_w, ln_b];
+        let parts = self.attention.parameters(qkv)?.into_iter().chain(ffn).map(|t| t.flatten_all()).collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Some(Tensor::cat(&parts, 0)?))
     }
 
@@ -95,7 +103,7 @@ impl AlbertLayer {
             };
             if let Some(key_mask) = key_mask {
                 let (heads, eps) = self.attention.heads_and_eps();
-                let intermediate = self.ffn.weight().dim(0)?;
+                let intermediate = self.ffn.weight()?.dim(0)?;
                 let dims = LayerDims { hidden: h, intermediate, heads, act: self.activation, eps };
                 return Ok((crate::ops::layer(hidden, flat, &key_mask, dims)?, None));
             }
