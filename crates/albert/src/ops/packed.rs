@@ -108,15 +108,17 @@ impl PackedLinear {
         if !runs || inner == 0 {
             return Ok(None);
         }
-        let w: Vec<f32> = weight.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1()?;
         let mut packed = super::CacheAligned::filled(out.div_ceil(NR) * NR * inner, 0f32);
         let slots = packed.as_mut_slice();
-        for (n, row) in w.chunks(inner.max(1)).enumerate() {
-            let (panel, lane) = (n / NR, n % NR);
-            for (k, &v) in row.iter().enumerate() {
-                slots[(panel * inner + k) * NR + lane] = v;
+        // Read in place: a copy of the weight beside the packed one would add the largest weight to the peak memory.
+        super::with_f32_rows(weight, "packing an f32 weight", |w| {
+            for (n, row) in w.chunks(inner).enumerate() {
+                let (panel, lane) = (n / NR, n % NR);
+                for (k, &v) in row.iter().enumerate() {
+                    slots[(panel * inner + k) * NR + lane] = v;
+                }
             }
-        }
+        })?;
         Ok(Some(Self { out, inner, packed, kernel }))
     }
 
