@@ -5,10 +5,11 @@
 //!
 //! The integer product runs on the best kernel the CPU has within the cap ([`int8_kernel`], [`super::cpu`]): AMX tiles (`tdpbusd`: a 16 x 64 u8
 //! tile times a 64 x 16 i8 tile per instruction), AVX-512 VNNI (`vpdpbusd`: 64 u8 x i8 products summed into 16
-//! i32 lanes per instruction), AVX2 (`vpmaddwd` on both sides widened to i16, in [`super::int8_avx2`]), or portable code; all
-//! give the same integers. The weight is packed once for all of
-//! them: blocks of 16 output channels, and within a block, for each group of 4 inputs, 16 lanes of 4 bytes (one
-//! 512-bit register, one row of an AMX weight tile).
+//! i32 lanes per instruction), AVX2 (`vpmaddubsw` on 7-bit weights, in [`super::int8_avx2_7bit`], or exact on 8-bit
+//! weights with `vpmaddwd` on both sides widened to i16, in [`super::int8_avx2`]), or portable code. Given the same
+//! weights all give the same integers; only the 7-bit kernel quantizes them differently ([`Int8Kernel::weight_max`]).
+//! The weight is packed once for all of them: blocks of 16 output channels, and within a block, for each group of
+//! 4 inputs, 16 lanes of 4 bytes (one 512-bit register, one row of an AMX weight tile).
 
 use std::mem::MaybeUninit;
 
@@ -43,7 +44,9 @@ pub enum Int8Kernel {
     Amx,
     /// AVX-512 VNNI registers (Ice Lake, Zen 4 and later).
     Vnni,
-    /// AVX2 registers (Haswell, Zen 2 and 3).
+    /// AVX2 registers with 7-bit weights (`vpmaddubsw`; Haswell, Zen 2 and 3).
+    Avx2SevenBit,
+    /// AVX2 registers, exact on 8-bit weights (`vpmaddwd` on operands widened to i16).
     Avx2,
     /// Plain Rust.
     Portable,
@@ -51,15 +54,28 @@ pub enum Int8Kernel {
 
 impl Int8Kernel {
     /// Every int8 kernel, fastest first.
-    pub const ALL: [Int8Kernel; 4] = [Int8Kernel::Amx, Int8Kernel::Vnni, Int8Kernel::Avx2, Int8Kernel::Portable];
+    pub const ALL: [Int8Kernel; 5] =
+        [Int8Kernel::Amx, Int8Kernel::Vnni, Int8Kernel::Avx2SevenBit, Int8Kernel::Avx2, Int8Kernel::Portable];
 
     /// Lower-case name, as benchmarks and [`INT8_KERNEL_ENV`](super::INT8_KERNEL_ENV) name it.
     pub fn name(self) -> &'static str {
         match self {
             Int8Kernel::Amx => "amx",
             Int8Kernel::Vnni => "avx512-vnni",
+            Int8Kernel::Avx2SevenBit => "avx2-7bit",
             Int8Kernel::Avx2 => "avx2",
             Int8Kernel::Portable => "portable",
+        }
+    }
+
+    /// The largest quantized weight magnitude: 127 (8 bits), or 63 (7 bits, ONNX Runtime's `reduce_range`) for the
+    /// kernel whose `vpmaddubsw` would saturate on larger weights. Only where that kernel runs are the weights
+    /// quantized to 7 bits: the others keep the finer steps, so results differ between it and them (docs/speed
+    /// gives the accuracy of both).
+    pub fn weight_max(self) -> i8 {
+        match self {
+            Int8Kernel::Avx2SevenBit => 63,
+            _ => 127,
         }
     }
 }
@@ -99,12 +115,13 @@ impl QuantizedLinear {
         );
         let mut packed = super::CacheAligned::filled(out64 * depth, 0i8);
         let (mut scales, mut sums) = (Vec::with_capacity(out), Vec::with_capacity(out));
+        let qmax = kernel.weight_max() as f32;
         for (n, row) in w.iter().enumerate() {
             let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let scale = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+            let scale = if amax > 0.0 { amax / qmax } else { 1.0 };
             let mut sum = 0i32;
             for (k, v) in row.iter().enumerate() {
-                let q = (v / scale).round_ties_even().clamp(-127.0, 127.0) as i8;
+                let q = (v / scale).round_ties_even().clamp(-qmax, qmax) as i8;
                 sum += q as i32;
                 packed.as_mut_slice()[pack_index(n, k, depth)] = q;
             }
@@ -285,6 +302,10 @@ fn product(
         // SAFETY: VNNI is chosen only where the CPU has it; the sizes are asserted above.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Vnni => unsafe { vnni_product(a, m, packed, depth, out64, c) },
+        // SAFETY: AVX2 is chosen only where the CPU has it; the kernel checks the sizes. The layers quantize their
+        // weights to its 7 bits where it runs.
+        #[cfg(target_arch = "x86_64")]
+        Int8Kernel::Avx2SevenBit => unsafe { super::int8_avx2_7bit::product(a, m, packed, depth, out64, c) },
         // The layers widen their weights once and their activations once per task; this is the same work, per call.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Avx2 => {
@@ -564,18 +585,20 @@ mod tests {
         let q = QuantizedLinear::new(&w).unwrap();
         albert_testkit::ran_on(int8_kernel().name());
         let y: Vec<Vec<f32>> = q.forward(&x, Some(&b)).unwrap().to_vec2().unwrap();
+        // The weights' steps: 127 a side, or 63 where the 7-bit kernel runs.
+        let qmax = int8_kernel().weight_max() as f32;
         for i in 0..rows {
             let row = &xs[i * inner..(i + 1) * inner];
             let sx = row.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
             for n in 0..out {
                 let wrow = &ws[n * inner..(n + 1) * inner];
-                let sw = wrow.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+                let sw = wrow.iter().fold(0f32, |m, v| m.max(v.abs())) / qmax;
                 let dot: i64 = row
                     .iter()
                     .zip(wrow)
                     .map(|(a, b)| {
                         (a / sx).round_ties_even().clamp(-127.0, 127.0) as i64
-                            * (b / sw).round_ties_even().clamp(-127.0, 127.0) as i64
+                            * (b / sw).round_ties_even().clamp(-qmax, qmax) as i64
                     })
                     .sum();
                 let want = dot as f64 * sx as f64 * sw as f64 + bias[n] as f64;
@@ -650,8 +673,10 @@ mod tests {
 
     /// The inputs that break a naive `vpmaddubsw` (u8 x i8 pairs saturate at 32,767): extreme activations against
     /// extreme weights of both signs, -128 included, in every arrangement, then pseudo-random bytes over the whole
-    /// range. 16 and 32 rows, and 192 inputs (three 64-input steps), so the AVX2 kernel's 2-row tiles and the AMX
-    /// kernel's 16-row tail both end inside the shape.
+    /// range; and each case again with its weights halved (an arithmetic shift: 127 to 63, -128 to -64), the
+    /// extremes of the 7-bit kernel, on which it runs beside the others. 16 and 32 rows, and 192 inputs (three
+    /// 64-input steps), so the AVX2 kernels' 2- and 4-row tiles and the AMX kernel's 16-row tail end inside the
+    /// shape.
     #[test]
     fn every_available_kernel_is_exact_at_the_extremes() {
         let out64 = 64;
@@ -681,32 +706,52 @@ mod tests {
                 (0..m * depth).map(|_| random() as u8).collect(),
                 (0..out64 * depth).map(|_| random() as u8 as i8).collect(),
             ));
+            let halved: Vec<_> = cases.iter().map(|(a, w)| (a.clone(), w.iter().map(|w| w >> 1).collect())).collect();
+            cases.extend(halved);
             checked = check_every_kernel(&cases, m, depth, out64);
         }
         // Worked by hand: 192 inputs of 255 against weights of -128 (127) sum to 255 x -128 x 192 = -6,266,880
-        // (255 x 127 x 192 = 6,217,920) in every output.
+        // (255 x 127 x 192 = 6,217,920) in every output; against the 7-bit extremes -64 (63), -3,133,440
+        // (3,084,480), on the 7-bit kernel where the CPU has it.
         let (m, depth) = (16, 192);
-        for (w, want) in [(-128i8, -6_266_880), (127, 6_217_920)] {
+        let seven_bit = if checked.contains(&Int8Kernel::Avx2SevenBit.name()) {
+            Int8Kernel::Avx2SevenBit
+        } else {
+            Int8Kernel::Portable
+        };
+        for (kernel, w, want) in [
+            (Int8Kernel::Portable, -128i8, -6_266_880),
+            (Int8Kernel::Portable, 127, 6_217_920),
+            (seven_bit, -64, -3_133_440),
+            (seven_bit, 63, 3_084_480),
+        ] {
             let mut got = vec![0; m * out64];
-            product(Int8Kernel::Portable, &vec![255; m * depth], m, &vec![w; out64 * depth], depth, out64, &mut got);
-            assert!(got.iter().all(|&v| v == want), "{w}: {:?}", &got[..4]);
+            product(kernel, &vec![255; m * depth], m, &vec![w; out64 * depth], depth, out64, &mut got);
+            assert!(got.iter().all(|&v| v == want), "{} {w}: {:?}", kernel.name(), &got[..4]);
         }
         albert_testkit::ran_on(&checked.join(", "));
     }
 
-    /// Compares each kernel this CPU has with the sums written out on every case (activations, packed weights), and
-    /// returns the names of those it checked.
+    /// Compares each kernel this CPU has with the sums written out on every case (activations, packed weights) that
+    /// it takes (the 7-bit kernel: weights in its range), and returns the names of those it checked.
     fn check_every_kernel(cases: &[(Vec<u8>, Vec<i8>)], m: usize, depth: usize, out64: usize) -> Vec<&'static str> {
         let mut checked = vec![];
         let cpu = super::super::cpu::CpuFeatures::detect();
-        for kernel in [Int8Kernel::Portable, Int8Kernel::Avx2, Int8Kernel::Vnni, Int8Kernel::Amx] {
+        for kernel in Int8Kernel::ALL.into_iter().rev() {
             let available = match kernel {
                 Int8Kernel::Portable => true,
                 Int8Kernel::Avx2 => albert_testkit::cpu_has(cpu.avx2_fma, "AVX2 (the avx2 int8 kernel)"),
+                Int8Kernel::Avx2SevenBit => albert_testkit::cpu_has(cpu.avx2_fma, "AVX2 (the avx2-7bit int8 kernel)"),
                 Int8Kernel::Vnni => albert_testkit::cpu_has(cpu.avx512_vnni, "AVX-512 VNNI (the avx512-vnni int8 kernel)"),
                 Int8Kernel::Amx => albert_testkit::cpu_has(cpu.amx, "AMX, or the OS's leave to use it (the amx int8 kernel)"),
             };
             if !available {
+                continue;
+            }
+            let seven_bit = super::super::int8_avx2_7bit::WEIGHTS;
+            let takes = |w: &[i8]| kernel != Int8Kernel::Avx2SevenBit || w.iter().all(|w| seven_bit.contains(w));
+            let cases: Vec<_> = cases.iter().filter(|(_, w)| takes(w)).collect();
+            if cases.is_empty() {
                 continue;
             }
             for (a, packed) in cases {

@@ -12,6 +12,7 @@ mod cpu;
 mod cross_entropy;
 mod int8;
 mod int8_avx2;
+mod int8_avx2_7bit;
 mod layer;
 mod layer_norm;
 mod linear;
@@ -40,7 +41,7 @@ pub(crate) use sum_rows::sum_rows;
 // The kernels' shared helpers, reached from the kernel modules as `super::name`.
 use buffers::{aligned_in, filled, written, CacheAligned};
 use matmul::product;
-use storage::{bias_values, contiguous, cpu_slice, with_f32_rows};
+use storage::{bias_values, contiguous, cpu_slice, take_f32, with_f32_rows};
 use sum_rows::{column_sums, ROWS_PER_BLOCK};
 #[cfg(test)]
 use testing::{max_diff, pattern};
