@@ -25,7 +25,11 @@ albert index info my-index --verify # read every byte: checksums of the vectors 
 albert search my-index \"how is the cache invalidated?\"\n\n\
 Documents: .txt and other plain text (one document per file), .md/.markdown (titled by the first heading), \
 .jsonl (one {\"id\", \"title\", \"text\"} per line) and .json in SQuAD format (one document per paragraph). Folders \
-are walked for those extensions, hidden entries skipped. Each document is cut into passages of --passage-tokens \
+are walked for those extensions, hidden entries skipped. In a folder, a file that cannot be read (permission denied, \
+a dangling link) or is no document of its format (not UTF-8, a .json that is not SQuAD, a bad JSONL line), or a \
+subfolder that cannot be listed, is skipped with a warning naming it and why, and the rest is indexed; the summary \
+and --json (\"skipped\") count them. A file named on the command line is read or the command fails, naming it, with \
+the index left as it was: naming a file says you want it indexed. Each document is cut into passages of --passage-tokens \
 tokens of the embedder's tokenizer, consecutive ones sharing --overlap tokens; a passage keeps its file, document id, \
 title and code-point span.\n\n\
 The index is a folder: a BM25 index (tantivy) that also stores the passages, a vector index (usearch HNSW) and \
@@ -52,7 +56,8 @@ enum IndexCommand {
 
 #[derive(clap::Args, Debug)]
 struct BuildArgs {
-    /// Files or folders to index.
+    /// Files or folders to index. A file in a folder that cannot be read as a document is skipped with a warning; a
+    /// file named here that cannot be is an error (nothing is written).
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     docs: Vec<PathBuf>,
     /// The index folder: absent, empty, or an index (replaced once the new one is complete).
@@ -75,7 +80,8 @@ struct BuildArgs {
 struct AddArgs {
     /// The index folder.
     index: PathBuf,
-    /// Files or folders to add.
+    /// Files or folders to add (a file in a folder that cannot be read as a document is skipped with a warning; a
+    /// file named here that cannot be is an error).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     #[arg(long, value_name = "MODEL", help = EMBEDDER_HELP)]
@@ -212,7 +218,11 @@ pub fn load_reranker(spec: Option<&str>) -> Result<Option<Reranker>> {
         .transpose()
 }
 
+/// Warns on stderr of each skipped file (whatever the output), then prints the summary or, with `json`, the report.
 fn print_report(what: &str, index: &Index, r: &UpdateReport, took: Duration, json: bool) -> Result<()> {
+    for s in &r.skipped {
+        eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+    }
     let info = index.info()?;
     if json {
         let out = serde_json::json!({"index": info, "report": r, "seconds": took.as_secs_f64()});
@@ -221,8 +231,12 @@ fn print_report(what: &str, index: &Index, r: &UpdateReport, took: Duration, jso
     }
     let secs = took.as_secs_f64();
     let rate = if r.passages_added > 0 && secs > 0.0 { format!(" ({:.0} passages/s)", r.passages_added as f64 / secs) } else { String::new() };
+    let skipped = match r.skipped.len() {
+        0 => String::new(),
+        n => format!(", {n} skipped (see the warnings)"),
+    };
     println!(
-        "{what} {} in {secs:.1} s{rate}: {} file(s) added, {} re-indexed, {} removed, {} unchanged; {} passage(s) added, {} removed",
+        "{what} {} in {secs:.1} s{rate}: {} file(s) added, {} re-indexed, {} removed, {} unchanged{skipped}; {} passage(s) added, {} removed",
         info.dir.display(),
         r.added.len(),
         r.updated.len(),

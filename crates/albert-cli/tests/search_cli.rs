@@ -131,3 +131,37 @@ fn a_damaged_index_or_a_full_disk_is_a_clear_error_and_loses_nothing() {
     let out = albert(&["index", "info", &d], &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not an albert index"));
 }
+
+/// A Latin-1 file in the folder: the others are indexed, one warning names it and why, the summary and --json count
+/// it; named on its own it is an error (exit status 1) and nothing is written.
+#[test]
+fn a_file_that_is_not_utf8_is_skipped_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = docs(tmp.path());
+    std::fs::write(docs.join("latin1.txt"), b"Caf\xe9 cr\xe8me").unwrap();
+    let index = tmp.path().join("index");
+    let (d, i) = (docs.display().to_string(), index.display().to_string());
+    let embedder = fixture("pretraining");
+    let out = albert(&["index", "build", "--docs", &d, "--out", &i, "--embedder", &embedder, "--json"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let latin1 = docs.canonicalize().unwrap().join("latin1.txt").display().to_string();
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings, [format!("warning: skipped {latin1}: not UTF-8 (invalid byte at offset 3)")], "{err}");
+    let built: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(built["report"]["added"].as_array().unwrap().len(), 3, "{built}");
+    assert_eq!(built["report"]["skipped"], serde_json::json!([{"path": latin1, "reason": "not UTF-8 (invalid byte at offset 3)"}]));
+    assert_eq!(built["index"]["files"], 3);
+
+    // The summary counts it.
+    let text = ok(&["index", "sync", &i]);
+    assert!(text.contains("0 file(s) added, 0 re-indexed, 0 removed, 3 unchanged, 1 skipped (see the warnings);"), "{text}");
+
+    // Named explicitly, it is an error naming the file; the index is not touched.
+    let manifest = std::fs::read(index.join("manifest.json")).unwrap();
+    let out = albert(&["index", "add", &i, &docs.join("latin1.txt").display().to_string()], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("latin1.txt") && err.contains("not UTF-8"), "{err}");
+    assert_eq!(std::fs::read(index.join("manifest.json")).unwrap(), manifest);
+}

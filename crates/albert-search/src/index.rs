@@ -89,6 +89,28 @@ pub struct Manifest {
     pub generation_files: BTreeMap<String, u64>,
 }
 
+/// A file (or folder) found under a folder given to an update and left out of the index, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The file or folder (absolute).
+    pub path: PathBuf,
+    /// Why: the I/O error (permission denied, a dangling link), or what makes it no document of its format (not
+    /// UTF-8, a `.json` that is not SQuAD, a bad JSONL line).
+    pub reason: String,
+}
+
+impl Skipped {
+    /// The entry of a file that could not be read (an I/O error) or not as a document of its format; any other
+    /// error is given back, to fail the update.
+    fn from_error(e: SearchError) -> Result<Self> {
+        match e {
+            SearchError::Document { path, message } => Ok(Skipped { path, reason: message }),
+            SearchError::Io { path, source } => Ok(Skipped { path, reason: source.to_string() }),
+            other => Err(other),
+        }
+    }
+}
+
 /// What an update did, file by file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UpdateReport {
@@ -104,6 +126,10 @@ pub struct UpdateReport {
     pub passages_added: u64,
     /// Passages removed.
     pub passages_removed: u64,
+    /// Files and folders under the folders given that could not be read, or not as documents, and were left out
+    /// (a folder of documents is indexed whatever one bad file in it). A file already indexed that is skipped by
+    /// `sync` is also among `removed`: its passages no longer say what the file does.
+    pub skipped: Vec<Skipped>,
 }
 
 /// Where long work reports its progress (the CLI draws bars); `()` ignores it.
@@ -189,6 +215,12 @@ impl Index {
     /// Builds an index of `docs` (files, or folders walked for `.txt`, `.md`, `.jsonl` and `.json` files) in `dir`,
     /// with `embedder` and `chunking`. `dir` must be absent, empty, or an albert index (replaced, atomically, only
     /// once the new one is complete); a directory holding anything else is refused.
+    ///
+    /// A file found in a folder that cannot be read, or is not a document of its format (not UTF-8, a `.json` that is
+    /// not SQuAD, a bad JSONL line), is left out and named in [`UpdateReport::skipped`], and so is a subfolder that
+    /// cannot be listed; a file named in `docs` is read or the update fails (naming it, nothing changed): whoever
+    /// names a file wants it indexed. The same holds for [`Index::add`] and [`Index::sync`] (which walks the paths
+    /// given to `build` and `add` again: a file named there stays named).
     pub fn build(
         dir: &Path,
         docs: &[PathBuf],
@@ -260,7 +292,7 @@ impl Index {
         let roots: Vec<PathBuf> = self.manifest.roots.iter().filter(|r| r.exists()).cloned().collect();
         let mut plan = Plan::adding(&self.manifest, &roots, &self.dir)?;
         plan.roots = self.manifest.roots.clone();
-        let seen: BTreeSet<&PathBuf> = plan.add.iter().map(|(p, _)| p).chain(&plan.unchanged).collect();
+        let seen: BTreeSet<&PathBuf> = plan.add.iter().map(|f| &f.path).chain(&plan.unchanged).collect();
         let gone: Vec<PathBuf> = self.manifest.files.keys().filter(|f| !seen.contains(f)).cloned().collect();
         plan.remove.extend(gone);
         self.update(plan, Some(embedder), progress)
@@ -357,17 +389,30 @@ impl Index {
     }
 }
 
+/// A file an update reads and indexes.
+struct ToRead {
+    /// The file (absolute).
+    path: PathBuf,
+    /// SHA-256 of its bytes, in hex.
+    sha256: String,
+    /// Whether the user named it (rather than a folder holding it): a file named that cannot be read as a document
+    /// fails the update; one found in a folder is skipped.
+    named: bool,
+}
+
 /// The changes of one update.
 #[derive(Default)]
 struct Plan {
-    /// Files to read and index, with their SHA-256 (already indexed ones are removed first).
-    add: Vec<(PathBuf, String)>,
+    /// Files to read and index (already indexed ones are removed first).
+    add: Vec<ToRead>,
     /// Indexed files to take out.
     remove: BTreeSet<PathBuf>,
     /// Files found unchanged.
     unchanged: Vec<PathBuf>,
     /// The roots after the update.
     roots: BTreeSet<PathBuf>,
+    /// Entries of the folders walked that could not be read.
+    skipped: Vec<Skipped>,
 }
 
 impl Plan {
@@ -375,26 +420,35 @@ impl Plan {
     fn adding(manifest: &Manifest, docs: &[PathBuf], index_dir: &Path) -> Result<Self> {
         let mut plan = Plan { roots: manifest.roots.clone(), ..Plan::default() };
         let skip = absolute(index_dir)?;
-        let mut files = BTreeSet::new();
+        let (mut found, mut named) = (BTreeSet::new(), BTreeSet::new());
         for doc in docs {
             let abs = absolute(doc)?;
             let meta = std::fs::metadata(&abs).map_err(io(doc))?;
             if meta.is_dir() {
-                walk(&abs, &skip, &mut files)?;
+                walk(&abs, &skip, &mut found, &mut plan.skipped)?;
             } else {
-                files.insert(abs.clone());
+                named.insert(abs.clone());
             }
             plan.roots.insert(abs);
         }
-        for file in files {
-            let sha = sha256_hex(&std::fs::read(&file).map_err(io(&file))?);
-            match manifest.files.get(&file) {
-                Some(entry) if entry.sha256 == sha => plan.unchanged.push(file),
-                Some(_) => {
-                    plan.remove.insert(file.clone());
-                    plan.add.push((file, sha));
+        found.extend(named.iter().cloned());
+        for path in found {
+            let named = named.contains(&path);
+            let sha256 = match std::fs::read(&path) {
+                Ok(bytes) => sha256_hex(&bytes),
+                Err(e) if !named => {
+                    plan.skipped.push(Skipped { path, reason: e.to_string() });
+                    continue;
                 }
-                None => plan.add.push((file, sha)),
+                Err(e) => return Err(io(path)(e)),
+            };
+            match manifest.files.get(&path) {
+                Some(entry) if entry.sha256 == sha256 => plan.unchanged.push(path),
+                Some(_) => {
+                    plan.remove.insert(path.clone());
+                    plan.add.push(ToRead { path, sha256, named });
+                }
+                None => plan.add.push(ToRead { path, sha256, named }),
             }
         }
         Ok(plan)
@@ -455,7 +509,7 @@ fn write_generation(
         }
         None => (Bm25::create(&bm25_dir)?, Vectors::new(manifest.embedder.dim)?),
     };
-    let mut report = UpdateReport { unchanged: plan.unchanged.len(), ..UpdateReport::default() };
+    let mut report = UpdateReport { unchanged: plan.unchanged.len(), skipped: plan.skipped, ..UpdateReport::default() };
     let mut writer = bm25.writer()?;
     for file in &plan.remove {
         let key = file.to_string_lossy();
@@ -466,14 +520,20 @@ fn write_generation(
         manifest.passages -= ids.len() as u64;
         manifest.files.remove(file);
     }
-    let readded: BTreeSet<&PathBuf> = plan.add.iter().map(|(p, _)| p).collect();
-    report.removed = plan.remove.iter().filter(|p| !readded.contains(p)).cloned().collect();
     if !plan.add.is_empty() {
         let embedder = embedder.ok_or_else(|| SearchError::Input("adding documents needs the embedder".into()))?;
         progress.stage("reading", plan.add.len() as u64);
         let mut passages: Vec<Passage> = Vec::new();
-        for (file, sha) in &plan.add {
-            let docs = read_documents(file)?;
+        for ToRead { path: file, sha256: sha, named } in &plan.add {
+            let docs = match read_documents(file) {
+                Ok(docs) => docs,
+                Err(e) if !named => {
+                    report.skipped.push(Skipped::from_error(e)?);
+                    progress.advance(1);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let before = passages.len();
             for doc in &docs {
                 let cut = chunk(doc, embedder.tokenizer(), manifest.chunking, manifest.next_id)?;
@@ -504,6 +564,8 @@ fn write_generation(
         report.passages_added = passages.len() as u64;
         manifest.passages += passages.len() as u64;
     }
+    // Files taken out and not read back (a re-indexed file that was skipped is gone from the index).
+    report.removed = plan.remove.iter().filter(|p| !report.updated.contains(p)).cloned().collect();
     writer.commit()?;
     let bytes = vectors.save(&next.join(VECTORS))?;
     manifest.vectors_sha256 = sha256_hex(&bytes);
@@ -624,19 +686,29 @@ fn sizes(dir: &Path) -> Result<BTreeMap<String, u64>> {
     Ok(out)
 }
 
-/// Files under `dir` with a document extension, hidden entries and `skip` (the index itself) left out.
-fn walk(dir: &Path, skip: &Path, out: &mut BTreeSet<PathBuf>) -> Result<()> {
+/// Files under `dir` with a document extension, hidden entries and `skip` (the index itself) left out. A folder
+/// below `dir` that cannot be listed is named in `skipped` and the walk goes on; `dir` itself must be listed (its
+/// error is the only one returned).
+fn walk(dir: &Path, skip: &Path, out: &mut BTreeSet<PathBuf>, skipped: &mut Vec<Skipped>) -> Result<()> {
     if dir == skip {
         return Ok(());
     }
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let entry = entry.map_err(io(dir))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                skipped.push(Skipped { path: dir.to_path_buf(), reason: format!("listing it failed part way: {e}") });
+                continue;
+            }
+        };
         let path = entry.path();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
         if path.is_dir() {
-            walk(&path, skip, out)?;
+            if let Err(e) = walk(&path, skip, out, skipped) {
+                skipped.push(Skipped::from_error(e)?);
+            }
         } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| DOC_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())) {
             out.insert(path);
         }

@@ -33,7 +33,7 @@ mod vectors;
 
 pub use embedder::{Embedder, EmbedderId};
 pub use error::{Result, SearchError};
-pub use index::{FileEntry, Index, IndexInfo, Manifest, Progress, UpdateReport};
+pub use index::{FileEntry, Index, IndexInfo, Manifest, Progress, Skipped, UpdateReport};
 pub use passage::{ChunkSettings, Document, Format, Passage, Source};
 pub use rerank::Reranker;
 pub use search::{reciprocal_rank_fusion, Hit, Scores, SearchMode, SearchOptions, RRF_K};

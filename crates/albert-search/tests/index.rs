@@ -197,6 +197,58 @@ fn add_remove_and_sync_update_the_index_in_place() {
     assert_eq!(generations, [format!("g{}", index.manifest().generation)]);
 }
 
+/// A folder with a Latin-1 file, a `.json` that is not SQuAD and a dangling link beside good documents: the good
+/// ones are indexed, each bad one is named with why; a bad file named explicitly fails the update, which changes
+/// nothing; a file that `sync` finds turned bad is taken out and named.
+#[test]
+fn files_of_a_folder_that_are_no_documents_are_skipped_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("good.txt"), "The zebra runs.").unwrap();
+    std::fs::write(docs.join("notes.md"), "# Notes\nThe harbour fills with ships.").unwrap();
+    // "café" in Latin-1: 0xe9 at byte 3 is no UTF-8.
+    std::fs::write(docs.join("latin1.txt"), b"caf\xe9 au lait").unwrap();
+    std::fs::write(docs.join("package.json"), "{\"name\": \"not squad\"}").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(tmp.path().join("nowhere.txt"), docs.join("dangling.txt")).unwrap();
+    let out = tmp.path().join("index");
+    let e = embedder();
+    let (mut index, report) = Index::build(&out, &[docs.clone()], &e, ChunkSettings::default(), &mut ()).unwrap();
+    let canonical = docs.canonicalize().unwrap();
+    assert_eq!(report.added, [canonical.join("good.txt"), canonical.join("notes.md")], "{report:?}");
+    let skipped: Vec<(PathBuf, String)> = report.skipped.iter().map(|s| (s.path.clone(), s.reason.clone())).collect();
+    assert_eq!(skipped.len(), if cfg!(unix) { 3 } else { 2 }, "{skipped:?}");
+    let reason = |name: &str| {
+        let path = canonical.join(name);
+        skipped.iter().find(|(p, _)| *p == path).unwrap_or_else(|| panic!("{name} not skipped: {skipped:?}")).1.clone()
+    };
+    assert_eq!(reason("latin1.txt"), "not UTF-8 (invalid byte at offset 3)");
+    assert!(reason("package.json").contains("SQuAD format"), "{skipped:?}");
+    if cfg!(unix) {
+        assert!(reason("dangling.txt").contains("No such file"), "{skipped:?}");
+    }
+    assert_eq!(index.info().unwrap().files, 2);
+    assert_eq!(index.search("zebra", &opts(SearchMode::Bm25, 10), None, None).unwrap().len(), 1);
+
+    // Named on its own, the Latin-1 file is an error that names it, and the index is left as it was.
+    let before = snapshot(&out);
+    let err = index.add(&[docs.join("latin1.txt")], &e, &mut ()).unwrap_err().to_string();
+    assert!(err.contains("latin1.txt") && err.contains("not UTF-8"), "{err}");
+    assert_eq!(snapshot(&out), before);
+    let err = Index::build(&tmp.path().join("other"), &[docs.join("latin1.txt")], &e, ChunkSettings::default(), &mut ());
+    assert!(err.err().unwrap().to_string().contains("not UTF-8"));
+
+    // sync: a good file turned Latin-1 is taken out (its passages no longer say what it holds) and named.
+    std::fs::write(docs.join("good.txt"), b"Z\xe8bre").unwrap();
+    let r = index.sync(&e, &mut ()).unwrap();
+    assert_eq!(r.removed, [canonical.join("good.txt")], "{r:?}");
+    assert!(r.skipped.iter().any(|s| s.path == canonical.join("good.txt") && s.reason.contains("offset 1")), "{r:?}");
+    assert!(r.updated.is_empty() && r.added.is_empty(), "{r:?}");
+    assert!(index.search("zebra", &opts(SearchMode::Bm25, 10), None, None).unwrap().is_empty());
+    assert_eq!(Index::open(&out).unwrap().info().unwrap().files, 1);
+}
+
 #[test]
 fn reranking_orders_candidates_by_the_classifier_relevance_label() {
     let tmp = tempfile::tempdir().unwrap();
