@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use albert::pipeline::qa::QaOptions;
 use albert::pipeline::{PipelineModel, Task};
-use albert_search::ask::{with_history, AskSettings, Asker, Found, Reply};
+use albert_search::ask::{with_history, AskSettings, Asker, Found, Reply, DEFAULT_THRESHOLD};
 use albert_search::{SearchMode, SearchOptions};
 use anyhow::{bail, Context, Result};
 
@@ -46,8 +46,14 @@ pub struct AskArgs {
     /// Passages the reader reads, the best of the retrieval.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     passages: u64,
-    /// Lowest reader score (start x end probability) taken as an answer.
-    #[arg(long, default_value_t = 0.1)]
+    /// Lowest reader score taken as an answer: the probability the reader gives its best span (start x end, softmax
+    /// within its passage), 0 to 1. Below it the reply says the documents do not contain the answer, and still shows
+    /// the best span and its score. The default was chosen for the built-in reader by SQuAD v2's best-F1 rule over
+    /// questions whose documents do and do not hold the answer (XQuAD English, docs/search/README.md): its scores
+    /// stay below 0.034 whether or not the answer is there, and its answers are rarely right, so any threshold above
+    /// them is best and it answers nothing by default; --threshold 0 always answers. Another reader's scores are on
+    /// the same scale but not calibrated alike: measure it with scripts/experiments/ask_threshold.sh (READER=...).
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
     threshold: f32,
     /// Runner-up answers shown.
     #[arg(long, default_value_t = 3)]

@@ -53,8 +53,8 @@ pub struct RetrievalArgs {
     /// Passages the reader reads (--reader).
     #[arg(long, default_value_t = 5)]
     pub passages: usize,
-    /// Reader scores below this answer "not in the documents" (--reader; an empty prediction).
-    #[arg(long, default_value_t = 0.1)]
+    /// Reader scores below this answer "not in the documents" (--reader; an empty prediction); default: `albert ask`'s.
+    #[arg(long, default_value_t = albert_search::ask::DEFAULT_THRESHOLD)]
     pub threshold: f32,
     /// With --reader: read each question's own paragraph instead of the retrieved passages (the reader's ceiling,
     /// `albert qa` on the gold context); the ranking is scored all the same.
@@ -88,6 +88,10 @@ pub struct QuestionScores {
     pub ranking: QueryScores,
     /// The answer `ask` gave ("" for "not in the documents"), with --reader.
     pub prediction: Option<String>,
+    /// The reader's score of its best span, with --reader, whether or not it reached --threshold (what
+    /// `scripts/experiments/ask_threshold.sh` calibrates the threshold on); absent when no passage gave a span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
     /// SQuAD v1.1 exact match, 0 or 100, with --reader.
     pub exact_match: Option<f64>,
     /// SQuAD v1.1 F1, 0-100, with --reader.
@@ -253,12 +257,16 @@ pub fn run(data: &std::path::Path, articles: Option<albert_train::tasks::squad::
         judged.extend((0..missing).map(|n| (format!("unretrieved-{n}"), 1)));
         qrels.insert(q.id.clone(), judged);
         run.insert(q.id.clone(), ranked);
+        // (the answer given, "" below the threshold; the best span's score)
         let prediction = match &asker {
             Some(asker) if args.gold_paragraph => {
                 let a = qa::answer(asker.reader, &q.text, &q.context, &settings.qa)?;
-                Some(if a.score >= settings.threshold { a.answer } else { String::new() })
+                Some((if a.score >= settings.threshold { a.answer } else { String::new() }, Some(a.score)))
             }
-            Some(asker) => Some(asker.ask(&settings, &q.text, q.text.clone())?.answer.map(|a| a.answer).unwrap_or_default()),
+            Some(asker) => {
+                let reply = asker.ask(&settings, &q.text, q.text.clone())?;
+                Some((reply.answer.map(|a| a.answer).unwrap_or_default(), reply.best.map(|b| b.score)))
+            }
             None => None,
         };
         if let Some(p) = prediction {
@@ -271,13 +279,14 @@ pub fn run(data: &std::path::Path, articles: Option<albert_train::tasks::squad::
     let mut per_question = Vec::with_capacity(questions.len());
     for q in &questions {
         let reference = SquadReference { id: q.id.clone(), answers: q.answers.clone() };
-        let read = predictions.get(&q.id).map(|p| Ok::<_, anyhow::Error>((p.clone(), score_question_v1(&reference, p)?))).transpose()?;
+        let read = predictions.get(&q.id).map(|(p, _)| Ok::<_, anyhow::Error>((p.clone(), score_question_v1(&reference, p)?))).transpose()?;
         per_question.push(QuestionScores {
             id: q.id.clone(),
             ranking: scores.per_query[&q.id],
             exact_match: read.as_ref().map(|(_, (em, _))| if *em { 100.0 } else { 0.0 }),
             f1: read.as_ref().map(|(_, (_, f1))| 100.0 * f1),
             prediction: read.map(|(p, _)| p),
+            score: predictions.get(&q.id).and_then(|(_, s)| *s),
         });
     }
     if let Some(path) = &args.per_question {

@@ -140,18 +140,29 @@ fn retrieval_metrics_of_bm25_worked_by_hand() {
     let out = albert(&[&args[..], &["--per-question", &z]].concat(), b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--overwrite"), "{}", String::from_utf8_lossy(&out.stderr));
 
-    // --gold-paragraph reads each question's own paragraph: its answer is a span of it.
+    // --gold-paragraph reads each question's own paragraph: its answer is a span of it, and its score (what
+    // scripts/experiments/ask_threshold.sh calibrates on) the one `albert qa` gives on that paragraph.
     let gold = tmp.path().join("gold.jsonl");
     let reader_args = ["--reader", &fixture("qa"), "--threshold", "0", "--gold-paragraph", "--per-question"];
     ok(&[&args[..], &reader_args[..], &[gold.display().to_string().as_str()]].concat(), "");
+    let questions: Value = serde_json::from_str(SQUAD).unwrap();
     for line in std::fs::read_to_string(&gold).unwrap().lines() {
         let l: Value = serde_json::from_str(line).unwrap();
-        let paragraph = match l["id"].as_str().unwrap() {
-            "h1" => "The harbour fills with ships at dawn; sailors mend the nets on the quay.",
-            "h2" => "A lighthouse on the cape guides the fishing boats home through the fog.",
-            _ => "A zebra sleeps standing up, and its stripes confuse biting flies.",
-        };
+        let (paragraph, question) = questions["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|a| a["paragraphs"].as_array().unwrap())
+            .flat_map(|p| p["qas"].as_array().unwrap().iter().map(move |q| (p["context"].as_str().unwrap(), q)))
+            .find(|(_, q)| q["id"] == l["id"])
+            .map(|(p, q)| (p, q["question"].as_str().unwrap()))
+            .unwrap();
         assert!(paragraph.contains(l["prediction"].as_str().unwrap()) && l["f1"].is_number(), "{l}");
+        let qa = ["qa", "--model", &fixture("qa"), "--context", paragraph, "--question", question, "--max-answer-length", "30", "--json"];
+        let qa: Value = serde_json::from_str(&ok(&qa, "")).unwrap();
+        // Both are f32 scores, printed in JSON each its own way.
+        let f32_of = |v: &Value| v.as_f64().map(|x| x as f32);
+        assert_eq!((&l["prediction"], f32_of(&l["score"])), (&qa["answer"], f32_of(&qa["score"])), "{l} against albert qa: {qa}");
     }
 
     let out = albert(&["evaluate", "--task", "sst-2", "--index", &index, "--data", &d], b"");

@@ -13,6 +13,15 @@ use crate::passage::Source;
 use crate::rerank::Reranker;
 use crate::search::{Hit, SearchOptions};
 
+/// `ask`'s default threshold: the lowest reader score (its best span's `p_start * p_end`, softmax within the
+/// passage) taken as an answer. Chosen for the built-in reader, albert-small-xquad, by SQuAD v2's best-F1 rule on
+/// XQuAD English (`scripts/experiments/ask_threshold.sh`, docs/search/README.md): its scores stay below 0.034 and do
+/// not tell questions the documents answer from those they do not (ROC AUC 0.52 in hybrid mode, 0.54 in BM25), and
+/// its answers are rarely right, so every threshold above its highest score is best: it stays silent, and the reply
+/// still carries its best span as a guess. 0.1 lies in that range. The scale is the same for any reader (a
+/// probability), the calibration is not: measure another reader with the same script.
+pub const DEFAULT_THRESHOLD: f32 = 0.1;
+
 /// One answer found in a passage.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Found {
@@ -116,11 +125,14 @@ impl Asker<'_> {
     }
 }
 
-/// Answers `question` from `hits`, the retrieval of `read_as`: each passage read by `reader`, the answers ranked.
+/// Answers `question` from `hits`, the retrieval of `read_as`: each passage read by `reader` on its own, all of them
+/// in shared forward passes ([`qa::answer_in_contexts`]: the same answers as one passage at a time, one pass for a
+/// few passages rather than one each, and one wait for a server's batcher), the answers ranked.
 pub fn read(reader: &PipelineModel, settings: &AskSettings, question: &str, read_as: String, hits: &[Hit]) -> Result<Reply> {
-    let answers = hits
-        .iter()
-        .map(|h| qa::answer(reader, &read_as, &h.passage.text, &settings.qa))
+    let passages: Vec<&str> = hits.iter().map(|h| h.passage.text.as_str()).collect();
+    let answers = qa::answer_in_contexts(reader, &read_as, &passages, &settings.qa)?
+        .into_iter()
+        .map(|a| a.map_err(|e| albert::Error::Input(e.to_string())))
         .collect::<albert::Result<Vec<_>>>()?;
     let mut found = rank_answers(hits, answers).into_iter();
     let best = found.next();
@@ -160,6 +172,38 @@ mod tests {
         let source = Source { file: PathBuf::from("notes.md"), doc_id: "notes".into(), title: String::new() };
         let passage = crate::passage::Passage { id, source, span: (start, start + text.chars().count()), text: text.into() };
         Hit { rank, score: 1.0, scores: Default::default(), passage, snippet: String::new() }
+    }
+
+    /// The passages read in shared forward passes answer as each read alone (`qa::answer` on it, one window per
+    /// pass): the same spans and the same scores, to the bit, whatever the batch; one passage long enough for
+    /// several windows.
+    #[test]
+    fn passages_read_together_answer_as_each_read_alone() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines/qa");
+        let reader = PipelineModel::load_dir(&dir, albert::pipeline::Task::QuestionAnswering).unwrap();
+        let long = "The tide turns twice a day and the boats wait for it in the outer basin. ".repeat(6);
+        let texts = [
+            "The harbour fills with ships at dawn; sailors mend the nets on the quay.",
+            "A lighthouse guides the boats home.",
+            long.as_str(),
+            "A zebra sleeps standing up, and its stripes confuse biting flies.",
+        ];
+        let hits: Vec<Hit> = texts.iter().enumerate().map(|(i, t)| hit(i + 1, 10 + i as u64, 100 * i, t)).collect();
+        let question = "When do the boats come home?";
+        for batch_size in [1, 2, 3, 8] {
+            let qa = qa::QaOptions { max_length: 48, stride: 16, max_answer_length: 30, batch_size, ..qa::QaOptions::default() };
+            let settings = AskSettings { search: SearchOptions::default(), qa, threshold: 0.0, runner_ups: texts.len() };
+            let reply = read(&reader, &settings, question, question.to_string(), &hits).unwrap();
+            let alone: Vec<qa::Answer> = hits
+                .iter()
+                .map(|h| qa::answer(&reader, question, &h.passage.text, &qa::QaOptions { batch_size: 1, ..qa }).unwrap())
+                .collect();
+            assert!(alone[2].windows > 2, "the long passage takes several windows: {:?}", alone[2]);
+            let expected = rank_answers(&hits, alone);
+            let got: Vec<Found> = reply.best.into_iter().chain(reply.runner_ups).collect();
+            assert_eq!(got, expected, "batch_size {batch_size}");
+            assert_eq!(reply.passages_read, 4);
+        }
     }
 
     fn answer(text: &str, score: f32, start: usize) -> qa::Answer {

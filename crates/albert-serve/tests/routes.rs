@@ -708,7 +708,7 @@ async fn ask_answers_as_the_asker_with_the_served_reader() {
     let settings = AskSettings {
         search: SearchOptions { k: 5, ..SearchOptions::default() },
         qa: qa::QaOptions { max_answer_length: 30, ..qa::QaOptions::default() },
-        threshold: 0.1,
+        threshold: albert_search::ask::DEFAULT_THRESHOLD,
         runner_ups: 3,
     };
     let question = "Where does Anna live?";

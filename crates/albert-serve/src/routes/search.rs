@@ -156,7 +156,7 @@ fn five() -> usize {
 }
 
 fn threshold() -> f32 {
-    0.1
+    ask::DEFAULT_THRESHOLD
 }
 
 fn three() -> usize {
@@ -178,7 +178,8 @@ pub(crate) struct AskRequest {
     /// Passages read, the best of the retrieval (5).
     #[serde(default = "five")]
     passages: usize,
-    /// Lowest reader score (start x end probability) taken as an answer (0.1).
+    /// Lowest reader score (start x end probability) taken as an answer (`albert ask`'s default, 0.1: calibrated
+    /// for the built-in reader, see [`ask::DEFAULT_THRESHOLD`]).
     #[serde(default = "threshold")]
     threshold: f32,
     /// Runner-up answers (3).

@@ -64,73 +64,131 @@ pub fn answer(model: &PipelineModel, question: &str, context: &str, opts: &QaOpt
 
 /// The best answer to each question (see [`answers_each`]).
 pub fn answer_each(model: &PipelineModel, questions: &[&str], context: &str, opts: &QaOptions) -> Result<Vec<PerInput<Answer>>> {
-    let answers = answers_each(model, questions, context, opts)?;
-    Ok(answers.into_iter().map(|a| a.map(|mut a| a.remove(0))).collect())
+    answers_each(model, questions, context, opts).map(best_of_each)
 }
 
 /// The `top_k` best answers to each question from `context`, best first (at least one); an empty question, one that
 /// leaves no room for the context, or one whose logits are not finite gets its own error and the others their
 /// answers. An empty context, `top_k` 0 or a bad window length fails the call.
 ///
-/// Windows are run `batch_size` at a time and ranked as they come, so that beyond the context's tokens only the
-/// answers proposed so far are held (at most `top_k` per window), however long the context.
+/// The windows of all the questions are run together, `batch_size` at a time (see [`answers_of_pairs`]).
 pub fn answers_each(
     model: &PipelineModel,
     questions: &[&str],
     context: &str,
     opts: &QaOptions,
 ) -> Result<Vec<PerInput<Vec<Answer>>>> {
+    let pairs: Vec<(&str, &str)> = questions.iter().map(|&q| (q, context)).collect();
+    answers_of_pairs(model, &pairs, opts)
+}
+
+/// The best answer to `question` from each of `contexts`, each context read on its own (its answer is the one
+/// [`answer`] gives for it alone), their windows run together (see [`answers_of_pairs`]): the passages a search
+/// returned, read in as few forward passes as their windows fill.
+pub fn answer_in_contexts(model: &PipelineModel, question: &str, contexts: &[&str], opts: &QaOptions) -> Result<Vec<PerInput<Answer>>> {
+    let pairs: Vec<(&str, &str)> = contexts.iter().map(|&c| (question, c)).collect();
+    answers_of_pairs(model, &pairs, opts).map(best_of_each)
+}
+
+/// The `top_k` best answers to each `(question, context)` pair, best first (at least one), each pair read on its
+/// own: windows, softmax and ranking are the pair's, so its answers do not depend on the other pairs. A pair with
+/// an empty question, a question that leaves no room for the context, or logits that are not finite gets its own
+/// error and the others their answers; an empty context, `top_k` 0 or a bad window length fails the call.
+///
+/// The windows of all the pairs are made, run and ranked `batch_size` at a time, pair after pair and window after
+/// window (so answers merge and tie in the order their windows come, as for one pair alone), and only one batch of
+/// windows and logits is held beyond the rankers, however long the contexts: reading the five passages of a search
+/// costs one forward pass of five rows, not five of one.
+pub fn answers_of_pairs(model: &PipelineModel, pairs: &[(&str, &str)], opts: &QaOptions) -> Result<Vec<PerInput<Vec<Answer>>>> {
     model.require(Task::QuestionAnswering)?;
-    if context.trim().is_empty() {
+    if pairs.iter().any(|(_, context)| context.trim().is_empty()) {
         return Err(Error::Input("the context is empty".into()));
     }
     if opts.top_k == 0 {
         return Err(Error::Input("top-k must be at least 1".into()));
     }
     let max_length = model.max_length(Some(opts.max_length))?;
-    questions.iter().map(|question| answer_one(model, question, context, max_length, opts)).collect()
+    let window = QaWindowOptions { max_seq_length: max_length, doc_stride: opts.stride, max_query_length: usize::MAX };
+    let batch_size = opts.batch_size.max(1);
+    let mut readings: Vec<PerInput<Reading>> = Vec::with_capacity(pairs.len());
+    // Windows made but not run yet, each with its pair's index.
+    let mut pending: Vec<(usize, QaEncodedWindow)> = Vec::with_capacity(batch_size);
+    for (i, &(question, context)) in pairs.iter().enumerate() {
+        if question.trim().is_empty() {
+            readings.push(Err(InputError::EmptyQuestion));
+            continue;
+        }
+        let windows = match qa_windows(&model.tokenizer, question, context, &window) {
+            Ok(w) => w,
+            Err(source) => {
+                readings.push(Err(InputError::QuestionTooLong { max_length, stride: opts.stride, source }));
+                continue;
+            }
+        };
+        readings.push(Ok(Reading { ranker: Ranker::new(context, opts), windows: windows.windows(), non_finite: 0, total: 0 }));
+        for w in windows {
+            pending.push((i, QaEncodedWindow::new(w?)));
+            if pending.len() == batch_size {
+                run_windows(model, &mut pending, &mut readings, batch_size)?;
+            }
+        }
+    }
+    run_windows(model, &mut pending, &mut readings, batch_size)?;
+    Ok(readings.into_iter().map(|r| r.and_then(Reading::finish)).collect())
 }
 
-fn answer_one(model: &PipelineModel, question: &str, context: &str, max_length: usize, opts: &QaOptions) -> Result<PerInput<Vec<Answer>>> {
-    if question.trim().is_empty() {
-        return Ok(Err(InputError::EmptyQuestion));
-    }
-    let window = QaWindowOptions { max_seq_length: max_length, doc_stride: opts.stride, max_query_length: usize::MAX };
-    let mut windows = match qa_windows(&model.tokenizer, question, context, &window) {
-        Ok(w) => w,
-        Err(source) => return Ok(Err(InputError::QuestionTooLong { max_length, stride: opts.stride, source })),
-    };
-    let count = windows.windows();
-    let mut ranker = Ranker::new(context, opts);
-    let (mut non_finite, mut total) = (0, 0);
-    // `batch_size` consecutive windows at a time, made, run and ranked in window order (answers merge and tie in the
-    // order they arrive), so that only one batch of windows and logits is held however long the context.
-    loop {
-        let chunk: Vec<QaEncodedWindow> =
-            windows.by_ref().take(opts.batch_size.max(1)).map(|e| e.map(QaEncodedWindow::new)).collect::<std::result::Result<_, _>>()?;
-        if chunk.is_empty() {
-            break;
+/// The best answer of each input (each `Ok` holds at least one).
+fn best_of_each(answers: Vec<PerInput<Vec<Answer>>>) -> Vec<PerInput<Answer>> {
+    answers.into_iter().map(|a| a.map(|mut a| a.remove(0))).collect()
+}
+
+/// A pair being read: its ranker, its window count, and the non-finite logits seen among its `total`.
+struct Reading<'c> {
+    ranker: Ranker<'c>,
+    windows: usize,
+    non_finite: usize,
+    total: usize,
+}
+
+impl Reading<'_> {
+    fn finish(self) -> PerInput<Vec<Answer>> {
+        if self.non_finite > 0 {
+            return Err(InputError::NonFinite { count: self.non_finite, total: self.total });
         }
-        let refs: Vec<&Encoding> = chunk.iter().map(|w| &w.encoding).collect();
-        let mut logits: Vec<(Vec<f32>, Vec<f32>)> = vec![Default::default(); chunk.len()];
-        model.run_batches(&refs, opts.batch_size, |o, batch| {
-            let (start, end) = o.head.span_logits()?;
-            for (row, &(i, w)) in batch.iter().enumerate() {
-                let row_logits = |t: &candle_core::Tensor| t.get(row)?.narrow(0, 0, w.len())?.to_dtype(DType::F32)?.to_vec1();
-                logits[i] = (row_logits(start)?, row_logits(end)?);
-            }
-            Ok(())
-        })?;
-        for ((s, e), w) in logits.iter().zip(&chunk) {
-            total += s.len() + e.len();
-            non_finite += count_non_finite(s) + count_non_finite(e);
-            ranker.add(s, e, &w.context_offsets);
+        self.ranker.finish(self.windows)
+    }
+}
+
+/// Runs the `pending` windows (`batch_size` per forward pass) and ranks each in its pair's reading, in the order they
+/// were made; leaves `pending` empty.
+fn run_windows(
+    model: &PipelineModel,
+    pending: &mut Vec<(usize, QaEncodedWindow)>,
+    readings: &mut [PerInput<Reading>],
+    batch_size: usize,
+) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let refs: Vec<&Encoding> = pending.iter().map(|(_, w)| &w.encoding).collect();
+    let mut logits: Vec<(Vec<f32>, Vec<f32>)> = vec![Default::default(); pending.len()];
+    model.run_batches(&refs, batch_size, |o, batch| {
+        let (start, end) = o.head.span_logits()?;
+        for (row, &(i, w)) in batch.iter().enumerate() {
+            let row_logits = |t: &candle_core::Tensor| t.get(row)?.narrow(0, 0, w.len())?.to_dtype(DType::F32)?.to_vec1();
+            logits[i] = (row_logits(start)?, row_logits(end)?);
+        }
+        Ok(())
+    })?;
+    for ((s, e), (i, w)) in logits.iter().zip(pending.drain(..)) {
+        // Only pairs that are being read have windows.
+        if let Ok(reading) = &mut readings[i] {
+            reading.total += s.len() + e.len();
+            reading.non_finite += count_non_finite(s) + count_non_finite(e);
+            reading.ranker.add(s, e, &w.context_offsets);
         }
     }
-    if non_finite > 0 {
-        return Ok(Err(InputError::NonFinite { count: non_finite, total }));
-    }
-    Ok(ranker.finish(count))
+    Ok(())
 }
 
 /// Softmax over `[CLS]` (token 0) and the tokens with a context offset, zero elsewhere (transformers masks the
