@@ -48,8 +48,9 @@ impl Default for LoadOptions {
     }
 }
 
-/// The class `arch` over `tensors` (detached parameters by name), prepared for inference in `precision`. Once the
-/// builder is dropped the model holds the only references to the tensors it uses.
+/// The class `arch` over `tensors` (detached parameters by name, sharing their storage with no other tensor),
+/// prepared for inference in `precision`: once the builder is dropped the model holds the only references to the
+/// tensors it uses, and preparing a layer may move its weight out of its tensor ([`crate::ops::PackedLinear::from_owned`]).
 fn prepared_model(config: &AlbertConfig, arch: Architecture, tensors: HashMap<String, Tensor>, rng: SharedRng, precision: Precision) -> Result<AlbertForAny> {
     let (dtype, device) = tensors.values().next().map_or((DType::F32, Device::Cpu), |t| (t.dtype(), t.device().clone()));
     let mut model = AlbertForAny::new(config, arch, VarBuilder::from_tensors(tensors, dtype, &device), rng)?;
@@ -130,12 +131,13 @@ impl Pretrained {
     /// parameters change. Its encoder projections are prepared for inference ([`AlbertForAny::prepare_inference`])
     /// in [`Pretrained::precision`]; every other parameter shares its storage.
     ///
-    /// The parameters stay here too, for training and gradients: the model holds its prepared weights beside them
-    /// (twice the weights' memory in f32). Where nothing else needs them, [`Pretrained::into_inference`] holds one
-    /// copy.
+    /// The parameters stay here too, for training and gradients: the model is built on a copy of them, which it
+    /// prepares in place (twice the weights' memory in all). Where nothing else needs them,
+    /// [`Pretrained::into_inference`] holds one copy.
     pub fn detached(&self) -> Result<AlbertForAny> {
-        let tensors: HashMap<String, Tensor> =
-            self.varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
+        let vars = self.varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?;
+        let tensors = vars.iter().map(|(n, v)| Ok((n.clone(), v.as_detached_tensor().copy()?))).collect::<Result<HashMap<String, Tensor>>>()?;
+        drop(vars);
         prepared_model(&self.config, self.model.architecture(), tensors, self.rng.clone(), self.precision)
     }
 

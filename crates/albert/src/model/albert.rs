@@ -127,7 +127,7 @@ impl AlbertModel {
 
     /// Prepares the encoder's projections for inference ([`crate::model::blocks::Linear::prepare_inference`]) in
     /// `precision` (the embeddings and the pooler, which sees one row per sequence, stay as they are).
-    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+    pub(crate) fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
         self.encoder.prepare_inference(precision)
     }
 

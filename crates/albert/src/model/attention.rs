@@ -5,7 +5,7 @@ use candle_nn::VarBuilder;
 
 use super::albert::Precision;
 use super::blocks::{linear, Dropout, LayerNorm, Linear};
-use crate::ops::softmax_last_dim;
+use crate::ops::{softmax_last_dim, take_f32};
 use crate::config::AlbertConfig;
 use crate::error::{Error, Result};
 use crate::rng::SharedRng;
@@ -94,13 +94,17 @@ impl AlbertAttention {
     }
 
     /// Prepares the projections for inference ([`Linear::prepare_inference`]); the stacked query/key/value
-    /// projection is built once, here, and the three separate ones are dropped before it is packed, so that at
-    /// most one extra copy of their weights exists at a time.
-    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
-        if self.prepared() {
+    /// projection is built once, here, in the three weights' own memory ([`stacked_in_place`]), and the three
+    /// separate layers are dropped before it is packed.
+    pub(crate) fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+        let Projections::Separate { query, key, value } = &self.projections else {
             return Err(Error::Input("the attention block was already prepared for inference".into()));
-        }
-        self.projections = Projections::Prepared(self.fused_qkv()?);
+        };
+        let stacked = match query.weight()?.dtype() {
+            candle_core::DType::F32 => stacked_in_place([query, key, value], (self.head_dim as f64).powf(-0.5))?,
+            _ => self.fused_qkv()?,
+        };
+        self.projections = Projections::Prepared(stacked);
         if let Projections::Prepared(qkv) = &mut self.projections {
             qkv.prepare_inference(precision)?;
         }
@@ -160,6 +164,30 @@ impl AlbertAttention {
     }
 }
 
+/// [`AlbertAttention::fused_qkv`] for f32 layers whose weights share their storage with no other tensor, as a
+/// model being prepared for inference holds them: the query weight's values are moved out of it ([`take_f32`]),
+/// scaled where they lie and grown into the stacked weight, and the key's and value's are moved out and appended
+/// one at a time. The three layers are left empty. Stacking copies beside the three weights held 256 MiB more than
+/// them at albert-xxlarge's size (the scaled query and the stacked weight); here at most one more projection's.
+fn stacked_in_place([query, key, value]: [&Linear; 3], scale: f64) -> Result<FusedQkv> {
+    let weight = query.weight()?;
+    let (dims, device) = (weight.dims2()?, weight.device().clone());
+    let mut stacked = take_f32(weight.clone())?;
+    stacked.reserve_exact(2 * stacked.len());
+    // As `Tensor * f64` (an affine map) computes it, so that the stacked weight is the training path's bit for bit.
+    let mul = scale as f32;
+    stacked.iter_mut().for_each(|v| *v = *v * mul + 0.0);
+    for layer in [key, value] {
+        let w = layer.weight()?;
+        if w.dims2()? != dims {
+            return Err(Error::Input(format!("query, key and value weights of shapes {dims:?} and {:?}", w.dims())));
+        }
+        stacked.extend_from_slice(&take_f32(w.clone())?);
+    }
+    let bias = Tensor::cat(&[&(query.bias() * scale)?, key.bias(), value.bias()], 0)?;
+    Ok(Linear::new(Tensor::from_vec(stacked, (3 * dims.0, dims.1), &device)?, bias))
+}
+
 /// The probabilities a `want_probs` forward pass returned.
 pub(crate) fn required(probs: Option<Tensor>) -> Result<Tensor> {
     probs.ok_or_else(|| Error::Input("attention probabilities were not computed".into()))
@@ -167,3 +195,30 @@ pub(crate) fn required(probs: Option<Tensor>) -> Result<Tensor> {
 
 /// The stacked query/key/value projection of [`AlbertAttention::fused_qkv`]: (3H, H) and (3H).
 pub(crate) type FusedQkv = Linear;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// Stacked in the layers' own memory, the query/key/value projection is the stacked copy the training path
+    /// makes (the query scaled, then the key and the value), bit for bit.
+    #[test]
+    fn stacking_in_place_gives_the_stacked_copy_bit_for_bit() {
+        let (h, scale) = (12, 8f64.powf(-0.5));
+        let values = |n: usize, k: f32| (0..n).map(|i| ((i as f32 + 1.0) * k).sin()).collect::<Vec<f32>>();
+        let layers: Vec<Linear> = [0.7f32, 1.3, 2.1]
+            .iter()
+            .map(|&k| Linear::new(Tensor::from_vec(values(h * h, k), (h, h), &Device::Cpu).unwrap(), Tensor::from_vec(values(h, k + 0.5), h, &Device::Cpu).unwrap()))
+            .collect();
+        let weights: Vec<Tensor> = layers.iter().map(|l| l.weight().unwrap().clone()).collect();
+        let want_w = Tensor::cat(&[&(&weights[0] * scale).unwrap(), &weights[1], &weights[2]], 0).unwrap();
+        let want_b = Tensor::cat(&[&(layers[0].bias() * scale).unwrap(), layers[1].bias(), layers[2].bias()], 0).unwrap();
+        let bits = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        let (want_w, want_b) = (bits(&want_w), bits(&want_b));
+        drop(weights);
+        let stacked = stacked_in_place([&layers[0], &layers[1], &layers[2]], scale).unwrap();
+        assert_eq!(stacked.weight().unwrap().dims(), [3 * h, h]);
+        assert!(bits(stacked.weight().unwrap()) == want_w && bits(stacked.bias()) == want_b);
+    }
+}

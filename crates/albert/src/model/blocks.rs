@@ -75,17 +75,20 @@ impl Linear {
     /// Prepares the layer for inference (the prepared paths record no gradient): int8 from now on, or in f32 the
     /// weight packed for the micro-kernel ([`PackedLinear`]) where the CPU has it, else copied column-major
     /// ([`crate::ops::column_major`]), which `gemm` reads without repacking it. The trainable weight is dropped: a
-    /// layer can be prepared once.
-    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+    /// layer can be prepared once. An f32 weight is packed or transposed in its own memory
+    /// ([`PackedLinear::from_owned`], [`crate::ops::column_major_owned`]), so no other tensor may share its storage: the model's builder ([`crate::Pretrained::detached`],
+    /// [`crate::Pretrained::into_inference`]) gives each model tensors of its own.
+    pub(crate) fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
         let Weight::Trainable(weight) = &self.weight else {
             return Err(Error::Input("the layer was already prepared for inference".into()));
         };
+        let weight = weight.clone();
         self.weight = if precision == Precision::Int8 {
-            Weight::Int8(Arc::new(QuantizedLinear::new(weight)?))
-        } else if let Some(packed) = PackedLinear::new(weight)? {
+            Weight::Int8(Arc::new(QuantizedLinear::new(&weight)?))
+        } else if let Some(packed) = PackedLinear::from_owned(weight.clone())? {
             Weight::PackedF32(Arc::new(packed))
         } else {
-            Weight::ColumnMajor(crate::ops::column_major(weight)?)
+            Weight::ColumnMajor(crate::ops::column_major_owned(weight)?)
         };
         Ok(())
     }

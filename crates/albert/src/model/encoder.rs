@@ -45,7 +45,7 @@ impl AlbertTransformer {
     }
 
     /// Prepares the E -> H projection and every layer's projections for inference (int8 or column-major f32).
-    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+    pub(crate) fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
         self.embedding_hidden_mapping_in.prepare_inference(precision)?;
         self.albert_layer_groups.iter_mut().try_for_each(|g| g.prepare_inference(precision))
     }

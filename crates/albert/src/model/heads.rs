@@ -519,8 +519,10 @@ impl AlbertForAny {
 
     /// Prepares the encoder's projections for inference ([`AlbertModel::prepare_inference`]): in int8 (heads
     /// stay f32), or copied into the layout the f32 product reads fastest. For inference only: the int8 path
-    /// records no gradient, and the copies take none back to the parameters.
-    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+    /// records no gradient, and the copies take none back to the parameters. The f32 weights are packed in their
+    /// own memory, so the model's tensors must share their storage with no other tensor: the builders in
+    /// [`crate::Pretrained`] (`detached`, `into_inference`) make such models, which is why this is not public.
+    pub(crate) fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
         match self {
             Self::Model(m) => m.prepare_inference(precision),
             Self::PreTraining(m) => m.albert.prepare_inference(precision),

@@ -44,7 +44,7 @@ impl AlbertLayer {
     }
 
     /// Prepares the layer's projections for inference (int8 or column-major f32).
-    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+    pub(crate) fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
         self.attention.prepare_inference(precision)?;
         self.full_layer_layer_norm.prepare_inference()?;
         self.ffn.prepare_inference(precision)?;
@@ -132,7 +132,7 @@ impl AlbertLayerGroup {
     }
 
     /// Prepares every layer's projections for inference (int8 or column-major f32).
-    pub fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
+    pub(crate) fn prepare_inference(&mut self, precision: Precision) -> Result<()> {
         self.albert_layers.iter_mut().try_for_each(|l| l.prepare_inference(precision))
     }
 

@@ -47,6 +47,18 @@ impl<T: Copy> CacheAligned<T> {
         Self { buf, offset: offset / std::mem::size_of::<T>().max(1), len }
     }
 
+    /// `values` followed by copies of `fill` up to `len` values in all, in `values`' own allocation: grown (for a
+    /// large buffer the allocator moves its pages rather than copying them) and shifted by under 64 bytes to start
+    /// on a cache line, so that no second buffer of that size exists at any time.
+    pub(crate) fn from_vec(mut values: Vec<T>, len: usize, fill: T) -> Self {
+        let (n, spare) = (values.len(), 64 / std::mem::size_of::<T>().max(1));
+        values.reserve_exact((len.max(n) + spare).saturating_sub(values.capacity()));
+        values.resize(len.max(n) + spare, fill);
+        let offset = values.as_ptr().align_offset(64).min(spare);
+        values.copy_within(0..n, offset);
+        Self { buf: values, offset, len }
+    }
+
     pub(crate) fn as_slice(&self) -> &[T] {
         &self.buf[self.offset..self.offset + self.len]
     }
@@ -90,6 +102,12 @@ mod tests {
         for len in [1, 100, 5000, 3] {
             let s = aligned_in(&mut scratch, len, 7u8);
             assert_eq!((s.len(), s.as_ptr() as usize % 64), (len, 0));
+        }
+        // Moved into place in its own allocation: the values, then the fill.
+        for n in [0, 5, 1000] {
+            let b = CacheAligned::from_vec((1..=n as i32).collect(), n + 20, -1);
+            let want: Vec<i32> = (1..=n as i32).chain([-1; 20]).collect();
+            assert_eq!((b.as_slice(), b.as_slice().as_ptr() as usize % 64), (&want[..], 0));
         }
         let mut a = CacheAligned::filled(1000, 0i32);
         a.as_mut_slice().iter_mut().enumerate().for_each(|(i, v)| *v = i as i32);

@@ -108,7 +108,6 @@ impl QuantizedLinear {
     pub fn new(weight: &Tensor) -> Result<Self> {
         let kernel = super::kernels()?.int8;
         let (out, inner) = weight.dims2()?;
-        let w: Vec<Vec<f32>> = weight.to_dtype(candle_core::DType::F32)?.to_vec2()?;
         let (depth, out64) = (
             inner.div_ceil(DEPTH_STEP) * DEPTH_STEP,
             out.div_ceil(LANES * BLOCKS) * LANES * BLOCKS,
@@ -116,18 +115,22 @@ impl QuantizedLinear {
         let mut packed = super::CacheAligned::filled(out64 * depth, 0i8);
         let (mut scales, mut sums) = (Vec::with_capacity(out), Vec::with_capacity(out));
         let qmax = kernel.weight_max() as f32;
-        for (n, row) in w.iter().enumerate() {
-            let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let scale = if amax > 0.0 { amax / qmax } else { 1.0 };
-            let mut sum = 0i32;
-            for (k, v) in row.iter().enumerate() {
-                let q = (v / scale).round_ties_even().clamp(-qmax, qmax) as i8;
-                sum += q as i32;
-                packed.as_mut_slice()[pack_index(n, k, depth)] = q;
+        // Read in place: a copy of the f32 weight beside its int8 one would add the largest weight to the peak
+        // memory (256 MiB for albert-xxlarge).
+        super::with_f32_rows(weight, "quantizing a weight", |w| {
+            for (n, row) in (0..out).map(|n| &w[n * inner..(n + 1) * inner]).enumerate() {
+                let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let scale = if amax > 0.0 { amax / qmax } else { 1.0 };
+                let mut sum = 0i32;
+                for (k, v) in row.iter().enumerate() {
+                    let q = (v / scale).round_ties_even().clamp(-qmax, qmax) as i8;
+                    sum += q as i32;
+                    packed.as_mut_slice()[pack_index(n, k, depth)] = q;
+                }
+                scales.push(scale);
+                sums.push(sum);
             }
-            scales.push(scale);
-            sums.push(sum);
-        }
+        })?;
         let wide = (kernel == Int8Kernel::Avx2).then(|| super::int8_avx2::widen_weights(packed.as_slice()));
         Ok(Self {
             out,

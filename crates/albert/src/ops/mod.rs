@@ -33,15 +33,16 @@ pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};
 pub use layer::{layer, layer_applies, LayerDims};
 pub use layer_norm::{add_layer_norm, layer_norm};
 pub use linear::{column_major, linear};
+pub(crate) use linear::column_major_owned;
 pub use packed::{f32_kernel, packed_f32_available, F32Kernel, PackedLinear};
 pub use softmax::{log_softmax_last_dim, softmax_last_dim};
-pub(crate) use storage::fused;
+pub(crate) use storage::{fused, take_f32};
 pub(crate) use sum_rows::sum_rows;
 
 // The kernels' shared helpers, reached from the kernel modules as `super::name`.
 use buffers::{aligned_in, filled, written, CacheAligned};
 use matmul::product;
-use storage::{bias_values, contiguous, cpu_slice, take_f32, with_f32_rows};
+use storage::{bias_values, contiguous, cpu_slice, with_f32_rows};
 use sum_rows::{column_sums, ROWS_PER_BLOCK};
 #[cfg(test)]
 use testing::{max_diff, pattern};

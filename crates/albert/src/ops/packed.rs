@@ -100,12 +100,7 @@ impl PackedLinear {
     /// Packs `weight` for `kernel`, or `None` where that is `gemm`, the CPU lacks it or the weight has no inputs.
     fn for_kernel(weight: &Tensor, kernel: F32Kernel) -> Result<Option<Self>> {
         let (out, inner) = weight.dims2()?;
-        let runs = match kernel {
-            F32Kernel::Packed => has_avx512(),
-            F32Kernel::PackedAvx2 => super::packed_avx2::has_avx2_fma(),
-            F32Kernel::Gemm => false,
-        };
-        if !runs || inner == 0 {
+        if !packs(kernel, inner) {
             return Ok(None);
         }
         let mut packed = super::CacheAligned::filled(out.div_ceil(NR) * NR * inner, 0f32);
@@ -119,6 +114,36 @@ impl PackedLinear {
                 }
             }
         })?;
+        Ok(Some(Self { out, inner, packed, kernel }))
+    }
+
+    /// [`PackedLinear::new`] on a weight whose storage no other tensor shares: its values are moved out of it
+    /// ([`super::take_f32`] leaves `weight`'s storage empty) and packed where they lie, so that no second copy of
+    /// the weight exists at any time. Packing from a copy kept the largest weight twice for a while, 256 MiB for
+    /// albert-xxlarge's feed-forward matrices: 0.3x its f32 weights on top of them at the peak. `None`, with
+    /// `weight` untouched, where `new` gives `None`.
+    pub fn from_owned(weight: Tensor) -> Result<Option<Self>> {
+        Self::owned_for_kernel(weight, super::kernels()?.f32)
+    }
+
+    /// [`PackedLinear::from_owned`] for `kernel`.
+    fn owned_for_kernel(weight: Tensor, kernel: F32Kernel) -> Result<Option<Self>> {
+        let (out, inner) = weight.dims2()?;
+        if !packs(kernel, inner) {
+            return Ok(None);
+        }
+        let mut packed = super::CacheAligned::from_vec(super::take_f32(weight)?, out.div_ceil(NR) * NR * inner, 0.0);
+        // Rows p*NR.. of the weight (the last panel's padded with zero rows) lie where panel p's [input][NR]
+        // values go: each panel is transposed in its own span, through a copy of its rows.
+        let mut rows = vec![0f32; NR * inner];
+        for panel in packed.as_mut_slice().chunks_exact_mut(NR * inner) {
+            rows.copy_from_slice(panel);
+            for (lane, row) in rows.chunks_exact(inner).enumerate() {
+                for (k, &v) in row.iter().enumerate() {
+                    panel[k * NR + lane] = v;
+                }
+            }
+        }
         Ok(Some(Self { out, inner, packed, kernel }))
     }
 
@@ -248,6 +273,17 @@ impl PackedLinear {
     }
 }
 
+/// Whether a weight of `inner` inputs is packed for `kernel`: not for `gemm` or a kernel the CPU lacks, nor without
+/// inputs (the kernel writes its outputs only while it sums inputs).
+fn packs(kernel: F32Kernel, inner: usize) -> bool {
+    let runs = match kernel {
+        F32Kernel::Packed => has_avx512(),
+        F32Kernel::PackedAvx2 => super::packed_avx2::has_avx2_fma(),
+        F32Kernel::Gemm => false,
+    };
+    runs && inner > 0
+}
+
 /// The output's base pointer and length, shared by tasks that write disjoint rectangles.
 struct SharedOut(*mut MaybeUninit<f32>, usize);
 // SAFETY: tasks write disjoint parts of the buffer, and the buffer outlives the parallel loop.
@@ -365,6 +401,23 @@ mod tests {
             let x = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
             let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
             assert!(packed.forward_act(&x, Some(&b), None).is_err());
+        }
+    }
+
+    /// Packed in the weight's own memory, a weight gives the panels packed from a copy, bit for bit: a partial last
+    /// panel (100 channels), a whole one (96), one input, and a transposed weight (not contiguous, so copied).
+    #[test]
+    fn packing_in_place_gives_the_panels_of_a_copy() {
+        for kernel in kernels_here() {
+            for (out, inner) in [(100, 37), (96, 5), (50, 1)] {
+                let w = Tensor::from_vec(pattern(out * inner, 53, 97, 0.2), (out, inner), &Device::Cpu).unwrap();
+                let copied = PackedLinear::for_kernel(&w, kernel).unwrap().unwrap();
+                for owned in [w.copy().unwrap(), w.t().unwrap().contiguous().unwrap().t().unwrap()] {
+                    let in_place = PackedLinear::owned_for_kernel(owned, kernel).unwrap().unwrap();
+                    assert!(in_place.packed.as_slice() == copied.packed.as_slice(), "{}: ({out}, {inner})", kernel.name());
+                    assert_eq!(in_place.packed.as_slice().as_ptr() as usize % 64, 0);
+                }
+            }
         }
     }
 }

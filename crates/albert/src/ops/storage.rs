@@ -52,6 +52,39 @@ pub(super) fn bias_values(bias: Option<&Tensor>, out: usize) -> crate::error::Re
     Ok(bias)
 }
 
+/// The f32 values of `t`, row-major: moved out of its storage with no copy where `t` is a contiguous f32 CPU
+/// tensor that spans its whole storage, copied otherwise. A moved storage is left empty, so `t` and every tensor
+/// sharing its storage (clones, detached tensors) can no longer be read: for a caller that holds the only one, and
+/// would otherwise keep the weight beside what it is turned into.
+pub(crate) fn take_f32(t: Tensor) -> crate::error::Result<Vec<f32>> {
+    let take = TakeF32(std::sync::Mutex::new(None));
+    if t.device().is_cpu() {
+        t.inplace_op1(&take)?;
+    }
+    match take.0.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(values) => Ok(values),
+        None => Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?),
+    }
+}
+
+/// The in-place operation of [`take_f32`]: takes the storage's values where they are exactly the tensor's.
+struct TakeF32(std::sync::Mutex<Option<Vec<f32>>>);
+
+impl candle_core::InplaceOp1 for TakeF32 {
+    fn name(&self) -> &'static str {
+        "albert-take-f32"
+    }
+
+    fn cpu_fwd(&self, storage: &mut candle_core::CpuStorage, layout: &candle_core::Layout) -> candle_core::Result<()> {
+        if let (candle_core::CpuStorage::F32(values), Some((0, end))) = (storage, layout.contiguous_offsets()) {
+            if end == values.len() {
+                *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::mem::take(values));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `f` over the values of `x` in f32, row-major, which the prepared (int8, packed f32) layers read; they run on
 /// the CPU only, and `what` names the layer in the error elsewhere.
 pub(super) fn with_f32_rows<R>(x: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> crate::error::Result<R> {
