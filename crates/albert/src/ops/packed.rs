@@ -9,8 +9,9 @@
 //! ([`crate::ops::column_major`]). [`super::cpu`] chooses.
 //!
 //! Parallel tasks take rectangles of rows x weight panels: at batch 1 the threads split the panels, at larger
-//! batches the rows. Inputs go in blocks of `DEPTH_BLOCK`; on the 2-core Sapphire Rapids this was tuned on, 768
-//! (a whole block for every ALBERT-base input but the FFN output's 3,072) did best among 128 to 3,072.
+//! batches the rows. Inputs go in blocks of `DEPTH_BLOCK`: on the 2-core Sapphire Rapids the AVX-512 kernel was
+//! tuned on, 768 (a whole block for every ALBERT-base input but the FFN output's 3,072) did best among 128 to 3,072,
+//! and on Zen 3 the AVX2 kernel measured level at 256, 768 and 3,072 (`examples/f32_kernel_bench.rs`).
 
 use std::mem::MaybeUninit;
 
@@ -23,8 +24,8 @@ use crate::error::{Error, Result};
 
 /// Output channels per panel: three 16-lane registers.
 pub(super) const NR: usize = 48;
-/// Rows per micro-kernel tile.
-pub(super) const MR: usize = 8;
+/// Rows per tile of the AVX-512 micro-kernel.
+const MR: usize = 8;
 /// How many inputs ahead the kernel asks for weight lines: the panel streams from L2, and waiting on its loads was
 /// a quarter of the kernel's time without it.
 const PREFETCH: usize = 8;
@@ -160,7 +161,7 @@ impl PackedLinear {
         let y = super::with_f32_rows(x, "the packed f32 linear layer", |xs| {
             let threads = rayon::current_num_threads();
             let row_tasks = rows.div_ceil(MAX_TASK_ROWS).max(1);
-            let task_rows = rows.div_ceil(row_tasks).next_multiple_of(MR);
+            let task_rows = rows.div_ceil(row_tasks).next_multiple_of(self.tile_rows());
             // At batch 1 there are few rows: the threads split the panels instead.
             let panels = out.div_ceil(NR);
             let col_tasks = (2 * threads).div_ceil(row_tasks).clamp(1, panels);
@@ -189,14 +190,41 @@ impl PackedLinear {
         Ok(Tensor::from_vec(y, shape, x.device())?)
     }
 
-    /// One task's rectangle of the output, depth block by depth block. Between blocks the partial sums wait in
-    /// `y`; the first block starts from the bias, the last applies the activation.
+    /// Rows per tile of this weight's micro-kernel.
+    fn tile_rows(&self) -> usize {
+        match self.kernel {
+            F32Kernel::PackedAvx2 => super::packed_avx2::MR,
+            _ => MR,
+        }
+    }
+
+    /// One task's rectangle of the output, on the micro-kernel this weight was packed for.
     ///
     /// # Safety
-    /// `y` points to (rows, out) values of which this task alone writes its rectangle.
+    /// As [`Self::tiles`].
     unsafe fn task_forward<A: Activation>(&self, x: &[f32], y: &SharedOut, bias: &[f32], task: &Task) {
+        // for_kernel() packed this weight only for a kernel the CPU has.
+        match self.kernel {
+            F32Kernel::PackedAvx2 => self.tiles::<A, { super::packed_avx2::MR }>(x, y, bias, task, super::packed_avx2::kernel),
+            _ => self.tiles::<A, MR>(x, y, bias, task, kernel),
+        }
+    }
+
+    /// One task's rectangle of the output in tiles of `M` rows, depth block by depth block. Between blocks the
+    /// partial sums wait in `y`; the first block starts from the bias, the last applies the activation.
+    ///
+    /// # Safety
+    /// `y` points to (rows, out) values of which this task alone writes its rectangle; `micro` runs on this CPU.
+    unsafe fn tiles<A: Activation, const M: usize>(
+        &self,
+        x: &[f32],
+        y: &SharedOut,
+        bias: &[f32],
+        task: &Task,
+        micro: Micro<M>,
+    ) {
         let (inner, out) = (self.inner, self.out);
-        let blocks = task.rows.len().div_ceil(MR);
+        let blocks = task.rows.len().div_ceil(M);
         let weights = self.packed.as_slice();
         // The pointers below reach rows ..task.rows.end of x and y, panels ..task.panels.end of the weight and the
         // padded bias.
@@ -207,14 +235,8 @@ impl PackedLinear {
                 && task.panels.end * NR <= bias.len(),
             "packed f32 task out of bounds"
         );
-        // Both micro-kernels share one signature; for_kernel() packed this weight only for one the CPU has.
-        let micro: unsafe fn([*const f32; MR], *const f32, usize, [*const f32; MR], [*mut f32; MR]) = match self.kernel {
-            #[cfg(target_arch = "x86_64")]
-            F32Kernel::PackedAvx2 => super::packed_avx2::kernel,
-            _ => kernel,
-        };
-        let mut tile = [0f32; MR * NR];
-        let tile_base = tile.as_mut_ptr();
+        let mut tile = [[0f32; NR]; M];
+        let tile_base = tile.as_mut_ptr().cast::<f32>();
         for k0 in (0..inner).step_by(DEPTH_BLOCK) {
             let depth = DEPTH_BLOCK.min(inner - k0);
             let (first, last) = (k0 == 0, k0 + depth == inner);
@@ -222,8 +244,8 @@ impl PackedLinear {
                 let panel = &weights[(p * inner + k0) * NR..(p * inner + k0 + depth) * NR];
                 let cols = p * NR..((p + 1) * NR).min(out);
                 for b in 0..blocks {
-                    let r0 = task.rows.start + b * MR;
-                    let valid = MR.min(task.rows.end - r0);
+                    let r0 = task.rows.start + b * M;
+                    let valid = M.min(task.rows.end - r0);
                     // The kernel starts from and stores to rows of `y` itself where the panel is whole (copies of the
                     // tile through memmove were 6% of batch-1 inference), to rows of `tile` for the rows a partial
                     // tile repeats and for a partial panel, which is copied in and out.
@@ -231,9 +253,9 @@ impl PackedLinear {
                     let tile_row = |r: usize| tile_base.wrapping_add(r * NR);
                     // SAFETY (pointer arithmetic): rows of this task's rectangle.
                     let y_row = |r: usize| unsafe { y.0.add((r0 + r) * out + cols.start).cast::<f32>() };
-                    let dst: [*mut f32; MR] = std::array::from_fn(|r| if whole && r < valid { y_row(r) } else { tile_row(r) });
-                    let init: [*const f32; MR] = if first {
-                        [bias[p * NR..].as_ptr(); MR]
+                    let dst: [*mut f32; M] = std::array::from_fn(|r| if whole && r < valid { y_row(r) } else { tile_row(r) });
+                    let init: [*const f32; M] = if first {
+                        [bias[p * NR..].as_ptr(); M]
                     } else {
                         if !whole {
                             for r in 0..valid {
@@ -244,11 +266,11 @@ impl PackedLinear {
                         dst.map(|d| d.cast_const())
                     };
                     // A partial tile repeats its last row; the copies are computed and not written.
-                    let rows: [*const f32; MR] = std::array::from_fn(|r| x[(r0 + r.min(valid - 1)) * inner + k0..].as_ptr());
+                    let rows: [*const f32; M] = std::array::from_fn(|r| x[(r0 + r.min(valid - 1)) * inner + k0..].as_ptr());
                     // SAFETY: the kernel was available when this weight was packed; each row pointer has `depth`
                     // inputs, `panel` depth x NR weights, each `init` and `dst` row NR values (the bias is padded
                     // to whole panels).
-                    micro(rows, panel.as_ptr(), depth, init, dst);
+                    micro(rows, panel.as_ptr(), depth, cols.len(), init, dst);
                     if !whole {
                         for r in 0..valid {
                             // SAFETY: this task owns the row's columns `cols`.
@@ -295,15 +317,21 @@ struct Task {
     panels: std::ops::Range<usize>,
 }
 
-/// dst (MR x NR) = init + rows (MR x depth, each read in place from its own pointer) x panel (depth x NR); the
-/// rows of `init` and `dst` are NR values each, and may be the same.
+/// A micro-kernel on tiles of `M` rows: dst (M x NR) = init + rows (M x depth, each read in place from its own
+/// pointer) x panel (depth x NR), for at least the panel's first `cols` channels (a kernel may compute all NR; the
+/// others are never read). The rows of `init` and `dst` are NR values each, and may be the same. Every output is one
+/// chain of fused multiply-adds from its `init` value over the inputs in order, whichever the kernel: the kernels
+/// give the same bits, and a row's outputs do not depend on the rows tiled with it.
+type Micro<const M: usize> = unsafe fn([*const f32; M], *const f32, usize, usize, [*const f32; M], [*mut f32; M]);
+
+/// The AVX-512 [`Micro`] kernel: 8 rows x 48 channels, all computed.
 ///
 /// # Safety
 /// The CPU has AVX-512F; each `rows` pointer addresses `depth` values, `panel` depth x NR, each `init` and `dst`
 /// row NR ([`PackedLinear::task_forward`] asserts the bounds these come from).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, init: [*const f32; MR], dst: [*mut f32; MR]) {
+unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, _cols: usize, init: [*const f32; MR], dst: [*mut f32; MR]) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); 3]; MR];
     for (r, acc_r) in acc.iter_mut().enumerate() {
@@ -335,7 +363,7 @@ unsafe fn kernel(rows: [*const f32; MR], panel: *const f32, depth: usize, init: 
 
 /// Never called: [`PackedLinear::new`] packs nothing where the AVX-512 kernel is missing.
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn kernel(_: [*const f32; MR], _: *const f32, _: usize, _: [*const f32; MR], _: [*mut f32; MR]) {
+unsafe fn kernel(_: [*const f32; MR], _: *const f32, _: usize, _: usize, _: [*const f32; MR], _: [*mut f32; MR]) {
     unreachable!("the packed f32 kernel needs AVX-512")
 }
 
@@ -417,6 +445,29 @@ mod tests {
                     assert!(in_place.packed.as_slice() == copied.packed.as_slice(), "{}: ({out}, {inner})", kernel.name());
                     assert_eq!(in_place.packed.as_slice().as_ptr() as usize % 64, 0);
                 }
+            }
+        }
+    }
+
+    /// Every packed kernel sums each output as one chain from its bias over the inputs in order, so the kernels agree
+    /// bit for bit, whatever their tiles: tails of rows (6 and 8 per tile), of channels and of depth blocks.
+    #[test]
+    fn the_packed_kernels_give_the_same_bits() {
+        let kernels = kernels_here();
+        if !albert_testkit::cpu_has(kernels.len() > 1, "a second packed f32 kernel to compare (AVX-512F beside AVX2)") {
+            return;
+        }
+        for (rows, inner, out) in [(1, 5, 7), (13, 800, 100), (29, 1600, 150), (50, 64, 96)] {
+            let x = Tensor::from_vec(pattern(rows * inner, 37, 101, 0.7), (rows, inner), &Device::Cpu).unwrap();
+            let w = Tensor::from_vec(pattern(out * inner, 53, 97, 0.2), (out, inner), &Device::Cpu).unwrap();
+            let b = Tensor::from_vec((0..out).map(|i| i as f32 * 0.01 - 0.3).collect::<Vec<f32>>(), out, &Device::Cpu).unwrap();
+            let bits = |k| -> Vec<u32> {
+                let y = PackedLinear::for_kernel(&w, k).unwrap().unwrap().forward_act(&x, Some(&b), None).unwrap();
+                y.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().map(|v| v.to_bits()).collect()
+            };
+            let first = bits(kernels[0]);
+            for &k in &kernels[1..] {
+                assert!(bits(k) == first, "{} against {}: ({rows}, {inner}, {out})", k.name(), kernels[0].name());
             }
         }
     }
