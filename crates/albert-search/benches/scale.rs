@@ -1,16 +1,28 @@
 //! The index's two halves at scale, as albert-search builds, saves, opens and searches them (`albert_search::bench`):
 //!
-//! - BM25: N passages of 150 words (about 200 tokens, the default passage), each a window at a seeded random place in
-//!   the real text of CORPUS (every file under it), written in one commit; timed: build, open, and single-thread
-//!   queries (XQuAD English's questions, the ids then the passages with snippets, as `--mode bm25` runs), p50 / p99.
+//! - BM25: N passages of 150 words (about 200 tokens, the default passage), each a window of the real text of CORPUS
+//!   (every file under it, about 2.4M words in the shared corpus) starting at a distinct word drawn at random, so no
+//!   two passages are the same text (at 1M passages, windows overlap: each word of the corpus is in about 62 of
+//!   them), written in one commit; timed: build, open, and single-thread queries (XQuAD English's questions, the ids
+//!   then the passages with snippets, as `--mode bm25` runs), p50 / p99.
 //! - Vectors: N synthetic unit vectors of DIM values (the built-in embedder's width, 256), around N / 100 random
-//!   centres with noise 0.5 per dimension (as text embeddings cluster; scripts/bench/ann's distribution), added one by
-//!   one as an index update does; timed: build, save, open (header check, memory map), single-thread queries for the
-//!   10 nearest, p50 / p99; and recall@10 against exact search (inner product) over the same queries.
+//!   centres with noise 0.5 per dimension (as text embeddings cluster; scripts/bench/ann's distribution), added as an
+//!   index update adds them (in parallel on the rayon pool, RAYON_NUM_THREADS); timed: build, save, open (header
+//!   check, memory map), single-thread queries for the 10 nearest, p50 / p99; recall@10 against exact search (inner
+//!   product) over the same queries, at the index's ef (64) and at other ef for the trade-off.
 //!
-//! Prints one JSON line per half. Run by scripts/bench/search_scale.sh:
-//!   scale N OUT CORPUS QUESTIONS_JSON [QUERIES=500] [DIM=256]   (the binary `cargo build --release -p albert-search
-//!   --features bench --bench scale` makes; `cargo bench -- ARGS` works too, but rebuilds every dependency)
+//! Each line carries the process's peak resident memory during that half (VmHWM, reset between halves).
+//!
+//! `scale build-ab N ROUNDS` times the vector build alone, one insertion at a time (a rayon pool of one thread, the
+//! build as it was before it went parallel) against the rayon pool, alternating, ROUNDS of each on the same vectors:
+//! build time, vectors re-inserted after the parallel insertion stranded them, recall@10 against exact search, and
+//! how many of a sample of the stored vectors their own search finds (among its 10 nearest).
+//!
+//! Prints one JSON line per measurement. Run by scripts/bench/search_scale.sh:
+//!   scale N OUT CORPUS QUESTIONS_JSON [QUERIES=500] [DIM=256]
+//!   scale build-ab N ROUNDS [QUERIES=500] [DIM=256]
+//! (the binary `cargo build --release -p albert-search --features bench --bench scale` makes; `cargo bench -- ARGS`
+//! works too, but rebuilds every dependency)
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,20 +30,26 @@ use std::time::Instant;
 use albert::rng::AlbertRng;
 use albert_search::bench::{Bm25, Vectors};
 use albert_search::{Passage, Source};
+use rayon::prelude::*;
 
 const WORDS_PER_PASSAGE: usize = 150;
 const K: usize = 10;
 
+const USAGE: &str =
+    "usage: scale N OUT CORPUS QUESTIONS_JSON [QUERIES=500] [DIM=256]\n       scale build-ab N ROUNDS [QUERIES=500] [DIM=256]";
+
 fn main() {
     // `cargo bench` appends `--bench`.
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    if args.len() < 4 {
-        eprintln!("usage: scale N OUT CORPUS QUESTIONS_JSON [QUERIES=500] [DIM=256]");
+    let ab = args.first().is_some_and(|a| a == "build-ab");
+    let args = if ab { &args[1..] } else { &args[..] };
+    if args.len() < if ab { 2 } else { 4 } {
+        eprintln!("{USAGE}");
         std::process::exit(2);
     }
     let number = |i: usize, default: usize| {
         args.get(i).map_or(Ok(default), |a| a.parse()).unwrap_or_else(|_| {
-            eprintln!("argument {} should be a number, not {:?}", i + 1, args[i]);
+            eprintln!("argument {:?} should be a number\n{USAGE}", args[i]);
             std::process::exit(2)
         })
     };
@@ -40,9 +58,13 @@ fn main() {
         eprintln!("N should be at least 1");
         std::process::exit(2);
     }
-    let (out, corpus, questions) = (PathBuf::from(&args[1]), PathBuf::from(&args[2]), PathBuf::from(&args[3]));
-    let (queries, dim) = (number(4, 500), number(5, 256));
-    if let Err(e) = run(n, &out, &corpus, &questions, queries, dim) {
+    let done = if ab {
+        build_ab(n, number(1, 0), number(2, 500), number(3, 256))
+    } else {
+        let (out, corpus, questions) = (PathBuf::from(&args[1]), PathBuf::from(&args[2]), PathBuf::from(&args[3]));
+        run(n, &out, &corpus, &questions, number(4, 500), number(5, 256))
+    };
+    if let Err(e) = done {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
@@ -63,14 +85,25 @@ fn run(n: usize, out: &Path, corpus: &Path, questions: &Path, queries: usize, di
 }
 
 fn bm25(n: usize, dir: &Path, corpus: &Path, questions: &[String]) -> Result<(), Error> {
+    reset_peak_rss();
     let words = corpus_words(corpus)?;
     if words.len() <= WORDS_PER_PASSAGE {
         return Err(format!("{} holds {} words, fewer than a passage", corpus.display(), words.len()).into());
     }
-    let mut rng = AlbertRng::new(1);
-    let passages: Vec<Passage> = (0..n)
-        .map(|i| {
-            let start = rng.below(words.len() - WORDS_PER_PASSAGE);
+    let mut starts: Vec<usize> = (0..=words.len() - WORDS_PER_PASSAGE).collect();
+    if starts.len() < n {
+        return Err(format!(
+            "{} holds {} words: fewer than {n} distinct windows of {WORDS_PER_PASSAGE}",
+            corpus.display(),
+            words.len()
+        )
+        .into());
+    }
+    AlbertRng::new(1).shuffle(&mut starts);
+    let passages: Vec<Passage> = starts[..n]
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
             let text = words[start..start + WORDS_PER_PASSAGE].join(" ");
             let source = Source { file: PathBuf::from("corpus"), doc_id: format!("p{i}"), title: String::new() };
             Passage { id: i as u64, source, span: (0, text.chars().count()), text }
@@ -88,17 +121,25 @@ fn bm25(n: usize, dir: &Path, corpus: &Path, questions: &[String]) -> Result<(),
     let line = serde_json::json!({
         "index": "bm25", "passages": n, "build_s": build_s, "passages_per_s": n as f64 / build_s, "bytes": size(dir)?,
         "open_ms": open_ms, "queries": questions.len(), "query_p50_ms": p50, "query_p99_ms": p99,
+        "corpus_words": words.len(), "peak_rss_mib": peak_rss_mib()?, "load_average": load_average()?,
     });
     println!("{line}");
     Ok(())
 }
 
+/// The ef values of the trade-off between recall and latency (the index searches with 64).
+const EF_SWEEP: [usize; 6] = [16, 32, 64, 128, 256, 512];
+/// How many stored vectors `build-ab` searches for, to count those no search reaches.
+const REACH_SAMPLE: usize = 10_000;
+
 fn vectors(n: usize, path: &Path, queries: usize, dim: usize) -> Result<(), Error> {
+    reset_peak_rss();
     let (base, probes) = clustered(n, queries, dim);
+    let truth = exact_all(&base, &probes);
     let ids: Vec<u64> = (0..n as u64).collect();
-    let start = Instant::now();
-    let index = Vectors::build(dim, &ids, &base)?;
-    let build_s = start.elapsed().as_secs_f64();
+    let (start, cpu) = (Instant::now(), cpu_s()?);
+    let (index, reinserted) = Vectors::build(dim, &ids, &base)?;
+    let (build_s, build_cpu_s) = (start.elapsed().as_secs_f64(), cpu_s()? - cpu);
     let start = Instant::now();
     let bytes = index.save(path)?;
     let save_ms = ms(start);
@@ -106,22 +147,67 @@ fn vectors(n: usize, path: &Path, queries: usize, dim: usize) -> Result<(), Erro
     let start = Instant::now();
     let index = Vectors::open(path, dim, n as u64)?;
     let open_ms = ms(start);
+    let (p50, p99, recall) = queried(&index, &probes, &truth)?;
+    let mut sweep = Vec::new();
+    for ef in EF_SWEEP {
+        index.set_expansion_search(ef);
+        let (p50, p99, recall) = queried(&index, &probes, &truth)?;
+        sweep.push(serde_json::json!({"ef": ef, "query_p50_ms": p50, "query_p99_ms": p99, "recall_at_10": recall}));
+    }
+    let line = serde_json::json!({
+        "index": "vectors", "vectors": n, "dim": dim, "synthetic": "clustered unit vectors, N/100 centres, noise 0.5",
+        "threads": rayon::current_num_threads(), "build_s": build_s, "build_cpu_s": build_cpu_s,
+        "vectors_per_s": n as f64 / build_s,
+        "reinserted": reinserted, "bytes": bytes, "save_ms": save_ms, "open_ms": open_ms, "queries": probes.len(),
+        "query_p50_ms": p50, "query_p99_ms": p99, "recall_at_10": recall, "ef_sweep": sweep,
+        "peak_rss_mib": peak_rss_mib()?, "load_average": load_average()?,
+    });
+    println!("{line}");
+    Ok(())
+}
+
+/// Single-thread queries for the `K` nearest: p50 and p99 milliseconds, and recall@K against `truth`.
+fn queried(index: &Vectors, probes: &[Vec<f32>], truth: &[Vec<u64>]) -> Result<(f64, f64, f64), Error> {
     let (mut latencies, mut found) = (Vec::new(), 0usize);
-    for q in &probes {
+    for (q, t) in probes.iter().zip(truth) {
         let start = Instant::now();
         let got = index.search(q, K)?;
         latencies.push(ms(start));
-        let truth = exact(&base, q);
-        found += got.iter().filter(|id| truth.contains(id)).count();
+        found += got.iter().filter(|id| t.contains(id)).count();
     }
     let (p50, p99) = percentiles(latencies);
-    let line = serde_json::json!({
-        "index": "vectors", "vectors": n, "dim": dim, "synthetic": "clustered unit vectors, N/100 centres, noise 0.5",
-        "build_s": build_s, "vectors_per_s": n as f64 / build_s, "bytes": bytes, "save_ms": save_ms, "open_ms": open_ms,
-        "queries": probes.len(), "query_p50_ms": p50, "query_p99_ms": p99,
-        "recall_at_10": found as f64 / (K.min(n) * probes.len()) as f64,
-    });
-    println!("{line}");
+    Ok((p50, p99, found as f64 / truth.iter().map(Vec::len).sum::<usize>() as f64))
+}
+
+/// The vector build one insertion at a time (a pool of one thread) against the rayon pool, alternating.
+fn build_ab(n: usize, rounds: usize, queries: usize, dim: usize) -> Result<(), Error> {
+    let (base, probes) = clustered(n, queries, dim);
+    let truth = exact_all(&base, &probes);
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let every = rayon::current_num_threads();
+    // Every (n / REACH_SAMPLE)-th stored vector.
+    let sample: Vec<usize> = (0..n).step_by((n / REACH_SAMPLE).max(1)).collect();
+    for round in 0..rounds {
+        for threads in [1, every] {
+            let (start, cpu) = (Instant::now(), cpu_s()?);
+            let (index, reinserted) =
+                if threads == 1 { one.install(|| Vectors::build(dim, &ids, &base))? } else { Vectors::build(dim, &ids, &base)? };
+            let (build_s, build_cpu_s) = (start.elapsed().as_secs_f64(), cpu_s()? - cpu);
+            let (_, _, recall) = queried(&index, &probes, &truth)?;
+            let mut reached = 0;
+            for &i in &sample {
+                reached += usize::from(index.search(&base[i], K)?.contains(&ids[i]));
+            }
+            let line = serde_json::json!({
+                "measure": "vector build", "vectors": n, "dim": dim, "round": round, "threads": threads, "build_s": build_s,
+                "build_cpu_s": build_cpu_s, "load_average": load_average()?,
+                "reinserted": reinserted, "recall_at_10": recall, "queries": probes.len(),
+                "reached": reached, "reach_sample": sample.len(),
+            });
+            println!("{line}");
+        }
+    }
     Ok(())
 }
 
@@ -189,16 +275,68 @@ fn clustered(n: usize, queries: usize, dim: usize) -> (Vec<Vec<f32>>, Vec<Vec<f3
     (base, (0..queries).map(|_| point()).collect())
 }
 
+/// The exact `K` nearest ids by inner product of each query, on the rayon pool.
+fn exact_all(base: &[Vec<f32>], queries: &[Vec<f32>]) -> Vec<Vec<u64>> {
+    queries.par_iter().map(|q| exact(base, q)).collect()
+}
+
 /// The exact `K` nearest ids by inner product.
 fn exact(base: &[Vec<f32>], q: &[f32]) -> Vec<u64> {
-    let mut scored: Vec<(f32, u64)> =
-        base.iter().enumerate().map(|(i, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>(), i as u64)).collect();
+    let mut scored: Vec<(f32, u64)> = base.iter().enumerate().map(|(i, v)| (dot(v, q), i as u64)).collect();
     let k = K.min(scored.len());
     if k < scored.len() {
         scored.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
     }
     scored.truncate(k);
     scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Inner product in eight running sums, which the compiler turns into SIMD lanes (one sum it could not reorder):
+/// exact search over 1M vectors for 500 queries is 128 G multiply-adds.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in a8.zip(b8) {
+        for lane in 0..8 {
+            sums[lane] += x[lane] * y[lane];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
+}
+
+/// The process's CPU time so far (user and system, /proc/self/stat), in seconds: on a machine shared with other
+/// jobs, what a build costs whatever share of the cores it got.
+fn cpu_s() -> Result<f64, Error> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th
+    // and 13th, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')').ok_or("no command name in /proc/self/stat")?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).ok_or("short /proc/self/stat");
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// The one-minute load average (/proc/loadavg): how busy the machine was.
+fn load_average() -> Result<f64, Error> {
+    let text = std::fs::read_to_string("/proc/loadavg")?;
+    Ok(text.split_whitespace().next().and_then(|v| v.parse().ok()).ok_or("no load average in /proc/loadavg")?)
+}
+
+/// Resets the process's peak resident memory (Linux: `5` to /proc/self/clear_refs), so that each half reports its own.
+fn reset_peak_rss() {
+    // Where it cannot be reset (not Linux, an old kernel) the figure is the peak since the process started.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory since [`reset_peak_rss`], in MiB (`VmHWM` of /proc/self/status).
+fn peak_rss_mib() -> Result<f64, Error> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or("no VmHWM in /proc/self/status")?;
+    Ok(kib / 1024.0)
 }
 
 fn ms(start: Instant) -> f64 {

@@ -40,11 +40,18 @@ impl Bm25 {
 pub struct Vectors(crate::vectors::Vectors);
 
 impl Vectors {
-    /// An index of `vectors` (unit vectors of `dim` values) under `ids`, added as an index update adds them.
-    pub fn build(dim: usize, ids: &[u64], vectors: &[Vec<f32>]) -> Result<Self> {
+    /// An index of `vectors` (unit vectors of `dim` values) under `ids`, added as an index update adds them (on the
+    /// current rayon pool's threads). Gives too how many vectors a parallel insertion stranded and were re-inserted.
+    pub fn build(dim: usize, ids: &[u64], vectors: &[Vec<f32>]) -> Result<(Self, usize)> {
         let mut v = crate::vectors::Vectors::new(dim)?;
-        v.add(ids, vectors)?;
-        Ok(Self(v))
+        let reinserted = v.add(ids, vectors)?;
+        Ok((Self(v), reinserted))
+    }
+
+    /// Sets how many candidates a search keeps (HNSW's ef; the index's default is 64), for the trade-off between
+    /// recall and latency.
+    pub fn set_expansion_search(&self, ef: usize) {
+        self.0.set_expansion_search(ef);
     }
 
     /// Writes the index to `path` (atomically); gives its size in bytes.

@@ -11,6 +11,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use rayon::prelude::*;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use crate::error::{io, Result, SearchError};
@@ -21,6 +22,9 @@ const CONNECTIVITY: usize = 16;
 const EXPANSION_ADD: usize = 128;
 /// Candidates kept while searching (HNSW's ef); a search for more than this many keeps as many as it asks.
 const EXPANSION_SEARCH: usize = 64;
+
+/// How deep a new vector is looked for among its own nearest after a parallel insertion ([`Vectors::add`]).
+const STRANDED_CHECK_DEPTH: usize = 10;
 
 /// Passage vectors.
 pub(crate) struct Vectors {
@@ -84,17 +88,47 @@ impl Vectors {
         self.index.size()
     }
 
-    /// Adds `vectors` under `ids`.
-    pub(crate) fn add(&mut self, ids: &[u64], vectors: &[Vec<f32>]) -> Result<()> {
+    /// Adds `vectors` under `ids`, inserting on the threads of the current rayon pool (the user's thread count,
+    /// `RAYON_NUM_THREADS`): one insertion at a time took 58 s for 100k vectors, most of an index build's time at
+    /// scale. usearch allows concurrent `add` once the capacity and one scratch context per inserting thread are
+    /// reserved; reserving is not itself concurrent, so it happens here, before the parallel loop.
+    ///
+    /// Concurrent insertion in usearch 2.26 can strand a vector: stored, but linked so that no search reaches it
+    /// (unum-cloud/USearch#735, open: a node found through its upper-level links before its level-0 links exist;
+    /// measured, 15 to 31 of 3,000 random vectors on 8 threads, 9 to 23 of 20,000 clustered ones on 2). So after a
+    /// parallel insertion every new vector is searched for; one missing from its own 10 nearest is removed and
+    /// inserted again, alone, which links it as a serial insertion would. Gives how many were re-inserted.
+    pub(crate) fn add(&mut self, ids: &[u64], vectors: &[Vec<f32>]) -> Result<usize> {
+        if ids.len() != vectors.len() {
+            return Err(SearchError::Vectors(format!("{} ids for {} vectors", ids.len(), vectors.len())));
+        }
         let needed = self.index.size() + ids.len();
-        if needed > self.index.capacity() {
-            // Doubling keeps the number of reallocations logarithmic.
-            self.index.reserve(needed.max(2 * self.index.capacity())).map_err(failed("growing the index"))?;
+        let capacity = self.index.capacity();
+        // Doubling keeps the number of reallocations logarithmic. usearch never lowers a thread count it reserved
+        // (searches keep theirs); a pool wider than the cores (the default count) would otherwise run out of
+        // contexts, and `add` fails rather than waits.
+        let capacity = if needed > capacity { needed.max(2 * capacity) } else { capacity };
+        let threads = rayon::current_num_threads();
+        self.index.reserve_capacity_and_threads(capacity, threads).map_err(failed("growing the index"))?;
+        let index = &self.index;
+        ids.par_iter().zip(vectors).try_for_each(|(id, v)| index.add(*id, v).map_err(failed("adding a vector")))?;
+        if threads == 1 {
+            return Ok(0);
         }
-        for (id, v) in ids.iter().zip(vectors) {
-            self.index.add(*id, v).map_err(failed("adding a vector"))?;
+        // Ten, not one: a passage with duplicates (the same text twice) may come second to one of them.
+        let stranded: Vec<usize> = (0..ids.len())
+            .into_par_iter()
+            .filter_map(|i| match index.search(&vectors[i], STRANDED_CHECK_DEPTH) {
+                Ok(m) if m.keys.contains(&ids[i]) => None,
+                Ok(_) => Some(Ok(i)),
+                Err(e) => Some(Err(failed("searching for a new vector")(e))),
+            })
+            .collect::<Result<_>>()?;
+        for &i in &stranded {
+            index.remove(ids[i]).map_err(failed("removing a stranded vector"))?;
+            index.add(ids[i], &vectors[i]).map_err(failed("re-inserting a stranded vector"))?;
         }
-        Ok(())
+        Ok(stranded.len())
     }
 
     /// Removes the vectors of `ids`.
@@ -103,6 +137,13 @@ impl Vectors {
             self.index.remove(*id).map_err(failed("removing a vector"))?;
         }
         Ok(())
+    }
+
+    /// Sets how many candidates a search keeps (HNSW's ef), for the scale benchmark's trade-off of recall against
+    /// latency; the index itself always searches with [`EXPANSION_SEARCH`].
+    #[cfg(feature = "bench")]
+    pub(crate) fn set_expansion_search(&self, ef: usize) {
+        self.index.change_expansion_search(ef);
     }
 
     /// The `k` nearest passages to the unit vector `query`, nearest first, with their cosine.
@@ -156,4 +197,56 @@ pub(crate) fn check_header(path: &Path, dim: usize, count: u64) -> std::result::
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use albert::rng::AlbertRng;
+
+    const DIM: usize = 16;
+
+    /// `n` unit vectors of `DIM` values: points of the cube [-1, 1]^DIM, normalized (no two are near each other).
+    fn unit_vectors(n: usize) -> Vec<Vec<f32>> {
+        let mut rng = AlbertRng::new(3);
+        (0..n)
+            .map(|_| {
+                let v: Vec<f32> = (0..DIM).map(|_| (2.0 * rng.uniform() - 1.0) as f32).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.into_iter().map(|x| x / norm).collect()
+            })
+            .collect()
+    }
+
+    /// Insertion on 8 threads (more than this machine's cores, usearch's default count of insertion contexts), in two
+    /// batches so that the second grows the index: every key holds its own vector bit for bit, and each vector's
+    /// nearest neighbour by inner product is itself, at cosine 1.
+    #[test]
+    fn parallel_insertion_keeps_each_key_on_its_vector() {
+        let vectors = unit_vectors(3000);
+        let ids: Vec<u64> = (0..vectors.len() as u64).map(|i| 1000 + 7 * i).collect();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(8).build().unwrap();
+        let mut index = Vectors::new(DIM).unwrap();
+        pool.install(|| {
+            index.add(&ids[..1000], &vectors[..1000]).unwrap();
+            index.add(&ids[1000..], &vectors[1000..]).unwrap();
+        });
+        assert_eq!(index.len(), vectors.len());
+        let mut stored = vec![0f32; DIM];
+        for (&id, v) in ids.iter().zip(&vectors) {
+            assert_eq!(index.index.get(id, &mut stored).unwrap(), 1, "key {id}");
+            assert_eq!(&stored, v, "key {id}");
+            let nearest = index.search(v, 1).unwrap();
+            assert_eq!(nearest[0].0, id);
+            assert!((nearest[0].1 - 1.0).abs() < 1e-5, "cosine {}", nearest[0].1);
+        }
+    }
+
+    #[test]
+    fn ids_and_vectors_of_different_counts_are_an_error() {
+        let mut index = Vectors::new(DIM).unwrap();
+        let err = index.add(&[1, 2], &unit_vectors(1)).unwrap_err();
+        assert!(err.to_string().contains("2 ids for 1 vectors"), "{err}");
+        assert_eq!(index.len(), 0);
+    }
 }
