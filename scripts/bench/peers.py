@@ -64,6 +64,15 @@ BASE_V2 = dict(
     max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0,
     bos_token_id=2, eos_token_id=3,
 )
+# The fixed-shape inference workloads' shapes (--shape): Hugging Face's albert-base-v2, albert-large-v2 and
+# albert-xxlarge-v2 configurations, random init, each against `albert bench --preset` of the same name.
+SHAPES = {
+    "base": ("albert-base-v2", BASE_V2),
+    "large": ("albert-large-v2", dict(BASE_V2, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                                      intermediate_size=4096)),
+    "xxlarge": ("albert-xxlarge-v2", dict(BASE_V2, hidden_size=4096, num_hidden_layers=12, num_attention_heads=64,
+                                          intermediate_size=16384)),
+}
 # The training-step workload: a small ALBERT with the full 30k vocabulary.
 SMALL = dict(BASE_V2, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
 
@@ -197,7 +206,7 @@ def worker(a):
         from transformers import AlbertConfig, AlbertModel
 
         torch.manual_seed(0)
-        model = AlbertModel(AlbertConfig(**BASE_V2)).eval()
+        model = AlbertModel(AlbertConfig(**SHAPES[a.shape][1])).eval()
         ids, _ = random_batch(a.batch, a.seq, BASE_V2["vocab_size"], a.batch)
         if a.engine == "torch-compile":
             # Inductor on CPU; compiled once, outside the timing (the warmup runs trigger it).
@@ -217,9 +226,10 @@ def worker(a):
     print(json.dumps({"median_ms": ms, "peak_rss_mib": peak_rss_mib()}))
 
 
-def export_onnx(tmp, classifier=False):
-    """albert-base-v2 (random init) as ONNX f32, and its dynamically quantized int8 twin; `classifier`: the two-label
-    AlbertForSequenceClassification fed input_ids, attention_mask and token_type_ids."""
+def export_onnx(tmp, classifier=False, shape="base", engines=None):
+    """The `shape` (random init) as ONNX f32, its dynamically quantized int8 twins and ONNX Runtime's optimized graph
+    (only those in `engines`, all when None); `classifier`: the two-label AlbertForSequenceClassification of
+    albert-base-v2 fed input_ids, attention_mask and token_type_ids."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -231,7 +241,8 @@ def export_onnx(tmp, classifier=False):
     f32 = str(tmp / f"{name}_f32.onnx")
     # Eager attention: the graph ONNX Runtime's optimizer recognizes (transformers' default SDPA exports a pattern
     # its Attention fusion does not match, and the optimized graph then fuses no attention at all).
-    cfg = AlbertConfig(**BASE_V2, num_labels=2)
+    dims = SHAPES[shape][1]
+    cfg = AlbertConfig(**dims, num_labels=2)
     cfg._attn_implementation = "eager"
     if classifier:
         model = AlbertForSequenceClassification(cfg).eval()
@@ -241,17 +252,25 @@ def export_onnx(tmp, classifier=False):
         model = AlbertModel(cfg).eval()
         inputs = ["input_ids", "attention_mask"]
         args, outputs = (ids, torch.ones_like(ids)), ["last_hidden_state", "pooler_output"]
-    torch.onnx.export(
-        model, args, f32, input_names=inputs, output_names=outputs,
-        dynamic_axes={i: {0: "batch", 1: "seq"} for i in inputs}, opset_version=17, dynamo=False,
-    )
+    # With --onnx-dir a model already exported there is reused (xxlarge's export and quantization take minutes).
+    if not Path(f32).exists():
+        torch.onnx.export(
+            model, args, f32, input_names=inputs, output_names=outputs,
+            dynamic_axes={i: {0: "batch", 1: "seq"} for i in inputs}, opset_version=17, dynamo=False,
+        )
+    wanted = lambda e: engines is None or e in engines  # noqa: E731
+    out = {"ort-f32": f32} if wanted("ort-f32") else {}
+    quantized = [(e, pc) for e, pc in (("ort-int8", False), ("ort-int8-pc", True))
+                 if wanted(e) and not Path(tmp / f"{name}_{e}.onnx").exists()]
+    out.update({e: str(tmp / f"{name}_{e}.onnx") for e in ("ort-int8", "ort-int8-pc")
+                if wanted(e) and Path(tmp / f"{name}_{e}.onnx").exists()})
     # Without pre-processing the shared layer's weights sit behind Identity nodes and only 7 of 97 MatMuls quantize.
     pre = str(tmp / f"{name}_pre.onnx")
-    quant_pre_process(f32, pre, skip_symbolic_shape=True)
+    if quantized:
+        quant_pre_process(f32, pre, skip_symbolic_shape=True)
     import onnx
 
-    out = {"ort-f32": f32}
-    for engine, per_channel in (("ort-int8", False), ("ort-int8-pc", True)):
+    for engine, per_channel in quantized:
         path = str(tmp / f"{name}_{engine}.onnx")
         quantize_dynamic(pre, path, weight_type=QuantType.QInt8, per_channel=per_channel)
         ops = [n.op_type for n in onnx.load(path).graph.node]
@@ -261,8 +280,12 @@ def export_onnx(tmp, classifier=False):
     # ONNX Runtime's transformer optimizer, the graph its users deploy: ALBERT is a BERT encoder to it.
     from onnxruntime.transformers.optimizer import optimize_model
 
-    opt = optimize_model(f32, model_type="bert", num_heads=BASE_V2["num_attention_heads"],
-                         hidden_size=BASE_V2["hidden_size"], opt_level=2)
+    if not wanted("ort-opt"):
+        return out
+    if Path(tmp / f"{name}_opt.onnx").exists():
+        return {**out, "ort-opt": str(tmp / f"{name}_opt.onnx")}
+    opt = optimize_model(f32, model_type="bert", num_heads=dims["num_attention_heads"],
+                         hidden_size=dims["hidden_size"], opt_level=2)
     fused = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
     print(f"ort-opt {name}: fusions found {json.dumps(fused)}", file=sys.stderr)
     out["ort-opt"] = str(tmp / f"{name}_opt.onnx")
@@ -333,6 +356,13 @@ def main():
     p.add_argument("--texts-batch", type=int, default=32)
     p.add_argument("--texts-runs", type=int, default=3, help="timed passes over the texts (each is 872 sentences)")
     p.add_argument("--int8", action="store_true", help="also time `albert bench --int8` on every inference workload")
+    p.add_argument("--shape", choices=list(SHAPES), default="base",
+                   help="the fixed-shape workloads' model (large, xxlarge: best with --no-train --texts '')")
+    p.add_argument("--engines", help="comma list: time only these engines (e.g. albert,albert-int8,ort-opt,ort-int8-pc)")
+    p.add_argument("--onnx-dir", help="export the ONNX models here, and reuse those already there (one shape per "
+                   "directory), instead of a fresh temporary directory")
+    p.add_argument("--f32-kernels", default="",
+                   help="comma list of ALBERT_F32_KERNEL values to time as albert-<kernel> beside the default albert")
     p.add_argument("--texts-order", choices=["sorted", "file"], default="sorted",
                    help="the peers' batches: cut from the texts sorted by token count, as ours (default), or in file order")
     p.add_argument("--cap", choices=["avx2"], help="cap every engine's instruction set (see the section notes above)")
@@ -358,8 +388,10 @@ def main():
     print(cpu_header(a.threads) + (f"; capped to {a.cap} (ONNX Runtime uncapped: it has no switch)" if a.cap else ""))
     if a.oneshot:
         return oneshot(a, env_threads)
-    tmp = Path(tempfile.mkdtemp(prefix="albert-peers-"))
-    onnx_models = export_onnx(tmp)
+    tmp = Path(a.onnx_dir) if a.onnx_dir else Path(tempfile.mkdtemp(prefix="albert-peers-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    keep = set(a.engines.split(",")) if a.engines else None
+    onnx_models = export_onnx(tmp, shape=a.shape, engines=keep)
     small_cfg = tmp / "small_config.json"
     from transformers import AlbertConfig
 
@@ -370,21 +402,22 @@ def main():
     texts_common = ["--runs", str(a.texts_runs), "--warmup", "1", "--texts-order", a.texts_order]
 
     def py(engine, batch, onnx=None, runs=common):
-        cmd = [sys.executable, __file__, "--worker", engine, "--batch", str(batch), "--seq", str(a.seq),
+        cmd = [sys.executable, __file__, "--worker", engine, "--shape", a.shape, "--batch", str(batch), "--seq", str(a.seq),
                "--threads", str(a.threads), "--texts", a.texts, "--spm", a.spm, *runs] + (["--onnx", onnx] if onnx else [])
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env_threads).stdout
         return json.loads(out.strip().splitlines()[-1])
 
-    def ours(cmd):
-        return lambda: run_json(cmd, env_threads)
+    def ours(cmd, env=None):
+        return lambda: run_json(cmd, {**env_threads, **(env or {})})
 
     workloads = []  # (name, {engine: thunk})
     for b in [int(x) for x in a.batches.split(",") if x]:
-        flags = ["--preset", "albert-base-v2", "--batch", str(b), "--seq", str(a.seq), "--threads", str(a.threads),
+        flags = ["--preset", SHAPES[a.shape][0], "--batch", str(b), "--seq", str(a.seq), "--threads", str(a.threads),
                  "--json", *common]
         cmd = [a.albert, "bench", *flags]
-        workloads.append((f"infer b={b} s={a.seq}", b, {
+        workloads.append((f"infer {a.shape} b={b} s={a.seq}", b, {
             "albert": ours(cmd),
+            **{f"albert-{k}": ours(cmd, {"ALBERT_F32_KERNEL": k}) for k in a.f32_kernels.split(",") if k},
             **({"albert-int8": ours(cmd + ["--int8"])} if a.int8 else {}),
             **({"naive": ours([a.naive, *flags])} if a.naive else {}),
             "pytorch": lambda b=b: py("torch", b),
@@ -413,6 +446,11 @@ def main():
             "pytorch": lambda b=b: py("torch-texts", b, runs=texts_common),
             **{e: (lambda b=b, m=m: py("ort-texts", b, m, texts_common)) for e, m in cls_models.items()},
         }))
+
+    if keep is not None:
+        # albert-int8 and albert-<kernel> come only with their own flags: kept.
+        workloads = [(w, n, {e: t for e, t in engines.items() if e in keep or e.startswith("albert-")})
+                     for w, n, engines in workloads]
 
     # A peer that fails (torch.compile on a CPU inductor cannot build for) is reported and left out, not fatal.
     failed = {}
