@@ -207,3 +207,31 @@ P = GEN / "out"
 put("shard", "prepared", SEPARATOR.join((P / f).read_bytes() for f in
                                         ["manifest.json", "train.00000.index", "train.00000.tokens",
                                          "word_starts.bin"]))
+
+# --- search: documents and the index manifest ------------------------------------------------------------------
+# documents: the first byte picks the format (pick % 4: txt, md, jsonl, json), the passage length (1 + pick / 4 % 8
+# tokens) and the overlap (pick / 32 % length); see fuzz_targets/documents.rs.
+def doc_pick(fmt, tokens, overlap):
+    return fmt + 4 * (tokens - 1) + 32 * overlap
+
+GUTENBERG = SHARED / "corpus/gutenberg_nltk"
+put("documents", "macbeth_bom.txt", bytes([doc_pick(0, 6, 2)]) + "\ufeff".encode() + head(GUTENBERG / "shakespeare-macbeth.txt", 12))
+# Latin-1 (the shared copy of Julius Caesar): not UTF-8 past byte 3843.
+put("documents", "caesar_latin1.txt", bytes([doc_pick(0, 3, 0)]) + (GUTENBERG / "shakespeare-caesar.txt").read_bytes()[:4096])
+put("documents", "readme.md", bytes([doc_pick(1, 4, 1)]) + head(ROOT / "README.md", 15))
+xquad_en = json.loads((SHARED / "xquad/xquad.en.json").read_text())
+paragraphs = [(a["title"], p["context"]) for a in xquad_en["data"][:3] for p in a["paragraphs"][:1]]
+jsonl = "".join(json.dumps({"id": i, "title": t, "text": c[:300]}, ensure_ascii=False) + "\n"
+                for i, (t, c) in enumerate(paragraphs))
+put("documents", "paragraphs.jsonl", bytes([doc_pick(2, 8, 3)]) + jsonl.encode())
+article = xquad_en["data"][0]
+article["paragraphs"] = article["paragraphs"][:2]
+for p in article["paragraphs"]:
+    p["qas"] = p["qas"][:2]
+put("documents", "xquad_en_cut.json", bytes([doc_pick(3, 7, 5)]) + json.dumps({"version": "1.1", "data": [article]}).encode())
+
+# index_manifest: an index's manifest.json (GEN/index), the same of another layout version, and someone else's.
+manifest = json.loads((GEN / "index/manifest.json").read_text())
+put("index_manifest", "manifest.json", json.dumps(manifest, indent=2))
+put("index_manifest", "version2.json", json.dumps(dict(manifest, version=2), indent=2))
+put("index_manifest", "foreign.json", b'{"name": "demo", "version": "1.0.0", "files": ["index.js"]}')

@@ -24,7 +24,9 @@ pub struct EmbedderId {
 
 impl std::fmt::Display for EmbedderId {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "{} ({} dimensions, sha256 {})", self.spec, self.dim, &self.fingerprint[..self.fingerprint.len().min(12)])
+        // The first 12 characters (not bytes: a manifest is outside data, and its fingerprint any string).
+        let short: String = self.fingerprint.chars().take(12).collect();
+        write!(f, "{} ({} dimensions, sha256 {short})", self.spec, self.dim)
     }
 }
 

@@ -77,6 +77,7 @@ pub enum SearchError {
     Model(#[from] albert::Error),
 
     /// The BM25 index failed.
+    #[cfg(feature = "engine")]
     #[error("BM25 index: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
 

@@ -27,20 +27,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::bm25::Bm25;
 use crate::embedder::{Embedder, EmbedderId};
 use crate::error::{io, Result, SearchError};
+use crate::manifest::{FileEntry, Manifest, FORMAT, MANIFEST, VERSION};
 use crate::passage::{chunk, read_documents, ChunkSettings, Format, Passage};
 use crate::vectors::{self, Vectors};
 
-/// What `manifest.json`'s `format` says.
-pub const FORMAT: &str = "albert-search-index";
-/// The layout version this crate reads and writes.
-pub const VERSION: u32 = 1;
-const MANIFEST: &str = "manifest.json";
 const LOCK: &str = ".lock";
 const BM25_DIR: &str = "bm25";
 const VECTORS: &str = "vectors.usearch";
@@ -48,46 +44,6 @@ const VECTORS: &str = "vectors.usearch";
 const DOC_EXTENSIONS: [&str; 6] = ["txt", "text", "md", "markdown", "jsonl", "json"];
 /// Passages embedded per progress step.
 const EMBED_CHUNK: usize = 64;
-
-/// An indexed file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileEntry {
-    /// SHA-256 of its bytes when indexed, in hex: `sync` re-indexes it when this changes.
-    pub sha256: String,
-    /// How it was read.
-    pub format: Format,
-    /// Documents read from it.
-    pub documents: usize,
-    /// Passages cut from them.
-    pub passages: usize,
-}
-
-/// `manifest.json`: what the index holds and how it was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Always [`FORMAT`]: tells an albert index from any other directory.
-    pub format: String,
-    /// The layout version ([`VERSION`]).
-    pub version: u32,
-    /// The current generation: its files are in `g{generation}/`.
-    pub generation: u64,
-    /// The model that embedded the passages (queries must use the same).
-    pub embedder: EmbedderId,
-    /// How documents were cut.
-    pub chunking: ChunkSettings,
-    /// The paths given to `build` and `add` (absolute): `sync` walks them again for new, changed and gone files.
-    pub roots: BTreeSet<PathBuf>,
-    /// Every indexed file (absolute path) and what it gave.
-    pub files: BTreeMap<PathBuf, FileEntry>,
-    /// Passages in the index.
-    pub passages: u64,
-    /// The id the next passage gets (ids are never reused).
-    pub next_id: u64,
-    /// SHA-256 of the generation's vector file, in hex.
-    pub vectors_sha256: String,
-    /// Size in bytes of every file of the generation, by path relative to its directory.
-    pub generation_files: BTreeMap<String, u64>,
-}
 
 /// A file (or folder) found under a folder given to an update and left out of the index, with why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -183,7 +139,7 @@ struct Lock {
 impl Index {
     /// Opens the index in `dir`, checking it (see the module documentation).
     pub fn open(dir: &Path) -> Result<Self> {
-        let manifest = read_manifest(dir)?;
+        let manifest = Manifest::read(dir)?;
         let generation = generation_dir(dir, manifest.generation);
         let corrupted = |reason: String| SearchError::Corrupted { dir: dir.into(), reason };
         for (name, size) in &manifest.generation_files {
@@ -229,7 +185,7 @@ impl Index {
         progress: &mut dyn Progress,
     ) -> Result<(Self, UpdateReport)> {
         chunking.check()?;
-        let generation = match read_manifest(dir) {
+        let generation = match Manifest::read(dir) {
             Ok(m) => m.generation,
             Err(SearchError::NotAnIndex { .. }) if is_empty_or_absent(dir)? => 0,
             // An index of ours (it has the lock file) that is damaged or old is replaced: rebuilding is what their
@@ -342,7 +298,7 @@ impl Index {
             embedder: m.embedder.clone(),
             chunking: m.chunking,
             files: m.files.len(),
-            documents: m.files.values().map(|f| f.documents).sum(),
+            documents: m.documents(),
             passages: m.passages,
             bytes: m.generation_files.values().sum::<u64>() + manifest_bytes,
             roots: m.roots.iter().cloned().collect(),
@@ -378,7 +334,7 @@ impl Index {
     fn update(&mut self, plan: Plan, embedder: Option<&Embedder>, progress: &mut dyn Progress) -> Result<UpdateReport> {
         let lock = lock(&self.dir)?;
         // Another process may have updated the index since it was opened: start from what is on disk now.
-        if read_manifest(&self.dir)?.generation != self.manifest.generation {
+        if Manifest::read(&self.dir)?.generation != self.manifest.generation {
             return Err(SearchError::Busy { dir: self.dir.clone() });
         }
         let manifest = self.manifest.clone();
@@ -573,36 +529,6 @@ fn write_generation(
     manifest.generation_files = sizes(next)?;
     albert::fsio::sync_dir(next).map_err(io(next))?;
     Ok((bm25, vectors, report))
-}
-
-/// Reads and checks `dir/manifest.json`.
-fn read_manifest(dir: &Path) -> Result<Manifest> {
-    let m = read_manifest_lenient(dir)?;
-    if m.version != VERSION {
-        return Err(SearchError::Version { dir: dir.into(), found: m.version, expected: VERSION });
-    }
-    Ok(m)
-}
-
-/// Reads `dir/manifest.json` as an albert manifest, of any version.
-fn read_manifest_lenient(dir: &Path) -> Result<Manifest> {
-    let path = dir.join(MANIFEST);
-    let not = |reason: String| SearchError::NotAnIndex { dir: dir.into(), reason };
-    if !dir.is_dir() {
-        return Err(not(if dir.exists() { "it is a file".into() } else { "it does not exist".into() }));
-    }
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not(format!("it has no {MANIFEST}"))),
-        Err(e) => return Err(io(path)(e)),
-    };
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| SearchError::Corrupted { dir: dir.into(), reason: format!("{} is not valid JSON ({e})", path.display()) })?;
-    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(not(format!("its {MANIFEST} is not an albert index manifest (no \"format\": \"{FORMAT}\")")));
-    }
-    serde_json::from_value(value)
-        .map_err(|e| SearchError::Corrupted { dir: dir.into(), reason: format!("{} is damaged ({e})", path.display()) })
 }
 
 fn is_empty_or_absent(dir: &Path) -> Result<bool> {
