@@ -15,7 +15,8 @@ batch's longest, through a two-label AlbertForSequenceClassification (albert-bas
 `albert bench --texts`. `albert`'s pipelines cut batches from the texts sorted by token count (a stable sort), so the
 peers get the same: each peer tokenizes every text, sorts by token count with Python's stable sort and batches in that
 order (`--texts-order file` gives the peers file order instead, as tables before 2026-12-07 did; the tokenization
-stays inside the timed pass on both sides).
+stays inside the timed pass on both sides). `albert-unsorted` is ours with batches cut in file order
+(`albert bench --texts-order file`), to show what the sort is worth.
 
 Sections (each its own run with its own baselines, so one fits a session): the default times fixed shapes, training
 and texts; `--cap avx2` runs every engine capped to AVX2 (ours with ALBERT_CPU=avx2, PyTorch with
@@ -442,6 +443,9 @@ def main():
                str(b), "--seq", str(a.seq), "--threads", str(a.threads), "--json", *texts_common[:4]]
         workloads.append((f"{n} texts to logits b={b} ({a.texts_order})", n, {
             "albert": ours(cmd),
+            # Ours without the sort: batches cut in file order (`albert bench --texts-order file`).
+            "albert-unsorted": ours(cmd + ["--texts-order", "file"]),
+            **{f"albert-{k}": ours(cmd, {"ALBERT_F32_KERNEL": k}) for k in a.f32_kernels.split(",") if k},
             **({"albert-int8": ours(cmd + ["--int8"])} if a.int8 else {}),
             "pytorch": lambda b=b: py("torch-texts", b, runs=texts_common),
             **{e: (lambda b=b, m=m: py("ort-texts", b, m, texts_common)) for e, m in cls_models.items()},

@@ -19,8 +19,10 @@ use crate::bench_protocol::{peak_rss_mib, random_batch, Stats};
 albert bench --config small.json --train --batch 16\n  \
 albert bench --texts ../shared/data/glue/SST-2/dev.tsv --tokenizer ../shared/data/spm/spiece.model --batch 32\n\n\
 --texts times the text-to-logits workload instead: every text of the file's `sentence` column (a TSV with a header,\n\
-as GLUE's) tokenized, truncated to --seq tokens, batched in file order, padded to each batch's longest and run\n\
-through a two-label sequence classifier to its softmax scores (`albert classify`'s path); seq_per_s counts texts.\n\n\
+as GLUE's) tokenized, truncated to --seq tokens, batched, padded to each batch's longest and run through a two-label\n\
+sequence classifier to its softmax scores (`albert classify`'s path); seq_per_s counts texts. Batches are cut from\n\
+the texts sorted by token count, as `albert classify` cuts them (--texts-order sorted), or in file order\n\
+(--texts-order file: what batching by arrival gets, with more padding).\n\n\
 Each configuration runs --warmup untimed repetitions, then --runs timed ones; the JSON line per configuration has\n\
 seq_per_s (from the median), median_ms, p10_ms, p90_ms, threads, the shape and peak_rss_mib (the process's VmHWM\n\
 so far: run one configuration per process to attribute it). Weights are random unless --model is given.")]
@@ -63,9 +65,21 @@ pub struct BenchArgs {
     /// Tokenizer for --texts (spiece.model, tokenizer.json or a directory); default: the --model directory's.
     #[arg(long)]
     tokenizer: Option<PathBuf>,
+    /// How --texts are cut into batches: from the texts sorted by token count, or in file order.
+    #[arg(long, value_enum, default_value_t = TextsOrder::Sorted, requires = "texts")]
+    texts_order: TextsOrder,
     /// Print one JSON line per configuration.
     #[arg(long)]
     json: bool,
+}
+
+/// The order `--texts` are batched in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum TextsOrder {
+    /// Sorted by token count, as `albert classify` batches (little padding).
+    Sorted,
+    /// In file order, each batch padded to its own longest.
+    File,
 }
 
 pub fn run(mut args: BenchArgs) -> Result<()> {
@@ -138,7 +152,7 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
         };
         let stats = time_runs(&args, run)?;
         let mode = if args.train { "train_step" } else { "inference" };
-        report(&args, &source, mode, batch, threads, batch as f64 * 1e3 / stats.median, &stats)?;
+        report(&args, &source, mode, batch, threads, batch as f64 * 1e3 / stats.median, &stats, None)?;
     }
     Ok(())
 }
@@ -180,31 +194,46 @@ fn bench_texts(args: &BenchArgs, path: &std::path::Path, source: String, model: 
     for &batch in &args.batch {
         let opts = PipelineOptions { max_length: Some(args.seq), batch_size: batch };
         let stats = time_runs(args, || {
-            classify::classify(&pipeline, &refs, None, &opts)?;
+            match args.texts_order {
+                TextsOrder::Sorted => {
+                    classify::classify(&pipeline, &refs, None, &opts)?;
+                }
+                // One call per batch: the pipeline's sort cannot reach across batches.
+                TextsOrder::File => {
+                    for chunk in refs.chunks(batch) {
+                        classify::classify(&pipeline, chunk, None, &opts)?;
+                    }
+                }
+            }
             Ok(())
         })?;
-        report(args, &source, "texts_to_logits", batch, threads, refs.len() as f64 * 1e3 / stats.median, &stats)?;
+        report(args, &source, "texts_to_logits", batch, threads, refs.len() as f64 * 1e3 / stats.median, &stats, Some(refs.len()))?;
     }
     Ok(())
 }
 
 /// Prints one configuration's result as text or one JSON line.
-fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usize, seq_per_s: f64, stats: &Stats) -> Result<()> {
+/// `texts`: how many texts a run of `--texts` classifies.
+#[allow(clippy::too_many_arguments)]
+fn report(args: &BenchArgs, source: &str, mode: &str, batch: usize, threads: usize, seq_per_s: f64, stats: &Stats, texts: Option<usize>) -> Result<()> {
     let rss = peak_rss_mib();
     let kernel = args.int8.then(|| albert::ops::int8_kernel().name());
     // Training always runs gemm; f32 inference runs the packed kernel where it is available.
     let f32_kernel = if !args.int8 && !args.train { albert::ops::f32_kernel().name() } else { "gemm" };
+    // The batch order of --texts, as its flag names it.
+    let order = args.texts.as_ref().and_then(|_| clap::ValueEnum::to_possible_value(&args.texts_order)).map(|v| v.get_name().to_string());
     if args.json {
         let line = json!({
-            "model": source, "mode": mode, "int8": args.int8, "int8_kernel": kernel, "f32_kernel": f32_kernel, "batch": batch, "seq": args.seq, "threads": threads,
+            "model": source, "mode": mode, "texts": texts, "texts_order": order, "int8": args.int8, "int8_kernel": kernel, "f32_kernel": f32_kernel, "batch": batch, "seq": args.seq, "threads": threads,
             "runs": args.runs, "warmup": args.warmup, "seq_per_s": seq_per_s, "median_ms": stats.median,
             "p10_ms": stats.p10, "p90_ms": stats.p90, "min_ms": stats.min, "peak_rss_mib": rss,
         });
         println!("{line}");
     } else {
         println!(
-            "{source} {mode}{} batch {batch} x seq {}, {threads} thread(s): {seq_per_s:.2} seq/s, median {:.1} ms \
+            "{source} {mode}{}{} batch {batch} x seq {}, {threads} thread(s): {seq_per_s:.2} seq/s, median {:.1} ms \
              (p10 {:.1}, p90 {:.1}), peak RSS {}",
+            order.map_or(String::new(), |o| format!(" ({o} order)")),
             kernel.map_or(String::new(), |k| format!(" int8 ({k})")),
             args.seq,
             stats.median,
