@@ -94,13 +94,28 @@ pub struct QuantizedLinear {
     inner: usize,
     /// `inner` rounded up to a multiple of 64 (the padding inputs have zero weights).
     depth: usize,
-    /// [out rounded up to 64 / 16][depth / 4][16][4]; the padding channels are zero.
-    packed: super::CacheAligned<i8>,
-    /// `packed` widened to i16, where the AVX2 kernel runs (what it reads instead).
-    wide: Option<super::CacheAligned<i16>>,
+    /// The quantized weight, in the one form the kernel reads.
+    weights: Packed,
     /// Per output channel: its scale, and the sum of its quantized weights (to remove the zero point).
     scales: Vec<f32>,
     sums: Vec<i32>,
+}
+
+/// A quantized weight packed as [out rounded up to 64 / 16][depth / 4][16][4], the padding channels zero.
+#[derive(Debug, Clone)]
+enum Packed {
+    /// As bytes, which every kernel but the exact AVX2 one reads.
+    Bytes(super::CacheAligned<i8>),
+    /// Widened to i16, where the exact AVX2 kernel runs: it reads only these, and the bytes kept beside them held
+    /// each weight twice.
+    Wide(super::CacheAligned<i16>),
+}
+
+/// One task's view of the weight's panels and, for the widened weight, of its activations widened once.
+#[derive(Clone, Copy)]
+enum Panels<'a> {
+    Bytes(&'a [i8]),
+    Wide(&'a [i16], &'a [i16]),
 }
 
 impl QuantizedLinear {
@@ -131,13 +146,15 @@ impl QuantizedLinear {
                 sums.push(sum);
             }
         })?;
-        let wide = (kernel == Int8Kernel::Avx2).then(|| super::int8_avx2::widen_weights(packed.as_slice()));
+        let weights = match kernel {
+            Int8Kernel::Avx2 => Packed::Wide(super::int8_avx2::widen_weights(packed.as_slice())),
+            _ => Packed::Bytes(packed),
+        };
         Ok(Self {
             out,
             inner,
             depth,
-            packed,
-            wide,
+            weights,
             scales,
             sums,
         })
@@ -224,15 +241,19 @@ impl QuantizedLinear {
                         quantize_row(row, &mut a[i * self.depth..i * self.depth + inner]);
                 }
                 // The AVX2 kernel reads the task's activations widened, once for all the panels.
-                let a_wide = self.wide.as_ref().map(|_| {
-                    let wide = super::aligned_in(a_wide, m16 * self.depth, 0);
-                    super::int8_avx2::widen_activations(a, wide);
-                    &*wide
-                });
-                for (p, panel) in self.packed.as_slice().chunks(PANEL * self.depth).enumerate() {
-                    match (&self.wide, a_wide) {
-                        (Some(wide), Some(a_wide)) => {
-                            let panel = &wide.as_slice()[p * PANEL * self.depth..(p + 1) * PANEL * self.depth];
+                let panels = match &self.weights {
+                    Packed::Bytes(bytes) => Panels::Bytes(bytes.as_slice()),
+                    Packed::Wide(wide) => {
+                        let a_wide = super::aligned_in(a_wide, m16 * self.depth, 0);
+                        super::int8_avx2::widen_activations(a, a_wide);
+                        Panels::Wide(wide.as_slice(), a_wide)
+                    }
+                };
+                for p in 0..self.out.div_ceil(PANEL) {
+                    let span = p * PANEL * self.depth..(p + 1) * PANEL * self.depth;
+                    match panels {
+                        Panels::Wide(wide, a_wide) => {
+                            let panel = &wide[span];
                             // SAFETY: weights are widened only where the AVX2 kernel was chosen, which the CPU
                             // has; the kernel checks the sizes.
                             #[cfg(target_arch = "x86_64")]
@@ -242,7 +263,7 @@ impl QuantizedLinear {
                             #[cfg(not(target_arch = "x86_64"))]
                             unreachable!("AVX2 weights on a CPU without AVX2 ({}, {})", panel.len(), a_wide.len())
                         }
-                        _ => product(kernel, a, m16, panel, self.depth, PANEL, c),
+                        Panels::Bytes(bytes) => product(kernel, a, m16, &bytes[span], self.depth, PANEL, c),
                     }
                     let cols = p * PANEL..((p + 1) * PANEL).min(self.out);
                     let (sums, scales, bias) = (
