@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use albert::pipeline::{PipelineModel, Task};
+use albert::Precision;
 use albert_search::{ChunkSettings, Embedder, Index, IndexInfo, Progress, Reranker, SearchMode, UpdateReport};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -212,10 +214,15 @@ pub fn query_embedder(index: &Index, mode: SearchMode, spec: Option<&str>) -> Re
     }
 }
 
-/// The reranker `spec` names, if any.
-pub fn load_reranker(spec: Option<&str>) -> Result<Option<Reranker>> {
-    spec.map(|spec| Reranker::load(spec).with_context(|| format!("loading the reranker {}", albert::hub::echo(spec))))
-        .transpose()
+/// The reranker `spec` names, if any, its projections in int8 where `int8` asks and this CPU runs it fast.
+pub fn load_reranker(spec: Option<&str>, int8: bool) -> Result<Option<Reranker>> {
+    spec.map(|spec| {
+        let loading = || format!("loading the reranker {}", albert::hub::echo(spec));
+        let mut model = PipelineModel::load(spec, Task::Classify).with_context(loading)?;
+        model.model.set_precision(Precision::from_int8(crate::info::int8_wanted(int8)));
+        Reranker::new(model).with_context(loading)
+    })
+    .transpose()
 }
 
 /// Warns on stderr of each skipped file (whatever the output), then prints the summary or, with `json`, the report.

@@ -42,6 +42,10 @@ pub struct SearchArgs {
     /// The embedder of queries, when it does not lie where the index recorded it (it must be the same model).
     #[arg(long, value_name = "MODEL")]
     embedder: Option<String>,
+    /// Run the reranker's projections in int8 (about twice as fast on CPUs with a fast int8 kernel; `albert info
+    /// --kernels` says which this CPU runs). Queries are still embedded in f32, as the index's passages were.
+    #[arg(long)]
+    int8: bool,
     /// Print the hits as one JSON object.
     #[arg(long)]
     json: bool,
@@ -51,7 +55,7 @@ pub struct SearchArgs {
 pub fn run(args: SearchArgs) -> Result<()> {
     let index = crate::index::open(&args.index)?;
     let embedder = crate::index::query_embedder(&index, args.mode, args.embedder.as_deref())?;
-    let reranker = crate::index::load_reranker(args.rerank.as_deref())?;
+    let reranker = crate::index::load_reranker(args.rerank.as_deref(), args.int8)?;
     let opts = SearchOptions { mode: args.mode, k: args.k, fusion_depth: args.fusion_depth, rerank_depth: args.rerank_depth };
     let start = Instant::now();
     let hits = index.search(&args.query, &opts, embedder.as_ref(), reranker.as_ref())?;

@@ -66,6 +66,17 @@ fn index_and_search_a_folder() {
     let reranked = json(&["search", &i, "zebra", "--rerank", &fixture("sentiment"), "--json"]);
     assert_eq!(reranked["reranker"]["label"], "positive");
     assert!(reranked["hits"][0]["scores"]["rerank"].is_number());
+    // In int8 the reranker reads the same candidates, and its scores (probabilities) move little.
+    let int8 = json(&["search", &i, "zebra", "--rerank", &fixture("sentiment"), "--int8", "--json"]);
+    let rerank_scores = |v: &Value| -> std::collections::BTreeMap<String, f64> {
+        let hits = v["hits"].as_array().unwrap().iter();
+        hits.map(|h| (h["passage"]["source"]["doc_id"].as_str().unwrap().to_string(), h["scores"]["rerank"].as_f64().unwrap())).collect()
+    };
+    let (f32_scores, int8_scores) = (rerank_scores(&reranked), rerank_scores(&int8));
+    assert_eq!(f32_scores.keys().collect::<Vec<_>>(), int8_scores.keys().collect::<Vec<_>>());
+    for (id, s) in &f32_scores {
+        assert!((s - int8_scores[id]).abs() < 0.05, "{id}: f32 {s}, int8 {}", int8_scores[id]);
+    }
     let text = ok(&["search", &i, "zebra", "--mode", "bm25"]);
     assert!(text.contains("faq.jsonl") && text.contains("[q1 \"Zebras\"] chars 0..27"), "{text}");
 
