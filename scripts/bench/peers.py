@@ -18,6 +18,10 @@ order (`--texts-order file` gives the peers file order instead, as tables before
 stays inside the timed pass on both sides). `albert-unsorted` is ours with batches cut in file order
 (`albert bench --texts-order file`), to show what the sort is worth.
 
+`--shape large` or `xxlarge` times the fixed shapes on Hugging Face's albert-large-v2 or albert-xxlarge-v2 shape
+instead of base (random init on both sides); `--engines` keeps only the named engines (xxlarge at batch 16 takes
+minutes a process), `--f32-kernels` adds albert on other f32 kernels, `--onnx-dir` reuses exported models.
+
 Sections (each its own run with its own baselines, so one fits a session): the default times fixed shapes, training
 and texts; `--cap avx2` runs every engine capped to AVX2 (ours with ALBERT_CPU=avx2, PyTorch with
 ATEN_CPU_CAPABILITY=avx2 and MKL_ENABLE_INSTRUCTIONS=AVX2, ONNX Runtime has no such switch and runs uncapped: say so
