@@ -61,6 +61,11 @@ pub struct AskArgs {
     /// Longest answer in tokens.
     #[arg(long, default_value_t = 30)]
     max_answer_length: usize,
+    /// Passage windows per forward pass. The passages are read in one call either way, with the same answers; on a
+    /// CPU, passages of different lengths padded into one pass cost more than one pass each (five XQuAD paragraphs of
+    /// 112 to 300 tokens: 1.5 to 1.7 times the time on 2 cores, docs/search/README.md), hence 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    batch_size: u64,
     /// Keep a session: read questions from stdin, each with the previous turns.
     #[arg(long)]
     chat: bool,
@@ -113,7 +118,11 @@ pub fn run(args: AskArgs) -> Result<()> {
             rerank_depth: args.rerank_depth,
             ..SearchOptions::default()
         },
-        qa: QaOptions { max_answer_length: args.max_answer_length, ..QaOptions::default() },
+        qa: QaOptions {
+            max_answer_length: args.max_answer_length,
+            batch_size: usize::try_from(args.batch_size).unwrap_or(usize::MAX),
+            ..QaOptions::default()
+        },
         threshold: args.threshold,
         runner_ups: args.runner_ups,
     };
