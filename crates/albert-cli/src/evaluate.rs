@@ -75,7 +75,7 @@ pub struct EvaluateArgs {
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let task = match (args.task, &args.retrieval.index) {
         (EvalTask::Retrieval, _) => {
-            let report = crate::evaluate_retrieval::run(&args.data, args.run.articles, &args.retrieval)?;
+            let report = crate::evaluate_retrieval::run(&args.data, args.run.articles, &args.retrieval, args.run.int8)?;
             match args.json {
                 true => println!("{}", serde_json::to_string_pretty(&report)?),
                 false => print!("{report}"),

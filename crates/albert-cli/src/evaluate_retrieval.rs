@@ -74,10 +74,6 @@ pub struct RetrievalArgs {
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = BootstrapOptions::default().seed)]
     pub bootstrap_seed: u64,
-    /// Run the reranker's and the reader's projections in int8, as `albert search --int8` and `albert ask --int8`
-    /// do (queries are still embedded in f32).
-    #[arg(long)]
-    pub int8: bool,
     #[command(flatten)]
     pub overwrite: OverwriteArg,
 }
@@ -194,7 +190,9 @@ struct Question {
 }
 
 /// Runs the evaluation; `articles` picks the XQuAD split's part of the file.
-pub fn run(data: &std::path::Path, articles: Option<albert_train::tasks::squad::ArticlePart>, args: &RetrievalArgs) -> Result<RetrievalReport> {
+/// `int8`: evaluate's `--int8`, which runs the reranker's and the reader's projections in int8 (queries are still
+/// embedded in f32, as `albert search --int8` and `albert ask --int8` do).
+pub fn run(data: &std::path::Path, articles: Option<albert_train::tasks::squad::ArticlePart>, args: &RetrievalArgs, int8: bool) -> Result<RetrievalReport> {
     let index_dir = args.index.as_deref().context("--task retrieval needs --index INDEX")?;
     if let Some(path) = &args.per_question {
         args.overwrite.claim_file(path)?;
@@ -226,8 +224,8 @@ pub fn run(data: &std::path::Path, articles: Option<albert_train::tasks::squad::
         }
     }
     anyhow::ensure!(!questions.is_empty(), "{} holds no question", data.display());
-    let reranker = crate::index::load_reranker(args.rerank.as_deref(), args.int8)?;
-    let reader = args.reader.as_deref().map(|spec| load_reader(Some(spec), args.int8)).transpose()?;
+    let reranker = crate::index::load_reranker(args.rerank.as_deref(), int8)?;
+    let reader = args.reader.as_deref().map(|spec| load_reader(Some(spec), int8)).transpose()?;
     let embedder = (args.mode != SearchMode::Bm25).then_some(&embedder);
     let search = SearchOptions { mode: args.mode, k: 20, rerank_depth: args.rerank_depth.max(20), ..SearchOptions::default() };
     let asker = reader.as_ref().map(|reader| Asker { index: &index, embedder, reranker: reranker.as_ref(), reader });
