@@ -8,6 +8,9 @@
 #    for XQuAD's questions) and the HNSW vector index over SYNTHETIC clustered unit vectors of 256 values, the
 #    built-in embedder's width (build, bytes, open, query p50/p99, recall@10 against exact search). No embedder
 #    runs here: at 1M passages it would take hours.
+#    Then the vector build alone at AB_SIZE vectors, one insertion at a time (a rayon pool of one thread, the build
+#    before it went parallel) against RAYON_NUM_THREADS threads (all cores by default), alternating, AB_ROUNDS of
+#    each: wall and CPU seconds, vectors re-inserted after a parallel insertion stranded them, recall@10.
 # 2. Embedding throughput on real text: EMBED_TEXTS lines of about 150 words of the corpus through `albert embed`
 #    (the built-in albert-small), model loading included.
 # 3. End to end with the built-in embedder: `albert index build` over E2E_FILES of the corpus (passages/s as the
@@ -15,7 +18,7 @@
 #    and hybrid reranked by RERANKER: the search's own milliseconds (p50/p99; index and models already open) and
 #    the whole command's wall time (process start, opening the index, loading the models).
 #
-# Knobs (environment): SIZES="10000 100000 1000000" QUERIES=500 (per size; the exact search for recall costs
+# Knobs (environment): SIZES="10000 100000 1000000" AB_SIZE=100000 AB_ROUNDS=2 (AB_ROUNDS=0: no A/B) QUERIES=500 (per size; the exact search for recall costs
 # QUERIES x N x 256 multiply-adds) EMBED_TEXTS=2000 E2E_FILES="all gutenberg books and botchan" SEARCHES=50
 # RERANKER=models/albert-small-sst2 ALBERT=target/release/albert DATA=../shared/data
 # Each measurement is one JSON line in OUT/results.jsonl; a summary is printed at the end.
@@ -26,6 +29,8 @@ OUT=${1:-$ROOT/target/bench/search-scale}
 ALBERT=${ALBERT:-$ROOT/target/release/albert}
 DATA=${DATA:-$ROOT/../shared/data}
 SIZES=${SIZES:-"10000 100000 1000000"}
+AB_SIZE=${AB_SIZE:-100000}
+AB_ROUNDS=${AB_ROUNDS:-2}
 QUERIES=${QUERIES:-500}
 EMBED_TEXTS=${EMBED_TEXTS:-2000}
 E2E_FILES=${E2E_FILES:-$(ls "$DATA"/corpus/gutenberg_nltk/*.txt "$DATA"/corpus/botchan/botchan.txt)}
@@ -45,6 +50,10 @@ for n in $SIZES; do
   echo "== $n passages" >&2
   "$scale" "$n" "$OUT/scale-$n" "$DATA/corpus" "$QUESTIONS" "$QUERIES" | tee -a "$RESULTS"
 done
+if [ "$AB_ROUNDS" -gt 0 ]; then
+  echo "== vector build at $AB_SIZE: one thread against the pool, $AB_ROUNDS rounds" >&2
+  "$scale" build-ab "$AB_SIZE" "$AB_ROUNDS" "$QUERIES" | tee -a "$RESULTS"
+fi
 
 # 2. Embedding throughput: the corpus as lines of about 900 characters (150 words).
 # (head closes the pipe early: pipefail would count that as a failure.)
@@ -92,6 +101,7 @@ echo
 echo "| index | passages | build s | bytes | open ms | query p50 ms | query p99 ms | recall@10 |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 jq -r 'select(.index) | "| \(.index)\(if .synthetic then " (synthetic)" else "" end) | \(.passages // .vectors) | \(.build_s * 10 | round / 10) | \(.bytes) | \(.open_ms * 10 | round / 10) | \(.query_p50_ms * 1000 | round / 1000) | \(.query_p99_ms * 1000 | round / 1000) | \(.recall_at_10 // "-") |"' "$RESULTS"
+jq -r 'select(.measure == "vector build") | "vector build of \(.vectors), round \(.round), \(.threads) thread(s): \(.build_s * 10 | round / 10) s (\(.build_cpu_s * 10 | round / 10) CPU s), \(.reinserted) re-inserted, recall@10 \(.recall_at_10), load \(.load_average)"' "$RESULTS"
 jq -r 'select(.measure == "embed") | "\nembedding: \(.texts) texts of ~150 words in \(.seconds * 10 | round / 10) s: \(.texts_per_s * 10 | round / 10) texts/s"' "$RESULTS"
 jq -r 'select(.measure == "index build") | "index build end to end: \(.passages) passages in \(.seconds * 10 | round / 10) s: \(.passages_per_s * 10 | round / 10) passages/s"' "$RESULTS"
 jq -r 'select(.measure == "search") | "search \(.setting) (\(.passages) passages): p50 \(.search_p50_ms * 10 | round / 10) ms, p99 \(.search_p99_ms * 10 | round / 10) ms; whole command p50 \(.command_p50_ms | round) ms"' "$RESULTS"

@@ -18,9 +18,15 @@
 //! build time, vectors re-inserted after the parallel insertion stranded them, recall@10 against exact search, and
 //! how many of a sample of the stored vectors their own search finds (among its 10 nearest).
 //!
+//! `scale shards N S` splits N vectors into S shards by id (id modulo S), builds each, fans every query out to all of
+//! them and merges their 10 nearest by cosine: recall@10 of the merge against exact search and the query latency
+//! (the shards one after another, and the slowest shard: what a fan-out to S machines waits for), beside one index
+//! of all N.
+//!
 //! Prints one JSON line per measurement. Run by scripts/bench/search_scale.sh:
 //!   scale N OUT CORPUS QUESTIONS_JSON [QUERIES=500] [DIM=256]
 //!   scale build-ab N ROUNDS [QUERIES=500] [DIM=256]
+//!   scale shards N S [QUERIES=500] [DIM=256]
 //! (the binary `cargo build --release -p albert-search --features bench --bench scale` makes; `cargo bench -- ARGS`
 //! works too, but rebuilds every dependency)
 
@@ -36,14 +42,17 @@ const WORDS_PER_PASSAGE: usize = 150;
 const K: usize = 10;
 
 const USAGE: &str =
-    "usage: scale N OUT CORPUS QUESTIONS_JSON [QUERIES=500] [DIM=256]\n       scale build-ab N ROUNDS [QUERIES=500] [DIM=256]";
+    "usage: scale N OUT CORPUS QUESTIONS_JSON [QUERIES=500] [DIM=256]\n       scale build-ab N ROUNDS [QUERIES=500] [DIM=256]\n       scale shards N S [QUERIES=500] [DIM=256]";
 
 fn main() {
     // `cargo bench` appends `--bench`.
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let ab = args.first().is_some_and(|a| a == "build-ab");
-    let args = if ab { &args[1..] } else { &args[..] };
-    if args.len() < if ab { 2 } else { 4 } {
+    let mode = match args.first().map(String::as_str) {
+        Some(m @ ("build-ab" | "shards")) => m.to_owned(),
+        _ => String::new(),
+    };
+    let args = if mode.is_empty() { &args[..] } else { &args[1..] };
+    if args.len() < if mode.is_empty() { 4 } else { 2 } {
         eprintln!("{USAGE}");
         std::process::exit(2);
     }
@@ -58,8 +67,10 @@ fn main() {
         eprintln!("N should be at least 1");
         std::process::exit(2);
     }
-    let done = if ab {
+    let done = if mode == "build-ab" {
         build_ab(n, number(1, 0), number(2, 500), number(3, 256))
+    } else if mode == "shards" {
+        shards(n, number(1, 0).max(1), number(2, 500), number(3, 256))
     } else {
         let (out, corpus, questions) = (PathBuf::from(&args[1]), PathBuf::from(&args[2]), PathBuf::from(&args[3]));
         run(n, &out, &corpus, &questions, number(4, 500), number(5, 256))
@@ -173,7 +184,7 @@ fn queried(index: &Vectors, probes: &[Vec<f32>], truth: &[Vec<u64>]) -> Result<(
         let start = Instant::now();
         let got = index.search(q, K)?;
         latencies.push(ms(start));
-        found += got.iter().filter(|id| t.contains(id)).count();
+        found += got.iter().filter(|(id, _)| t.contains(id)).count();
     }
     let (p50, p99) = percentiles(latencies);
     Ok((p50, p99, found as f64 / truth.iter().map(Vec::len).sum::<usize>() as f64))
@@ -197,7 +208,7 @@ fn build_ab(n: usize, rounds: usize, queries: usize, dim: usize) -> Result<(), E
             let (_, _, recall) = queried(&index, &probes, &truth)?;
             let mut reached = 0;
             for &i in &sample {
-                reached += usize::from(index.search(&base[i], K)?.contains(&ids[i]));
+                reached += usize::from(index.search(&base[i], K)?.iter().any(|&(id, _)| id == ids[i]));
             }
             let line = serde_json::json!({
                 "measure": "vector build", "vectors": n, "dim": dim, "round": round, "threads": threads, "build_s": build_s,
@@ -208,6 +219,54 @@ fn build_ab(n: usize, rounds: usize, queries: usize, dim: usize) -> Result<(), E
             println!("{line}");
         }
     }
+    Ok(())
+}
+
+/// Shards by id, as a search spread over machines would hold them: S indexes, shard s holding the ids equal to s
+/// modulo S, each built on the pool; every query fanned out to each shard for its `K` nearest and the answers merged
+/// by cosine (comparable across shards: the same embedder), against one index of all N.
+fn shards(n: usize, count: usize, queries: usize, dim: usize) -> Result<(), Error> {
+    let (base, probes) = clustered(n, queries, dim);
+    let truth = exact_all(&base, &probes);
+    let (mut parts, mut shard_build_s) = (Vec::new(), Vec::new());
+    for shard in 0..count {
+        let ids: Vec<u64> = (shard..n).step_by(count).map(|i| i as u64).collect();
+        let vectors: Vec<Vec<f32>> = ids.iter().map(|&i| base[i as usize].clone()).collect();
+        let start = Instant::now();
+        parts.push(Vectors::build(dim, &ids, &vectors)?.0);
+        shard_build_s.push(start.elapsed().as_secs_f64());
+    }
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let start = Instant::now();
+    let (whole, _) = Vectors::build(dim, &ids, &base)?;
+    let whole_build_s = start.elapsed().as_secs_f64();
+    let (p50, p99, recall) = queried(&whole, &probes, &truth)?;
+    let (mut one_after_another, mut slowest, mut found) = (Vec::new(), Vec::new(), 0usize);
+    for (q, t) in probes.iter().zip(&truth) {
+        let (mut merged, mut total, mut most) = (Vec::new(), 0.0, 0f64);
+        for part in &parts {
+            let start = Instant::now();
+            merged.extend(part.search(q, K)?);
+            let took = ms(start);
+            (total, most) = (total + took, most.max(took));
+        }
+        merged.sort_by(|a, b| b.1.total_cmp(&a.1));
+        merged.truncate(K);
+        found += merged.iter().filter(|(id, _)| t.contains(id)).count();
+        one_after_another.push(total);
+        slowest.push(most);
+    }
+    let ((serial_p50, serial_p99), (slowest_p50, slowest_p99)) = (percentiles(one_after_another), percentiles(slowest));
+    let line = serde_json::json!({
+        "measure": "shards", "vectors": n, "dim": dim, "shards": count, "queries": probes.len(),
+        "shard_build_s": shard_build_s, "whole_build_s": whole_build_s,
+        "whole_query_p50_ms": p50, "whole_query_p99_ms": p99, "whole_recall_at_10": recall,
+        "fanout_sum_p50_ms": serial_p50, "fanout_sum_p99_ms": serial_p99,
+        "fanout_slowest_shard_p50_ms": slowest_p50, "fanout_slowest_shard_p99_ms": slowest_p99,
+        "merged_recall_at_10": found as f64 / truth.iter().map(Vec::len).sum::<usize>() as f64,
+        "load_average": load_average()?,
+    });
+    println!("{line}");
     Ok(())
 }
 
@@ -287,8 +346,8 @@ fn exact(base: &[Vec<f32>], q: &[f32]) -> Vec<u64> {
     if k < scored.len() {
         scored.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
     }
-    scored.truncate(k);
-    scored.into_iter().map(|(_, i)| i).collect()
+    // Collected from a borrow: `into_iter().collect()` would reuse, and keep, the N-entry buffer (16 MB at 1M).
+    scored[..k].iter().map(|&(_, i)| i).collect()
 }
 
 /// Inner product in eight running sums, which the compiler turns into SIMD lanes (one sum it could not reorder):

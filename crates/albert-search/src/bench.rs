@@ -65,8 +65,8 @@ impl Vectors {
         crate::vectors::Vectors::view(path, dim).map(Self)
     }
 
-    /// The `k` nearest ids to `query`, nearest first.
-    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<u64>> {
-        Ok(self.0.search(query, k)?.into_iter().map(|(id, _)| id).collect())
+    /// The `k` nearest ids to `query`, nearest first, with their cosine.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(u64, f32)>> {
+        self.0.search(query, k)
     }
 }
