@@ -50,26 +50,44 @@ pub(super) fn widen_activations(a: &[u8], wide: &mut [i16]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn product(a: &[i16], m: usize, w: &[i16], depth: usize, out64: usize, c: &mut [i32]) {
-    // The raw-pointer tiles below read and write exactly inside these bounds.
+    for_each_tile("int8", ROWS, MAX_DEPTH, (a, w, c), (m, depth, out64), |a, w, c| {
+        // SAFETY: 2 rows of `a`, one block of `w` (16 x depth) and 2 rows of 16 outputs of `c`, inside the sizes
+        // for_each_tile asserted; the CPU has AVX2 (this function's contract).
+        unsafe { tile(a, w, depth, c, out64) }
+    });
+}
+
+/// Runs `tile(a, w, c)` on every `rows`-row x 16-channel tile of an AVX2 int8 product c (m x out64) = a (m x depth)
+/// x w (out64 x depth, packed in blocks of 16 channels), given the pointers to the tile's first row of `a`, its
+/// block of `w` and its first output, after asserting the sizes the tiles' raw pointers rely on and the kernel's `max_depth` (both AVX2 kernels:
+/// this one and [`super::int8_avx2_7bit`]; `what` names the kernel in the error). Inlined, so that the tile inlines
+/// into the caller's AVX2 code.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) fn for_each_tile<A, W>(
+    what: &str,
+    rows: usize,
+    max_depth: usize,
+    (a, w, c): (&[A], &[W], &mut [i32]),
+    (m, depth, out64): (usize, usize, usize),
+    mut tile: impl FnMut(*const A, *const W, *mut i32),
+) {
     assert!(
-        m.is_multiple_of(ROWS) && depth.is_multiple_of(4) && depth <= MAX_DEPTH && out64.is_multiple_of(LANES),
-        "AVX2 int8 product of {m} rows x {depth} inputs x {out64} channels: needs rows in pairs, inputs in 4s \
-         (at most {MAX_DEPTH}) and channels in blocks of {LANES}"
+        m.is_multiple_of(rows) && depth.is_multiple_of(4) && depth <= max_depth && out64.is_multiple_of(LANES),
+        "AVX2 {what} product of {m} rows x {depth} inputs x {out64} channels: needs rows in {rows}s, inputs in 4s \
+         (at most {max_depth}) and channels in blocks of {LANES}"
     );
     assert!(
         a.len() >= m * depth && w.len() >= out64 * depth && c.len() >= m * out64,
         "int8 product operands out of bounds"
     );
     for block in 0..out64 / LANES {
-        for row in (0..m).step_by(ROWS) {
-            // SAFETY: rows row..row + 2 of `a` (m x depth), block `block` of `w` (16 x depth each) and 16 columns of
-            // rows row..row + 2 of `c` (m x out64, from column block x 16), all inside the asserted sizes.
+        for row in (0..m).step_by(rows) {
+            // Pointer arithmetic only; what `tile` reads and writes through them is inside the sizes asserted above.
             tile(
-                a.as_ptr().add(row * depth),
-                w.as_ptr().add(block * LANES * depth),
-                depth,
-                c.as_mut_ptr().add(row * out64 + block * LANES),
-                out64,
+                a.as_ptr().wrapping_add(row * depth),
+                w.as_ptr().wrapping_add(block * LANES * depth),
+                c.as_mut_ptr().wrapping_add(row * out64 + block * LANES),
             );
         }
     }

@@ -46,35 +46,17 @@ pub(super) unsafe fn product(
     out64: usize,
     c: &mut [i32],
 ) {
-    // The raw-pointer tiles below read and write exactly inside these bounds.
-    assert!(
-        m.is_multiple_of(ROWS) && depth.is_multiple_of(4) && depth <= MAX_DEPTH && out64.is_multiple_of(LANES),
-        "AVX2 7-bit int8 product of {m} rows x {depth} inputs x {out64} channels: needs rows in 4s, inputs in 4s \
-         (at most {MAX_DEPTH}) and channels in blocks of {LANES}"
-    );
-    assert!(
-        a.len() >= m * depth && w.len() >= out64 * depth && c.len() >= m * out64,
-        "int8 product operands out of bounds"
-    );
     // Outside the range a pair would saturate: wrong numbers, not unsafe memory. The layers quantize within it, so
     // the full pass over the weights on every call is left to debug builds (the tests).
     debug_assert!(
-        w[..out64 * depth].iter().all(|v| WEIGHTS.contains(v)),
+        w.iter().take(out64 * depth).all(|v| WEIGHTS.contains(v)),
         "a weight outside {WEIGHTS:?} reached the 7-bit kernel"
     );
-    for block in 0..out64 / LANES {
-        for row in (0..m).step_by(ROWS) {
-            // SAFETY: rows row..row + 4 of `a` (m x depth), block `block` of `w` (16 x depth each) and 16 columns of
-            // rows row..row + 4 of `c` (m x out64, from column block x 16), all inside the asserted sizes.
-            tile(
-                a.as_ptr().add(row * depth),
-                w.as_ptr().add(block * LANES * depth),
-                depth,
-                c.as_mut_ptr().add(row * out64 + block * LANES),
-                out64,
-            );
-        }
-    }
+    super::int8_avx2::for_each_tile("7-bit int8", ROWS, MAX_DEPTH, (a, w, c), (m, depth, out64), |a, w, c| {
+        // SAFETY: 4 rows of `a`, one block of `w` (16 x depth) and 4 rows of 16 outputs of `c`, inside the sizes
+        // for_each_tile asserted; the CPU has AVX2 (this function's contract).
+        unsafe { tile(a, w, depth, c, out64) }
+    });
 }
 
 /// 4 rows of activations (`a`, `depth` apart) times one packed block `w` into `c` (rows `out64` apart, 16 channels
