@@ -126,8 +126,10 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ 
 /// floating-point type; integer tensors (such as a `position_ids` buffer) keep their type (bool
 /// becomes u8). Tensors end up on `device`.
 ///
-/// Safetensors files are memory-mapped; modifying one while it is being loaded is undefined
-/// behaviour. PyTorch files are read without executing any pickled code.
+/// Files are memory-mapped; modifying one while it is being loaded is undefined behaviour. Each
+/// tensor is copied out of the map a block at a time and the block's pages handed back, so the
+/// file's pages do not stay resident beside the copies. PyTorch files are read without executing
+/// any pickled code.
 pub fn load_tensors(
     path: &Path,
     device: &Device,
@@ -191,10 +193,93 @@ fn read_file(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
     // SAFETY: the map is read-only and dropped before returning; the file must not be modified
     // meanwhile (documented on `load_tensors`).
     let data = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;
-    parse(path, &data)
+    parse(path, &Source::mapped(&data))
 }
 
-type Parser = fn(&Path, &[u8]) -> Result<Vec<(String, Tensor)>, CheckpointError>;
+type Parser = fn(&Path, &Source) -> Result<Vec<(String, Tensor)>, CheckpointError>;
+
+/// Bytes copied out of a map per block before the block's pages are handed back (see [`Source`]).
+const RELEASE_BLOCK: usize = 8 << 20;
+
+/// The bytes of a checkpoint file, memory-mapped (or, in tests, in memory).
+///
+/// A map's pages, once read, stay resident until the map is dropped: copying every tensor out of
+/// it held the whole file (resident file pages) beside the copies, twice the weights at the peak.
+/// [`Source::tensor`] therefore copies a tensor a block at a time and hands each block's pages
+/// back to the kernel (`MADV_DONTNEED`), so that at most one block of the file is resident.
+pub(super) struct Source<'a> {
+    /// The whole file.
+    pub(super) bytes: &'a [u8],
+    map: Option<&'a memmap2::Mmap>,
+}
+
+impl<'a> Source<'a> {
+    fn mapped(map: &'a memmap2::Mmap) -> Self {
+        Self { bytes: map, map: Some(map) }
+    }
+
+    /// Bytes that are not a map (nothing to hand back).
+    #[cfg(test)]
+    pub(super) fn in_memory(bytes: &'a [u8]) -> Self {
+        Self { bytes, map: None }
+    }
+
+    /// Drops this process's pages of `part` where it lies in the map; a no-op for any other slice.
+    pub(super) fn release(&self, part: &[u8]) {
+        let Some(map) = self.map else { return };
+        let Some(offset) = (part.as_ptr() as usize).checked_sub(map.as_ptr() as usize) else {
+            return;
+        };
+        if offset.saturating_add(part.len()) > map.len() || part.is_empty() {
+            return;
+        }
+        // SAFETY: the map is read-only and never written; MADV_DONTNEED only unmaps its pages
+        // from this process, and a later read faults them in again from the file (the page
+        // cache), with the same bytes. A failure only leaves the pages resident: ignored.
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, part.len())
+        };
+    }
+
+    /// A CPU tensor of `dtype` and `shape` holding a copy of `part` (as
+    /// `Tensor::from_raw_buffer`, whose error a size mismatch gets), copied a block at a time
+    /// with each block's pages released once copied.
+    pub(super) fn tensor(&self, part: &[u8], dtype: DType, shape: &[usize]) -> candle_core::Result<Tensor> {
+        let elems = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if elems.and_then(|n| n.checked_mul(dtype.size_in_bytes())) != Some(part.len()) {
+            return Tensor::from_raw_buffer(part, dtype, shape, &Device::Cpu);
+        }
+        match dtype {
+            DType::U8 => self.copy_blocks::<u8>(part, shape),
+            DType::U32 => self.copy_blocks::<u32>(part, shape),
+            DType::I16 => self.copy_blocks::<i16>(part, shape),
+            DType::I32 => self.copy_blocks::<i32>(part, shape),
+            DType::I64 => self.copy_blocks::<i64>(part, shape),
+            DType::BF16 => self.copy_blocks::<half::bf16>(part, shape),
+            DType::F16 => self.copy_blocks::<half::f16>(part, shape),
+            DType::F32 => self.copy_blocks::<f32>(part, shape),
+            DType::F64 => self.copy_blocks::<f64>(part, shape),
+            _ => Tensor::from_raw_buffer(part, dtype, shape, &Device::Cpu),
+        }
+    }
+
+    /// `part` (exactly `shape`'s elements of `T`) as a tensor, block by block.
+    fn copy_blocks<T: candle_core::WithDType>(&self, part: &[u8], shape: &[usize]) -> candle_core::Result<Tensor> {
+        let n = part.len() / std::mem::size_of::<T>();
+        let mut values: Vec<T> = Vec::with_capacity(n);
+        let dst = values.as_mut_ptr().cast::<u8>();
+        for (i, block) in part.chunks(RELEASE_BLOCK).enumerate() {
+            // SAFETY: the blocks are consecutive parts of `part`, whose `n * size_of::<T>()` bytes
+            // the vector has reserved; source and destination do not overlap.
+            unsafe { std::ptr::copy_nonoverlapping(block.as_ptr(), dst.add(i * RELEASE_BLOCK), block.len()) };
+            self.release(block);
+        }
+        // SAFETY: all `n` elements were written above, and every bit pattern is a valid value of
+        // these plain number types.
+        unsafe { values.set_len(n) };
+        Tensor::from_vec(values, shape, &Device::Cpu)
+    }
+}
 
 /// The parser for a checkpoint file, chosen by its extension.
 fn parser(path: &Path) -> Result<Parser, CheckpointError> {

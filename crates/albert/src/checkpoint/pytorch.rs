@@ -7,23 +7,24 @@ use std::io::Read;
 use std::path::Path;
 use std::rc::Rc;
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 use super::pickle::{unpickle, PickleError, StorageRef, TensorRef, Value};
-use super::CheckpointError;
+use super::{CheckpointError, Source};
 
 /// Start of a legacy file: protocol-2 pickle of torch's magic number 0x1950a86a20f9469cfc6c.
 const LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
 /// Legacy `PROTOCOL_VERSION`, the second pickle of a legacy file.
 const LEGACY_PROTOCOL: i64 = 1001;
 
-/// Reads all tensors of the torch file `path` whose bytes are `data`, in state_dict order, as
+/// Reads all tensors of the torch file `path` whose bytes are `source`, in state_dict order, as
 /// stored (CPU, own dtype).
-pub(super) fn parse(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+pub(super) fn parse(path: &Path, source: &Source) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    let data = source.bytes;
     if data.starts_with(b"PK\x03\x04") {
-        read_zip(path, data)
+        read_zip(path, source)
     } else if data.starts_with(LEGACY_MAGIC) {
-        read_legacy(path, data)
+        read_legacy(path, source)
     } else {
         Err(corrupt(
             path,
@@ -51,7 +52,8 @@ fn pickle_error(path: &Path) -> impl Fn(PickleError) -> CheckpointError + '_ {
 
 /// Zip layout: `<archive>/data.pkl` (the pickle), `<archive>/data/<key>` (one entry per storage),
 /// `<archive>/byteorder`. torch stores entries uncompressed.
-fn read_zip(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+fn read_zip(path: &Path, source: &Source) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    let data = source.bytes;
     let zip_error = |e: zip::result::ZipError| corrupt(path, format!("zip archive: {e}"));
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(zip_error)?;
     let pickles: Vec<String> = zip
@@ -97,7 +99,7 @@ fn read_zip(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>, Checkpoin
     }
     let (root, _) = unpickle(&read_entry(pkl.as_str())?).map_err(pickle_error(path))?;
     let entries = state_dict(path, &root)?;
-    build_tensors(path, &entries, |storage| {
+    build_tensors(path, source, &entries, |storage| {
         read_entry(&format!("{prefix}data/{}", storage.key))
     })
 }
@@ -105,7 +107,8 @@ fn read_zip(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>, Checkpoin
 /// Legacy layout: pickles of the magic number, the protocol version, sys_info, the state_dict and
 /// the list of storage keys; then, for each key in that order, the element count (i64) and the
 /// raw elements.
-fn read_legacy(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+fn read_legacy(path: &Path, source: &Source) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    let data = source.bytes;
     let mut pos = LEGACY_MAGIC.len();
     let mut next_pickle = || -> Result<Value, CheckpointError> {
         let (value, len) =
@@ -178,7 +181,7 @@ fn read_legacy(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>, Checkp
         };
         records.insert(key.to_string(), bytes);
     }
-    build_tensors(path, &entries, |storage| {
+    build_tensors(path, source, &entries, |storage| {
         records
             .get(&storage.key)
             .map(|bytes| Cow::Borrowed(*bytes))
@@ -232,9 +235,11 @@ fn state_dict(path: &Path, root: &Value) -> Result<Vec<(String, Rc<TensorRef>)>,
 }
 
 /// Materializes the tensors, loading each storage once (tied weights share one) and keeping only
-/// one storage's bytes in memory at a time.
+/// one storage's bytes in memory at a time (its pages in the map are released once its tensors are
+/// copied, see [`Source`]).
 fn build_tensors<'a>(
     path: &Path,
+    source: &Source,
     entries: &[(String, Rc<TensorRef>)],
     mut load: impl FnMut(&StorageRef) -> Result<Cow<'a, [u8]>, CheckpointError>,
 ) -> Result<Vec<(String, Tensor)>, CheckpointError> {
@@ -278,13 +283,14 @@ fn build_tensors<'a>(
             let (name, t) = &entries[i];
             out[i] =
                 Some(
-                    strided_tensor(&bytes, t).map_err(|reason| CheckpointError::BadTensor {
+                    strided_tensor(source, &bytes, t).map_err(|reason| CheckpointError::BadTensor {
                         path: path.to_path_buf(),
                         name: name.clone(),
                         reason,
                     })?,
                 );
         }
+        source.release(&bytes);
     }
     Ok(entries
         .iter()
@@ -293,8 +299,8 @@ fn build_tensors<'a>(
         .collect())
 }
 
-/// Copies the strided view `t` of `storage` into a contiguous CPU tensor.
-fn strided_tensor(storage: &[u8], t: &TensorRef) -> Result<Tensor, String> {
+/// Copies the strided view `t` of `storage` (bytes of `source`) into a contiguous CPU tensor.
+fn strided_tensor(source: &Source, storage: &[u8], t: &TensorRef) -> Result<Tensor, String> {
     let dtype = t.storage.dtype;
     let elem = dtype.size_in_bytes();
     let numel = t
@@ -302,9 +308,7 @@ fn strided_tensor(storage: &[u8], t: &TensorRef) -> Result<Tensor, String> {
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .ok_or("size overflows")?;
-    let from_bytes = |bytes: &[u8]| {
-        Tensor::from_raw_buffer(bytes, dtype, &t.shape, &Device::Cpu).map_err(|e| e.to_string())
-    };
+    let from_bytes = |bytes: &[u8]| source.tensor(bytes, dtype, &t.shape).map_err(|e| e.to_string());
     if numel == 0 {
         return from_bytes(&[]);
     }

@@ -3,10 +3,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use super::{io_error, CheckpointError};
+use super::{io_error, CheckpointError, Source};
 
 /// The candle dtype a safetensors dtype is loaded as; `None` for types candle cannot hold.
 fn candle_dtype(dtype: Dtype) -> Option<DType> {
@@ -25,9 +25,10 @@ fn candle_dtype(dtype: Dtype) -> Option<DType> {
     })
 }
 
-/// Reads all tensors of the safetensors file `path` whose bytes are `mmap`, in file (data offset)
+/// Reads all tensors of the safetensors file `path` whose bytes are `source`, in file (data offset)
 /// order, as stored.
-pub(super) fn parse(path: &Path, mmap: &[u8]) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+pub(super) fn parse(path: &Path, source: &Source) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    let mmap = source.bytes;
     let corrupt = |e: safetensors::SafeTensorError| CheckpointError::Corrupt {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -59,7 +60,7 @@ pub(super) fn parse(path: &Path, mmap: &[u8]) -> Result<Vec<(String, Tensor)>, C
                     name,
                 });
             };
-            match Tensor::from_raw_buffer(bytes, dtype, &info.shape, &Device::Cpu) {
+            match source.tensor(bytes, dtype, &info.shape) {
                 Ok(t) => Ok((name, t)),
                 Err(source) => Err(CheckpointError::Tensor {
                     path: path.to_path_buf(),

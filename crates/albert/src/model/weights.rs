@@ -8,6 +8,7 @@ use candle_nn::{VarBuilder, VarMap};
 
 use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
+use crate::ops::take_f32;
 use crate::pretrained::LoadOptions;
 use crate::rng::AlbertRng;
 
@@ -36,6 +37,8 @@ pub fn init_model<M>(
 }
 
 /// Builds a model of class `arch` over a fresh `VarMap` and fills it from checkpoint `tensors` (any key layout).
+/// The tensors are consumed: an f32 tensor's values are moved into its parameter, not copied, which leaves any
+/// clone of it (a tensor sharing its storage) empty.
 ///
 /// The encoder must be complete. Head parameters absent from the checkpoint are initialized from `rng` and listed;
 /// tensors the class does not use are listed; with `opts.strict` either is an error. A head parameter of another
@@ -92,7 +95,7 @@ pub fn load_model<M>(
                             ),
                         });
                     }
-                    var.set(&t.to_dtype(dtype)?.to_device(device)?)?;
+                    move_into(var, t.to_dtype(dtype)?.to_device(device)?)?;
                 }
                 None if is_head_param(name, arch) => initialized.push(name.clone()),
                 None => missing_encoder.push(name.clone()),
@@ -112,6 +115,38 @@ pub fn load_model<M>(
     }
     init_params(&varmap, cfg, &initialized, rng)?;
     Ok((model, varmap, LoadReport { initialized, ignored }))
+}
+
+/// Sets the fresh parameter `var` to `t`'s values. f32 values on the CPU are moved out of `t` ([`take_f32`]) into the
+/// parameter's storage: copying them made each tensor twice resident at once (albert-xxlarge's 256 MiB feed-forward
+/// matrices over its 849 MiB of weights), and the parameter's own zeros are never touched, so they cost nothing.
+fn move_into(var: &candle_core::Var, t: Tensor) -> Result<()> {
+    if !(t.dtype() == DType::F32 && var.dtype() == DType::F32 && t.device().is_cpu() && var.device().is_cpu()) {
+        return Ok(var.set(&t)?);
+    }
+    let put = PutF32(std::sync::Mutex::new(Some(take_f32(t)?)));
+    var.inplace_op1(&put)?;
+    Ok(())
+}
+
+/// The in-place operation of [`move_into`]: replaces a whole contiguous f32 storage of the same length.
+struct PutF32(std::sync::Mutex<Option<Vec<f32>>>);
+
+impl candle_core::InplaceOp1 for PutF32 {
+    fn name(&self) -> &'static str {
+        "albert-put-f32"
+    }
+
+    fn cpu_fwd(&self, storage: &mut candle_core::CpuStorage, layout: &candle_core::Layout) -> candle_core::Result<()> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match (storage, layout.contiguous_offsets(), slot.take()) {
+            (candle_core::CpuStorage::F32(dst), Some((0, end)), Some(values)) if end == dst.len() && values.len() == end => {
+                *dst = values;
+                Ok(())
+            }
+            _ => candle_core::bail!("a parameter's values can only replace a whole contiguous f32 storage of their length"),
+        }
+    }
 }
 
 /// The tensor each size of the config can be read from (in the layout after [`map_names`], without the `albert.`
