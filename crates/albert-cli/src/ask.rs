@@ -94,7 +94,7 @@ pub fn load_reader(spec: Option<&str>, int8: bool) -> Result<PipelineModel> {
     };
     let mut reader = PipelineModel::load(&spec, Task::QuestionAnswering)
         .with_context(|| format!("loading the reader {}", albert::hub::echo(&spec)))?;
-    reader.model.set_precision(albert::Precision::from_int8(crate::info::int8_wanted(int8)));
+    reader.set_precision(albert::Precision::from_int8(crate::info::int8_wanted(int8)));
     Ok(reader)
 }
 

@@ -100,7 +100,7 @@ fn run_crows_pairs(a: CrowsPairsArgs) -> Result<()> {
     };
     let mut model = PipelineModel::load(&spec, Task::FillMask)
         .with_context(|| format!("loading {} as a masked language model", albert::hub::echo(&spec)))?;
-    model.model.set_precision(albert::Precision::from_int8(a.int8));
+    model.set_precision(albert::Precision::from_int8(a.int8));
 
     let bar = match !a.json && std::io::stderr().is_terminal() {
         true => ProgressBar::new(pairs.len() as u64),

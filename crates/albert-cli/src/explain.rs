@@ -204,10 +204,11 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         })?;
         if let Some(png) = &args.png {
             let encoding = model.tokenizer.encode(text, args.pair.as_deref(), &Default::default())?;
+            let trainable = model.trainable()?;
             let maps = match &request {
                 // The window explained: re-encode it from the tokens shown.
-                Request::Answer { .. } => explain::attention(&model.model.model, &encoding_of(&model, &explained)?)?,
-                _ => explain::attention(&model.model.model, &encoding)?,
+                Request::Answer { .. } => explain::attention(&trainable.model, &encoding_of(&model, &explained)?)?,
+                _ => explain::attention(&trainable.model, &encoding)?,
             };
             write_file(png, &attention_png(&maps, &explained.tokens, args.png_layer)?)?;
         }

@@ -219,7 +219,7 @@ pub fn load_reranker(spec: Option<&str>, int8: bool) -> Result<Option<Reranker>>
     spec.map(|spec| {
         let loading = || format!("loading the reranker {}", albert::hub::echo(spec));
         let mut model = PipelineModel::load(spec, Task::Classify).with_context(loading)?;
-        model.model.set_precision(Precision::from_int8(crate::info::int8_wanted(int8)));
+        model.set_precision(Precision::from_int8(crate::info::int8_wanted(int8)));
         Reranker::new(model).with_context(loading)
     })
     .transpose()

@@ -63,7 +63,7 @@ impl CommonArgs {
             None => albert::builtin::path(task.default_model())?.to_string_lossy().into_owned(),
         };
         let mut model = PipelineModel::load(&spec, task).with_context(|| format!("loading {} for {}", albert::hub::echo(&spec), task.name()))?;
-        model.model.set_precision(albert::Precision::from_int8(crate::info::int8_wanted(self.int8)));
+        model.set_precision(albert::Precision::from_int8(crate::info::int8_wanted(self.int8)));
         Ok(model)
     }
 

@@ -669,7 +669,7 @@ mod tests {
             for precision in [Precision::Full, Precision::Int8] {
                 let load = || {
                     let mut pipeline = PipelineModel::load_dir(&dir(name), task).unwrap();
-                    pipeline.model.set_precision(precision);
+                    pipeline.set_precision(precision);
                     pipeline
                 };
                 let alone = load();

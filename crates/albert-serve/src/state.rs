@@ -181,7 +181,7 @@ impl ServedModel {
             .into_iter()
             .map(|task| {
                 let mut p = PipelineModel::load_dir(&dir, task)?;
-                p.model.set_precision(precision);
+                p.set_precision(precision);
                 p.prepare()?;
                 Ok(Arc::new(p))
             })

@@ -636,7 +636,7 @@ async fn int8_models_answer_as_the_int8_pipeline() {
     let spec = ModelSpec { name: "sst2".into(), source: path.to_string_lossy().into_owned() };
     let int8 = Arc::new(AppState::new(vec![ServedModel::load(&spec, Precision::Int8).unwrap()], Limits::default(), Precision::Int8).unwrap());
     let mut model = PipelineModel::load_dir(&path, Task::Classify).unwrap();
-    model.model.set_precision(Precision::Int8);
+    model.set_precision(Precision::Int8);
     let expected = classify::classify(&model, &TEXTS[..1], None, &opts()).unwrap();
     let (status, got) = send_raw(int8.clone(), "POST", "/predict", json!({"inputs": TEXTS[0]}).to_string().into_bytes()).await;
     assert_eq!(status, StatusCode::OK);

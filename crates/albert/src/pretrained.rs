@@ -135,10 +135,15 @@ impl Pretrained {
     /// prepares in place (twice the weights' memory in all). Where nothing else needs them,
     /// [`Pretrained::into_inference`] holds one copy.
     pub fn detached(&self) -> Result<AlbertForAny> {
+        self.detached_as(self.precision)
+    }
+
+    /// [`Pretrained::detached`] in `precision` rather than this model's own.
+    pub fn detached_as(&self, precision: Precision) -> Result<AlbertForAny> {
         let vars = self.varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?;
         let tensors = vars.iter().map(|(n, v)| Ok((n.clone(), v.as_detached_tensor().copy()?))).collect::<Result<HashMap<String, Tensor>>>()?;
         drop(vars);
-        prepared_model(&self.config, self.model.architecture(), tensors, self.rng.clone(), self.precision)
+        prepared_model(&self.config, self.model.architecture(), tensors, self.rng.clone(), precision)
     }
 
     /// The model of [`Pretrained::detached`], built from the parameters themselves: the trainable model and the

@@ -181,11 +181,11 @@ fn bad_requests_are_refused_by_name() {
     let empty = Request::Classify { text: " ", pair: None, label: None };
     assert!(explain::explain(&model, &empty, Method::GradXInput, &ExplainOptions::default(), &mut |_| {}).is_err());
     let case = &expected()["cases"][0];
-    let prepared = model.model.detached().unwrap();
+    let prepared = model.trainable().unwrap().detached().unwrap();
     let err = explain::attribute(&prepared, &encoding(case), &[Target::Label { label: 0 }], Method::GradXInput, 0, &ExplainOptions::default(), &mut |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("prepared for inference"), "{err}");
-    let err = explain::attribute(&model.model.model, &encoding(case), &[Target::Start { position: 1 }], Method::GradXInput, 0, &ExplainOptions::default(), &mut |_| {})
+    let err = explain::attribute(&model.trainable().unwrap().model, &encoding(case), &[Target::Start { position: 1 }], Method::GradXInput, 0, &ExplainOptions::default(), &mut |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("does not fit"), "{err}");
 }

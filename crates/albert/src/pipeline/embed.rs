@@ -59,7 +59,7 @@ pub fn embed_encoded_each(
     opts: &PipelineOptions,
 ) -> Result<Vec<PerInput<Embedding>>> {
     model.require(Task::Embed)?;
-    if pooling == Pooling::Pooler && model.model.report.initialized.iter().any(|n| n.starts_with("pooler.")) {
+    if pooling == Pooling::Pooler && model.report().initialized.iter().any(|n| n.starts_with("pooler.")) {
         return Err(Error::Input(format!(
             "{} has no pooler weights (its class is built without the pooler); use mean pooling",
             model.dir.display()

@@ -537,7 +537,8 @@ pub fn explain(
 ) -> Result<Explanation> {
     model.require(request.task())?;
     let cfg = model.config();
-    let trainable = &model.model.model;
+    let trainable = model.trainable()?;
+    let trainable = &trainable.model;
     let pad_id = model.tokenizer.token_to_id("<pad>").or(cfg.pad_token_id).unwrap_or(0);
     let max_length = model.max_length(opts.max_length)?;
     let (encoding, truncated, prediction, targets) = match *request {
@@ -624,11 +625,12 @@ fn answer_targets(model: &PipelineModel, question: &str, context: &str, max_leng
     for w in windows {
         let w = crate::decode::qa::QaEncodedWindow::new(w?);
         let Some((start, end)) = w.answer_positions(answer.start, answer.end) else { continue };
-        let albert = encoder(&model.model.model)?;
+        let trainable = model.trainable()?;
+        let albert = encoder(&trainable.model)?;
         let device = albert.embeddings().word_embeddings().device().clone();
         let input = input_of(&w.encoding.ids, &w.encoding, &device)?;
         let x = albert.embed(&input, false)?.detach();
-        let (out, _) = head(&model.model.model, &x, input.attention_mask.as_ref().expect("input_of sets the mask"), &ForwardOptions::default())?;
+        let (out, _) = head(&trainable.model, &x, input.attention_mask.as_ref().expect("input_of sets the mask"), &ForwardOptions::default())?;
         let (s, e) = out.span_logits()?;
         let (ps, pe) = (softmax(&s.flatten_all()?.to_vec1()?), softmax(&e.flatten_all()?.to_vec1()?));
         let text = &answer.answer;
@@ -649,7 +651,7 @@ fn entity_targets(model: &PipelineModel, text: &str, label: Option<&str>, max_le
     let found = super::ner::ner(model, &[text], super::ner::Aggregation::First, &popts)?.remove(0);
     let encoded = model.encode(&[text], Some(max_length))?.remove(0);
     let labels = cfg.num_labels();
-    let logits = logits_row(&model.model.model, &encoded.encoding)?;
+    let logits = logits_row(&model.trainable()?.model, &encoded.encoding)?;
     let mut targets = Vec::new();
     for entity in &found.entities {
         let position = (0..encoded.encoding.len())

@@ -52,7 +52,7 @@ use candle_core::Device;
 use crate::builtin;
 use crate::config::{AlbertConfig, Architecture};
 use crate::error::{Error, Result};
-use crate::model::{AlbertForAny, AnyOutput, Precision};
+use crate::model::{AlbertForAny, AnyOutput, LoadReport, Precision};
 use crate::pretrained::{LoadOptions, Pretrained};
 use crate::tokenizer::{AlbertTokenizer, Encoding, TokenizerError, TruncationDirection};
 use rayon::prelude::*;
@@ -133,9 +133,13 @@ impl Default for PipelineOptions {
 }
 
 /// A checkpoint loaded for one task, with its tokenizer.
+///
+/// It holds its weights once: the trainable model a checkpoint is loaded as is turned into the inference model
+/// when that is first built (the encoder's weights prepared in place), and loaded again from the checkpoint only if
+/// an explanation asks for it ([`PipelineModel::trainable`]), which takes gradients through it. Holding both took
+/// twice the weights' memory. A model given in memory ([`PipelineModel::new`]) has nothing to be loaded again from:
+/// it is kept, and the inference model built on a copy.
 pub struct PipelineModel {
-    /// The model, of the task's class.
-    pub model: Pretrained,
     /// The checkpoint's tokenizer.
     pub tokenizer: AlbertTokenizer,
     /// Where the checkpoint lies.
@@ -144,8 +148,16 @@ pub struct PipelineModel {
     /// [`embed::Pooling::Model`] follows; `None` for any other checkpoint.
     pub sentence: Option<embed_st::SentenceHead>,
     task: Task,
-    /// The inference model ([`Pretrained::detached`]) and the precision it was built in: built on first use and
-    /// kept, since preparing it (weight copies, int8 quantization) costs about as much as a short request.
+    config: AlbertConfig,
+    report: LoadReport,
+    /// How the inference model runs the encoder's projections.
+    precision: Precision,
+    /// The trainable model, while held (see the type's documentation).
+    trainable: Mutex<Option<Arc<Pretrained>>>,
+    /// Where and how the trainable model is loaded again; `None` for a model given in memory, which is kept.
+    reload: Option<(PathBuf, LoadOptions)>,
+    /// The inference model and the precision it was built in: built on first use and kept, since preparing it
+    /// (packing, int8 quantization) costs about as much as a short request.
     inference: Mutex<Option<(Precision, Arc<AlbertForAny>)>>,
     /// Where the forward passes run, when not in the calling thread (see [`PipelineModel::set_forward`]).
     forward: Option<Arc<dyn Forward>>,
@@ -194,7 +206,7 @@ impl PipelineModel {
             }
         }
         let opts = LoadOptions { architecture: Some(task.architecture()), ..LoadOptions::default() };
-        let model = Pretrained::load_with_config(dir, config, &opts)?;
+        let model = Pretrained::load_with_config(dir, config.clone(), &opts)?;
         // Embed tolerates a missing pooler: only `--pooler` needs it, and it checks.
         let missing: Vec<&String> =
             model.report.initialized.iter().filter(|n| !(task == Task::Embed && n.starts_with("pooler."))).collect();
@@ -212,8 +224,31 @@ impl PipelineModel {
         if let Some(s) = &sentence {
             s.check_tokenizer(&tokenizer)?;
         }
-        let dir = given.to_path_buf();
-        Ok(Self { model, tokenizer, dir, sentence, task, inference: Mutex::new(None), forward: None })
+        let reload = Some((dir.to_path_buf(), opts));
+        Ok(Self::holding(model, tokenizer, given.to_path_buf(), sentence, task, reload))
+    }
+
+    fn holding(
+        model: Pretrained,
+        tokenizer: AlbertTokenizer,
+        dir: PathBuf,
+        sentence: Option<embed_st::SentenceHead>,
+        task: Task,
+        reload: Option<(PathBuf, LoadOptions)>,
+    ) -> Self {
+        Self {
+            tokenizer,
+            dir,
+            sentence,
+            task,
+            config: model.config.clone(),
+            report: model.report.clone(),
+            precision: model.precision(),
+            trainable: Mutex::new(Some(Arc::new(model))),
+            reload,
+            inference: Mutex::new(None),
+            forward: None,
+        }
     }
 
     /// A pipeline over a model already in memory (one just trained, or a random one to benchmark); `model` must be
@@ -223,12 +258,41 @@ impl PipelineModel {
         if !task.accepts(arch) {
             return Err(Error::Input(format!("`{}` needs {}, not {}", task.name(), task.architecture().hf_name(), arch.hf_name())));
         }
-        Ok(Self { model, tokenizer, dir: PathBuf::new(), sentence: None, task, inference: Mutex::new(None), forward: None })
+        Ok(Self::holding(model, tokenizer, PathBuf::new(), None, task, None))
     }
 
     /// The model's configuration.
     pub fn config(&self) -> &AlbertConfig {
-        &self.model.config
+        &self.config
+    }
+
+    /// What loading the checkpoint initialized and ignored.
+    pub fn report(&self) -> &LoadReport {
+        &self.report
+    }
+
+    /// How the inference model runs the encoder's projections ([`Precision::Full`] unless set).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Chooses how the inference model runs the encoder's projections (int8, say); it is built again on next use.
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.precision = precision;
+    }
+
+    /// The trainable model, which explanations take gradients through: the one loaded, while the inference model
+    /// has not been built from it; otherwise loaded again from the checkpoint (as when it was first loaded) and
+    /// kept from then on, beside the inference model.
+    pub fn trainable(&self) -> Result<Arc<Pretrained>> {
+        let mut slot = self.trainable.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(model) = slot.as_ref() {
+            return Ok(model.clone());
+        }
+        let (dir, opts) = self.reload.as_ref().ok_or_else(|| Error::Input("the pipeline's model was dropped".into()))?;
+        let model = Arc::new(Pretrained::load_with_config(dir, self.config.clone(), opts)?);
+        *slot = Some(model.clone());
+        Ok(model)
     }
 
     /// The effective maximum input length: `requested`, else a sentence-transformers directory's `max_seq_length`,
@@ -370,15 +434,39 @@ impl PipelineModel {
     /// parameters are not trained, so they do not change under it. A [`Forward`] runs this model.
     pub fn inference_model(&self) -> Result<Arc<AlbertForAny>> {
         let mut slot = self.inference.lock().unwrap_or_else(|e| e.into_inner());
-        let precision = self.model.precision();
+        let precision = self.precision;
         if let Some((built, model)) = slot.as_ref() {
             if *built == precision {
                 return Ok(model.clone());
             }
         }
-        let model = Arc::new(self.model.detached()?);
+        // The model of another precision goes first, so that two are not held while this one is built.
+        *slot = None;
+        let model = Arc::new(self.build_inference(precision)?);
         *slot = Some((precision, model.clone()));
         Ok(model)
+    }
+
+    /// The inference model in `precision`: the held trainable model turned into it where it can be loaded again
+    /// and nothing else holds it; a copy of it where it must stay; else the checkpoint loaded again.
+    fn build_inference(&self, precision: Precision) -> Result<AlbertForAny> {
+        let mut slot = self.trainable.lock().unwrap_or_else(|e| e.into_inner());
+        let owned = |mut model: Pretrained| {
+            model.set_precision(precision);
+            model.into_inference()
+        };
+        let held = match (slot.take(), &self.reload) {
+            (None, None) => return Err(Error::Input("the pipeline's model was dropped".into())),
+            (None, Some((dir, opts))) => return owned(Pretrained::load_with_config(dir, self.config.clone(), opts)?),
+            (Some(held), None) => held,
+            (Some(held), Some(_)) => match Arc::try_unwrap(held) {
+                Ok(model) => return owned(model),
+                Err(shared) => shared,
+            },
+        };
+        let model = held.detached_as(precision);
+        *slot = Some(held);
+        model
     }
 
     /// Builds the inference model now (weight copies, int8 quantization) rather than on the first request: a
@@ -507,9 +595,45 @@ mod cache_tests {
         let mut pipeline = PipelineModel::load_dir(&dir, Task::Classify).unwrap();
         let first = pipeline.inference_model().unwrap();
         assert!(Arc::ptr_eq(&first, &pipeline.inference_model().unwrap()));
-        pipeline.model.set_precision(Precision::Int8);
+        pipeline.set_precision(Precision::Int8);
         let quantized = pipeline.inference_model().unwrap();
         assert!(!Arc::ptr_eq(&first, &quantized));
         assert!(Arc::ptr_eq(&quantized, &pipeline.inference_model().unwrap()));
+    }
+
+    fn values(model: &Pretrained) -> Vec<(String, Vec<f32>)> {
+        crate::model::named_tensors(&model.varmap)
+            .into_iter()
+            .map(|(n, t)| (n, t.flatten_all().unwrap().to_vec1().unwrap()))
+            .collect()
+    }
+
+    /// A checkpoint's trainable model is turned into its inference model, not copied beside it; an explanation
+    /// loads it again (the parameters of a fresh load). While something holds it, the inference model is built on a
+    /// copy. A model given in memory is kept.
+    #[test]
+    fn the_trainable_model_becomes_the_inference_model() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines/sentiment");
+        let held = |p: &PipelineModel| p.trainable.lock().unwrap().is_some();
+        let mut pipeline = PipelineModel::load_dir(&dir, Task::Classify).unwrap();
+        assert!(held(&pipeline));
+        pipeline.prepare().unwrap();
+        assert!(!held(&pipeline));
+        let again = pipeline.trainable().unwrap();
+        let opts = LoadOptions { architecture: Some(Architecture::SequenceClassification), ..LoadOptions::default() };
+        assert_eq!(values(&again), values(&Pretrained::load(&dir, &opts).unwrap()));
+        pipeline.set_precision(Precision::Int8);
+        pipeline.prepare().unwrap();
+        assert!(Arc::ptr_eq(&again, &pipeline.trainable().unwrap()), "held by the caller: copied, kept");
+        drop(again);
+        pipeline.set_precision(Precision::Full);
+        pipeline.prepare().unwrap();
+        assert!(!held(&pipeline));
+
+        let cfg = pipeline.config().clone();
+        let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 1, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let in_memory = PipelineModel::new(model, pipeline.tokenizer.clone(), Task::Classify).unwrap();
+        in_memory.prepare().unwrap();
+        assert!(held(&in_memory));
     }
 }
