@@ -131,11 +131,13 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// Loads the checkpoint directory `dir` and its tokenizer, in int8 with --int8.
+    /// Loads the checkpoint directory `dir` and its tokenizer, prepared for inference in place (each weight held
+    /// once: `predict` and `evaluate --model` only predict), in int8 with --int8.
     pub fn load(&self, dir: &Path) -> anyhow::Result<(Pretrained, AlbertTokenizer)> {
         let mut model =
             Pretrained::load(dir, &LoadOptions::default()).with_context(|| format!("loading the model in {}", dir.display()))?;
         model.set_precision(Precision::from_int8(crate::info::int8_wanted(self.int8)));
+        let model = model.into_prepared()?;
         let tokenizer =
             AlbertTokenizer::from_path(dir).with_context(|| format!("loading the tokenizer in {}", dir.display()))?;
         Ok((model, tokenizer))

@@ -73,6 +73,8 @@ pub struct Pretrained {
     /// How [`Pretrained::detached`] models run the encoder's projections; the trainable `model` always stays in
     /// its own dtype.
     precision: Precision,
+    /// Whether `model` is the inference model itself ([`Pretrained::into_prepared`]), the parameters gone.
+    prepared: bool,
 }
 
 impl Pretrained {
@@ -109,7 +111,7 @@ impl Pretrained {
             load_model(&config, arch, tensors, opts, &mut init_rng, |vb| {
                 AlbertForAny::new(&config, arch, vb, rng.clone())
             })?;
-        Ok(Self { model, varmap, config, report, rng, precision: Precision::Full })
+        Ok(Self { model, varmap, config, report, rng, precision: Precision::Full, prepared: false })
     }
 
     /// A freshly initialized model of class `arch` (transformers' `_init_weights`, from `seed`).
@@ -123,7 +125,7 @@ impl Pretrained {
         let rng: SharedRng = Arc::new(Mutex::new(init_rng.fork(1)));
         let (model, varmap) =
             init_model(config, dtype, device, &mut init_rng, |vb: VarBuilder| AlbertForAny::new(config, arch, vb, rng.clone()))?;
-        Ok(Self { model, varmap, config: config.clone(), report: LoadReport::default(), rng, precision: Precision::Full })
+        Ok(Self { model, varmap, config: config.clone(), report: LoadReport::default(), rng, precision: Precision::Full, prepared: false })
     }
 
     /// The model with its parameters detached from autograd: a forward pass through it records no graph, so every
@@ -140,6 +142,7 @@ impl Pretrained {
 
     /// [`Pretrained::detached`] in `precision` rather than this model's own.
     pub fn detached_as(&self, precision: Precision) -> Result<AlbertForAny> {
+        self.require_parameters("detached")?;
         let vars = self.varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?;
         let tensors = vars.iter().map(|(n, v)| Ok((n.clone(), v.as_detached_tensor().copy()?))).collect::<Result<HashMap<String, Tensor>>>()?;
         drop(vars);
@@ -151,13 +154,41 @@ impl Pretrained {
     /// peaks at the weights plus the largest one being prepared (albert-xxlarge's 0.85 GiB of f32 weights plus a
     /// 256 MiB feed-forward matrix) where a detached copy beside the parameters took twice the weights.
     pub fn into_inference(self) -> Result<AlbertForAny> {
-        let Self { model, varmap, config, rng, precision, .. } = self;
+        Ok(self.into_prepared()?.model)
+    }
+
+    /// This model with [`Pretrained::into_inference`]'s model in place of the trainable one, for a caller that
+    /// only predicts through a `Pretrained` (`albert predict`): each weight held once, where
+    /// [`Pretrained::detached`] would prepare a copy beside the parameters. The parameters are gone: the map is
+    /// left empty, [`Pretrained::detached`] and [`Pretrained::save`] refuse, nothing can be trained, and
+    /// [`Pretrained::is_prepared`] says so. It is built in this model's precision (set it first); preparing a
+    /// prepared model returns it as it is.
+    pub fn into_prepared(self) -> Result<Self> {
+        if self.prepared {
+            return Ok(self);
+        }
+        let Self { model, varmap, config, report, rng, precision, .. } = self;
         let arch = model.architecture();
         drop(model);
         let vars = std::mem::take(&mut *varmap.data().lock().map_err(|_| Error::Input("the parameter map is poisoned".into()))?);
-        drop(varmap);
         let tensors = vars.into_iter().map(|(n, v)| (n, v.as_detached_tensor())).collect();
-        prepared_model(&config, arch, tensors, rng, precision)
+        let model = prepared_model(&config, arch, tensors, rng.clone(), precision)?;
+        Ok(Self { model, varmap, config, report, rng, precision, prepared: true })
+    }
+
+    /// Whether `model` is the inference model itself, the parameters gone ([`Pretrained::into_prepared`]).
+    pub fn is_prepared(&self) -> bool {
+        self.prepared
+    }
+
+    /// Refuses `what` on a model whose parameters went into its inference model.
+    fn require_parameters(&self, what: &str) -> Result<()> {
+        if self.prepared {
+            return Err(Error::Input(format!(
+                "this model was prepared for inference in place (Pretrained::into_prepared): its parameters are gone, so it cannot be {what}"
+            )));
+        }
+        Ok(())
     }
 
     /// How [`Pretrained::detached`] models run the encoder's projections ([`Precision::Full`] unless set).
@@ -165,12 +196,13 @@ impl Pretrained {
         self.precision
     }
 
-    /// Chooses how [`Pretrained::detached`] models run the encoder's projections: the one way to ask for int8.
+    /// Chooses how [`Pretrained::detached`] models (and [`Pretrained::into_prepared`]) run the encoder's
+    /// projections: the one way to ask for int8.
     pub fn set_precision(&mut self, precision: Precision) {
         self.precision = precision;
     }
 
-    /// Number of distinct parameters (the tied decoder counts once).
+    /// Number of distinct parameters (the tied decoder counts once); 0 once [`Pretrained::into_prepared`].
     pub fn parameter_count(&self) -> usize {
         self.varmap.all_vars().iter().map(|v| v.elem_count()).sum()
     }
@@ -183,6 +215,7 @@ impl Pretrained {
     /// [`Pretrained::save`] with the weights stored as `dtype` (f16 halves the file; loading upcasts again), or as
     /// they are when `None`.
     pub fn save_as(&self, dir: impl AsRef<Path>, dtype: Option<DType>) -> Result<()> {
+        self.require_parameters("saved")?;
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut config = self.config.clone();
@@ -233,9 +266,40 @@ mod tests {
             assert_eq!(trainable_weights(&detached), [false; 9], "{precision:?}, detached");
             let owned = model.into_inference().unwrap();
             assert_eq!(trainable_weights(&owned), [false; 9], "{precision:?}, into_inference");
+            let mut in_place = init();
+            in_place.set_precision(precision);
+            let in_place = in_place.into_prepared().unwrap();
+            assert_eq!(trainable_weights(&in_place.model), [false; 9], "{precision:?}, into_prepared");
             // Preparing twice would need the dropped weights: refused.
             let AlbertForAny::Model(mut m) = owned else { panic!("built as AlbertModel") };
             assert!(m.prepare_inference(precision).is_err());
+        }
+    }
+
+    /// A model prepared in place answers as its detached copy does, bit for bit, in f32 and int8; with its
+    /// parameters gone it refuses to be detached or saved, by name, and preparing it again changes nothing.
+    #[test]
+    fn a_model_prepared_in_place_answers_as_its_detached_copy() {
+        let cfg = AlbertConfig { vocab_size: 50, embedding_size: 8, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32, ..AlbertConfig::default() };
+        let input = crate::model::AlbertInput::new(Tensor::new(&[[2u32, 7, 11, 3]], &Device::Cpu).unwrap());
+        let hidden = |m: &AlbertForAny| {
+            let out = m.forward(&input, &crate::model::ForwardOptions::default()).unwrap();
+            out.base.last_hidden_state.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
+        for precision in [Precision::Full, Precision::Int8] {
+            let mut model = Pretrained::init(&cfg, Architecture::Model, 5, DType::F32, &Device::Cpu).unwrap();
+            model.set_precision(precision);
+            let expected = hidden(&model.detached().unwrap());
+            let prepared = model.into_prepared().unwrap();
+            assert!(prepared.is_prepared());
+            assert_eq!(hidden(&prepared.model), expected, "{precision:?}");
+            let err = prepared.detached().unwrap_err().to_string();
+            assert!(err.contains("prepared for inference in place") && err.contains("detached"), "{err}");
+            let dir = tempfile::tempdir().unwrap();
+            assert!(prepared.save(dir.path()).unwrap_err().to_string().contains("cannot be saved"));
+            assert!(!dir.path().join("model.safetensors").exists());
+            let again = prepared.into_prepared().unwrap();
+            assert_eq!(hidden(&again.model), expected, "{precision:?}, prepared twice");
         }
     }
 }

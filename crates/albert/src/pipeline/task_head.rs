@@ -70,17 +70,24 @@ pub fn run_items(
 }
 
 /// Runs the head `H` of `model` over every item, `batch_size` items at a time in order, on the inference model
-/// ([`Pretrained::detached`], in the model's precision); one row per item.
+/// (the model itself once [`Pretrained::into_prepared`], else [`Pretrained::detached`], in the model's precision);
+/// one row per item.
 pub fn predict_items<H: TaskHead>(
     model: &Pretrained,
     items: &(impl EncodedItems + ?Sized),
     batch_size: usize,
 ) -> Result<Vec<H::Row>> {
-    let detached = model.detached()?;
-    let device = task_head::<H>(&detached)?.encoder().embeddings().word_embeddings().device().clone();
+    let detached;
+    let inference = if model.is_prepared() {
+        &model.model
+    } else {
+        detached = model.detached()?;
+        &detached
+    };
+    let device = task_head::<H>(inference)?.encoder().embeddings().word_embeddings().device().clone();
     let order: Vec<usize> = (0..items.count()).collect();
     let mut out = Vec::with_capacity(order.len());
-    run_items(&detached, items, &order, batch_size, &device, |output, _| {
+    run_items(inference, items, &order, batch_size, &device, |output, _| {
         out.extend(H::rows(&output.head)?);
         Ok(())
     })?;
