@@ -159,23 +159,13 @@ impl PackedLinear {
             _ => return Err(Error::Input(format!("input of shape {shape:?} against an f32 weight of width {inner}"))),
         }
         let y = super::with_f32_rows(x, "the packed f32 linear layer", |xs| {
-            let threads = rayon::current_num_threads();
-            let row_tasks = rows.div_ceil(MAX_TASK_ROWS).max(1);
-            let task_rows = rows.div_ceil(row_tasks).next_multiple_of(self.tile_rows());
-            // At batch 1 there are few rows: the threads split the panels instead.
-            let panels = out.div_ceil(NR);
-            let col_tasks = (2 * threads).div_ceil(row_tasks).clamp(1, panels);
-            let task_panels = panels.div_ceil(col_tasks);
+            let split = Split::new(rows, out.div_ceil(NR), self.tile_rows(), rayon::current_num_threads());
             // SAFETY: the tasks' (rows x panels) rectangles tile (rows, out), and each task writes all of its own.
             unsafe {
                 super::filled(rows * out, |y| {
                     let y = SharedOut(y.as_mut_ptr(), y.len());
-                    (0..row_tasks * col_tasks).into_par_iter().for_each(|t| {
-                        let (r0, p0) = ((t / col_tasks) * task_rows, (t % col_tasks) * task_panels);
-                        let task = Task {
-                            rows: r0..(r0 + task_rows).min(rows),
-                            panels: p0..(p0 + task_panels).min(panels),
-                        };
+                    (0..split.tasks()).into_par_iter().for_each(|t| {
+                        let task = split.task(t);
                         if task.rows.is_empty() || task.panels.is_empty() {
                             return;
                         }
@@ -312,9 +302,49 @@ struct SharedOut(*mut MaybeUninit<f32>, usize);
 unsafe impl Sync for SharedOut {}
 
 /// The rows and weight panels one task computes.
+#[derive(Debug, PartialEq)]
 struct Task {
     rows: std::ops::Range<usize>,
     panels: std::ops::Range<usize>,
+}
+
+/// How a product's (rows x panels) splits into parallel tasks: rectangles of whole tiles of rows and whole panels,
+/// as even as those allow.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    rows: usize,
+    tile: usize,
+    panels: usize,
+    row_tasks: usize,
+    col_tasks: usize,
+}
+
+impl Split {
+    /// Tasks of at most `MAX_TASK_ROWS` rows for `threads` threads. Tasks of equal work, as many as a multiple of
+    /// the threads: 5 tasks of 231 rows (a batch of 32 texts of 36 tokens) kept one of 2 threads idle for a fifth of
+    /// the product. At batch 1 there are few rows: the threads split the panels instead.
+    fn new(rows: usize, panels: usize, tile: usize, threads: usize) -> Self {
+        let tiles = rows.div_ceil(tile).max(1);
+        let row_tasks = match rows.div_ceil(MAX_TASK_ROWS) {
+            0 | 1 => 1,
+            n => n.next_multiple_of(threads.max(1)).min(tiles),
+        };
+        let col_tasks = (2 * threads).div_ceil(row_tasks).clamp(1, panels.max(1));
+        Self { rows, tile, panels, row_tasks, col_tasks }
+    }
+
+    fn tasks(&self) -> usize {
+        self.row_tasks * self.col_tasks
+    }
+
+    /// Task `t` of [`Self::tasks`]: tiles and panels dealt out evenly (the task sizes differ by one at most).
+    fn task(&self, t: usize) -> Task {
+        let (r, c) = (t / self.col_tasks, t % self.col_tasks);
+        let tiles = self.rows.div_ceil(self.tile);
+        let row = |i: usize| (i * tiles / self.row_tasks * self.tile).min(self.rows);
+        let panel = |i: usize| i * self.panels / self.col_tasks;
+        Task { rows: row(r)..row(r + 1), panels: panel(c)..panel(c + 1) }
+    }
 }
 
 /// A micro-kernel on tiles of `M` rows: dst (M x NR) = init + rows (M x depth, each read in place from its own
@@ -414,6 +444,29 @@ mod tests {
                     assert!((f - s).abs() <= 1e-5 * (1.0 + s.abs()), "{act:?}: {f} vs {s}");
                 }
             }
+        }
+    }
+
+    /// The tasks tile the product in whole tiles and panels, as many as a multiple of the threads once rows are
+    /// split, each within a tile (or a panel) of the others.
+    #[test]
+    fn tasks_tile_the_product_evenly() {
+        for (rows, panels, tile, threads) in [(1152, 16, 6, 2), (1568, 64, 6, 2), (13, 48, 6, 2), (300, 16, 8, 3), (1, 1, 6, 4), (2048, 16, 6, 1), (257, 1, 6, 2)] {
+            let split = Split::new(rows, panels, tile, threads);
+            let tasks: Vec<Task> = (0..split.tasks()).map(|t| split.task(t)).collect();
+            let mut covered = vec![0u8; rows * panels];
+            for task in &tasks {
+                assert!(task.rows.start % tile == 0 && task.rows.len() <= MAX_TASK_ROWS + tile, "{task:?}");
+                for r in task.rows.clone() {
+                    task.panels.clone().for_each(|p| covered[r * panels + p] += 1);
+                }
+            }
+            assert!(covered.iter().all(|&c| c == 1), "({rows}, {panels}): {tasks:?}");
+            if split.row_tasks > 1 {
+                assert_eq!(split.tasks() % threads, 0, "({rows}, {panels}): {tasks:?}");
+            }
+            let spread = |len: fn(&Task) -> usize| tasks.iter().map(len).max().unwrap() - tasks.iter().map(len).min().unwrap();
+            assert!(spread(|t| t.rows.len()) <= tile && spread(|t| t.panels.len()) <= 1, "({rows}, {panels}): {tasks:?}");
         }
     }
 
