@@ -53,7 +53,7 @@ fn golden_input(g: &HashMap<String, Tensor>) -> AlbertInput {
 /// Runs the fixture's class on its golden inputs and returns every output under the golden file's names.
 fn run(model: &AlbertForAny, g: &HashMap<String, Tensor>, with_loss: bool) -> HashMap<String, Tensor> {
     let input = golden_input(g);
-    let opts = ForwardOptions { output_hidden_states: true, output_attentions: true, train: false };
+    let opts = ForwardOptions { output_hidden_states: true, output_attentions: true, train: false, skip_padding: false };
     let out = model.forward(&input, &opts).unwrap();
     let mut got: HashMap<String, Tensor> = HashMap::new();
     got.insert("last_hidden_state".into(), out.base.last_hidden_state.clone());
@@ -121,6 +121,47 @@ fn the_prepared_inference_model_matches_transformers() {
         let name = format!("{} (prepared)", dir.file_name().unwrap().to_string_lossy());
         let worst = compare(&name, &g, &run(&loaded.detached().unwrap(), &g, false));
         println!("{name}: max abs diff {worst:.2e}");
+    }
+}
+
+/// With the padding left out of every layer (`ForwardOptions::skip_padding`, what the pipelines run), the prepared
+/// model meets the tolerance at every real position of every output (per-position outputs are compared where the
+/// attention mask is 1, the others whole), and its last hidden state is zero at the padding positions.
+#[test]
+fn skipping_the_padding_keeps_every_real_output() {
+    albert_testkit::ran_on(albert::ops::f32_kernel().name());
+    for dir in fixture_dirs() {
+        let g = golden(&dir);
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let model = Pretrained::load(&dir, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap().detached().unwrap();
+        let opts = ForwardOptions { skip_padding: true, ..ForwardOptions::default() };
+        let out = model.forward(&golden_input(&g), &opts).unwrap();
+        let real: Vec<bool> = g["attention_mask"].flatten_all().unwrap().to_dtype(DType::F32).unwrap().to_vec1::<f32>().unwrap().iter().map(|&m| m != 0.0).collect();
+        assert!(real.contains(&false), "{name}: the fixture has no padding");
+        // The rows of a per-position output (its leading dimensions multiply to the mask's positions), else None.
+        let per_position = |t: &Tensor| -> Option<Vec<Vec<f32>>> {
+            let mut positions = 1;
+            for &d in t.dims() {
+                positions *= d;
+                if positions == real.len() {
+                    return Some(t.reshape((positions, t.elem_count() / positions)).unwrap().to_dtype(DType::F32).unwrap().to_vec2().unwrap());
+                }
+            }
+            None
+        };
+        let mut outputs = vec![("last_hidden_state", &out.base.last_hidden_state)];
+        outputs.extend(out.base.pooler_output.iter().map(|p| ("pooler_output", p)));
+        outputs.extend(out.head.named());
+        for (key, got) in outputs {
+            let want = &g[key];
+            let worst = match (per_position(got), per_position(want)) {
+                (Some(got), Some(want)) => got.iter().zip(&want).zip(&real).filter(|(_, &r)| r).flat_map(|((a, b), _)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0f32, f32::max),
+                _ => max_diff(got, want),
+            };
+            assert!(worst <= TOLERANCE, "{name}: `{key}` differs by {worst} at real positions");
+        }
+        let hidden = per_position(&out.base.last_hidden_state).unwrap();
+        assert!(hidden.iter().zip(&real).all(|(row, &r)| r || row.iter().all(|&v| v == 0.0)), "{name}: padding positions are not zeros");
     }
 }
 

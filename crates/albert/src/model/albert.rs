@@ -5,7 +5,7 @@ use candle_nn::VarBuilder;
 
 use super::blocks::{dtype_min, linear, Linear};
 use super::embeddings::AlbertEmbeddings;
-use super::encoder::AlbertTransformer;
+use super::encoder::{AlbertTransformer, Packing};
 use crate::config::AlbertConfig;
 use crate::error::{Error, Result};
 use crate::rng::SharedRng;
@@ -69,6 +69,12 @@ pub struct ForwardOptions {
     pub output_attentions: bool,
     /// Training mode: dropout is active.
     pub train: bool,
+    /// Leave the padding after each sequence's last real token (by the attention mask) out of every layer: the
+    /// real positions' outputs stay as they are (bit for bit on the packed f32 kernels), the padding positions'
+    /// come out as zeros instead of what transformers computes there. For callers that read real positions only,
+    /// as the pipelines do: in a batch of 32 SST-2 sentences sorted by length, 8.5% of the positions are padding.
+    /// Applies in inference without recorded gradients, hidden states or attentions on the CPU; ignored otherwise.
+    pub skip_padding: bool,
 }
 
 /// How the encoder's projections run once prepared for inference ([`AlbertModel::prepare_inference`]).
@@ -197,7 +203,23 @@ impl AlbertModel {
             }
             None => None,
         };
-        let enc = self.encoder.forward(embedded, mask.as_ref(), opts.output_hidden_states, opts.output_attentions, opts.train)?;
+        let packing = match (attention_mask, &mask) {
+            (Some(m), Some(additive))
+                if opts.skip_padding
+                    && !opts.train
+                    && !opts.output_hidden_states
+                    && !opts.output_attentions
+                    && !embedded.track_op()
+                    && crate::ops::fused_attention_applies(embedded) =>
+            {
+                Packing::of(m, additive)?
+            }
+            _ => None,
+        };
+        let enc = match packing {
+            Some(packing) => self.encoder.forward_packed(embedded, &packing)?,
+            None => self.encoder.forward(embedded, mask.as_ref(), opts.output_hidden_states, opts.output_attentions, opts.train)?,
+        };
         let pooler_output = match &self.pooler {
             // (batch, H) from the first token
             Some(p) => Some(p.forward(&enc.last_hidden_state.narrow(1, 0, 1)?.squeeze(1)?)?.tanh()?),

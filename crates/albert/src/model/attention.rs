@@ -162,6 +162,12 @@ impl AlbertAttention {
         let out = self.layer_norm.forward_residual(&projected, hidden)?;
         Ok((out, probs))
     }
+
+    /// The block in inference over sequences packed without their padding ([`super::layer::AlbertLayer::forward_packed`]).
+    pub(crate) fn forward_packed(&self, qkv: &FusedQkv, hidden: &Tensor, mask: &Tensor, sequences: &[std::ops::Range<usize>]) -> Result<Tensor> {
+        let context = crate::ops::attention_of_sequences(&qkv.forward(hidden)?, mask, sequences, self.num_heads)?;
+        Ok(self.layer_norm.forward_residual(&self.dense.forward(&context)?, hidden)?)
+    }
 }
 
 /// [`AlbertAttention::fused_qkv`] for f32 layers whose weights share their storage with no other tensor, as a

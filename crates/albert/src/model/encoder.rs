@@ -1,6 +1,8 @@
 //! `AlbertTransformer`: the E -> H projection, then `num_hidden_layers` applications of the shared layer groups.
 
-use candle_core::Tensor;
+use std::ops::Range;
+
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
 use super::albert::Precision;
@@ -29,6 +31,43 @@ pub struct EncoderOutput {
     pub hidden_states: Option<Vec<Tensor>>,
     /// The attention probabilities of every layer run, each (batch, heads, seq, seq).
     pub attentions: Option<Vec<Tensor>>,
+}
+
+/// A batch with its padding left out ([`AlbertTransformer::forward_packed`]): each sequence's positions up to its
+/// last real token, packed one after the other.
+#[derive(Debug)]
+pub(crate) struct Packing {
+    /// Flat (batch x seq) indices of the kept positions, in order.
+    rows: Tensor,
+    /// Each sequence's rows among the kept ones.
+    sequences: Vec<Range<usize>>,
+    /// The additive mask of the kept positions (a sequence's padding before or inside it stays, masked).
+    mask: Tensor,
+    /// (batch, seq)
+    shape: (usize, usize),
+}
+
+impl Packing {
+    /// From the attention mask `mask` (batch, seq: 0 for padding) and its additive form; `None` where no position
+    /// would be left out.
+    pub(crate) fn of(mask: &Tensor, additive: &Tensor) -> Result<Option<Self>> {
+        let (batch, seq) = mask.dims2()?;
+        let mut rows = Vec::with_capacity(batch * seq);
+        let mut sequences = Vec::with_capacity(batch);
+        for (b, row) in mask.to_dtype(DType::F32)?.to_vec2::<f32>()?.iter().enumerate() {
+            // A sequence without a real token keeps every position: its attention spreads over all of them.
+            let len = row.iter().rposition(|&m| m != 0.0).map_or(seq, |last| last + 1);
+            let start = rows.len();
+            rows.extend((b * seq..b * seq + len).map(|i| i as u32));
+            sequences.push(start..rows.len());
+        }
+        if rows.len() == batch * seq {
+            return Ok(None);
+        }
+        let rows = Tensor::from_vec(rows, sequences.last().map_or(0, |s| s.end), mask.device())?;
+        let mask = additive.flatten_all()?.index_select(&rows, 0)?;
+        Ok(Some(Self { rows, sequences, mask, shape: (batch, seq) }))
+    }
 }
 
 impl AlbertTransformer {
@@ -96,5 +135,28 @@ impl AlbertTransformer {
             }
         }
         Ok(EncoderOutput { last_hidden_state: hidden, hidden_states: all_hidden, attentions: all_attentions })
+    }
+
+    /// [`Self::forward`] in inference on the positions `packing` keeps, (1, kept, H) through every layer; the last
+    /// hidden state has zeros at the positions left out. Every step but attention works row by row, and attention
+    /// runs per sequence on its own rows ([`crate::ops::attention_of_sequences`]).
+    pub(crate) fn forward_packed(&self, embedded: &Tensor, packing: &Packing) -> Result<EncoderOutput> {
+        let (batch, seq) = packing.shape;
+        let kept = embedded.flatten_to(1)?.index_select(&packing.rows, 0)?.unsqueeze(0)?;
+        let mut hidden = self.embedding_hidden_mapping_in.forward(&kept)?;
+        let qkv: Vec<Vec<FusedQkv>> = self
+            .albert_layer_groups
+            .iter()
+            .map(|g| g.layers().iter().map(|l| l.attention().fused_qkv()).collect::<Result<_>>())
+            .collect::<Result<_>>()?;
+        for &g in &self.group_of_layer {
+            for (layer, qkv) in self.albert_layer_groups[g].layers().iter().zip(&qkv[g]) {
+                hidden = layer.forward_packed(qkv, &hidden, &packing.mask, &packing.sequences)?;
+            }
+        }
+        let hidden = hidden.squeeze(0)?;
+        let width = hidden.dim(1)?;
+        let full = Tensor::zeros((batch * seq, width), hidden.dtype(), hidden.device())?.index_add(&packing.rows, &hidden, 0)?;
+        Ok(EncoderOutput { last_hidden_state: full.reshape((batch, seq, width))?, hidden_states: None, attentions: None })
     }
 }

@@ -114,6 +114,14 @@ impl AlbertLayer {
         let ffn = self.dropout.forward(&self.ffn_output.forward(&inner)?, train)?;
         Ok((self.full_layer_layer_norm.forward_residual(&ffn, &attended)?, probs))
     }
+
+    /// The layer in inference over sequences packed without their padding: `hidden` (1, rows, H), `mask` the
+    /// additive mask of those rows, `sequences` each sequence's rows ([`super::encoder::Packing`]).
+    pub(crate) fn forward_packed(&self, qkv: &FusedQkv, hidden: &Tensor, mask: &Tensor, sequences: &[std::ops::Range<usize>]) -> Result<Tensor> {
+        let attended = self.attention.forward_packed(qkv, hidden, mask, sequences)?;
+        let inner = self.ffn.forward_act(&attended, self.activation)?;
+        Ok(self.full_layer_layer_norm.forward_residual(&self.ffn_output.forward(&inner)?, &attended)?)
+    }
 }
 
 /// A group of `inner_group_num` layers whose parameters every layer mapped to the group shares.

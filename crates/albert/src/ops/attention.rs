@@ -69,14 +69,19 @@ impl Dims {
         );
     }
 
-    /// Offset of (sequence `b`, head `h`)'s query in qkv; its key is `hidden` further, its value `2 hidden`.
-    fn qkv_offset(&self, b: usize, h: usize) -> usize {
-        b * self.seq * 3 * self.hidden + h * self.head_dim
+    /// The rows of sequence `b`.
+    fn rows(&self, b: usize) -> Range<usize> {
+        b * self.seq..(b + 1) * self.seq
     }
 
-    /// Offset of (sequence `b`, head `h`)'s columns in a (batch, seq, hidden) tensor.
-    fn out_offset(&self, b: usize, h: usize) -> usize {
-        b * self.seq * self.hidden + h * self.head_dim
+    /// Offset of head `h`'s query in row `row` of qkv; its key is `hidden` further, its value `2 hidden`.
+    fn qkv_offset(&self, row: usize, h: usize) -> usize {
+        row * 3 * self.hidden + h * self.head_dim
+    }
+
+    /// Offset of head `h`'s columns in row `row` of a (rows, hidden) tensor.
+    fn out_offset(&self, row: usize, h: usize) -> usize {
+        row * self.hidden + h * self.head_dim
     }
 }
 
@@ -102,19 +107,20 @@ unsafe fn product<T: 'static + num_traits::One>(
     );
 }
 
-/// The attention probabilities of sequence `b`, head `h` for the queries `queries` over the keys `keys` into `p`
-/// (queries x keys): softmax(Q K^T + mask) over those keys. The query carries the 1/sqrt(head_dim) scale already.
-fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, (b, h): (usize, usize), queries: Range<usize>, keys: Range<usize>, p: &mut [T]) {
-    assert!(queries.end <= d.seq && keys.end <= d.seq, "attention rows {queries:?} x {keys:?} outside a sequence of {}", d.seq);
+/// The attention probabilities of the sequence in rows `seq` (of qkv and of the mask), head `h`, for the queries
+/// `queries` over the keys `keys` (both counted from the sequence's first row) into `p` (queries x keys):
+/// softmax(Q K^T + mask) over those keys. The query carries the 1/sqrt(head_dim) scale already.
+fn probabilities<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, (seq, h): (Range<usize>, usize), queries: Range<usize>, keys: Range<usize>, p: &mut [T]) {
+    assert!(queries.end <= seq.len() && keys.end <= seq.len() && seq.end <= mask.len(), "attention rows {queries:?} x {keys:?} outside a sequence of {}", seq.len());
     let (n, row) = (keys.len(), 3 * d.hidden);
-    let (q, k) = (d.qkv_offset(b, h) + queries.start * row, d.qkv_offset(b, h) + d.hidden + keys.start * row);
+    let (q, k) = (d.qkv_offset(seq.start + queries.start, h), d.qkv_offset(seq.start + keys.start, h) + d.hidden);
     let p = &mut p[..queries.len() * n];
     // SAFETY: Q of these queries and K of these keys are rows of `head_dim` at stride `row` inside qkv (the ranges
     // are inside the sequence, and the callers' `assert_fits` gives qkv's size); p holds queries x keys values.
     unsafe {
         product((queries.len(), n, d.head_dim), p.as_mut_ptr(), n, (qkv[q..].as_ptr(), row, 1), (qkv[k..].as_ptr(), 1, row));
     }
-    let mask = &mask[b * d.seq + keys.start..b * d.seq + keys.end];
+    let mask = &mask[seq.start + keys.start..seq.start + keys.end];
     super::simd::vectorized(
         #[inline(always)]
         || {
@@ -139,40 +145,61 @@ fn key_span<T: Float>(mask: &[T]) -> Range<usize> {
     }
 }
 
-/// The (sequence, head) tasks of a pass, run in parallel, each with its own scratch from `init`, writing into a
-/// fresh buffer of `n` values through `Disjoint` pointers. The tasks together must write every value: each one's
-/// products write their head's columns without reading them.
-fn per_head<T: Copy, S: Send>(n: usize, d: Dims, init: impl Fn() -> S + Sync + Send, task: impl Fn(&mut S, usize, Disjoint<T>) + Sync + Send) -> Vec<T> {
+/// The (sequence, head) tasks of a pass over `sequences` sequences, run in parallel, each with its own scratch from
+/// `init`, writing into a fresh buffer of `n` values through `Disjoint` pointers. The tasks together must write every
+/// value: each one's products write their head's columns without reading them.
+fn per_head<T: Copy, S: Send>(n: usize, sequences: usize, d: Dims, init: impl Fn() -> S + Sync + Send, task: impl Fn(&mut S, usize, Disjoint<T>) + Sync + Send) -> Vec<T> {
     // SAFETY: the callers' tasks tile the buffer (see above).
     unsafe {
         super::filled(n, |buf| {
             let dst = Disjoint(buf.as_mut_ptr().cast::<T>());
-            (0..d.batch * d.heads).into_par_iter().for_each_init(&init, |scratch, t| task(scratch, t, dst));
+            (0..sequences * d.heads).into_par_iter().for_each_init(&init, |scratch, t| task(scratch, t, dst));
         })
     }
 }
 
-/// The attention output (batch, seq, hidden). Each sequence attends over its [`key_span`] only; the queries in the
-/// span and the padding queries before and after it go through separate products, so that the span's rows do not
-/// depend on the padding (a product's summation order may change with its number of rows).
+/// The attention output (batch, seq, hidden).
 pub(super) fn forward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims) -> Vec<T> {
     d.assert_fits(qkv, mask, None);
-    per_head(d.batch * d.seq * d.hidden, d,
-        || vec![T::zero(); d.seq * d.seq],
+    let sequences: Vec<Range<usize>> = (0..d.batch).map(|b| d.rows(b)).collect();
+    attend(qkv, mask, d, &sequences)
+}
+
+/// The attention output (rows, hidden) of the sequences that lie in the row ranges `sequences` of qkv (rows,
+/// 3 x hidden) and of the mask (rows); they must tile the rows in order. Each sequence attends over its [`key_span`]
+/// only; the queries in the span and the padding queries before and after it go through separate products, so that
+/// the span's rows do not depend on the padding (a product's summation order may change with its number of rows):
+/// a sequence's outputs are the same bits whether its padding rows are there or were left out.
+fn attend<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], d: Dims, sequences: &[Range<usize>]) -> Vec<T> {
+    let rows = sequences.last().map_or(0, |s| s.end);
+    assert!(
+        sequences.iter().zip(std::iter::once(0).chain(sequences.iter().map(|s| s.end))).all(|(s, end)| s.start == end)
+            && qkv.len() == rows * 3 * d.hidden
+            && mask.len() == rows
+            && d.heads * d.head_dim == d.hidden,
+        "attention sequences {sequences:?} do not tile {} rows of width {} over {} heads",
+        mask.len(),
+        d.hidden,
+        d.heads
+    );
+    let longest = sequences.iter().map(|s| s.len()).max().unwrap_or(0);
+    per_head(rows * d.hidden, sequences.len(), d,
+        || vec![T::zero(); longest * longest],
         |p, task, dst: Disjoint<T>| {
-            let (b, h) = (task / d.heads, task % d.heads);
-            let (s, row) = (d.seq, 3 * d.hidden);
-            let keys = key_span(&mask[b * s..(b + 1) * s]);
+            let (seq, h) = (sequences[task / d.heads].clone(), task % d.heads);
+            let (s, row) = (seq.len(), 3 * d.hidden);
+            let keys = key_span(&mask[seq.clone()]);
             for queries in [keys.clone(), 0..keys.start, keys.end..s] {
                 if queries.is_empty() {
                     continue;
                 }
-                probabilities(qkv, mask, d, (b, h), queries.clone(), keys.clone(), p);
-                let v = d.qkv_offset(b, h) + 2 * d.hidden + keys.start * row;
+                probabilities(qkv, mask, d, (seq.clone(), h), queries.clone(), keys.clone(), p);
+                let v = d.qkv_offset(seq.start + keys.start, h) + 2 * d.hidden;
                 // SAFETY: this task alone writes the head's columns of its sequence in `out`, these queries' rows here
-                // (the three ranges tile the sequence); V of the keys is read in place.
+                // (the three ranges tile the sequence, the sequences tile the rows, as asserted); V of the keys is
+                // read in place.
                 unsafe {
-                    product((queries.len(), d.head_dim, keys.len()), dst.0.add(d.out_offset(b, h) + queries.start * d.hidden), d.hidden, (p.as_ptr(), keys.len(), 1), (qkv[v..].as_ptr(), row, 1));
+                    product((queries.len(), d.head_dim, keys.len()), dst.0.add(d.out_offset(seq.start + queries.start, h)), d.hidden, (p.as_ptr(), keys.len(), 1), (qkv[v..].as_ptr(), row, 1));
                 }
             }
         },
@@ -185,13 +212,14 @@ pub(super) fn backward<T: WithDType + Float + Exp>(qkv: &[T], mask: &[T], g: &[T
     d.assert_fits(qkv, mask, Some(g));
     per_head(
         qkv.len(),
+        d.batch,
         d,
         || (vec![T::zero(); d.seq * d.seq], vec![T::zero(); d.seq * d.seq]),
         |(p, dp), task, dst: Disjoint<T>| {
             let (b, h) = (task / d.heads, task % d.heads);
-            probabilities(qkv, mask, d, (b, h), 0..d.seq, 0..d.seq, p);
+            probabilities(qkv, mask, d, (d.rows(b), h), 0..d.seq, 0..d.seq, p);
             let (s, dh, row, hid) = (d.seq, d.head_dim, 3 * d.hidden, d.hidden);
-            let (q, go) = (d.qkv_offset(b, h), d.out_offset(b, h));
+            let (q, go) = (d.qkv_offset(b * s, h), d.out_offset(b * s, h));
             let (k, v) = (q + hid, q + 2 * hid);
             // SAFETY: this task alone writes the head's Q, K and V columns of its sequence in dqkv; every operand is
             // read in place at the strides of its tensor.
@@ -270,6 +298,46 @@ pub fn attention(qkv: &Tensor, mask: &Tensor, heads: usize) -> candle_core::Resu
     qkv.contiguous()?.apply_op2(&mask.contiguous()?, Attention { heads })
 }
 
+/// [`attention`] over sequences of different lengths packed one after the other, for inference: `qkv` (..., rows,
+/// 3 x hidden) and `mask` (rows) hold the sequences in the row ranges `sequences`, which tile the rows in order;
+/// each attends over its own rows. Returns (..., rows, hidden). A batch with its padding rows left out gives its
+/// real rows' outputs bit for bit. Records no gradient.
+pub fn attention_of_sequences(qkv: &Tensor, mask: &Tensor, sequences: &[Range<usize>], heads: usize) -> candle_core::Result<Tensor> {
+    qkv.contiguous()?.apply_op2_no_bwd(&mask.contiguous()?, &SequenceAttention { heads, sequences: sequences.to_vec() })
+}
+
+struct SequenceAttention {
+    heads: usize,
+    sequences: Vec<Range<usize>>,
+}
+
+impl CustomOp2 for SequenceAttention {
+    fn name(&self) -> &'static str {
+        "albert-attention-of-sequences"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let mut dims = l1.shape().dims().to_vec();
+        let three_h = dims.last().copied().unwrap_or(0);
+        if three_h == 0 || three_h % 3 != 0 || (three_h / 3) % self.heads != 0 {
+            candle_core::bail!("attention over {} heads got a projection of width {three_h}", self.heads);
+        }
+        let rows = l1.shape().elem_count() / three_h;
+        let tiled = self.sequences.iter().try_fold(0, |end, s| (s.start == end && s.end > s.start).then_some(s.end)) == Some(rows);
+        if !tiled || l2.shape().elem_count() != rows {
+            candle_core::bail!("attention sequences {:?} and a mask of {} values for {rows} rows", self.sequences, l2.shape().elem_count());
+        }
+        let d = Dims::of(1, rows, three_h / 3, self.heads);
+        if let Some(last) = dims.last_mut() {
+            *last = d.hidden;
+        }
+        f32_or_f64!("attention of sequences", (s1, s2), |qkv, mask| {
+            let (qkv, mask) = (super::contiguous(qkv, l1, "attention projection")?, super::contiguous(mask, l2, "attention mask")?);
+            Ok((WithDType::to_cpu_storage_owned(attend(qkv, mask, d, &self.sequences)), Shape::from(dims)))
+        })
+    }
+}
+
 /// Whether [`attention`] handles `qkv` (the CPU, f32 or f64).
 pub fn fused_attention_applies(qkv: &Tensor) -> bool {
     super::fused(qkv)
@@ -328,7 +396,7 @@ mod tests {
         let (qkv, mask) = (qkv.flatten_all().unwrap().to_vec1::<f32>().unwrap(), mask.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         let mut p = vec![f32::NAN; s * s];
         for h in 0..heads {
-            probabilities(&qkv, &mask, d, (0, h), 0..s, 0..s, &mut p);
+            probabilities(&qkv, &mask, d, (0..s, h), 0..s, 0..s, &mut p);
             for row in p.chunks(s) {
                 assert!(row[0] > 0.0 && row[1] > 0.0 && row[2] == 0.0 && row[3] == 0.0, "head {h}: {row:?}");
             }
@@ -364,11 +432,52 @@ mod tests {
         }
     }
 
+    /// A batch with its padding rows left out ([`attention_of_sequences`]) gives the padded batch's real rows bit
+    /// for bit: padding after a sequence (what the pipelines make), before it, inside it (kept as masked rows).
+    #[test]
+    fn sequences_packed_without_padding_give_the_padded_batch_bits() {
+        let dev = Device::Cpu;
+        let (heads, h, s) = (2, 16, 23);
+        let min = f32::MIN;
+        // Real rows of each sequence: a prefix, a suffix (left padding) and a middle with a masked row inside.
+        let kept = [0..23, 0..7, 4..23, 2..15, 0..1];
+        let mut mask = vec![min; kept.len() * s];
+        for (b, rows) in kept.iter().enumerate() {
+            rows.clone().for_each(|r| mask[b * s + r] = 0.0);
+        }
+        mask[3 * s + 9] = min;
+        let qkv: Vec<f32> = (0..kept.len() * s * 3 * h).map(|i| 2.0 * ((i as f32 + 1.0) * 0.37).sin()).collect();
+        let padded = attention(&Tensor::from_vec(qkv.clone(), (kept.len(), s, 3 * h), &dev).unwrap(), &Tensor::from_vec(mask.clone(), (kept.len(), s), &dev).unwrap(), heads).unwrap();
+        let padded: Vec<f32> = padded.flatten_all().unwrap().to_vec1().unwrap();
+        let (mut packed_qkv, mut packed_mask, mut sequences) = (Vec::new(), Vec::new(), Vec::new());
+        for (b, rows) in kept.iter().enumerate() {
+            let start = packed_mask.len();
+            packed_qkv.extend_from_slice(&qkv[(b * s + rows.start) * 3 * h..(b * s + rows.end) * 3 * h]);
+            packed_mask.extend_from_slice(&mask[b * s + rows.start..b * s + rows.end]);
+            sequences.push(start..packed_mask.len());
+        }
+        let n = packed_mask.len();
+        let packed = attention_of_sequences(&Tensor::from_vec(packed_qkv, (1, n, 3 * h), &dev).unwrap(), &Tensor::from_vec(packed_mask, n, &dev).unwrap(), &sequences, heads).unwrap();
+        assert_eq!(packed.dims(), [1, n, h]);
+        let packed: Vec<f32> = packed.flatten_all().unwrap().to_vec1().unwrap();
+        for (b, (rows, seq)) in kept.iter().zip(&sequences).enumerate() {
+            let want = &padded[(b * s + rows.start) * h..(b * s + rows.end) * h];
+            assert!(packed[seq.start * h..seq.end * h].iter().zip(want).all(|(x, y)| x.to_bits() == y.to_bits()), "sequence {b}");
+        }
+    }
+
     #[test]
     fn mismatched_shapes_are_errors() {
         let dev = Device::Cpu;
         let qkv = Tensor::zeros((2, 5, 36), DType::F32, &dev).unwrap();
         assert!(attention(&qkv, &Tensor::zeros((2, 4), DType::F32, &dev).unwrap(), 3).is_err());
         assert!(attention(&qkv, &Tensor::zeros((2, 5), DType::F32, &dev).unwrap(), 5).is_err());
+        let rows = Tensor::zeros((1, 10, 36), DType::F32, &dev).unwrap();
+        let mask = Tensor::zeros(10, DType::F32, &dev).unwrap();
+        assert!(attention_of_sequences(&rows, &mask, &[0..4, 4..10], 3).is_ok());
+        for bad in [vec![0..4, 5..10], vec![0..4, 4..9], vec![0..0, 0..10], vec![]] {
+            assert!(attention_of_sequences(&rows, &mask, &bad, 3).is_err(), "{bad:?}");
+        }
+        assert!(attention_of_sequences(&rows, &mask.narrow(0, 0, 9).unwrap(), &[0..4, 4..9], 3).is_err());
     }
 }

@@ -26,7 +26,7 @@ mod sum_rows;
 mod testing;
 
 pub use activation::bias_act;
-pub use attention::{attention, fused_attention_applies};
+pub use attention::{attention, attention_of_sequences, fused_attention_applies};
 pub use cpu::{kernels, CpuFeatures, CpuLevel, GemmIsa, KernelEnv, KernelEnvError, Kernels, ProductKernel, CPU_ENV, F32_KERNEL_ENV, INT8_KERNEL_ENV};
 pub(crate) use cross_entropy::cross_entropy;
 pub use int8::{int8_kernel, Int8Kernel, QuantizedLinear};

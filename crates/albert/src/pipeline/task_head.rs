@@ -53,7 +53,8 @@ pub fn task_head<H: TaskHead>(model: &AlbertForAny) -> Result<&H> {
 }
 
 /// Runs the inference model `model` over the items `order` (indices into `items`), `batch_size` at a time, and
-/// hands each batch's outputs with its items to `each`.
+/// hands each batch's outputs with its items to `each`. The padding after each item's tokens is left out of the
+/// layers ([`ForwardOptions::skip_padding`]): every reader of these outputs reads real positions only.
 pub fn run_items(
     model: &AlbertForAny,
     items: &(impl EncodedItems + ?Sized),
@@ -63,7 +64,7 @@ pub fn run_items(
     mut each: impl FnMut(&AnyOutput, &[usize]) -> Result<()>,
 ) -> Result<()> {
     for batch in order.chunks(batch_size.max(1)) {
-        let output = model.forward(&items.input(batch, device)?, &ForwardOptions::default())?;
+        let output = model.forward(&items.input(batch, device)?, &ForwardOptions { skip_padding: true, ..ForwardOptions::default() })?;
         each(&output, batch)?;
     }
     Ok(())
