@@ -4,13 +4,13 @@
 # held-out test articles (--articles test, as models/albert-small-xquad/scores.json). Each kernel is forced with
 # ALBERT_INT8_KERNEL (which also keeps --int8 in int8 where the portable kernel would otherwise fall back to f32).
 # Prints one TSV line per (task, precision): task, metric, precision, score, seconds. ONLY=TASK runs one task.
-#   usage: scripts/bench/int8_accuracy.sh [KERNEL...]   (default: avx2-7bit avx2, the 7- and 8-bit weights of an AVX2
-#          CPU; after cargo build --release)
+#   usage: scripts/bench/int8_accuracy.sh [KERNEL...]   (default: avx2-7x7 avx2-7bit avx2: 7-bit weights and
+#          activations, 7-bit weights, 8-bit weights, the AVX2 kernels; after cargo build --release)
 set -euo pipefail
 ALBERT=${ALBERT:-target/release/albert}
 DATA=${DATA:-../shared/data}
 KERNELS=("$@")
-[ $# -eq 0 ] && KERNELS=(avx2-7bit avx2)
+[ $# -eq 0 ] && KERNELS=(avx2-7x7 avx2-7bit avx2)
 TASKS=(
   "sst2 acc models/albert-small-sst2 $DATA/glue/SST-2/dev.tsv"
   "conll2003 FB1 models/albert-small-conll03 $DATA/conll2003/eng.testb"

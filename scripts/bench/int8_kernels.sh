@@ -4,13 +4,13 @@
 # each in its own process. Prints one TSV line per process (its median ms), then per batch and kernel the median over
 # rounds of those medians and the median over rounds of f32's time / that kernel's time within the round (> 1:
 # faster than f32), with their range.
-#   usage: scripts/bench/int8_kernels.sh [ROUNDS] [KERNEL...]   (default: 3 rounds, avx2-7bit avx2; after
+#   usage: scripts/bench/int8_kernels.sh [ROUNDS] [KERNEL...]   (default: 3 rounds, avx2-7x7 avx2-7bit avx2; after
 #          cargo build --release -p albert-cli). PRESET, SEQ, THREADS and BATCHES ("1 16") change the shape.
 set -euo pipefail
 ALBERT=${ALBERT:-target/release/albert}
 PRESET=${PRESET:-albert-base-v2}; SEQ=${SEQ:-128}; THREADS=${THREADS:-2}; BATCHES=${BATCHES:-1 16}
 ROUNDS=${1:-3}; [ $# -gt 0 ] && shift
-KERNELS=("$@"); [ ${#KERNELS[@]} -eq 0 ] && KERNELS=(avx2-7bit avx2)
+KERNELS=("$@"); [ ${#KERNELS[@]} -eq 0 ] && KERNELS=(avx2-7x7 avx2-7bit avx2)
 median_ms() { # batch, env assignment or "", flags... -> "precision kernel<TAB>median ms" of the process
   local batch=$1 env_set=$2; shift 2
   local runs=10 warmup=2

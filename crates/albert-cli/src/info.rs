@@ -14,8 +14,9 @@ albert info --kernels\n  ALBERT_CPU=avx2 albert info --kernels --json\n\n\
 Kernels: every product runs the best kernel the CPU has, at one of three levels: avx512 (AVX-512, with VNNI and AMX\n\
 for int8 where present), avx2 (AVX2 + FMA) and portable (baseline code). ALBERT_CPU=avx512|avx2|portable caps the\n\
 level for every kernel family, `gemm`'s products included; within it ALBERT_F32_KERNEL (packed-avx512, packed-avx2,\n\
-gemm) and ALBERT_INT8_KERNEL (amx, avx512-vnni, avx2-7bit, avx2, portable) choose the f32 and int8 kernels; avx2-7bit\n\
-quantizes the weights to 7 bits (as ONNX Runtime's reduce_range), avx2 keeps 8 and is slower. A kernel the CPU lacks\n\
+gemm) and ALBERT_INT8_KERNEL (amx, avx512-vnni, avx2-7x7, avx2-7bit, avx2, portable) choose the f32 and int8\n\
+kernels; avx2-7x7 quantizes the weights and the activations to 7 bits, avx2-7bit only the weights (as ONNX Runtime's\n\
+reduce_range) and is slower, avx2 keeps 8 and is slower still. A kernel the CPU lacks\n\
 or one above the cap is an error.")]
 pub struct InfoArgs {
     /// Checkpoint directory holding config.json, or a Hugging Face hub id.

@@ -21,8 +21,8 @@ pub const CPU_ENV: &str = "ALBERT_CPU";
 /// Environment variable that chooses the f32 kernel of the prepared projections within the cap: `packed-avx512`,
 /// `packed-avx2` or `gemm` ([`F32Kernel`]).
 pub const F32_KERNEL_ENV: &str = "ALBERT_F32_KERNEL";
-/// Environment variable that chooses the int8 kernel within the cap: `amx`, `avx512-vnni`, `avx2-7bit` (7-bit
-/// weights), `avx2` (exact on 8-bit weights) or `portable` ([`Int8Kernel`]). Naming `portable` also keeps `--int8` in
+/// Environment variable that chooses the int8 kernel within the cap: `amx`, `avx512-vnni`, `avx2-7x7` (7-bit
+/// weights and activations), `avx2-7bit` (7-bit weights), `avx2` (exact on 8-bit weights) or `portable` ([`Int8Kernel`]). Naming `portable` also keeps `--int8` in
 /// int8 where it would otherwise run f32.
 pub const INT8_KERNEL_ENV: &str = "ALBERT_INT8_KERNEL";
 
@@ -305,7 +305,7 @@ impl Kernels {
                 let kernel = Int8Kernel::ALL.into_iter().find(|k| k.name() == v).ok_or_else(|| KernelEnvError::Unknown {
                     variable: INT8_KERNEL_ENV,
                     value: v.into(),
-                    choices: "amx, avx512-vnni, avx2-7bit, avx2 or portable",
+                    choices: "amx, avx512-vnni, avx2-7x7, avx2-7bit, avx2 or portable",
                 })?;
                 let (has, feature) = int8_needs(kernel, features);
                 allowed(INT8_KERNEL_ENV, v, has, feature, int8_level(kernel))?;
@@ -359,10 +359,17 @@ impl Kernels {
         }
     }
 
-    /// The note on the weights where the int8 kernel quantizes them to 7 bits, naming the exact alternative.
+    /// The note on the weights (and activations) where the int8 kernel quantizes them to 7 bits, naming the finer
+    /// alternatives.
     fn int8_weights(&self) -> String {
         if self.int8.weight_max() == 127 {
             return String::new();
+        }
+        if self.int8.activation_range().0 < 127 {
+            return format!(
+                ", with weights and activations quantized to 7 bits ({INT8_KERNEL_ENV}=avx2-7bit: 8-bit activations, \
+                 slower; avx2: exact 8-bit weights, slower still)"
+            );
         }
         format!(
             ", with weights quantized to 7 bits as ONNX Runtime's reduce_range does ({INT8_KERNEL_ENV}=avx2: exact 8-bit \
@@ -458,7 +465,7 @@ fn f32_needs(kernel: F32Kernel, f: CpuFeatures) -> (bool, &'static str) {
 fn int8_level(kernel: Int8Kernel) -> CpuLevel {
     match kernel {
         Int8Kernel::Amx | Int8Kernel::Vnni => CpuLevel::Avx512,
-        Int8Kernel::Avx2SevenBit | Int8Kernel::Avx2 => CpuLevel::Avx2,
+        Int8Kernel::Avx2SevenBit | Int8Kernel::Avx2SevenBySeven | Int8Kernel::Avx2 => CpuLevel::Avx2,
         Int8Kernel::Portable => CpuLevel::Portable,
     }
 }
@@ -468,7 +475,7 @@ fn int8_needs(kernel: Int8Kernel, f: CpuFeatures) -> (bool, &'static str) {
     match kernel {
         Int8Kernel::Amx => (f.amx, "AMX-INT8 (or the OS's leave to use it)"),
         Int8Kernel::Vnni => (f.avx512_vnni, "AVX-512 VNNI"),
-        Int8Kernel::Avx2SevenBit | Int8Kernel::Avx2 => (f.avx2_fma, "AVX2"),
+        Int8Kernel::Avx2SevenBit | Int8Kernel::Avx2SevenBySeven | Int8Kernel::Avx2 => (f.avx2_fma, "AVX2"),
         Int8Kernel::Portable => (true, "nothing"),
     }
 }
@@ -518,7 +525,7 @@ mod tests {
         }
         use CpuLevel::*;
         let avx512 = ("packed-avx512", "amx", "avx512", Avx512, true);
-        let avx2 = ("packed-avx2", "avx2-7bit", "avx2", Avx2, true);
+        let avx2 = ("packed-avx2", "avx2-7x7", "avx2", Avx2, true);
         let portable = ("gemm", "portable", "scalar", Portable, false);
         for cpu in [None, Some("avx512")] {
             assert_eq!(picks(SAPPHIRE_RAPIDS, cpu), avx512);
@@ -548,7 +555,7 @@ mod tests {
         assert_eq!(err(env(Some("portable"), None, Some("avx2"))), "ALBERT_INT8_KERNEL=avx2 is above the cap ALBERT_CPU=portable: the avx2 kernel needs the avx2 level");
         assert_eq!(err(env(Some("avx3"), None, None)), "ALBERT_CPU=avx3 is not a choice: use avx512, avx2 or portable");
         assert_eq!(err(env(None, Some("mkl"), None)), "ALBERT_F32_KERNEL=mkl is not a choice: use packed-avx512, packed-avx2 or gemm");
-        assert_eq!(err(env(None, None, Some("vnni"))), "ALBERT_INT8_KERNEL=vnni is not a choice: use amx, avx512-vnni, avx2-7bit, avx2 or portable");
+        assert_eq!(err(env(None, None, Some("vnni"))), "ALBERT_INT8_KERNEL=vnni is not a choice: use amx, avx512-vnni, avx2-7x7, avx2-7bit, avx2 or portable");
         let lacks = Kernels::choose(ZEN3, &env(None, None, Some("amx"))).unwrap_err().to_string();
         assert!(lacks.starts_with("ALBERT_INT8_KERNEL=amx: this CPU lacks AMX-INT8"), "{lacks}");
         let lacks = Kernels::choose(ZEN3, &env(None, Some("packed-avx512"), None)).unwrap_err().to_string();
@@ -570,9 +577,11 @@ mod tests {
         assert!(k.int8_summary().contains("runs f32 instead"));
         let k = Kernels::choose(ZEN3, &env(None, None, None)).unwrap();
         let int8 = k.products().into_iter().find(|r| r.product == "int8 linear").unwrap();
-        assert_eq!(int8.kernel, "avx2-7bit");
+        assert_eq!(int8.kernel, "avx2-7x7");
         assert!(int8.why.contains("it lacks AMX-INT8"), "{}", int8.why);
-        assert!(k.int8_summary().contains("7 bits"), "{}", k.int8_summary());
+        assert!(k.int8_summary().contains("weights and activations quantized to 7 bits"), "{}", k.int8_summary());
+        let k = Kernels::choose(ZEN3, &env(None, None, Some("avx2-7bit"))).unwrap();
+        assert!(k.int8_summary().contains("weights quantized to 7 bits"), "{}", k.int8_summary());
         let k = Kernels::choose(ZEN3, &env(None, None, Some("avx2"))).unwrap();
         assert!(!k.int8_summary().contains("7 bits"), "{}", k.int8_summary());
     }

@@ -5,9 +5,11 @@
 //!
 //! The integer product runs on the best kernel the CPU has within the cap ([`int8_kernel`], [`super::cpu`]): AMX tiles (`tdpbusd`: a 16 x 64 u8
 //! tile times a 64 x 16 i8 tile per instruction), AVX-512 VNNI (`vpdpbusd`: 64 u8 x i8 products summed into 16
-//! i32 lanes per instruction), AVX2 (`vpmaddubsw` on 7-bit weights, in [`super::int8_avx2_7bit`], or exact on 8-bit
-//! weights with `vpmaddwd` on both sides widened to i16, in [`super::int8_avx2`]), or portable code. Given the same
-//! weights all give the same integers; only the 7-bit kernel quantizes them differently ([`Int8Kernel::weight_max`]).
+//! i32 lanes per instruction), AVX2 (`vpmaddubsw` on 7-bit weights and 7-bit activations, two of them per
+//! `vpmaddwd`, in [`super::int8_avx2_7x7`]; on 7-bit weights, in [`super::int8_avx2_7bit`]; or exact on 8-bit weights
+//! with `vpmaddwd` on both sides widened to i16, in [`super::int8_avx2`]), or portable code. Given the same weights
+//! and activations all give the same integers; only the 7-bit kernels quantize them differently
+//! ([`Int8Kernel::weight_max`], [`Int8Kernel::activation_range`]).
 //! The weight is packed once for all of them: blocks of 16 output channels, and within a block, for each group of
 //! 4 inputs, 16 lanes of 4 bytes (one 512-bit register, one row of an AMX weight tile).
 
@@ -44,7 +46,10 @@ pub enum Int8Kernel {
     Amx,
     /// AVX-512 VNNI registers (Ice Lake, Zen 4 and later).
     Vnni,
-    /// AVX2 registers with 7-bit weights (`vpmaddubsw`; Haswell, Zen 2 and 3).
+    /// AVX2 registers with 7-bit weights and 7-bit activations (two `vpmaddubsw` per `vpmaddwd`; Haswell, Zen 2
+    /// and 3).
+    Avx2SevenBySeven,
+    /// AVX2 registers with 7-bit weights (`vpmaddubsw`).
     Avx2SevenBit,
     /// AVX2 registers, exact on 8-bit weights (`vpmaddwd` on operands widened to i16).
     Avx2,
@@ -54,8 +59,14 @@ pub enum Int8Kernel {
 
 impl Int8Kernel {
     /// Every int8 kernel, fastest first.
-    pub const ALL: [Int8Kernel; 5] =
-        [Int8Kernel::Amx, Int8Kernel::Vnni, Int8Kernel::Avx2SevenBit, Int8Kernel::Avx2, Int8Kernel::Portable];
+    pub const ALL: [Int8Kernel; 6] = [
+        Int8Kernel::Amx,
+        Int8Kernel::Vnni,
+        Int8Kernel::Avx2SevenBySeven,
+        Int8Kernel::Avx2SevenBit,
+        Int8Kernel::Avx2,
+        Int8Kernel::Portable,
+    ];
 
     /// Lower-case name, as benchmarks and [`INT8_KERNEL_ENV`](super::INT8_KERNEL_ENV) name it.
     pub fn name(self) -> &'static str {
@@ -63,6 +74,7 @@ impl Int8Kernel {
             Int8Kernel::Amx => "amx",
             Int8Kernel::Vnni => "avx512-vnni",
             Int8Kernel::Avx2SevenBit => "avx2-7bit",
+            Int8Kernel::Avx2SevenBySeven => "avx2-7x7",
             Int8Kernel::Avx2 => "avx2",
             Int8Kernel::Portable => "portable",
         }
@@ -74,8 +86,17 @@ impl Int8Kernel {
     /// gives the accuracy of both).
     pub fn weight_max(self) -> i8 {
         match self {
-            Int8Kernel::Avx2SevenBit => 63,
+            Int8Kernel::Avx2SevenBit | Int8Kernel::Avx2SevenBySeven => 63,
             _ => 127,
+        }
+    }
+
+    /// The largest quantized activation magnitude and the activations' zero point: 127 and 128 (u8 activations
+    /// 1..=255), or 63 and 64 (1..=127) for the kernel that adds two `vpmaddubsw` pair sums in i16.
+    pub fn activation_range(self) -> (u8, u8) {
+        match self {
+            Int8Kernel::Avx2SevenBySeven => (63, 64),
+            _ => (127, ZERO as u8),
         }
     }
 }
@@ -229,7 +250,8 @@ impl QuantizedLinear {
         let (inner, m) = (self.inner, x.len() / self.inner);
         let m16 = m.next_multiple_of(TILE_ROWS);
         // Stale values in the padding are harmless: padded inputs meet zero weights, padded rows are not read back.
-        let a = super::aligned_in(a, m16 * self.depth, ZERO as u8);
+        let (amax, zero) = kernel.activation_range();
+        let a = super::aligned_in(a, m16 * self.depth, zero);
         let c = super::aligned_in(c, m16 * PANEL, 0);
         let mut row_scales = [0f32; MAX_TASK_ROWS];
         let row_scales = &mut row_scales[..m];
@@ -238,7 +260,7 @@ impl QuantizedLinear {
             || {
                 for (i, row) in x.chunks(inner).enumerate() {
                     row_scales[i] =
-                        quantize_row(row, &mut a[i * self.depth..i * self.depth + inner]);
+                        quantize_row(row, &mut a[i * self.depth..i * self.depth + inner], amax, zero);
                 }
                 // The AVX2 kernel reads the task's activations widened, once for all the panels.
                 let panels = match &self.weights {
@@ -283,7 +305,7 @@ impl QuantizedLinear {
                             .zip(scales)
                             .zip(bias)
                         {
-                            y.write(A::value_and_slope((c - ZERO * sum) as f32 * (rs * scale) + b).0);
+                            y.write(A::value_and_slope((c - zero as i32 * sum) as f32 * (rs * scale) + b).0);
                         }
                     }
                 }
@@ -330,6 +352,10 @@ fn product(
         // weights to its 7 bits where it runs.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Avx2SevenBit => unsafe { super::int8_avx2_7bit::product(a, m, packed, depth, out64, c) },
+        // SAFETY: AVX2 is chosen only where the CPU has it; the kernel checks the sizes. The layers quantize their
+        // weights and activations to its 7 bits where it runs.
+        #[cfg(target_arch = "x86_64")]
+        Int8Kernel::Avx2SevenBySeven => unsafe { super::int8_avx2_7x7::product(a, m, packed, depth, out64, c) },
         // The layers widen their weights once and their activations once per task; this is the same work, per call.
         #[cfg(target_arch = "x86_64")]
         Int8Kernel::Avx2 => {
@@ -349,10 +375,10 @@ fn pack_index(n: usize, k: usize, depth: usize) -> usize {
     block * depth * LANES + (k / 4) * LANES * 4 + lane * 4 + k % 4
 }
 
-/// Writes `row` quantized with zero point 128 into `dst` and returns its scale. Rounds half to even, as ONNX
-/// Runtime does.
+/// Writes `row` quantized to -`qmax`..=`qmax` steps with zero point `zero` into `dst` and returns its scale. Rounds
+/// half to even, as ONNX Runtime does.
 #[inline(always)]
-fn quantize_row(row: &[f32], dst: &mut [u8]) -> f32 {
+fn quantize_row(row: &[f32], dst: &mut [u8], qmax: u8, zero: u8) -> f32 {
     // Sixteen running maxima: an order-free reduction, so that it vectorizes.
     let mut lanes = [0f32; 16];
     let chunks = row.chunks_exact(16);
@@ -364,14 +390,15 @@ fn quantize_row(row: &[f32], dst: &mut [u8]) -> f32 {
         }
     }
     let amax = lanes.iter().fold(tail, |m, &v| m.max(v));
-    let scale = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+    let qmax = qmax as f32;
+    let scale = if amax > 0.0 { amax / qmax } else { 1.0 };
     let inv = 1.0 / scale;
     // Adding 1.5 x 2^23 rounds to an integer (half to even, the FPU's mode) held in the low mantissa bits: a
     // rounding and conversion that vectorize, where `round_ties_even() as i32` became scalar code.
     const MAGIC: f32 = 12_582_912.0;
     for (d, v) in dst.iter_mut().zip(row) {
-        let q = ((v * inv).clamp(-127.0, 127.0) + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32;
-        *d = (q + ZERO) as u8;
+        let q = ((v * inv).clamp(-qmax, qmax) + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32;
+        *d = (q + zero as i32) as u8;
     }
     scale
 }
@@ -609,11 +636,13 @@ mod tests {
         let q = QuantizedLinear::new(&w).unwrap();
         albert_testkit::ran_on(int8_kernel().name());
         let y: Vec<Vec<f32>> = q.forward(&x, Some(&b)).unwrap().to_vec2().unwrap();
-        // The weights' steps: 127 a side, or 63 where the 7-bit kernel runs.
+        // The weights' steps: 127 a side, or 63 where a 7-bit kernel runs; the activations': 127, or 63 on the
+        // 7x7-bit kernel.
         let qmax = int8_kernel().weight_max() as f32;
+        let amax = int8_kernel().activation_range().0 as f32;
         for i in 0..rows {
             let row = &xs[i * inner..(i + 1) * inner];
-            let sx = row.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            let sx = row.iter().fold(0f32, |m, v| m.max(v.abs())) / amax;
             for n in 0..out {
                 let wrow = &ws[n * inner..(n + 1) * inner];
                 let sw = wrow.iter().fold(0f32, |m, v| m.max(v.abs())) / qmax;
@@ -621,7 +650,7 @@ mod tests {
                     .iter()
                     .zip(wrow)
                     .map(|(a, b)| {
-                        (a / sx).round_ties_even().clamp(-127.0, 127.0) as i64
+                        (a / sx).round_ties_even().clamp(-amax, amax) as i64
                             * (b / sw).round_ties_even().clamp(-qmax, qmax) as i64
                     })
                     .sum();
@@ -698,9 +727,10 @@ mod tests {
     /// The inputs that break a naive `vpmaddubsw` (u8 x i8 pairs saturate at 32,767): extreme activations against
     /// extreme weights of both signs, -128 included, in every arrangement, then pseudo-random bytes over the whole
     /// range; and each case again with its weights halved (an arithmetic shift: 127 to 63, -128 to -64), the
-    /// extremes of the 7-bit kernel, on which it runs beside the others. 16 and 32 rows, and 192 inputs (three
-    /// 64-input steps), so the AVX2 kernels' 2- and 4-row tiles and the AMX kernel's 16-row tail end inside the
-    /// shape.
+    /// extremes of the 7-bit kernel, on which it runs beside the others, and with its activations halved too (255 to
+    /// 127), the extremes of the 7x7-bit kernel. 16 and 32 rows, and 192 inputs (three 64-input steps), so the AVX2
+    /// kernels' 2-, 3- and 4-row tiles (and the 7x7-bit kernel's 1-row tail) and the AMX kernel's 16-row tail end
+    /// inside the shape.
     #[test]
     fn every_available_kernel_is_exact_at_the_extremes() {
         let out64 = 64;
@@ -730,27 +760,31 @@ mod tests {
                 (0..m * depth).map(|_| random() as u8).collect(),
                 (0..out64 * depth).map(|_| random() as u8 as i8).collect(),
             ));
-            let halved: Vec<_> = cases.iter().map(|(a, w)| (a.clone(), w.iter().map(|w| w >> 1).collect())).collect();
+            let halved: Vec<(Vec<u8>, Vec<i8>)> =
+                cases.iter().map(|(a, w)| (a.clone(), w.iter().map(|w| w >> 1).collect())).collect();
+            // And with the activations halved as well (255 to 127), the extremes of the 7x7-bit kernel.
+            let both: Vec<_> = halved.iter().map(|(a, w)| (a.iter().map(|a| a >> 1).collect(), w.clone())).collect();
             cases.extend(halved);
+            cases.extend(both);
             checked = check_every_kernel(&cases, m, depth, out64);
         }
         // Worked by hand: 192 inputs of 255 against weights of -128 (127) sum to 255 x -128 x 192 = -6,266,880
         // (255 x 127 x 192 = 6,217,920) in every output; against the 7-bit extremes -64 (63), -3,133,440
         // (3,084,480), on the 7-bit kernel where the CPU has it.
         let (m, depth) = (16, 192);
-        let seven_bit = if checked.contains(&Int8Kernel::Avx2SevenBit.name()) {
-            Int8Kernel::Avx2SevenBit
-        } else {
-            Int8Kernel::Portable
-        };
-        for (kernel, w, want) in [
-            (Int8Kernel::Portable, -128i8, -6_266_880),
-            (Int8Kernel::Portable, 127, 6_217_920),
-            (seven_bit, -64, -3_133_440),
-            (seven_bit, 63, 3_084_480),
+        // On the 7x7-bit kernel, 192 inputs of 127 against -64 (63): -1,560,576 (1,536,192).
+        let or_portable = |k: Int8Kernel| if checked.contains(&k.name()) { k } else { Int8Kernel::Portable };
+        let (seven_bit, seven_by_seven) = (or_portable(Int8Kernel::Avx2SevenBit), or_portable(Int8Kernel::Avx2SevenBySeven));
+        for (kernel, a, w, want) in [
+            (Int8Kernel::Portable, 255u8, -128i8, -6_266_880),
+            (Int8Kernel::Portable, 255, 127, 6_217_920),
+            (seven_bit, 255, -64, -3_133_440),
+            (seven_bit, 255, 63, 3_084_480),
+            (seven_by_seven, 127, -64, -1_560_576),
+            (seven_by_seven, 127, 63, 1_536_192),
         ] {
             let mut got = vec![0; m * out64];
-            product(kernel, &vec![255; m * depth], m, &vec![w; out64 * depth], depth, out64, &mut got);
+            product(kernel, &vec![a; m * depth], m, &vec![w; out64 * depth], depth, out64, &mut got);
             assert!(got.iter().all(|&v| v == want), "{} {w}: {:?}", kernel.name(), &got[..4]);
         }
         albert_testkit::ran_on(&checked.join(", "));
@@ -766,15 +800,24 @@ mod tests {
                 Int8Kernel::Portable => true,
                 Int8Kernel::Avx2 => albert_testkit::cpu_has(cpu.avx2_fma, "AVX2 (the avx2 int8 kernel)"),
                 Int8Kernel::Avx2SevenBit => albert_testkit::cpu_has(cpu.avx2_fma, "AVX2 (the avx2-7bit int8 kernel)"),
+                Int8Kernel::Avx2SevenBySeven => albert_testkit::cpu_has(cpu.avx2_fma, "AVX2 (the avx2-7x7 int8 kernel)"),
                 Int8Kernel::Vnni => albert_testkit::cpu_has(cpu.avx512_vnni, "AVX-512 VNNI (the avx512-vnni int8 kernel)"),
                 Int8Kernel::Amx => albert_testkit::cpu_has(cpu.amx, "AMX, or the OS's leave to use it (the amx int8 kernel)"),
             };
             if !available {
                 continue;
             }
-            let seven_bit = super::super::int8_avx2_7bit::WEIGHTS;
-            let takes = |w: &[i8]| kernel != Int8Kernel::Avx2SevenBit || w.iter().all(|w| seven_bit.contains(w));
-            let cases: Vec<_> = cases.iter().filter(|(_, w)| takes(w)).collect();
+            let (seven_bit, seven_by_seven) =
+                (super::super::int8_avx2_7bit::WEIGHTS, super::super::int8_avx2_7x7::WEIGHTS);
+            let seven_bit_acts = super::super::int8_avx2_7x7::ACTIVATIONS;
+            let takes = |a: &[u8], w: &[i8]| match kernel {
+                Int8Kernel::Avx2SevenBit => w.iter().all(|w| seven_bit.contains(w)),
+                Int8Kernel::Avx2SevenBySeven => {
+                    w.iter().all(|w| seven_by_seven.contains(w)) && a.iter().all(|a| seven_bit_acts.contains(a))
+                }
+                _ => true,
+            };
+            let cases: Vec<_> = cases.iter().filter(|(a, w)| takes(a, w)).collect();
             if cases.is_empty() {
                 continue;
             }

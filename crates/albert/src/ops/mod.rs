@@ -13,6 +13,7 @@ mod cross_entropy;
 mod int8;
 mod int8_avx2;
 mod int8_avx2_7bit;
+mod int8_avx2_7x7;
 mod layer;
 mod layer_norm;
 mod linear;
