@@ -138,6 +138,8 @@ def main():
                                                "--seq", "128", "--runs", "1", "--warmup", "0"], work / "model"),
         ("classify", [albert, "classify", "--model", work / "sst2", text], work / "sst2"),
         ("classify --int8", [albert, "classify", "--int8", "--model", work / "sst2", text], work / "sst2"),
+        ("bench --texts (one line)", [albert, "bench", "--model", work / "sst2", "--texts", work / "sst2.tsv",
+                                      "--batch", "1", "--seq", "128", "--runs", "1", "--warmup", "0"], work / "sst2"),
         ("predict --task sst2", [albert, "predict", "--task", "sst2", "--model", work / "sst2", "--data",
                                  work / "sst2.tsv"], work / "sst2"),
     ]

@@ -188,7 +188,8 @@ fn bench_texts(args: &BenchArgs, path: &std::path::Path, source: String, model: 
         .collect();
     let tok_path = args.tokenizer.clone().or_else(|| args.model.clone()).context("--texts needs --tokenizer (or --model)")?;
     let tokenizer = AlbertTokenizer::from_path(&tok_path).with_context(|| format!("reading {}", tok_path.display()))?;
-    let pipeline = PipelineModel::new(model, tokenizer, Task::Classify)?;
+    // Prepared in place: the pipeline runs it as its inference model, each weight held once (no explanations here).
+    let pipeline = PipelineModel::new(model.into_prepared()?, tokenizer, Task::Classify)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let threads = candle_core::utils::get_num_threads();
     for &batch in &args.batch {

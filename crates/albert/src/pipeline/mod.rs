@@ -138,7 +138,8 @@ impl Default for PipelineOptions {
 /// when that is first built (the encoder's weights prepared in place), and loaded again from the checkpoint only if
 /// an explanation asks for it ([`PipelineModel::trainable`]), which takes gradients through it. Holding both took
 /// twice the weights' memory. A model given in memory ([`PipelineModel::new`]) has nothing to be loaded again from:
-/// it is kept, and the inference model built on a copy.
+/// it is kept, and the inference model built on a copy, unless it was given prepared in place
+/// ([`Pretrained::into_prepared`]): then it is the inference model.
 pub struct PipelineModel {
     /// The checkpoint's tokenizer.
     pub tokenizer: AlbertTokenizer,
@@ -161,6 +162,15 @@ pub struct PipelineModel {
     inference: Mutex<Option<(Precision, Arc<AlbertForAny>)>>,
     /// Where the forward passes run, when not in the calling thread (see [`PipelineModel::set_forward`]).
     forward: Option<Arc<dyn Forward>>,
+}
+
+/// Why a pipeline over a model given prepared in place ([`PipelineModel::new`]) cannot do what was asked.
+fn given_prepared() -> Error {
+    Error::Input(
+        "the pipeline's model was given prepared for inference in place (Pretrained::into_prepared): it has no \
+         trainable model to explain or to prepare in another precision"
+            .into(),
+    )
 }
 
 /// Where a pipeline's forward passes run. Without one, [`PipelineModel::run_batches`] runs them in the calling
@@ -252,7 +262,8 @@ impl PipelineModel {
     }
 
     /// A pipeline over a model already in memory (one just trained, or a random one to benchmark); `model` must be
-    /// of the task's class.
+    /// of the task's class. A model prepared in place ([`Pretrained::into_prepared`]) becomes the inference model
+    /// itself, each weight held once; it can then neither be explained nor run in another precision.
     pub fn new(model: Pretrained, tokenizer: AlbertTokenizer, task: Task) -> Result<Self> {
         let arch = model.model.architecture();
         if !task.accepts(arch) {
@@ -289,7 +300,7 @@ impl PipelineModel {
         if let Some(model) = slot.as_ref() {
             return Ok(model.clone());
         }
-        let (dir, opts) = self.reload.as_ref().ok_or_else(|| Error::Input("the pipeline's model was dropped".into()))?;
+        let (dir, opts) = self.reload.as_ref().ok_or_else(given_prepared)?;
         let model = Arc::new(Pretrained::load_with_config(dir, self.config.clone(), opts)?);
         *slot = Some(model.clone());
         Ok(model)
@@ -456,8 +467,21 @@ impl PipelineModel {
             model.into_inference()
         };
         let held = match (slot.take(), &self.reload) {
-            (None, None) => return Err(Error::Input("the pipeline's model was dropped".into())),
+            (None, None) => return Err(given_prepared()),
             (None, Some((dir, opts))) => return owned(Pretrained::load_with_config(dir, self.config.clone(), opts)?),
+            (Some(held), None) if held.is_prepared() => {
+                if held.precision() != precision {
+                    *slot = Some(held);
+                    return Err(given_prepared());
+                }
+                return match Arc::try_unwrap(held) {
+                    Ok(model) => Ok(model.model),
+                    Err(shared) => {
+                        *slot = Some(shared);
+                        Err(Error::Input("the prepared model is in use elsewhere; it cannot become the inference model".into()))
+                    }
+                };
+            }
             (Some(held), None) => held,
             (Some(held), Some(_)) => match Arc::try_unwrap(held) {
                 Ok(model) => return owned(model),
@@ -635,5 +659,19 @@ mod cache_tests {
         let in_memory = PipelineModel::new(model, pipeline.tokenizer.clone(), Task::Classify).unwrap();
         in_memory.prepare().unwrap();
         assert!(held(&in_memory));
+
+        // Given prepared in place, the model is the inference model: the same scores, nothing kept beside it.
+        let model = Pretrained::init(&cfg, Architecture::SequenceClassification, 1, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let mut given = PipelineModel::new(model.into_prepared().unwrap(), pipeline.tokenizer.clone(), Task::Classify).unwrap();
+        let scores = |p: &PipelineModel| {
+            let out = classify::classify(p, &["a fine film", "dull"], None, &PipelineOptions::default()).unwrap();
+            out.iter().flat_map(|o| o.labels.iter().map(|l| (l.label.clone(), l.score))).collect::<Vec<_>>()
+        };
+        assert_eq!(scores(&given), scores(&in_memory));
+        assert!(!held(&given));
+        let err = given.trainable().err().expect("no trainable model").to_string();
+        assert!(err.contains("prepared for inference in place"), "{err}");
+        given.set_precision(Precision::Int8);
+        assert!(given.inference_model().is_err());
     }
 }
