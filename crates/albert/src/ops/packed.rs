@@ -31,8 +31,10 @@ const MR: usize = 8;
 const PREFETCH: usize = 8;
 /// Inputs per depth block.
 const DEPTH_BLOCK: usize = 768;
-/// Most rows one parallel task takes.
-const MAX_TASK_ROWS: usize = 256;
+/// Most rows one parallel task takes. Each task streams its panels of the weight once per depth block, so fewer,
+/// taller tasks read the weight fewer times: on Zen 3 with 2 threads, 128 took 4-10% more CPU time than 256 at 800
+/// and 1,568 rows, and 512 about 2% less (`examples/f32_kernel_bench`, docs/speed).
+const MAX_TASK_ROWS: usize = 512;
 
 /// The kernel that f32 inference (the prepared projections) runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,8 +323,8 @@ struct Split {
 
 impl Split {
     /// Tasks of at most `MAX_TASK_ROWS` rows for `threads` threads. Tasks of equal work, as many as a multiple of
-    /// the threads: 5 tasks of 231 rows (a batch of 32 texts of 36 tokens) kept one of 2 threads idle for a fifth of
-    /// the product. At batch 1 there are few rows: the threads split the panels instead.
+    /// the threads: 5 tasks of 231 rows (a batch of 32 texts of 36 tokens, tasks of at most 256 rows) kept one of 2
+    /// threads idle for a fifth of the product. At batch 1 there are few rows: the threads split the panels instead.
     fn new(rows: usize, panels: usize, tile: usize, threads: usize) -> Self {
         let tiles = rows.div_ceil(tile).max(1);
         let row_tasks = match rows.div_ceil(MAX_TASK_ROWS) {
