@@ -264,19 +264,14 @@ impl<'a> Source<'a> {
     }
 
     /// `part` (exactly `shape`'s elements of `T`) as a tensor, block by block.
-    fn copy_blocks<T: candle_core::WithDType>(&self, part: &[u8], shape: &[usize]) -> candle_core::Result<Tensor> {
-        let n = part.len() / std::mem::size_of::<T>();
-        let mut values: Vec<T> = Vec::with_capacity(n);
-        let dst = values.as_mut_ptr().cast::<u8>();
-        for (i, block) in part.chunks(RELEASE_BLOCK).enumerate() {
-            // SAFETY: the blocks are consecutive parts of `part`, whose `n * size_of::<T>()` bytes
-            // the vector has reserved; source and destination do not overlap.
-            unsafe { std::ptr::copy_nonoverlapping(block.as_ptr(), dst.add(i * RELEASE_BLOCK), block.len()) };
+    fn copy_blocks<T: candle_core::WithDType + bytemuck::Pod>(&self, part: &[u8], shape: &[usize]) -> candle_core::Result<Tensor> {
+        // Zeroed allocations of this size are fresh pages the copy touches first: no extra pass.
+        let mut values = vec![T::zeroed(); part.len() / std::mem::size_of::<T>()];
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut values);
+        for (dst, block) in bytes.chunks_mut(RELEASE_BLOCK).zip(part.chunks(RELEASE_BLOCK)) {
+            dst.copy_from_slice(block);
             self.release(block);
         }
-        // SAFETY: all `n` elements were written above, and every bit pattern is a valid value of
-        // these plain number types.
-        unsafe { values.set_len(n) };
         Tensor::from_vec(values, shape, &Device::Cpu)
     }
 }
