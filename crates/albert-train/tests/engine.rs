@@ -249,3 +249,16 @@ fn a_checkpoint_from_before_the_engine_is_refused_by_name() {
         }
     }
 }
+
+#[test]
+fn a_model_prepared_for_inference_in_place_is_refused_by_name() {
+    let prepared = model().into_prepared().unwrap();
+    let cfg = StepConfig {
+        max_grad_norm: 1.0,
+        schedule: LinearWarmupSchedule { peak_lr: 1e-2, warmup_steps: 0, total_steps: 10 },
+        normalization: LossNormalization::Count,
+        frozen: vec![],
+    };
+    let err = Stepper::new(&prepared, Box::new(AdamW::new(AdamWConfig::default()).unwrap()), cfg).err().expect("refused");
+    assert!(err.to_string().contains("prepared for inference"), "{err}");
+}

@@ -118,6 +118,13 @@ pub struct Stepper {
 impl Stepper {
     /// Steps `model`'s parameters (those not frozen) with `optimizer`.
     pub fn new(model: &Pretrained, optimizer: Box<dyn Optimizer>, cfg: StepConfig) -> Result<Self, EngineError> {
+        if model.is_prepared() {
+            return Err(EngineError::Invalid(
+                "the model was prepared for inference in place (Pretrained::into_prepared) and has no trainable \
+                 parameters left; load it again to train it"
+                    .into(),
+            ));
+        }
         let mut params: Vec<(String, Var)> = model
             .varmap
             .data()
