@@ -790,6 +790,42 @@ mod tests {
         albert_testkit::ran_on(&checked.join(", "));
     }
 
+    /// The 7x7-bit kernel's tiles of 1 to 3 rows (past the last multiple of its 4-row tile, which the layers never
+    /// leave) give the sums written out, at its extremes and on pseudo-random operands in its ranges.
+    #[test]
+    fn the_7x7_kernel_is_exact_on_every_row_count() {
+        let cpu = super::super::cpu::CpuFeatures::detect();
+        if !albert_testkit::cpu_has(cpu.avx2_fma, "AVX2 (the avx2-7x7 int8 kernel)") {
+            return;
+        }
+        let (depth, out64) = (136, 32);
+        for m in 1..=11 {
+            for (a, w) in [
+                (vec![127u8; m * depth], vec![-64i8; out64 * depth]),
+                (
+                    (0..m * depth).map(|i| (i * 37 % 128) as u8).collect::<Vec<_>>(),
+                    (0..out64 * depth).map(|i| (i * 53 % 128) as i8 - 64).collect::<Vec<_>>(),
+                ),
+            ] {
+                let mut want = vec![0i32; m * out64];
+                for i in 0..m {
+                    for n in 0..out64 {
+                        want[i * out64 + n] =
+                            (0..depth).map(|k| a[i * depth + k] as i32 * w[pack_index(n, k, depth)] as i32).sum();
+                    }
+                }
+                let mut got = vec![0i32; m * out64];
+                // SAFETY: the CPU has AVX2 (checked above); the kernel checks the sizes.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    super::super::int8_avx2_7x7::product(&a, m, &w, depth, out64, &mut got)
+                };
+                assert_eq!(got, want, "{m} rows");
+            }
+        }
+        albert_testkit::ran_on("avx2-7x7");
+    }
+
     /// Compares each kernel this CPU has with the sums written out on every case (activations, packed weights) that
     /// it takes (the 7-bit kernel: weights in its range), and returns the names of those it checked.
     fn check_every_kernel(cases: &[(Vec<u8>, Vec<i8>)], m: usize, depth: usize, out64: usize) -> Vec<&'static str> {
