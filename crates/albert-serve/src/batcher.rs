@@ -524,7 +524,8 @@ impl Shared {
         (parts, ids, types)
     }
 
-    /// Runs one pass over `ids` (padded to the longest) on the compute pool and sends each part its rows.
+    /// Runs one pass over `ids` (padded to the longest, the padding left out of the layers) on the compute pool and
+    /// sends each part its rows.
     fn run(&self, parts: Vec<Part>, ids: &[Vec<u32>], types: &[Vec<u32>]) {
         let longest = ids.iter().map(Vec::len).max().unwrap_or(0);
         self.metrics.batch_size.record(ids.len() as f64);
@@ -534,7 +535,8 @@ impl Shared {
         let output = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.pool.install(|| {
                 let input = AlbertInput::from_rows(ids, Some(types), self.pad_id, &Device::Cpu)?;
-                self.model.forward(&input, &ForwardOptions::default())
+                // Every reader of a pass's outputs (the pipelines above `Forward`) reads real positions only.
+                self.model.forward(&input, &ForwardOptions { skip_padding: true, ..ForwardOptions::default() })
             })
         }))
         .unwrap_or_else(|_| Err(failed("the forward pass panicked")));
