@@ -7,23 +7,17 @@
 //! Defaults: rows 128,2048; 768:2304, 768:768, 768:3072, 3072:768; 11 repeats. Threads: RAYON_NUM_THREADS.
 //! Kernels are chosen once per process: compare them in alternating processes.
 
+mod product_bench;
+use product_bench::on_cpu_ms;
+
 use std::time::Instant;
 
 use albert::ops::{int8_kernel, QuantizedLinear};
 use candle_core::{Device, Tensor};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let list = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_string());
-    let rows: Vec<usize> = list(0, "128,2048").split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let shapes: Vec<(usize, usize)> = list(1, "768:2304,768:768,768:3072,3072:768")
-        .split(',')
-        .map(|s| {
-            let (i, o) = s.split_once(':').ok_or("shapes are IN:OUT")?;
-            Ok::<_, Box<dyn std::error::Error>>((i.parse()?, o.parse()?))
-        })
-        .collect::<Result<_, _>>()?;
-    let repeats: usize = list(2, "11").parse()?;
+    let product_bench::Args { rows, shapes, repeats } =
+        product_bench::Args::parse("128,2048", "768:2304,768:768,768:3072,3072:768", "11")?;
     let dev = Device::Cpu;
     for &(inner, out) in &shapes {
         let w = Tensor::randn(0f32, 0.05, (out, inner), &dev)?;
@@ -53,13 +47,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
-}
-
-/// Milliseconds of CPU time this process's threads have used (`CLOCK_PROCESS_CPUTIME_ID`).
-fn on_cpu_ms() -> f64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `t` is a valid timespec for the call to write.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
-    t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6
 }
