@@ -30,12 +30,7 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 printf '\nsetting\tmedian cpu ms per batch\tover the first setting (median, range over rounds)\n'
-awk -F'\t' '
-  function median(list,   v, n, i, j, t) {
-    n = split(list, v, " ")
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }
+awk -F'\t' -f "$(dirname "$0")/median.awk" -f <(printf '%s\n' '
   function range(list,   v, n, i, lo, hi) {
     n = split(list, v, " "); lo = hi = v[1]
     for (i = 2; i <= n; i++) { if (v[i] + 0 < lo + 0) lo = v[i]; if (v[i] + 0 > hi + 0) hi = v[i] }
@@ -49,4 +44,4 @@ awk -F'\t' '
       for (r in rounds) if ((r, s) in ms && (r, first) in ms) ratios = ratios " " ms[r, s] / ms[r, first]
       printf "%s\t%.1f\t%.3f (%s)\n", s, median(all[s]), median(ratios), range(ratios)
     }
-  }' "$results"
+  }') "$results"

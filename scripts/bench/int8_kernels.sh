@@ -29,12 +29,7 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 printf '\nbatch\tkernel\tmedian ms over rounds\tf32 / it (median, range over rounds)\n'
-awk -F'\t' '
-  function median(list,   v, n, i, j, t) {
-    n = split(list, v, " ")
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }
+awk -F'\t' -f "$(dirname "$0")/median.awk" -f <(printf '%s\n' '
   { ms[$1, $2, $3] = $4; key = $2 "\t" $3; if (!(key in seen)) { seen[key] = 1; order[++keys] = key }; rounds[$1] = 1
     if ($3 ~ /^f32 /) f32[$1, $2] = $4 }
   END {
@@ -48,4 +43,4 @@ awk -F'\t' '
       }
       printf "%s\t%s\t%.1f\t%.2f (%.2f - %.2f)\n", kv[1], kv[2], median(times), median(ratios), lo, hi
     }
-  }' "$results"
+  }') "$results"
