@@ -89,7 +89,9 @@ def cpu_header(threads):
     flags = set(field("flags").split())
     simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
             if f in flags]
-    return (f"CPU: {field('model name')}, {os.cpu_count()} logical CPUs, {field('cpu MHz')} MHz (cpuinfo at start), "
+    # A VM's model name can be as bare as "AMD EPYC", which covers Zen 1 to Zen 5: family and model tell them apart.
+    return (f"CPU: {field('model name')} (family {field('cpu family')} model {field('model')}), {os.cpu_count()} "
+            f"logical CPUs, {field('cpu MHz')} MHz (cpuinfo at start), "
             f"flags: {' '.join(simd) or 'none of avx2/avx512/amx'}; {threads} thread(s)")
 
 
@@ -294,7 +296,9 @@ def export_onnx(tmp, classifier=False, shape="base", engines=None):
     fused = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
     print(f"ort-opt {name}: fusions found {json.dumps(fused)}", file=sys.stderr)
     out["ort-opt"] = str(tmp / f"{name}_opt.onnx")
-    opt.save_model_to_file(out["ort-opt"])
+    # The optimizer writes each of the shared layer's applications its own weights: xxlarge's graph passes protobuf's
+    # 2 GB limit, so its weights go to a data file beside it (ONNX Runtime reads it from there).
+    opt.save_model_to_file(out["ort-opt"], use_external_data_format=shape == "xxlarge")
     return out
 
 

@@ -200,8 +200,16 @@ fn kernels(as_json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The CPU's model name, from /proc/cpuinfo where there is one.
+/// The CPU's model name, from /proc/cpuinfo where there is one, with its family and model numbers: a virtual
+/// machine's name can be as bare as "AMD EPYC", which covers Zen 1 (family 23) to Zen 5.
 fn cpu_name() -> Option<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    info.lines().find_map(|l| l.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_string()))
+    let field = |key: &str| {
+        info.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == key).map(|(_, v)| v.trim().to_string()))
+    };
+    let name = field("model name")?;
+    Some(match (field("cpu family"), field("model")) {
+        (Some(family), Some(model)) => format!("{name} (family {family} model {model})"),
+        _ => name,
+    })
 }
