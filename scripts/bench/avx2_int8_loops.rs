@@ -4,7 +4,12 @@
 //   - i16 (`avx2`, int8_avx2.rs): 2 rows x 16 channels, 4 weight loads, 2 broadcasts, 8 x (vpmaddwd, vpaddd) = 128.
 //   - 7-bit (`avx2-7bit`, int8_avx2_7bit.rs): 4 rows x 16 channels, 2 weight loads, 4 broadcasts,
 //     8 x (vpmaddubsw, vpmaddwd by ones, vpaddd) = 256.
+//   - 7x7 (`avx2-7x7`, int8_avx2_7x7.rs): 4 rows x 16 channels, 8 broadcasts, 16 x vpmaddubsw on weights in
+//     memory, 8 x (vpaddw, vpmaddwd by ones, vpaddd) = 512; and the same widened by vpsrld + vpand instead of
+//     vpmaddwd (8 x (vpaddw, vpsrld, vpand, 2 vpaddd)), to see whether a loop without the second multiplier pays.
 //   - f32: 8 independent 256-bit FMAs = 64.
+// Zen 1 (family 23) runs 256-bit operations as two 128-bit halves and its integer multiplies on one pipe; there the
+// ratio to the FMA loop, not the cycles, is the figure to read.
 // Build and run by hand (never by tests), on an AVX2 CPU:
 //     rustc -O -C target-cpu=native scripts/bench/avx2_int8_loops.rs -o /tmp/avx2_int8_loops && /tmp/avx2_int8_loops
 use std::arch::asm;
@@ -72,6 +77,165 @@ unsafe fn seven_bit_tile(n: u64, p: *const u8) {
     out("ymm10") _, out("ymm11") _, out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _);
 }
 
+/// `avx2-7x7`'s 4-row tile as int8_avx2_7x7.rs writes it: two `vpmaddubsw` (weights as memory operands) per
+/// `vpmaddwd` by ones.
+#[target_feature(enable = "avx2")]
+unsafe fn seven_by_seven_tile(n: u64, p: *const u8) {
+    asm!(
+        "vpxor ymm0,ymm0,ymm0",
+        "vpxor ymm1,ymm1,ymm1",
+        "vpxor ymm2,ymm2,ymm2",
+        "vpxor ymm3,ymm3,ymm3",
+        "vpxor ymm4,ymm4,ymm4",
+        "vpxor ymm5,ymm5,ymm5",
+        "vpxor ymm6,ymm6,ymm6",
+        "vpxor ymm7,ymm7,ymm7",
+        "vpcmpeqw ymm15, ymm15, ymm15",
+        "vpsrlw ymm15, ymm15, 15",
+        "2:",
+        "vpbroadcastd ymm14, [{p}+128]",
+        "vpbroadcastd ymm13, [{p}+132]",
+        "vpmaddubsw ymm10, ymm14, [{p}+0]",
+        "vpmaddubsw ymm11, ymm13, [{p}+64]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpmaddwd ymm10, ymm10, ymm15",
+        "vpaddd ymm0, ymm0, ymm10",
+        "vpmaddubsw ymm10, ymm14, [{p}+32]",
+        "vpmaddubsw ymm11, ymm13, [{p}+96]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpmaddwd ymm10, ymm10, ymm15",
+        "vpaddd ymm1, ymm1, ymm10",
+        "vpbroadcastd ymm14, [{p}+136]",
+        "vpbroadcastd ymm13, [{p}+140]",
+        "vpmaddubsw ymm10, ymm14, [{p}+0]",
+        "vpmaddubsw ymm11, ymm13, [{p}+64]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpmaddwd ymm10, ymm10, ymm15",
+        "vpaddd ymm2, ymm2, ymm10",
+        "vpmaddubsw ymm10, ymm14, [{p}+32]",
+        "vpmaddubsw ymm11, ymm13, [{p}+96]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpmaddwd ymm10, ymm10, ymm15",
+        "vpaddd ymm3, ymm3, ymm10",
+        "vpbroadcastd ymm14, [{p}+144]",
+        "vpbroadcastd ymm13, [{p}+148]",
+        "vpmaddubsw ymm10, ymm14, [{p}+0]",
+        "vpmaddubsw ymm11, ymm13, [{p}+64]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpmaddwd ymm10, ymm10, ymm15",
+        "vpaddd ymm4, ymm4, ymm10",
+        "vpmaddubsw ymm10, ymm14, [{p}+32]",
+        "vpmaddubsw ymm11, ymm13, [{p}+96]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpmaddwd ymm10, ymm10, ymm15",
+        "vpaddd ymm5, ymm5, ymm10",
+        "vpbroadcastd ymm14, [{p}+152]",
+        "vpbroadcastd ymm13, [{p}+156]",
+        "vpmaddubsw ymm10, ymm14, [{p}+0]",
+        "vpmaddubsw ymm11, ymm13, [{p}+64]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpmaddwd ymm10, ymm10, ymm15",
+        "vpaddd ymm6, ymm6, ymm10",
+        "vpmaddubsw ymm10, ymm14, [{p}+32]",
+        "vpmaddubsw ymm11, ymm13, [{p}+96]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpmaddwd ymm10, ymm10, ymm15",
+        "vpaddd ymm7, ymm7, ymm10",
+        "dec {n}",
+        "jnz 2b",
+        n = inout(reg) n => _, p = in(reg) p, out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+        out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm10") _, out("ymm11") _, out("ymm13") _,
+        out("ymm14") _, out("ymm15") _);
+}
+
+/// The same with the i16 pair sums widened without a multiplier: `vpsrld` by 16 and `vpand` with 0xffff, each
+/// added into the i32 accumulator (exact only on non-negative pair sums, i.e. weights stored offset by 64; timed
+/// here to see whether leaving `vpmaddwd` out pays).
+#[target_feature(enable = "avx2")]
+unsafe fn seven_by_seven_shift(n: u64, p: *const u8) {
+    asm!(
+        "vpxor ymm0,ymm0,ymm0",
+        "vpxor ymm1,ymm1,ymm1",
+        "vpxor ymm2,ymm2,ymm2",
+        "vpxor ymm3,ymm3,ymm3",
+        "vpxor ymm4,ymm4,ymm4",
+        "vpxor ymm5,ymm5,ymm5",
+        "vpxor ymm6,ymm6,ymm6",
+        "vpxor ymm7,ymm7,ymm7",
+        "vpcmpeqd ymm15, ymm15, ymm15",
+        "vpsrld ymm15, ymm15, 16",
+        "2:",
+        "vpbroadcastd ymm14, [{p}+128]",
+        "vpbroadcastd ymm13, [{p}+132]",
+        "vpmaddubsw ymm10, ymm14, [{p}+0]",
+        "vpmaddubsw ymm11, ymm13, [{p}+64]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpsrld ymm11, ymm10, 16",
+        "vpand ymm10, ymm10, ymm15",
+        "vpaddd ymm0, ymm0, ymm11",
+        "vpaddd ymm0, ymm0, ymm10",
+        "vpmaddubsw ymm10, ymm14, [{p}+32]",
+        "vpmaddubsw ymm11, ymm13, [{p}+96]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpsrld ymm11, ymm10, 16",
+        "vpand ymm10, ymm10, ymm15",
+        "vpaddd ymm1, ymm1, ymm11",
+        "vpaddd ymm1, ymm1, ymm10",
+        "vpbroadcastd ymm14, [{p}+136]",
+        "vpbroadcastd ymm13, [{p}+140]",
+        "vpmaddubsw ymm10, ymm14, [{p}+0]",
+        "vpmaddubsw ymm11, ymm13, [{p}+64]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpsrld ymm11, ymm10, 16",
+        "vpand ymm10, ymm10, ymm15",
+        "vpaddd ymm2, ymm2, ymm11",
+        "vpaddd ymm2, ymm2, ymm10",
+        "vpmaddubsw ymm10, ymm14, [{p}+32]",
+        "vpmaddubsw ymm11, ymm13, [{p}+96]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpsrld ymm11, ymm10, 16",
+        "vpand ymm10, ymm10, ymm15",
+        "vpaddd ymm3, ymm3, ymm11",
+        "vpaddd ymm3, ymm3, ymm10",
+        "vpbroadcastd ymm14, [{p}+144]",
+        "vpbroadcastd ymm13, [{p}+148]",
+        "vpmaddubsw ymm10, ymm14, [{p}+0]",
+        "vpmaddubsw ymm11, ymm13, [{p}+64]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpsrld ymm11, ymm10, 16",
+        "vpand ymm10, ymm10, ymm15",
+        "vpaddd ymm4, ymm4, ymm11",
+        "vpaddd ymm4, ymm4, ymm10",
+        "vpmaddubsw ymm10, ymm14, [{p}+32]",
+        "vpmaddubsw ymm11, ymm13, [{p}+96]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpsrld ymm11, ymm10, 16",
+        "vpand ymm10, ymm10, ymm15",
+        "vpaddd ymm5, ymm5, ymm11",
+        "vpaddd ymm5, ymm5, ymm10",
+        "vpbroadcastd ymm14, [{p}+152]",
+        "vpbroadcastd ymm13, [{p}+156]",
+        "vpmaddubsw ymm10, ymm14, [{p}+0]",
+        "vpmaddubsw ymm11, ymm13, [{p}+64]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpsrld ymm11, ymm10, 16",
+        "vpand ymm10, ymm10, ymm15",
+        "vpaddd ymm6, ymm6, ymm11",
+        "vpaddd ymm6, ymm6, ymm10",
+        "vpmaddubsw ymm10, ymm14, [{p}+32]",
+        "vpmaddubsw ymm11, ymm13, [{p}+96]",
+        "vpaddw ymm10, ymm10, ymm11",
+        "vpsrld ymm11, ymm10, 16",
+        "vpand ymm10, ymm10, ymm15",
+        "vpaddd ymm7, ymm7, ymm11",
+        "vpaddd ymm7, ymm7, ymm10",
+        "dec {n}",
+        "jnz 2b",
+        n = inout(reg) n => _, p = in(reg) p, out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+        out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm10") _, out("ymm11") _, out("ymm13") _,
+        out("ymm14") _, out("ymm15") _);
+}
+
 #[target_feature(enable = "avx2,fma")]
 unsafe fn fma(n: u64) {
     asm!("2:", "vfmadd231ps ymm0, ymm12, ymm13", "vfmadd231ps ymm1, ymm12, ymm14", "vfmadd231ps ymm2, ymm13, ymm14",
@@ -86,14 +250,18 @@ fn main() {
     let operands = vec![1u8; 256];
     let p = operands.as_ptr();
     println!("8 dependent additions: {:.2} cycles (8 if the clock is {CLOCK_GHZ} GHz)", cycles(dependent_adds));
-    // SAFETY: the CPU has AVX2 and FMA (asserted); the loops read 144 bytes from `p`, which holds 256.
-    let loops: [(&str, f64, Box<dyn Fn(u64)>); 3] = [
+    // SAFETY: the CPU has AVX2 and FMA (asserted); the loops read at most 160 bytes from `p`, which holds 256.
+    let loops: [(&str, f64, Box<dyn Fn(u64)>); 5] = [
         ("int8 avx2 (i16, vpmaddwd)", 128.0, Box::new(|n| unsafe { i16_tile(n, p) })),
         ("int8 avx2-7bit (vpmaddubsw)", 256.0, Box::new(|n| unsafe { seven_bit_tile(n, p) })),
+        ("int8 avx2-7x7 (2 per vpmaddwd)", 512.0, Box::new(|n| unsafe { seven_by_seven_tile(n, p) })),
+        ("int8 7x7 widened by shift+and", 512.0, Box::new(|n| unsafe { seven_by_seven_shift(n, p) })),
         ("f32 FMA", 64.0, Box::new(|n| unsafe { fma(n) })),
     ];
-    for (name, macs, body) in loops {
-        let c = cycles(body);
-        println!("{name:30} {c:6.2} cycles per iteration, {:5.1} multiply-adds a cycle", macs / c);
+    // The clock is the same for every loop of one run, whatever it is: the ratio to the FMA loop does not need it.
+    let rates: Vec<(&str, f64)> = IntoIterator::into_iter(loops).map(|(name, macs, body)| (name, macs / cycles(body))).collect();
+    let fma_rate = rates.last().expect("the FMA loop").1;
+    for (name, rate) in &rates {
+        println!("{name:32} {rate:5.1} multiply-adds a cycle, {:.2}x the f32 FMA loop's", rate / fma_rate);
     }
 }
