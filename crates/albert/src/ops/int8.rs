@@ -211,28 +211,124 @@ impl QuantizedLinear {
         }
         let rows = x.elem_count() / inner.max(1);
         let kernel = super::kernels()?.int8;
-        // Each task: a tile of rows, quantized, multiplied and scaled back while it is in cache. Large tiles let a
-        // task reuse each weight tile across many rows; at least two tasks per thread keep the threads balanced.
-        let per_task = rows
-            .div_ceil(2 * rayon::current_num_threads())
-            .next_multiple_of(32)
-            .clamp(32, MAX_TASK_ROWS);
-        // SAFETY: rows_forward writes all `out` columns of every row (its panels cover 0..out).
+        let threads = rayon::current_num_threads();
+        // SAFETY: both ways write all `out` columns of every row (the panels cover 0..out).
         let y = super::with_f32_rows(x, "the int8 linear layer", |xs| unsafe {
-            super::filled(rows * self.out, |y| {
-                y.par_chunks_mut(per_task * self.out).zip(xs.par_chunks(per_task * inner)).for_each(|(y, x)| {
-                    SCRATCH.with_borrow_mut(|(a, a_wide, c)| match act {
-                        None => self.rows_forward::<Identity>(x, y, &bias, a, a_wide, c, kernel),
-                        Some(act) => {
-                            with_activation!(act, A => self.rows_forward::<A>(x, y, &bias, a, a_wide, c, kernel))
-                        }
-                    })
-                })
+            super::filled(rows * self.out, |y| match act {
+                None => self.forward_rows::<Identity>(xs, y, &bias, kernel, threads),
+                Some(act) => with_activation!(act, A => self.forward_rows::<A>(xs, y, &bias, kernel, threads)),
             })
         })?;
         let mut shape = dims;
         *shape.last_mut().expect("checked above") = self.out;
         Ok(Tensor::from_vec(y, shape, &Device::Cpu)?)
+    }
+
+    /// `x` (rows, inner) into `y` (rows, out) on `threads` threads. Many rows: each task takes a tile of rows,
+    /// quantized, multiplied and scaled back while it is in cache ([`Self::rows_forward`]). Few rows (at most one
+    /// task's): the rows are quantized once and each task takes a share of the panels for all of them
+    /// ([`Self::columns_forward`]), so that each weight is read once per call, where tasks of rows read all of it
+    /// each (at 128 rows on 2 threads, four times).
+    fn forward_rows<A: Activation>(
+        &self,
+        x: &[f32],
+        y: &mut [MaybeUninit<f32>],
+        bias: &[f32],
+        kernel: Int8Kernel,
+        threads: usize,
+    ) {
+        let rows = x.len() / self.inner.max(1);
+        if let (Packed::Bytes(bytes), true) = (&self.weights, threads > 1 && rows <= MAX_TASK_ROWS) {
+            return self.columns_forward::<A>(x, y, bias, bytes.as_slice(), kernel, 2 * threads);
+        }
+        // Large tiles let a task reuse each weight tile across many rows; at least two tasks per thread keep the
+        // threads balanced.
+        let per_task = rows.div_ceil(2 * threads).next_multiple_of(32).clamp(32, MAX_TASK_ROWS);
+        y.par_chunks_mut(per_task * self.out).zip(x.par_chunks(per_task * self.inner)).for_each(|(y, x)| {
+            SCRATCH.with_borrow_mut(|(a, a_wide, c)| self.rows_forward::<A>(x, y, bias, a, a_wide, c, kernel))
+        })
+    }
+
+    /// [`Self::forward_rows`] for at most [`MAX_TASK_ROWS`] rows, in `tasks` tasks of whole panels: the rows are
+    /// quantized once (in parallel, 32 at a time), then every task multiplies all of them by its panels.
+    fn columns_forward<A: Activation>(
+        &self,
+        x: &[f32],
+        y: &mut [MaybeUninit<f32>],
+        bias: &[f32],
+        bytes: &[i8],
+        kernel: Int8Kernel,
+        tasks: usize,
+    ) {
+        let (inner, m) = (self.inner, x.len() / self.inner);
+        assert!(m <= MAX_TASK_ROWS && y.len() == m * self.out, "int8 columns of {m} rows into {} values", y.len());
+        let m16 = m.next_multiple_of(TILE_ROWS);
+        let (amax, zero) = kernel.activation_range();
+        // Taken out of the calling thread's slot for the call, so that a nested call (another layer's work run by
+        // this thread while it waits) finds it empty and allocates its own.
+        let mut shared = SHARED.with_borrow_mut(std::mem::take);
+        let a = super::aligned_in(&mut shared, m16 * self.depth, zero);
+        let mut row_scales = [0f32; MAX_TASK_ROWS];
+        let row_scales = &mut row_scales[..m];
+        a.par_chunks_mut(32 * self.depth).zip(x.par_chunks(32 * inner)).zip(row_scales.par_chunks_mut(32)).for_each(
+            |((a, x), scales)| {
+                super::simd::vectorized(
+                    #[inline(always)]
+                    || {
+                        for ((row, a), s) in x.chunks(inner).zip(a.chunks_mut(self.depth)).zip(scales.iter_mut()) {
+                            *s = quantize_row(row, &mut a[..inner], amax, zero);
+                        }
+                    },
+                )
+            },
+        );
+        let (a, row_scales) = (&*a, &*row_scales);
+        let panels = self.out.div_ceil(PANEL);
+        let per_task = panels.div_ceil(tasks).max(1);
+        let out = SharedRows(y.as_mut_ptr(), self.out);
+        (0..panels.div_ceil(per_task)).into_par_iter().for_each(|t| {
+            let out = &out;
+            SCRATCH.with_borrow_mut(|(_, _, c)| {
+                let c = super::aligned_in(c, m16 * PANEL, 0);
+                super::simd::vectorized(
+                    #[inline(always)]
+                    || {
+                        for p in t * per_task..((t + 1) * per_task).min(panels) {
+                            let span = p * PANEL * self.depth..(p + 1) * PANEL * self.depth;
+                            product(kernel, a, m16, &bytes[span], self.depth, PANEL, c);
+                            let cols = p * PANEL..((p + 1) * PANEL).min(self.out);
+                            // SAFETY: row i's columns `cols` lie inside y (m rows of `out`, asserted above), and only
+                            // the task of panel p writes them; y outlives the loop.
+                            let rows = (0..m).map(|i| unsafe {
+                                std::slice::from_raw_parts_mut(out.0.add(i * out.1 + cols.start), cols.len())
+                            });
+                            self.scale_back::<A>(c, row_scales, cols.clone(), bias, zero, rows);
+                        }
+                    },
+                )
+            })
+        });
+        SHARED.with_borrow_mut(|slot| *slot = shared);
+    }
+
+    /// The integer panel `c` (rows of [`PANEL`]) of output columns `cols` scaled back into `rows` (each the
+    /// columns `cols` of one output row), with the bias and the activation.
+    #[inline(always)]
+    fn scale_back<'y, A: Activation>(
+        &self,
+        c: &[i32],
+        row_scales: &[f32],
+        cols: std::ops::Range<usize>,
+        bias: &[f32],
+        zero: u8,
+        rows: impl Iterator<Item = &'y mut [MaybeUninit<f32>]>,
+    ) {
+        let (sums, scales, bias) = (&self.sums[cols.clone()], &self.scales[cols.clone()], &bias[cols]);
+        for ((yi, ci), &rs) in rows.zip(c.chunks(PANEL)).zip(row_scales.iter()) {
+            for ((((y, &c), &sum), &scale), &b) in yi.iter_mut().zip(ci).zip(sums).zip(scales).zip(bias) {
+                y.write(A::value_and_slope((c - zero as i32 * sum) as f32 * (rs * scale) + b).0);
+            }
+        }
     }
 
     /// One task's rows: `x` (m, inner) quantized into `a`, multiplied a panel of 64 output channels at a time into
@@ -288,37 +384,26 @@ impl QuantizedLinear {
                         Panels::Bytes(bytes) => product(kernel, a, m16, &bytes[span], self.depth, PANEL, c),
                     }
                     let cols = p * PANEL..((p + 1) * PANEL).min(self.out);
-                    let (sums, scales, bias) = (
-                        &self.sums[cols.clone()],
-                        &self.scales[cols.clone()],
-                        &bias[cols.clone()],
-                    );
-                    for ((yi, ci), &rs) in y
-                        .chunks_mut(self.out)
-                        .zip(c.chunks(PANEL))
-                        .zip(row_scales.iter())
-                    {
-                        for ((((y, &c), &sum), &scale), &b) in yi[cols.clone()]
-                            .iter_mut()
-                            .zip(ci)
-                            .zip(sums)
-                            .zip(scales)
-                            .zip(bias)
-                        {
-                            y.write(A::value_and_slope((c - zero as i32 * sum) as f32 * (rs * scale) + b).0);
-                        }
-                    }
+                    let rows = y.chunks_mut(self.out).map(|yi| &mut yi[cols.clone()]);
+                    self.scale_back::<A>(c, row_scales, cols.clone(), bias, zero, rows);
                 }
             },
         )
     }
 }
 
+/// The output's base pointer and row length, shared by tasks that write disjoint columns of its rows.
+struct SharedRows(*mut MaybeUninit<f32>, usize);
+// SAFETY: the tasks write disjoint columns, and the buffer outlives the parallel loop.
+unsafe impl Sync for SharedRows {}
+
 thread_local! {
     /// Each worker thread's quantized activations and integer panel, kept between calls: allocating them anew
     /// cost page faults and zeroing on every layer.
     static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<i16>, Vec<i32>)> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+    /// The calling thread's buffer for the activations that [`QuantizedLinear::columns_forward`]'s tasks share.
+    static SHARED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The product on `kernel`, which must be one the CPU has ([`super::cpu`] chooses only such kernels).
@@ -709,6 +794,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Few rows split the panels between the tasks ([`QuantizedLinear::columns_forward`]); they give the bits of
+    /// tasks of rows, with and without an activation, from one row to the most a columns split takes, with output
+    /// widths under one panel, at a panel boundary and between.
+    #[test]
+    fn tasks_of_panels_give_the_bits_of_tasks_of_rows() {
+        let inner = 70;
+        for out in [40, 128, 200] {
+            let w = Tensor::from_vec(pattern(out * inner, 53, 97, 0.2), (out, inner), &Device::Cpu).unwrap();
+            let q = QuantizedLinear::new(&w).unwrap();
+            let bias: Vec<f32> = (0..out).map(|i| i as f32 * 0.03 - 1.0).collect();
+            for rows in [1, 17, 128, MAX_TASK_ROWS] {
+                let x = pattern(rows * inner, 37, 101, 1.3);
+                let run = |threads: usize, act: bool| {
+                    let kernel = int8_kernel();
+                    let mut y = vec![MaybeUninit::new(f32::NAN); rows * out];
+                    match act {
+                        true => q.forward_rows::<super::super::activation::GeluNew>(&x, &mut y, &bias, kernel, threads),
+                        false => q.forward_rows::<Identity>(&x, &mut y, &bias, kernel, threads),
+                    }
+                    // SAFETY: initialized above (and every value written again by the call).
+                    y.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect::<Vec<_>>()
+                };
+                for act in [false, true] {
+                    let by_rows = run(1, act);
+                    assert!(by_rows.iter().all(|&b| !f32::from_bits(b).is_nan()), "{rows} x {out}: a value left unwritten");
+                    assert_eq!(run(4, act), by_rows, "{rows} rows x {out} channels, activation {act}");
+                }
+            }
+        }
+        albert_testkit::ran_on(int8_kernel().name());
     }
 
     /// Every kernel this CPU has gives the integers of a direct reading of the packed layout; the shape has an odd
