@@ -3,7 +3,11 @@
 //! Composed, the loss is log-softmax, gather, weighting and a sum: at the masked-LM head's (predicted positions x
 //! 30,000) logits each is a 37 MB tensor at E128 batch 16, and candle's backward pass adds a zero-filled buffer and a
 //! sum for each, every one a fresh allocation that faults its pages in. Here the forward pass reads the logits once
-//! (a log-sum-exp per row) and the backward pass writes their gradient once: softmax minus the one-hot label.
+//! (a log-sum-exp per row, kept) and the backward pass writes their gradient once from it: softmax minus the one-hot
+//! label, one exponential per logit.
+
+use std::any::Any;
+use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor, WithDType};
 use num_traits::Float;
@@ -13,29 +17,37 @@ use super::activation::Exp;
 use super::simd::vectorized;
 use super::softmax::log_sum_exp;
 
-/// The mean cross-entropy of the rows whose label is `Some`.
+/// The mean cross-entropy of the rows whose label is `Some`, and what its forward pass kept for the backward pass:
+/// each row's log-sum-exp (a `Vec<f32>` or `Vec<f64>`; zero on rows without a label).
 struct CrossEntropy {
     labels: Vec<Option<usize>>,
+    log_sum_exps: Mutex<Option<Box<dyn Any + Send + Sync>>>,
 }
 
-fn forward<T: WithDType + Float + Exp>(logits: &[T], labels: &[Option<usize>], classes: usize) -> T {
-    let losses: Vec<T> = logits
+/// The mean loss, and each row's log-sum-exp.
+fn forward<T: WithDType + Float + Exp>(logits: &[T], labels: &[Option<usize>], classes: usize) -> (T, Vec<T>) {
+    let log_sum_exps: Vec<T> = logits
         .par_chunks(classes)
         .zip(labels)
         .map(|(row, label)| match label {
-            Some(c) => vectorized(#[inline(always)] || log_sum_exp(row)) - row[*c],
+            Some(_) => vectorized(#[inline(always)] || log_sum_exp(row)),
             None => T::zero(),
         })
         .collect();
     let counted = T::from(labels.iter().flatten().count()).expect("a count fits the float type");
-    losses.into_iter().fold(T::zero(), |a, b| a + b) / counted
+    let total = logits.chunks(classes).zip(labels).zip(&log_sum_exps).fold(T::zero(), |sum, ((row, label), &lse)| match label {
+        Some(c) => sum + (lse - row[*c]),
+        None => sum,
+    });
+    (total / counted, log_sum_exps)
 }
 
-/// d loss / d logits for the loss gradient `g`: (softmax - one-hot) * g / counted on labelled rows, zero elsewhere.
-fn backward<T: WithDType + Float + Exp>(logits: &[T], labels: &[Option<usize>], classes: usize, g: T) -> Vec<T> {
+/// d loss / d logits for the loss gradient `g`: (softmax - one-hot) * g / counted on labelled rows, zero elsewhere,
+/// the softmax from each row's log-sum-exp `log_sum_exps`.
+fn backward<T: WithDType + Float + Exp>(logits: &[T], labels: &[Option<usize>], log_sum_exps: &[T], classes: usize, g: T) -> Vec<T> {
     let scale = g / T::from(labels.iter().flatten().count()).expect("a count fits the float type");
     let fill = |dst: &mut [std::mem::MaybeUninit<T>]| {
-        dst.par_chunks_mut(classes).zip(logits.par_chunks(classes)).zip(labels).for_each(|((d, row), label)| {
+        dst.par_chunks_mut(classes).zip(logits.par_chunks(classes)).zip(labels).zip(log_sum_exps).for_each(|(((d, row), label), &lse)| {
             let Some(c) = label else {
                 d.iter_mut().for_each(|v| {
                     v.write(T::zero());
@@ -45,7 +57,6 @@ fn backward<T: WithDType + Float + Exp>(logits: &[T], labels: &[Option<usize>], 
             vectorized(
                 #[inline(always)]
                 || {
-                    let lse = log_sum_exp(row);
                     d.iter_mut().zip(row).for_each(|(o, &v)| {
                         o.write((v - lse).exp_fast() * scale);
                     });
@@ -72,7 +83,9 @@ impl CustomOp1 for CrossEntropy {
         }
         f32_or_f64!("cross-entropy", (storage), |x| {
             let x = super::contiguous(x, layout, "cross-entropy logits")?;
-            Ok((WithDType::to_cpu_storage_owned(vec![forward(x, &self.labels, classes)]), Shape::from(())))
+            let (loss, log_sum_exps) = forward(x, &self.labels, classes);
+            *self.log_sum_exps.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(log_sum_exps));
+            Ok((WithDType::to_cpu_storage_owned(vec![loss]), Shape::from(())))
         })
     }
 
@@ -91,9 +104,13 @@ impl CrossEntropy {
     fn gradient<T: WithDType + Float + Exp>(&self, logits: &Tensor, g: f64) -> candle_core::Result<Tensor> {
         let (_, classes) = logits.dims2()?;
         let g = T::from(g).expect("f64 converts to the float type");
+        let kept = self.log_sum_exps.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(log_sum_exps) = kept.as_ref().and_then(|k| k.downcast_ref::<Vec<T>>()) else {
+            candle_core::bail!("cross-entropy backward pass without its forward pass");
+        };
         let dx = {
             let (storage, layout) = logits.storage_and_layout();
-            backward(super::cpu_slice(&storage, layout, "cross-entropy logits")?, &self.labels, classes, g)
+            backward(super::cpu_slice(&storage, layout, "cross-entropy logits")?, &self.labels, log_sum_exps, classes, g)
         };
         Tensor::from_vec(dx, logits.shape(), logits.device())
     }
@@ -102,7 +119,7 @@ impl CrossEntropy {
 /// Mean cross-entropy of `logits` (n, classes), f32 or f64 on the CPU, against `labels` (n; `None` rows are not
 /// counted), in one pass per row forward and backward. NaN when no row is counted, as torch gives.
 pub(crate) fn cross_entropy(logits: &Tensor, labels: Vec<Option<usize>>) -> candle_core::Result<Tensor> {
-    logits.contiguous()?.apply_op1(CrossEntropy { labels })
+    logits.contiguous()?.apply_op1(CrossEntropy { labels, log_sum_exps: Mutex::new(None) })
 }
 
 #[cfg(test)]
