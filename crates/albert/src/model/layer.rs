@@ -108,36 +108,20 @@ impl AlbertLayer {
                 return Ok((crate::ops::layer(hidden, flat, &key_mask, dims)?, None));
             }
         }
-        let run = || -> Result<(Tensor, Option<Tensor>)> {
-            let (attended, probs) = self.attention.forward_fused(qkv, hidden, mask, train, want_probs)?;
-            // (batch, seq, intermediate)
-            let inner = self.ffn.forward_act(&attended, self.activation)?;
-            let ffn = self.dropout.forward(&self.ffn_output.forward(&inner)?, train)?;
-            Ok((self.full_layer_layer_norm.forward_residual(&ffn, &attended)?, probs))
-        };
-        match train {
-            true => run(),
-            false => in_pool(run),
-        }
+        let (attended, probs) = self.attention.forward_fused(qkv, hidden, mask, train, want_probs)?;
+        // (batch, seq, intermediate)
+        let inner = self.ffn.forward_act(&attended, self.activation)?;
+        let ffn = self.dropout.forward(&self.ffn_output.forward(&inner)?, train)?;
+        Ok((self.full_layer_layer_norm.forward_residual(&ffn, &attended)?, probs))
     }
 
     /// The layer in inference over sequences packed without their padding: `hidden` (1, rows, H), `mask` the
     /// additive mask of those rows, `sequences` each sequence's rows ([`super::encoder::Packing`]).
     pub(crate) fn forward_packed(&self, qkv: &FusedQkv, hidden: &Tensor, mask: &Tensor, sequences: &[std::ops::Range<usize>]) -> Result<Tensor> {
-        in_pool(|| {
-            let attended = self.attention.forward_packed(qkv, hidden, mask, sequences)?;
-            let inner = self.ffn.forward_act(&attended, self.activation)?;
-            Ok(self.full_layer_layer_norm.forward_residual(&self.ffn_output.forward(&inner)?, &attended)?)
-        })
+        let attended = self.attention.forward_packed(qkv, hidden, mask, sequences)?;
+        let inner = self.ffn.forward_act(&attended, self.activation)?;
+        Ok(self.full_layer_layer_norm.forward_residual(&self.ffn_output.forward(&inner)?, &attended)?)
     }
-}
-
-/// Runs `f` on a thread of the compute pool (rayon's), where the caller is not one already. Each parallel step of a
-/// layer called from outside the pool hands its work to the pool's threads and sleeps until they finish: two thread
-/// switches per step, several steps a layer. From inside, a step's tasks go to the pool's own queues and the thread
-/// that runs the layer works on them too: one hand-off per layer.
-fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
 }
 
 /// A group of `inner_group_num` layers whose parameters every layer mapped to the group shares.
