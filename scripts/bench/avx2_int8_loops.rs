@@ -77,164 +77,60 @@ unsafe fn seven_bit_tile(n: u64, p: *const u8) {
     out("ymm10") _, out("ymm11") _, out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _);
 }
 
-/// `avx2-7x7`'s 4-row tile as int8_avx2_7x7.rs writes it: two `vpmaddubsw` (weights as memory operands) per
-/// `vpmaddwd` by ones.
-#[target_feature(enable = "avx2")]
-unsafe fn seven_by_seven_tile(n: u64, p: *const u8) {
-    asm!(
-        "vpxor ymm0,ymm0,ymm0",
-        "vpxor ymm1,ymm1,ymm1",
-        "vpxor ymm2,ymm2,ymm2",
-        "vpxor ymm3,ymm3,ymm3",
-        "vpxor ymm4,ymm4,ymm4",
-        "vpxor ymm5,ymm5,ymm5",
-        "vpxor ymm6,ymm6,ymm6",
-        "vpxor ymm7,ymm7,ymm7",
-        "vpcmpeqw ymm15, ymm15, ymm15",
-        "vpsrlw ymm15, ymm15, 15",
-        "2:",
-        "vpbroadcastd ymm14, [{p}+128]",
-        "vpbroadcastd ymm13, [{p}+132]",
-        "vpmaddubsw ymm10, ymm14, [{p}+0]",
-        "vpmaddubsw ymm11, ymm13, [{p}+64]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpmaddwd ymm10, ymm10, ymm15",
-        "vpaddd ymm0, ymm0, ymm10",
-        "vpmaddubsw ymm10, ymm14, [{p}+32]",
-        "vpmaddubsw ymm11, ymm13, [{p}+96]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpmaddwd ymm10, ymm10, ymm15",
-        "vpaddd ymm1, ymm1, ymm10",
-        "vpbroadcastd ymm14, [{p}+136]",
-        "vpbroadcastd ymm13, [{p}+140]",
-        "vpmaddubsw ymm10, ymm14, [{p}+0]",
-        "vpmaddubsw ymm11, ymm13, [{p}+64]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpmaddwd ymm10, ymm10, ymm15",
-        "vpaddd ymm2, ymm2, ymm10",
-        "vpmaddubsw ymm10, ymm14, [{p}+32]",
-        "vpmaddubsw ymm11, ymm13, [{p}+96]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpmaddwd ymm10, ymm10, ymm15",
-        "vpaddd ymm3, ymm3, ymm10",
-        "vpbroadcastd ymm14, [{p}+144]",
-        "vpbroadcastd ymm13, [{p}+148]",
-        "vpmaddubsw ymm10, ymm14, [{p}+0]",
-        "vpmaddubsw ymm11, ymm13, [{p}+64]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpmaddwd ymm10, ymm10, ymm15",
-        "vpaddd ymm4, ymm4, ymm10",
-        "vpmaddubsw ymm10, ymm14, [{p}+32]",
-        "vpmaddubsw ymm11, ymm13, [{p}+96]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpmaddwd ymm10, ymm10, ymm15",
-        "vpaddd ymm5, ymm5, ymm10",
-        "vpbroadcastd ymm14, [{p}+152]",
-        "vpbroadcastd ymm13, [{p}+156]",
-        "vpmaddubsw ymm10, ymm14, [{p}+0]",
-        "vpmaddubsw ymm11, ymm13, [{p}+64]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpmaddwd ymm10, ymm10, ymm15",
-        "vpaddd ymm6, ymm6, ymm10",
-        "vpmaddubsw ymm10, ymm14, [{p}+32]",
-        "vpmaddubsw ymm11, ymm13, [{p}+96]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpmaddwd ymm10, ymm10, ymm15",
-        "vpaddd ymm7, ymm7, ymm10",
-        "dec {n}",
-        "jnz 2b",
-        n = inout(reg) n => _, p = in(reg) p, out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-        out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm10") _, out("ymm11") _, out("ymm13") _,
-        out("ymm14") _, out("ymm15") _);
+/// One step of a 4-row x 16-channel 7x7 tile: for each row, two broadcasts of 4 activation bytes, and for each half
+/// of the 16 channels, two `vpmaddubsw` (weights as memory operands) added in i16, widened into ymm10 by `$widen`
+/// (which may use ymm11 and the constant in ymm15), and added into that row's accumulator.
+macro_rules! seven_by_seven_step {
+    ($($widen:literal),*) => {
+        concat!(
+            seven_by_seven_step!(@row 128, 132, 0, 1; $($widen),*),
+            seven_by_seven_step!(@row 136, 140, 2, 3; $($widen),*),
+            seven_by_seven_step!(@row 144, 148, 4, 5; $($widen),*),
+            seven_by_seven_step!(@row 152, 156, 6, 7; $($widen),*),
+        )
+    };
+    (@row $x0:literal, $x1:literal, $acc0:literal, $acc1:literal; $($widen:literal),*) => {
+        concat!(
+            "vpbroadcastd ymm14, [{p}+", $x0, "]\n",
+            "vpbroadcastd ymm13, [{p}+", $x1, "]\n",
+            seven_by_seven_step!(@half 0, 64, $acc0; $($widen),*),
+            seven_by_seven_step!(@half 32, 96, $acc1; $($widen),*),
+        )
+    };
+    (@half $w0:literal, $w1:literal, $acc:literal; $($widen:literal),*) => {
+        concat!(
+            "vpmaddubsw ymm10, ymm14, [{p}+", $w0, "]\n",
+            "vpmaddubsw ymm11, ymm13, [{p}+", $w1, "]\n",
+            "vpaddw ymm10, ymm10, ymm11\n",
+            $($widen, "\n",)*
+            "vpaddd ymm", $acc, ", ymm", $acc, ", ymm10\n",
+        )
+    };
 }
 
-/// The same with the i16 pair sums widened without a multiplier: `vpsrld` by 16 and `vpand` with 0xffff, each
-/// added into the i32 accumulator (exact only on non-negative pair sums, i.e. weights stored offset by 64; timed
-/// here to see whether leaving `vpmaddwd` out pays).
-#[target_feature(enable = "avx2")]
-unsafe fn seven_by_seven_shift(n: u64, p: *const u8) {
-    asm!(
-        "vpxor ymm0,ymm0,ymm0",
-        "vpxor ymm1,ymm1,ymm1",
-        "vpxor ymm2,ymm2,ymm2",
-        "vpxor ymm3,ymm3,ymm3",
-        "vpxor ymm4,ymm4,ymm4",
-        "vpxor ymm5,ymm5,ymm5",
-        "vpxor ymm6,ymm6,ymm6",
-        "vpxor ymm7,ymm7,ymm7",
-        "vpcmpeqd ymm15, ymm15, ymm15",
-        "vpsrld ymm15, ymm15, 16",
-        "2:",
-        "vpbroadcastd ymm14, [{p}+128]",
-        "vpbroadcastd ymm13, [{p}+132]",
-        "vpmaddubsw ymm10, ymm14, [{p}+0]",
-        "vpmaddubsw ymm11, ymm13, [{p}+64]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpsrld ymm11, ymm10, 16",
-        "vpand ymm10, ymm10, ymm15",
-        "vpaddd ymm0, ymm0, ymm11",
-        "vpaddd ymm0, ymm0, ymm10",
-        "vpmaddubsw ymm10, ymm14, [{p}+32]",
-        "vpmaddubsw ymm11, ymm13, [{p}+96]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpsrld ymm11, ymm10, 16",
-        "vpand ymm10, ymm10, ymm15",
-        "vpaddd ymm1, ymm1, ymm11",
-        "vpaddd ymm1, ymm1, ymm10",
-        "vpbroadcastd ymm14, [{p}+136]",
-        "vpbroadcastd ymm13, [{p}+140]",
-        "vpmaddubsw ymm10, ymm14, [{p}+0]",
-        "vpmaddubsw ymm11, ymm13, [{p}+64]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpsrld ymm11, ymm10, 16",
-        "vpand ymm10, ymm10, ymm15",
-        "vpaddd ymm2, ymm2, ymm11",
-        "vpaddd ymm2, ymm2, ymm10",
-        "vpmaddubsw ymm10, ymm14, [{p}+32]",
-        "vpmaddubsw ymm11, ymm13, [{p}+96]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpsrld ymm11, ymm10, 16",
-        "vpand ymm10, ymm10, ymm15",
-        "vpaddd ymm3, ymm3, ymm11",
-        "vpaddd ymm3, ymm3, ymm10",
-        "vpbroadcastd ymm14, [{p}+144]",
-        "vpbroadcastd ymm13, [{p}+148]",
-        "vpmaddubsw ymm10, ymm14, [{p}+0]",
-        "vpmaddubsw ymm11, ymm13, [{p}+64]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpsrld ymm11, ymm10, 16",
-        "vpand ymm10, ymm10, ymm15",
-        "vpaddd ymm4, ymm4, ymm11",
-        "vpaddd ymm4, ymm4, ymm10",
-        "vpmaddubsw ymm10, ymm14, [{p}+32]",
-        "vpmaddubsw ymm11, ymm13, [{p}+96]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpsrld ymm11, ymm10, 16",
-        "vpand ymm10, ymm10, ymm15",
-        "vpaddd ymm5, ymm5, ymm11",
-        "vpaddd ymm5, ymm5, ymm10",
-        "vpbroadcastd ymm14, [{p}+152]",
-        "vpbroadcastd ymm13, [{p}+156]",
-        "vpmaddubsw ymm10, ymm14, [{p}+0]",
-        "vpmaddubsw ymm11, ymm13, [{p}+64]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpsrld ymm11, ymm10, 16",
-        "vpand ymm10, ymm10, ymm15",
-        "vpaddd ymm6, ymm6, ymm11",
-        "vpaddd ymm6, ymm6, ymm10",
-        "vpmaddubsw ymm10, ymm14, [{p}+32]",
-        "vpmaddubsw ymm11, ymm13, [{p}+96]",
-        "vpaddw ymm10, ymm10, ymm11",
-        "vpsrld ymm11, ymm10, 16",
-        "vpand ymm10, ymm10, ymm15",
-        "vpaddd ymm7, ymm7, ymm11",
-        "vpaddd ymm7, ymm7, ymm10",
-        "dec {n}",
-        "jnz 2b",
-        n = inout(reg) n => _, p = in(reg) p, out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-        out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm10") _, out("ymm11") _, out("ymm13") _,
-        out("ymm14") _, out("ymm15") _);
+/// A loop of [`seven_by_seven_step`]s, the accumulators zeroed and ymm15 set by `$init` first.
+macro_rules! seven_by_seven_loop {
+    ($name:ident, [$($init:literal),*], [$($widen:literal),*]) => {
+        #[target_feature(enable = "avx2")]
+        unsafe fn $name(n: u64, p: *const u8) {
+            asm!("vpxor ymm0,ymm0,ymm0", "vpxor ymm1,ymm1,ymm1", "vpxor ymm2,ymm2,ymm2", "vpxor ymm3,ymm3,ymm3",
+            "vpxor ymm4,ymm4,ymm4", "vpxor ymm5,ymm5,ymm5", "vpxor ymm6,ymm6,ymm6", "vpxor ymm7,ymm7,ymm7",
+            $($init,)* "2:", seven_by_seven_step!($($widen),*), "dec {n}", "jnz 2b",
+            n = inout(reg) n => _, p = in(reg) p, out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm10") _, out("ymm11") _,
+            out("ymm13") _, out("ymm14") _, out("ymm15") _);
+        }
+    };
 }
+
+// `avx2-7x7`'s 4-row tile as int8_avx2_7x7.rs writes it: the i16 sums widened by `vpmaddwd` by ones.
+seven_by_seven_loop!(seven_by_seven_tile, ["vpcmpeqw ymm15, ymm15, ymm15", "vpsrlw ymm15, ymm15, 15"],
+    ["vpmaddwd ymm10, ymm10, ymm15"]);
+// The same widened without a multiplier: the high i16 by `vpsrld` 16, the low by `vpand` 0xffff, their sum added
+// (exact only on non-negative pair sums, i.e. weights stored offset by 64; timed to see whether leaving `vpmaddwd`
+// out pays).
+seven_by_seven_loop!(seven_by_seven_shift, ["vpcmpeqd ymm15, ymm15, ymm15", "vpsrld ymm15, ymm15, 16"],
+    ["vpsrld ymm11, ymm10, 16", "vpand ymm10, ymm10, ymm15", "vpaddd ymm10, ymm10, ymm11"]);
 
 #[target_feature(enable = "avx2,fma")]
 unsafe fn fma(n: u64) {
